@@ -1,0 +1,131 @@
+"""A run's history: step back restores exactly, actions re-diagnose at once, events."""
+
+import math
+
+import pytest
+import torch
+
+from xor_tui.core.activations import Activation, SpecError
+from xor_tui.core.diagnosis import diagnose
+from xor_tui.core.engine import Config
+from xor_tui.core.replay import Trace
+from xor_tui.core.run import Action, Run, RunHalted, Start
+from xor_tui.core.scenario import builtin
+
+
+def _same(a, b):
+    for (w1, b1), (w2, b2) in zip(a.params, b.params):
+        assert torch.equal(w1, w2) and torch.equal(b1, b2)
+    assert a.loss == b.loss or (a.loss is None and b.loss is None)
+
+
+def test_step_back_restores_the_earlier_epoch_exactly():
+    run = builtin("case3").new_run()
+    seen = [run.current]
+    for _ in range(30):
+        seen.append(run.step())
+    for k in range(30, 0, -1):
+        assert run.back()
+        assert run.epoch == k - 1
+        _same(run.current, seen[k - 1])
+    assert not run.back()  # nothing before epoch 0
+    # stepping forward again gives the same numbers
+    for k in range(1, 10):
+        _same(run.step(), seen[k])
+
+
+def test_an_edit_changes_diagnosis_before_any_step():
+    run = builtin("case1").new_run()
+    assert diagnose(run.current).case == 1
+    # lift the output bias: the output comes alive on all rows -> case 3
+    run.act(Action(0, "set", 0.7, "output.bias[0]"))
+    assert run.epoch == 0
+    assert diagnose(run.current).case == 3
+    assert run.actions() == [Action(0, "set", 0.7, "output.bias[0]")]
+
+
+def test_bad_actions_are_refused_and_change_nothing():
+    run = builtin("case3").new_run()
+    before = run.current
+    for action in [
+        Action(0, "set", float("nan"), "hidden.bias[0]"),
+        Action(0, "set", "abc", "hidden.bias[0]"),
+        Action(0, "set", 1.0, "hidden.weight[9][0]"),
+        Action(0, "activation", "swish", "hidden"),
+        Action(0, "lr", -1.0),
+        Action(0, "loss", "hinge"),
+    ]:
+        with pytest.raises(SpecError):
+            run.act(action)
+        assert run.current is before
+
+
+def test_halt_keeps_the_state_and_edits_can_resume():
+    run = builtin("case7").new_run()
+    while not run.halted:
+        run.step()
+    assert run.epoch == 98
+    with pytest.raises(RunHalted):
+        run.step()
+    # swapping the output to sigmoid makes BCELoss valid again: training can go on
+    run.act(Action(0, "activation", "sigmoid", "output"))
+    assert not run.halted and run.epoch == 98
+    run.step()
+    assert run.epoch == 99
+    # and step back below the halt works too
+    run.goto(97)
+    assert run.epoch == 97 and not run.halted
+
+
+def test_a_diverging_learning_rate_halts_and_step_back_recovers_finite_state():
+    ident = Activation("identity")
+    config = Config(activations=(ident, ident), lr=10.0, loss="mse")
+    run = Run(config, Start("seed", seed=4))
+    for _ in range(200):
+        if run.halted:
+            break
+        run.step()
+    assert run.halted and run.epoch < 100
+    assert "not finite" in run.current.halt.reason
+    kinds = [e.kind for e in Trace.follow(run).events[-1]]
+    assert "nan" in kinds or "halts" in kinds
+    run.back()
+    assert math.isfinite(run.current.loss) and not run.halted
+
+
+def test_events_report_deaths_and_freezes():
+    run = builtin("case8").new_run()
+    trace = Trace.follow(run)
+    for _ in range(80):
+        run.step()
+    trace.sync()
+    texts = [e.text for e in trace.all_events()]
+    assert any("freezes" in t for t in texts)
+    run7 = builtin("case7").new_run()
+    while not run7.halted:
+        run7.step()
+    t7 = Trace.follow(run7)
+    kinds = {e.kind for e in t7.all_events()}
+    assert {"dies", "halts", "thaws"} <= kinds
+
+
+def test_trace_follows_back_and_act():
+    run = builtin("case3").new_run()
+    trace = Trace.follow(run)
+    run.step()
+    run.step()
+    trace.sync()
+    assert len(trace.diagnoses) == 3
+    run.back()
+    run.act(Action(0, "set", -5.0, "output.bias[0]"))
+    trace.sync()
+    assert len(trace.diagnoses) == 2
+    assert trace.diagnoses[-1].case == 1 or trace.diagnoses[-1].dead == ["output[0]"]
+    assert any(e.kind == "action" for e in trace.events[-1])
+
+
+def test_zeros_start_and_relu_gradient_at_zero_freezes_everything():
+    run = Run(Config(), Start("zeros"))
+    d = diagnose(run.current)
+    assert run.current.loss == 50.0
+    assert d.flowing == set()

@@ -1,0 +1,1 @@
+"""The engine: simulation, diagnosis, scenarios, survey. Never imports textual."""

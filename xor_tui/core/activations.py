@@ -1,0 +1,157 @@
+"""Activation functions and their exact PyTorch backward kernels.
+
+The backward of each activation is the aten kernel autograd itself would call, so
+our explicit backward pass gives the same bits as ``loss.backward()``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+aten = torch.ops.aten
+
+
+class SpecError(ValueError):
+    """A user-supplied name or value that the engine cannot use."""
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One activation with its optional parameter (slope or alpha)."""
+
+    name: str
+    param: float | None = None
+
+    @property
+    def spec(self) -> str:
+        """The text form used in scenario files: ``relu``, ``leaky_relu:0.01``."""
+        if self.param is None or self.param == _KINDS[self.name].default:
+            return self.name
+        return f"{self.name}:{self.param:g}"
+
+    @property
+    def label(self) -> str:
+        return _KINDS[self.name].label + (f"({self.param:g})" if self.param is not None else "")
+
+    @property
+    def flat_below_zero(self) -> bool:
+        """True when a negative pre-activation passes no gradient at all (ReLU)."""
+        return _KINDS[self.name].flat_below_zero
+
+    @property
+    def bounded(self) -> tuple[float, float]:
+        return _KINDS[self.name].bounds
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return _KINDS[self.name].forward(z, self.param)
+
+    def backward(self, grad: torch.Tensor, z: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        return _KINDS[self.name].backward(grad, z, out, self.param)
+
+
+@dataclass(frozen=True)
+class _Kind:
+    label: str
+    forward: Callable
+    backward: Callable
+    default: float | None
+    flat_below_zero: bool
+    bounds: tuple[float, float]
+
+
+_INF = math.inf
+_KINDS: dict[str, _Kind] = {
+    "relu": _Kind(
+        "ReLU",
+        lambda z, p: F.relu(z),
+        lambda g, z, o, p: aten.threshold_backward(g, o, 0),
+        None,
+        True,
+        (0.0, _INF),
+    ),
+    "leaky_relu": _Kind(
+        "LeakyReLU",
+        lambda z, p: F.leaky_relu(z, p),
+        lambda g, z, o, p: aten.leaky_relu_backward(g, z, p, False),
+        0.01,
+        False,
+        (-_INF, _INF),
+    ),
+    "elu": _Kind(
+        "ELU",
+        lambda z, p: F.elu(z, p),
+        lambda g, z, o, p: aten.elu_backward(g, p, 1, 1, False, z),
+        1.0,
+        False,
+        (-1.0, _INF),
+    ),
+    "sigmoid": _Kind(
+        "Sigmoid",
+        lambda z, p: torch.sigmoid(z),
+        lambda g, z, o, p: aten.sigmoid_backward(g, o),
+        None,
+        False,
+        (0.0, 1.0),
+    ),
+    "tanh": _Kind(
+        "Tanh",
+        lambda z, p: torch.tanh(z),
+        lambda g, z, o, p: aten.tanh_backward(g, o),
+        None,
+        False,
+        (-1.0, 1.0),
+    ),
+    "identity": _Kind(
+        "Identity",
+        lambda z, p: z,
+        lambda g, z, o, p: g,
+        None,
+        False,
+        (-_INF, _INF),
+    ),
+    "gelu": _Kind(
+        "GELU",
+        lambda z, p: F.gelu(z),
+        lambda g, z, o, p: aten.gelu_backward(g, z),
+        None,
+        False,
+        (-0.17, _INF),
+    ),
+    "softplus": _Kind(
+        "Softplus",
+        lambda z, p: F.softplus(z),
+        lambda g, z, o, p: aten.softplus_backward(g, z, 1, 20),
+        None,
+        False,
+        (0.0, _INF),
+    ),
+}
+
+NAMES: tuple[str, ...] = tuple(_KINDS)
+
+
+def parse_activation(text: str) -> Activation:
+    """Parse ``name`` or ``name:param`` (slope for leaky_relu, alpha for elu)."""
+    if not isinstance(text, str):
+        raise SpecError(f"expected an activation name as text, got {text!r}")
+    name, sep, rest = text.strip().partition(":")
+    name = name.strip().lower().replace("-", "_")
+    if name not in _KINDS:
+        raise SpecError(f"unknown activation {text!r}; expected one of {', '.join(NAMES)}")
+    kind = _KINDS[name]
+    if not sep:
+        return Activation(name, kind.default)
+    if kind.default is None:
+        raise SpecError(f"activation {name!r} takes no parameter (got {text!r})")
+    try:
+        value = float(rest)
+    except ValueError:
+        raise SpecError(f"activation parameter in {text!r} is not a number") from None
+    if not math.isfinite(value) or not 0 <= value <= 100:
+        raise SpecError(f"activation parameter in {text!r} must be a finite number in [0, 100]")
+    return Activation(name, value)

@@ -1,0 +1,288 @@
+"""What a state means: activity, dead units, gradient flow, events, the source's case.
+
+Everything here is computed from the numbers of a record, never from a scenario's name.
+
+The case rule (for a 2-2-1 network with ReLU in both layers). Let P be the number of
+positive hidden pre-activations over the 8 (unit, row) pairs, O the number of rows on
+which the output is active, and G the set of parameters with a nonzero gradient:
+
+====  =======================  =========  ====================================
+case  hidden (P of 8 > 0)      output O   gradient set G
+====  =======================  =========  ====================================
+1     all 8                    0          empty
+2     2 to 7                   0          empty
+3     all 8                    4          all 9 parameters
+4     1 to 7                   4          all 9 parameters
+5     at most 1                0          empty
+6     none                     4          output.bias only
+7     any                      1 to 3     includes a hidden weight
+8     any                      1 to 3     hidden biases but no hidden weight
+====  =======================  =========  ====================================
+
+Case 5 allows one positive entry because the source's own case 5 has one (0.0203)
+while calling all hidden inputs negative.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from . import engine
+from .run import Record
+
+CASE_SOURCE = {
+    1: "hidden inputs all positive, output inputs all negative: the output is all zero "
+    "(loss 50) and no parameter ever updates",
+    2: "some hidden inputs negative, output inputs all negative: the output is all zero and no parameter updates",
+    3: "hidden and output inputs all positive: every parameter updates and the loss falls slowly",
+    4: "some hidden inputs negative, output inputs all positive: every parameter updates",
+    5: "hidden inputs all negative, output inputs all negative: the output is all zero and no parameter updates",
+    6: "hidden inputs all negative, so the hidden outputs are all zero; output inputs all "
+    "positive: only the output bias updates",
+    7: "some hidden and some output inputs negative: parameters update, and later BCELoss crashes on an output above 1",
+    8: "some hidden and some output inputs negative: of the hidden layer only the biases "
+    "update, the output layer partly; the loss stays near 50",
+}
+
+
+@dataclass(frozen=True)
+class Condition:
+    text: str
+    holds: bool
+
+
+@dataclass
+class Diagnosis:
+    epoch: int
+    active: list[list[list[bool]]]  # [layer][unit][row]: pre-activation > 0
+    dead: list[str]  # unit names, e.g. "hidden[1]"
+    flowing: set[str]  # parameter names with a nonzero gradient
+    frozen: set[str]
+    case: int | None = None
+    nearest: int | None = None
+    difference: str = ""
+    notes: list[str] = field(default_factory=list)
+    explanation: list[str] = field(default_factory=list)
+
+    @property
+    def case_text(self) -> str:
+        if self.case is not None:
+            return f"case {self.case}"
+        if self.nearest is not None:
+            return f"none (nearest {self.nearest})"
+        return "n/a"
+
+
+def unit_name(config, layer: int, unit: int) -> str:
+    return f"{config.layer_names[layer]}[{unit}]"
+
+
+def diagnose(record: Record) -> Diagnosis:
+    config = record.config
+    active = [[[bool(z[r, j] > 0) for r in range(4)] for j in range(z.shape[1])] for z in record.pre]
+    dead = []
+    for li, act in enumerate(config.activations):
+        if not act.flat_below_zero:
+            continue
+        for j, rows in enumerate(active[li]):
+            if not any(rows):
+                dead.append(unit_name(config, li, j))
+    flowing, frozen = set(), set()
+    if record.grads is not None:
+        for ref in engine.all_params(config):
+            (flowing if engine.get_value(record.grads, ref) != 0 else frozen).add(ref.name(config))
+    d = Diagnosis(record.epoch, active, dead, flowing, frozen)
+    _classify(d, record)
+    d.explanation = _explain(d, record)
+    return d
+
+
+def _is_source_net(config) -> bool:
+    return config.hidden == (2,) and all(a.name == "relu" for a in config.activations)
+
+
+ALL_PARAMS_221 = {
+    "hidden.weight[0][0]",
+    "hidden.weight[0][1]",
+    "hidden.weight[1][0]",
+    "hidden.weight[1][1]",
+    "hidden.bias[0]",
+    "hidden.bias[1]",
+    "output.weight[0][0]",
+    "output.weight[0][1]",
+    "output.bias[0]",
+}
+
+
+def _conditions(case: int, p: int, o: int, g: set[str]) -> list[Condition]:
+    hidden_w = {n for n in g if n.startswith("hidden.weight")}
+    hidden_b = {n for n in g if n.startswith("hidden.bias")}
+    if case == 1:
+        return [
+            Condition("all 8 hidden pre-activations positive", p == 8),
+            Condition("output inactive on all rows", o == 0),
+            Condition("no parameter receives gradient", not g),
+        ]
+    if case == 2:
+        return [
+            Condition("2 to 7 of the 8 hidden pre-activations positive", 2 <= p <= 7),
+            Condition("output inactive on all rows", o == 0),
+            Condition("no parameter receives gradient", not g),
+        ]
+    if case == 3:
+        return [
+            Condition("all 8 hidden pre-activations positive", p == 8),
+            Condition("output active on all rows", o == 4),
+            Condition("every parameter receives gradient", g == ALL_PARAMS_221),
+        ]
+    if case == 4:
+        return [
+            Condition("some (1 to 7) hidden pre-activations negative", 1 <= p <= 7),
+            Condition("output active on all rows", o == 4),
+            Condition("every parameter receives gradient", g == ALL_PARAMS_221),
+        ]
+    if case == 5:
+        return [
+            Condition("at most 1 of the 8 hidden pre-activations positive", p <= 1),
+            Condition("output inactive on all rows", o == 0),
+            Condition("no parameter receives gradient", not g),
+        ]
+    if case == 6:
+        return [
+            Condition("every hidden pre-activation negative", p == 0),
+            Condition("output active on all rows", o == 4),
+            Condition("only output.bias receives gradient", g == {"output.bias[0]"}),
+        ]
+    if case == 7:
+        return [
+            Condition("output active on 1 to 3 rows", 1 <= o <= 3),
+            Condition("a hidden weight receives gradient", bool(hidden_w)),
+        ]
+    return [
+        Condition("output active on 1 to 3 rows", 1 <= o <= 3),
+        Condition("hidden biases receive gradient, hidden weights none", bool(hidden_b) and not hidden_w),
+    ]
+
+
+def _classify(d: Diagnosis, record: Record) -> None:
+    if not _is_source_net(record.config):
+        d.difference = "the eight cases are defined for a 2-2-1 network with ReLU in both layers"
+        return
+    if record.grads is None:
+        d.difference = "training has halted, so there is no gradient to classify"
+        return
+    p = sum(sum(rows) for rows in d.active[0])
+    o = sum(d.active[1][0])
+    scored = []
+    for case in range(1, 9):
+        conds = _conditions(case, p, o, d.flowing)
+        failed = [c for c in conds if not c.holds]
+        if not failed:
+            d.case = case
+            break
+        scored.append((len(failed) / len(conds), case, failed))
+    if d.case is None:
+        _, d.nearest, failed = min(scored)
+        d.difference = "differs from case {}: not {}".format(d.nearest, "; not ".join(c.text for c in failed))
+    _source_notes(d, record, p)
+
+
+def _source_notes(d: Diagnosis, record: Record, p: int) -> None:
+    if d.case == 5 and p == 1:
+        for j, rows in enumerate(d.active[0]):
+            for r, on in enumerate(rows):
+                if on:
+                    v = float(record.pre[0][r, j])
+                    d.notes.append(
+                        f"The source calls every hidden input negative, but hidden[{j}] "
+                        f"on row {engine.ROWS[r]} is {v:+.4f}."
+                    )
+    if d.case == 7 and d.flowing != ALL_PARAMS_221:
+        d.notes.append(
+            f"The source says all parameters update; at epoch {d.epoch} only "
+            f"{len(d.flowing)} of 9 do: {', '.join(sorted(d.flowing))}."
+        )
+
+
+def _rows_text(rows: list[int]) -> str:
+    return ", ".join(engine.ROWS[r] for r in rows)
+
+
+def _explain(d: Diagnosis, record: Record) -> list[str]:
+    config = record.config
+    lines = []
+    if record.halt is not None:
+        h = record.halt
+        rows = _rows_text(list(h.rows)) if h.rows else "-"
+        lines.append(f"Epoch {h.epoch}: training halted ({h.message!r}) on row(s) {rows}: {h.reason}.")
+    out_act = config.activations[-1]
+    out_rows = d.active[-1][0]
+    if out_act.flat_below_zero and not any(out_rows) and config.loss != "bce-logits":
+        lines.append(
+            "The output is inactive on all four rows, so its ReLU passes no gradient: no parameter can change."
+        )
+    elif out_act.flat_below_zero and not all(out_rows) and config.loss != "bce-logits":
+        on = [r for r in range(4) if out_rows[r]]
+        lines.append(f"The output is active only on row(s) {_rows_text(on)}; only those rows send gradient back.")
+    for name in d.dead:
+        layer = name.split("[")[0]
+        if layer == "output":
+            continue
+        lines.append(
+            f"{name} is dead: its pre-activation is negative on all four rows, so it "
+            "outputs 0 and its incoming weights and bias are frozen."
+        )
+    if record.grads is not None and d.flowing and d.frozen:
+        lines.append(f"{len(d.flowing)} of {len(d.flowing) + len(d.frozen)} parameters receive gradient.")
+    if d.case is not None:
+        lines.append(f"This is the source's case {d.case}: {CASE_SOURCE[d.case]}.")
+    elif d.nearest is not None:
+        lines.append(f"No case matches; nearest is case {d.nearest} ({d.difference}).")
+    lines.extend(d.notes)
+    return lines
+
+
+# ---------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class Event:
+    epoch: int
+    kind: str  # dies, revives, freezes, thaws, halts, nan, action, dead-at-start
+    subject: str
+    text: str
+
+
+def events(prev: Diagnosis | None, cur: Diagnosis, record: Record) -> list[Event]:
+    """What changed from the previous epoch to this one (or what holds at the start)."""
+    e = record.epoch
+    out = [Event(e, "action", a.kind, a.describe()) for a in record.actions]
+    if prev is None:
+        for u in cur.dead:
+            out.append(Event(e, "dead", u, f"{u} is dead at the start"))
+        if record.grads is not None and cur.flowing != set() and cur.frozen:
+            out.append(Event(e, "frozen", "", f"frozen at the start: {', '.join(sorted(cur.frozen))}"))
+        elif record.grads is not None and not cur.flowing:
+            out.append(Event(e, "frozen", "", "no parameter receives gradient"))
+    else:
+        for u in cur.dead:
+            if u not in prev.dead:
+                out.append(Event(e, "dies", u, f"{u} dies (inactive on all four rows)"))
+        for u in prev.dead:
+            if u not in cur.dead:
+                out.append(Event(e, "revives", u, f"{u} revives"))
+        if record.grads is not None and prev.flowing | prev.frozen:
+            for name in sorted(cur.frozen & prev.flowing):
+                out.append(Event(e, "freezes", name, f"{name} freezes (zero gradient)"))
+            for name in sorted(cur.flowing & prev.frozen):
+                out.append(Event(e, "thaws", name, f"{name} thaws (gradient again)"))
+        if cur.case != prev.case and cur.case is not None and prev.case is not None:
+            out.append(Event(e, "case", str(cur.case), f"now case {cur.case} (was {prev.case})"))
+    if record.halt is not None:
+        has_nan = bool(torch.isnan(record.out[-1]).any()) or (record.loss is not None and math.isnan(record.loss))
+        kind = "nan" if has_nan else "halts"
+        out.append(Event(e, kind, "", f"halted: {record.halt.message} ({record.halt.reason})"))
+    return out

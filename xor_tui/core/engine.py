@@ -1,0 +1,309 @@
+"""The network arithmetic, batched over any number of networks.
+
+A single run is a batch of one, a survey a batch of 100,000: both go through these
+functions, so they follow the same trajectory. Every operation is element-wise with
+sums taken in a fixed order; tests check that the results equal ``nn.Linear``,
+``BCELoss``, autograd and ``optim.SGD`` bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field, replace
+
+import torch
+import torch.nn as nn
+
+from . import losses
+from .activations import Activation, SpecError
+
+X = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+TARGET = torch.tensor([[0.0], [1.0], [1.0], [0.0]])
+ROWS = ("(0,0)", "(0,1)", "(1,0)", "(1,1)")
+
+MAX_UNITS = 4
+MAX_HIDDEN_LAYERS = 2
+
+Layer = tuple[torch.Tensor, torch.Tensor]  # (weight (B, out, in), bias (B, out))
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything about training except the weights."""
+
+    hidden: tuple[int, ...] = (2,)
+    activations: tuple[Activation, ...] = (Activation("relu"), Activation("relu"))
+    loss: str = "bce"
+    lr: float = 0.001
+    layer_lr: tuple[float, ...] | None = None
+    weight_decay: float = 0.0
+    decay_bias: bool = False
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.hidden) <= MAX_HIDDEN_LAYERS:
+            raise SpecError(f"expected 1 or 2 hidden layers, got {len(self.hidden)}")
+        for units in self.hidden:
+            if not (isinstance(units, int) and 1 <= units <= MAX_UNITS):
+                raise SpecError(f"a hidden layer has 1 to {MAX_UNITS} units, got {units!r}")
+        if len(self.activations) != len(self.hidden) + 1:
+            raise SpecError(f"expected {len(self.hidden) + 1} activations (one per layer), got {len(self.activations)}")
+        if self.loss not in losses.NAMES:
+            raise SpecError(f"unknown loss {self.loss!r}; expected one of {', '.join(losses.NAMES)}")
+        check_lr(self.lr, "learning rate")
+        if self.layer_lr is not None:
+            if len(self.layer_lr) != len(self.hidden) + 1:
+                raise SpecError(f"expected {len(self.hidden) + 1} per-layer learning rates, got {len(self.layer_lr)}")
+            for value in self.layer_lr:
+                check_lr(value, "per-layer learning rate")
+        if not (math.isfinite(self.weight_decay) and 0 <= self.weight_decay <= 10):
+            raise SpecError(f"weight decay must be a finite number in [0, 10], got {self.weight_decay!r}")
+
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        return layer_names(len(self.hidden))
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return (2, *self.hidden, 1)
+
+    @property
+    def shape_text(self) -> str:
+        return "-".join(str(s) for s in self.sizes)
+
+    def lr_of(self, layer: int) -> float:
+        return self.layer_lr[layer] if self.layer_lr is not None else self.lr
+
+    def with_activation(self, layer: int, act: Activation) -> Config:
+        acts = list(self.activations)
+        acts[layer] = act
+        return replace(self, activations=tuple(acts))
+
+
+def check_lr(value: float, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"{what} must be a number, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise SpecError(f"{what} must be a finite number above 0, got {value!r}")
+    if value > 1e6:
+        raise SpecError(f"{what} {value!r} is absurdly large (at most 1e6)")
+
+
+def layer_names(n_hidden: int) -> tuple[str, ...]:
+    return ("hidden",) + tuple(f"hidden{i + 2}" for i in range(n_hidden - 1)) + ("output",)
+
+
+def relu_config(**changes) -> Config:
+    return replace(Config(), **changes)
+
+
+# ---------------------------------------------------------------- initialisation
+
+
+def init_from_seed(seed: int, sizes: tuple[int, ...]) -> list[Layer]:
+    """The start ``torch.manual_seed(seed)`` then ``nn.Linear`` per layer would give."""
+    state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        mods = [nn.Linear(sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1)]
+    finally:
+        torch.random.set_rng_state(state)
+    return [(m.weight.detach().clone()[None], m.bias.detach().clone()[None]) for m in mods]
+
+
+def init_batch(generator: torch.Generator, n: int, sizes: tuple[int, ...]) -> list[Layer]:
+    """n starts drawn from nn.Linear's default distribution: U(-1/sqrt(fan_in), +)."""
+    layers = []
+    for i in range(len(sizes) - 1):
+        bound = 1 / math.sqrt(sizes[i])
+        w = torch.empty(n, sizes[i + 1], sizes[i]).uniform_(-bound, bound, generator=generator)
+        b = torch.empty(n, sizes[i + 1]).uniform_(-bound, bound, generator=generator)
+        layers.append((w, b))
+    return layers
+
+
+def zeros(sizes: tuple[int, ...], n: int = 1) -> list[Layer]:
+    return [(torch.zeros(n, sizes[i + 1], sizes[i]), torch.zeros(n, sizes[i + 1])) for i in range(len(sizes) - 1)]
+
+
+# ---------------------------------------------------------------- one epoch
+
+
+@dataclass
+class Pass:
+    """Forward and backward through a batch of networks on the four XOR rows."""
+
+    pre: list[torch.Tensor]  # per layer, (B, 4, units)
+    out: list[torch.Tensor]
+    loss: torch.Tensor  # (B,), NaN where it could not be computed
+    valid: torch.Tensor  # (B,) False where BCELoss refuses the outputs
+    grads: list[Layer] = field(default_factory=list)
+
+
+def _linear(a: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    # Sum the products in input order, then add the bias: what addmm does here.
+    prod = a.unsqueeze(2) * w.unsqueeze(1)  # (B, 4, out, in)
+    z = prod[..., 0]
+    for i in range(1, prod.shape[-1]):
+        z = z + prod[..., i]
+    return z + b.unsqueeze(1)
+
+
+def _sum_rows(t: torch.Tensor) -> torch.Tensor:
+    s = t[:, 0]
+    for r in range(1, t.shape[1]):
+        s = s + t[:, r]
+    return s
+
+
+def evaluate(params: list[Layer], config: Config, grads: bool = True) -> Pass:
+    n = params[0][0].shape[0]
+    a = X.expand(n, 4, 2)
+    inputs, pre, out = [], [], []
+    for (w, b), act in zip(params, config.activations):
+        inputs.append(a)
+        z = _linear(a, w, b)
+        a = act.forward(z)
+        pre.append(z)
+        out.append(a)
+    res = losses.compute(config.loss, pre[-1], out[-1], TARGET)
+    result = Pass(pre, out, res.loss, res.valid)
+    if not grads:
+        return result
+    g = res.grad_z if res.on_logits else None
+    upstream = res.grad_y
+    layer_grads: list[Layer] = []
+    for li in reversed(range(len(params))):
+        if g is None or li != len(params) - 1:
+            g = config.activations[li].backward(upstream, pre[li], out[li])
+        gw = _sum_rows(g.unsqueeze(3) * inputs[li].unsqueeze(2))
+        gb = _sum_rows(g)
+        layer_grads.append((gw, gb))
+        w = params[li][0]
+        prod = g.unsqueeze(3) * w.unsqueeze(1)  # (B, 4, out, in)
+        upstream = prod[:, :, 0]
+        for j in range(1, prod.shape[2]):
+            upstream = upstream + prod[:, :, j]
+        g = None
+    result.grads = layer_grads[::-1]
+    return result
+
+
+def sgd_step(params: list[Layer], grads: list[Layer], config: Config) -> list[Layer]:
+    """torch.optim.SGD's update (weight decay folded into the gradient), out of place."""
+    new = []
+    for li, ((w, b), (gw, gb)) in enumerate(zip(params, grads)):
+        lr = config.lr_of(li)
+        wd = config.weight_decay
+        if wd:
+            gw = gw.add(w, alpha=wd)
+            if config.decay_bias:
+                gb = gb.add(b, alpha=wd)
+        new.append((w.add(gw, alpha=-lr), b.add(gb, alpha=-lr)))
+    return new
+
+
+# ---------------------------------------------------------------- parameter names
+
+_PARAM_RE = re.compile(r"^(?P<layer>[a-z0-9]+)\.(?P<kind>weight|bias)\[(?P<j>\d+)\](?:\[(?P<i>\d+)\])?$")
+
+
+@dataclass(frozen=True)
+class ParamRef:
+    layer: int
+    kind: str  # "weight" or "bias"
+    unit: int
+    source: int | None = None
+
+    def name(self, config: Config) -> str:
+        base = f"{config.layer_names[self.layer]}.{self.kind}[{self.unit}]"
+        return base if self.source is None else f"{base}[{self.source}]"
+
+
+def parse_param(text: str, config: Config) -> ParamRef:
+    """``hidden.weight[0][1]`` or ``output.bias[0]`` -> a checked reference."""
+    m = _PARAM_RE.match(text.strip()) if isinstance(text, str) else None
+    if not m:
+        raise SpecError(f"parameter {text!r} is not of the form layer.weight[j][i] or layer.bias[j]")
+    names = config.layer_names
+    if m["layer"] not in names:
+        raise SpecError(f"parameter {text!r}: unknown layer; expected one of {', '.join(names)}")
+    layer = names.index(m["layer"])
+    outs, ins = config.sizes[layer + 1], config.sizes[layer]
+    j = int(m["j"])
+    if j >= outs:
+        raise SpecError(f"parameter {text!r}: {m['layer']} has {outs} unit(s), index {j} is out of range")
+    if m["kind"] == "weight":
+        if m["i"] is None:
+            raise SpecError(f"parameter {text!r}: a weight needs two indices, [unit][input]")
+        i = int(m["i"])
+        if i >= ins:
+            raise SpecError(f"parameter {text!r}: {m['layer']} has {ins} input(s), index {i} is out of range")
+        return ParamRef(layer, "weight", j, i)
+    if m["i"] is not None:
+        raise SpecError(f"parameter {text!r}: a bias takes one index, [unit]")
+    return ParamRef(layer, "bias", j)
+
+
+def all_params(config: Config) -> list[ParamRef]:
+    refs = []
+    for li in range(len(config.sizes) - 1):
+        for j in range(config.sizes[li + 1]):
+            for i in range(config.sizes[li]):
+                refs.append(ParamRef(li, "weight", j, i))
+        for j in range(config.sizes[li + 1]):
+            refs.append(ParamRef(li, "bias", j))
+    return refs
+
+
+def get_value(params: list[Layer], ref: ParamRef, index: int = 0) -> float:
+    w, b = params[ref.layer]
+    return float(w[index, ref.unit, ref.source] if ref.kind == "weight" else b[index, ref.unit])
+
+
+def with_value(params: list[Layer], ref: ParamRef, value: float) -> list[Layer]:
+    new = [(w.clone(), b.clone()) for w, b in params]
+    w, b = new[ref.layer]
+    if ref.kind == "weight":
+        w[:, ref.unit, ref.source] = value
+    else:
+        b[:, ref.unit] = value
+    return new
+
+
+def state_dict(params: list[Layer], config: Config, index: int = 0) -> dict[str, torch.Tensor]:
+    out = {}
+    for name, (w, b) in zip(config.layer_names, params):
+        out[f"{name}.weight"] = w[index].clone()
+        out[f"{name}.bias"] = b[index].clone()
+    return out
+
+
+def from_state_dict(sd: dict, config: Config) -> list[Layer]:
+    """Explicit start values keyed like nn.Module.state_dict(); shapes are checked."""
+    expected = {}
+    for li, name in enumerate(config.layer_names):
+        expected[f"{name}.weight"] = (config.sizes[li + 1], config.sizes[li])
+        expected[f"{name}.bias"] = (config.sizes[li + 1],)
+    unknown = sorted(set(sd) - set(expected))
+    if unknown:
+        raise SpecError(f"unknown parameter {unknown[0]!r}; expected {', '.join(expected)}")
+    missing = [k for k in expected if k not in sd]
+    if missing:
+        raise SpecError(f"missing parameter {missing[0]!r}")
+    layers = []
+    for name in config.layer_names:
+        pair = []
+        for kind in ("weight", "bias"):
+            key = f"{name}.{kind}"
+            try:
+                t = torch.as_tensor(sd[key], dtype=torch.float32)
+            except (TypeError, ValueError, RuntimeError):
+                raise SpecError(f"{key}: expected nested lists of numbers of shape {list(expected[key])}") from None
+            if tuple(t.shape) != expected[key]:
+                raise SpecError(f"{key}: expected shape {list(expected[key])}, got {list(t.shape)}")
+            if not torch.isfinite(t).all():
+                raise SpecError(f"{key}: every value must be finite (no NaN or inf)")
+            pair.append(t.clone()[None])
+        layers.append((pair[0], pair[1]))
+    return layers

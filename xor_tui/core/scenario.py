@@ -1,0 +1,469 @@
+"""Scenario files: TOML holding a start state, settings, a script and expectations.
+
+Loading checks every field and raises ScenarioError naming the file, the field and
+what was expected; nothing else escapes. Saving is atomic and never overwrites
+unless asked to.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import tomli_w
+
+from . import engine, losses
+from .activations import SpecError, parse_activation
+from .engine import Config
+from .files import write_atomic
+from .run import ACTION_KINDS, FLOAT32_MAX, Action, Run, Start, check_seed
+
+MAX_FILE_BYTES = 1_000_000
+MAX_EPOCHS = 1_000_000
+MAX_SCRIPT = 10_000
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used; the message names file, field and expectation."""
+
+    def __init__(self, source: str, where: str, message: str):
+        self.source, self.where, self.detail = source, where, message
+        super().__init__(f"{source}: {where}: {message}" if where else f"{source}: {message}")
+
+
+@dataclass
+class Expectation:
+    epoch: int
+    case: int | str | None = None  # an int, "none", or None (not checked)
+    dead: list[str] | None = None
+    halted: bool | None = None
+    loss: float | None = None
+    tolerance: float = 1e-4
+
+
+@dataclass
+class Scenario:
+    name: str
+    config: Config
+    start: Start
+    epochs: int = 200
+    description: str = ""
+    script: list[Action] = field(default_factory=list)
+    expect: list[Expectation] = field(default_factory=list)
+
+    def new_run(self) -> Run:
+        return Run(self.config, self.start, self.script)
+
+
+# ---------------------------------------------------------------- reading
+
+_TOP = {"name", "description", "epochs", "network", "training", "start", "script", "expect"}
+_NETWORK = {"hidden", "activations"}
+_TRAINING = {"loss", "lr", "layer_lr", "weight_decay", "decay_bias"}
+_START = {"seed", "zeros", "params"}
+_SCRIPT = {"epoch", "layer", "value", *ACTION_KINDS}
+_EXPECT = {"epoch", "case", "dead", "halted", "loss", "tolerance"}
+
+
+class _Reader:
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, where: str, message: str):
+        raise ScenarioError(self.source, where, message)
+
+    def table(self, data, where: str, allowed: set[str]) -> dict:
+        if not isinstance(data, dict):
+            self.fail(where, f"expected a table, got {_kind(data)}")
+        for key in data:
+            if key not in allowed:
+                self.fail(
+                    f"{where}.{key}" if where else key, f"unknown key; expected one of {', '.join(sorted(allowed))}"
+                )
+        return data
+
+    def string(self, value, where: str, max_len: int = 10_000) -> str:
+        if not isinstance(value, str):
+            self.fail(where, f"expected text, got {_kind(value)}")
+        if len(value) > max_len:
+            self.fail(where, f"text is {len(value)} characters long; at most {max_len}")
+        return value
+
+    def integer(self, value, where: str, lo: int, hi: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(where, f"expected a whole number, got {_kind(value)}")
+        if not lo <= value <= hi:
+            self.fail(where, f"expected a whole number from {lo} to {hi}, got {value}")
+        return value
+
+    def number(
+        self, value, where: str, lo: float = -FLOAT32_MAX, hi: float = FLOAT32_MAX, positive: bool = False
+    ) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.fail(where, f"expected a number, got {_kind(value)}")
+        value = float(value)
+        if not math.isfinite(value):
+            self.fail(where, f"expected a finite number, got {value}")
+        if positive and value <= 0:
+            self.fail(where, f"expected a number above 0, got {value:g}")
+        if not lo <= value <= hi:
+            self.fail(where, f"expected a number from {lo:g} to {hi:g}, got {value:g}")
+        return value
+
+    def boolean(self, value, where: str) -> bool:
+        if not isinstance(value, bool):
+            self.fail(where, f"expected true or false, got {_kind(value)}")
+        return value
+
+    def array(self, value, where: str, max_len: int) -> list:
+        if not isinstance(value, list):
+            self.fail(where, f"expected an array, got {_kind(value)}")
+        if len(value) > max_len:
+            self.fail(where, f"expected at most {max_len} entries, got {len(value)}")
+        return value
+
+
+def _kind(value) -> str:
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, (int, float)):
+        return f"a number ({value!r})"
+    if isinstance(value, str):
+        return f"text ({value[:40]!r})"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
+
+
+def parse(text: str, source: str = "<scenario>") -> Scenario:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(source, "", f"not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ScenarioError(source, "", "not valid TOML: nested too deeply") from None
+    return from_dict(data, source)
+
+
+def from_dict(data: dict, source: str = "<scenario>") -> Scenario:
+    rd = _Reader(source)
+    rd.table(data, "", _TOP)
+    if "name" not in data:
+        rd.fail("name", "missing; every scenario needs a name")
+    name = rd.string(data["name"], "name", 200)
+    if not name.strip():
+        rd.fail("name", "must not be empty")
+    description = rd.string(data.get("description", ""), "description")
+    epochs = rd.integer(data.get("epochs", 200), "epochs", 0, MAX_EPOCHS)
+
+    net = rd.table(data.get("network", {}), "network", _NETWORK)
+    hidden = rd.array(net.get("hidden", [2]), "network.hidden", engine.MAX_HIDDEN_LAYERS)
+    if not hidden:
+        rd.fail("network.hidden", "expected 1 or 2 hidden layers, got none")
+    hidden = tuple(rd.integer(u, f"network.hidden[{i}]", 1, engine.MAX_UNITS) for i, u in enumerate(hidden))
+    n_layers = len(hidden) + 1
+    act_specs = rd.array(net.get("activations", ["relu"] * n_layers), "network.activations", 10)
+    if len(act_specs) != n_layers:
+        rd.fail(
+            "network.activations",
+            f"expected {n_layers} activations (one per layer: "
+            f"{', '.join(engine.layer_names(len(hidden)))}), got {len(act_specs)}",
+        )
+    acts = []
+    for i, spec in enumerate(act_specs):
+        try:
+            acts.append(parse_activation(spec))
+        except SpecError as exc:
+            rd.fail(f"network.activations[{i}]", str(exc))
+
+    tr = rd.table(data.get("training", {}), "training", _TRAINING)
+    loss = rd.string(tr.get("loss", "bce"), "training.loss", 50)
+    if loss not in losses.NAMES:
+        rd.fail("training.loss", f"unknown loss {loss!r}; expected one of {', '.join(losses.NAMES)}")
+    lr = rd.number(tr.get("lr", 0.001), "training.lr", hi=1e6, positive=True)
+    layer_lr = None
+    if "layer_lr" in tr:
+        arr = rd.array(tr["layer_lr"], "training.layer_lr", 10)
+        if len(arr) != n_layers:
+            rd.fail("training.layer_lr", f"expected {n_layers} learning rates (one per layer), got {len(arr)}")
+        layer_lr = tuple(rd.number(v, f"training.layer_lr[{i}]", hi=1e6, positive=True) for i, v in enumerate(arr))
+    wd = rd.number(tr.get("weight_decay", 0.0), "training.weight_decay", 0.0, 10.0)
+    decay_bias = rd.boolean(tr.get("decay_bias", False), "training.decay_bias")
+    try:
+        config = Config(hidden, tuple(acts), loss, lr, layer_lr, wd, decay_bias)
+    except SpecError as exc:
+        rd.fail("network", str(exc))
+
+    start = _read_start(rd, data.get("start", {"seed": 0}), config)
+    script = _read_script(rd, data.get("script", []), config, epochs)
+    expect = _read_expect(rd, data.get("expect", []), config, epochs)
+    return Scenario(name, config, start, epochs, description, script, expect)
+
+
+def _read_start(rd: _Reader, raw, config: Config) -> Start:
+    st = rd.table(raw, "start", _START)
+    given = [k for k in ("seed", "zeros", "params") if k in st]
+    if len(given) != 1:
+        rd.fail(
+            "start", "expected exactly one of seed, zeros or params" + (f", got {' and '.join(given)}" if given else "")
+        )
+    if "seed" in st:
+        return Start("seed", seed=rd.integer(st["seed"], "start.seed", 0, 2**63 - 1))
+    if "zeros" in st:
+        if rd.boolean(st["zeros"], "start.zeros") is not True:
+            rd.fail("start.zeros", "expected true (or use seed or params instead)")
+        return Start("zeros")
+    params = rd.table(
+        st["params"], "start.params", {f"{n}.{k}" for n in config.layer_names for k in ("weight", "bias")}
+    )
+    for key in params:
+        _check_numbers(rd, params[key], f"start.params.{key}", 0)
+    try:
+        engine.from_state_dict(params, config)
+    except SpecError as exc:
+        rd.fail("start.params", str(exc))
+    return Start("explicit", values={k: v for k, v in params.items()})
+
+
+def _check_numbers(rd: _Reader, value, where: str, depth: int) -> None:
+    if depth > 2:
+        rd.fail(where, "nested too deeply; expected a list of numbers or of lists of numbers")
+    if isinstance(value, list):
+        if len(value) > engine.MAX_UNITS:
+            rd.fail(where, f"expected at most {engine.MAX_UNITS} entries, got {len(value)}")
+        for i, v in enumerate(value):
+            _check_numbers(rd, v, f"{where}[{i}]", depth + 1)
+    else:
+        rd.number(value, where)
+
+
+def _read_script(rd: _Reader, raw, config: Config, epochs: int) -> list[Action]:
+    items = rd.array(raw, "script", MAX_SCRIPT)
+    actions = []
+    for n, item in enumerate(items):
+        where = f"script[{n}]"
+        it = rd.table(item, where, _SCRIPT)
+        if "epoch" not in it:
+            rd.fail(f"{where}.epoch", "missing; each action says at which epoch it happens")
+        epoch = rd.integer(it["epoch"], f"{where}.epoch", 0, epochs)
+        kinds = [k for k in ACTION_KINDS if k in it]
+        if len(kinds) != 1:
+            rd.fail(
+                where,
+                f"expected exactly one action key of {', '.join(ACTION_KINDS)}"
+                + (f", got {' and '.join(kinds)}" if kinds else ""),
+            )
+        kind = kinds[0]
+        allowed_extra = {"set": {"value"}, "activation": {"layer"}, "lr": {"layer"}}.get(kind, set())
+        for extra in ("layer", "value"):
+            if extra in it and extra not in allowed_extra:
+                rd.fail(f"{where}.{extra}", f"not used by a {kind!r} action")
+        layer = None
+        if "layer" in it:
+            layer = rd.string(it["layer"], f"{where}.layer", 50)
+            if layer not in config.layer_names:
+                rd.fail(f"{where}.layer", f"unknown layer {layer!r}; expected one of {', '.join(config.layer_names)}")
+        try:
+            if kind == "set":
+                target = rd.string(it["set"], f"{where}.set", 100)
+                engine.parse_param(target, config)
+                if "value" not in it:
+                    rd.fail(f"{where}.value", "missing; a set action needs a value")
+                value = rd.number(it["value"], f"{where}.value")
+                actions.append(Action(epoch, "set", value, target))
+            elif kind == "activation":
+                if layer is None:
+                    rd.fail(f"{where}.layer", "missing; say which layer's activation changes")
+                spec = parse_activation(rd.string(it["activation"], f"{where}.activation", 50)).spec
+                actions.append(Action(epoch, "activation", spec, layer))
+            elif kind == "lr":
+                actions.append(Action(epoch, "lr", rd.number(it["lr"], f"{where}.lr", hi=1e6, positive=True), layer))
+            elif kind == "loss":
+                value = rd.string(it["loss"], f"{where}.loss", 50)
+                if value not in losses.NAMES:
+                    rd.fail(f"{where}.loss", f"unknown loss {value!r}; expected one of {', '.join(losses.NAMES)}")
+                actions.append(Action(epoch, "loss", value))
+            elif kind == "reseed":
+                actions.append(
+                    Action(epoch, "reseed", check_seed(rd.integer(it["reseed"], f"{where}.reseed", 0, 2**63 - 1)))
+                )
+            else:
+                if rd.boolean(it["zeros"], f"{where}.zeros") is not True:
+                    rd.fail(f"{where}.zeros", "expected true")
+                actions.append(Action(epoch, "zeros"))
+        except SpecError as exc:
+            rd.fail(f"{where}.{kind}", str(exc))
+    return actions
+
+
+def _read_expect(rd: _Reader, raw, config: Config, epochs: int) -> list[Expectation]:
+    items = rd.array(raw, "expect", MAX_SCRIPT)
+    out = []
+    units = {f"{n}[{j}]" for li, n in enumerate(config.layer_names) for j in range(config.sizes[li + 1])}
+    for n, item in enumerate(items):
+        where = f"expect[{n}]"
+        it = rd.table(item, where, _EXPECT)
+        if "epoch" not in it:
+            rd.fail(f"{where}.epoch", "missing; each expectation says at which epoch it holds")
+        ex = Expectation(rd.integer(it["epoch"], f"{where}.epoch", 0, epochs))
+        if "case" in it:
+            case = it["case"]
+            if case != "none" and (isinstance(case, bool) or not isinstance(case, int) or not 1 <= case <= 8):
+                rd.fail(f"{where}.case", f'expected a case number 1 to 8 or "none", got {_kind(case)}')
+            ex.case = case
+        if "dead" in it:
+            dead = rd.array(it["dead"], f"{where}.dead", 20)
+            for i, u in enumerate(dead):
+                if rd.string(u, f"{where}.dead[{i}]", 50) not in units:
+                    rd.fail(f"{where}.dead[{i}]", f"unknown unit {u!r}; expected one of {', '.join(sorted(units))}")
+            ex.dead = sorted(dead)
+        if "halted" in it:
+            ex.halted = rd.boolean(it["halted"], f"{where}.halted")
+        if "loss" in it:
+            ex.loss = rd.number(it["loss"], f"{where}.loss")
+        if "tolerance" in it:
+            ex.tolerance = rd.number(it["tolerance"], f"{where}.tolerance", 0.0, 1e6)
+        if len(it) == 1:
+            rd.fail(where, "expects nothing; give at least one of case, dead, halted, loss")
+        out.append(ex)
+    return out
+
+
+def load(path: str | os.PathLike) -> Scenario:
+    p = Path(path)
+    source = str(path)
+    try:
+        if p.is_dir():
+            raise ScenarioError(source, "", "is a directory, not a scenario file")
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ScenarioError(source, "", f"file is {size:,} bytes; a scenario is at most {MAX_FILE_BYTES:,}")
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise ScenarioError(source, "", "no such file") from None
+    except PermissionError:
+        raise ScenarioError(source, "", "permission denied") from None
+    except OSError as exc:
+        raise ScenarioError(source, "", f"cannot read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(source, "", f"not UTF-8 text (bad byte at offset {exc.start})") from None
+    return parse(text, source)
+
+
+# ---------------------------------------------------------------- built in
+
+
+def builtin_names() -> list[str]:
+    files = resources.files("xor_tui") / "scenarios"
+    names = [f.name[:-5] for f in files.iterdir() if f.name.endswith(".toml")]
+    return sorted(names, key=_builtin_order)
+
+
+def _builtin_order(name: str):
+    return (not name.startswith("case"), name.split("-")[0], len(name), name)
+
+
+def builtin(name: str) -> Scenario:
+    f = resources.files("xor_tui") / "scenarios" / f"{name}.toml"
+    if not f.is_file():
+        raise ScenarioError(name, "", f"no built-in scenario of that name; try one of {', '.join(builtin_names())}")
+    return parse(f.read_text(encoding="utf-8"), f"built-in {name}")
+
+
+def resolve(name_or_path: str) -> Scenario:
+    """A built-in name, else a path."""
+    if name_or_path in builtin_names():
+        return builtin(name_or_path)
+    if not name_or_path.endswith(".toml") and not os.path.exists(name_or_path):
+        raise ScenarioError(
+            name_or_path, "", "neither a built-in scenario nor a file; built-in: " + ", ".join(builtin_names())
+        )
+    return load(name_or_path)
+
+
+# ---------------------------------------------------------------- writing
+
+
+def to_dict(sc: Scenario) -> dict:
+    c = sc.config
+    d: dict = {"name": sc.name}
+    if sc.description:
+        d["description"] = sc.description
+    d["epochs"] = sc.epochs
+    d["network"] = {"hidden": list(c.hidden), "activations": [a.spec for a in c.activations]}
+    tr: dict = {"loss": c.loss, "lr": c.lr}
+    if c.layer_lr is not None:
+        tr["layer_lr"] = list(c.layer_lr)
+    tr["weight_decay"] = c.weight_decay
+    tr["decay_bias"] = c.decay_bias
+    d["training"] = tr
+    if sc.start.kind == "seed":
+        d["start"] = {"seed": sc.start.seed}
+    elif sc.start.kind == "zeros":
+        d["start"] = {"zeros": True}
+    else:
+        # float32 values written as the shortest decimal that reads back to the same float32
+        params = engine.from_state_dict(sc.start.values, c)
+        sd = engine.state_dict(params, c)
+        d["start"] = {"params": {k: _f32_lists(v.tolist()) for k, v in sd.items()}}
+    if sc.script:
+        d["script"] = [_action_dict(a) for a in sc.script]
+    if sc.expect:
+        d["expect"] = [_expect_dict(e) for e in sc.expect]
+    return d
+
+
+def _f32_lists(v):
+    if isinstance(v, list):
+        return [_f32_lists(x) for x in v]
+    return float(v)
+
+
+def _action_dict(a: Action) -> dict:
+    d: dict = {"epoch": a.epoch}
+    if a.kind == "set":
+        d["set"] = a.target
+        d["value"] = float(a.value)
+    elif a.kind == "activation":
+        d["activation"] = a.value
+        d["layer"] = a.target
+    elif a.kind == "lr":
+        d["lr"] = float(a.value)
+        if a.target:
+            d["layer"] = a.target
+    elif a.kind == "zeros":
+        d["zeros"] = True
+    else:
+        d[a.kind] = a.value
+    return d
+
+
+def _expect_dict(e: Expectation) -> dict:
+    d: dict = {"epoch": e.epoch}
+    if e.case is not None:
+        d["case"] = e.case
+    if e.dead is not None:
+        d["dead"] = e.dead
+    if e.halted is not None:
+        d["halted"] = e.halted
+    if e.loss is not None:
+        d["loss"] = e.loss
+        d["tolerance"] = e.tolerance
+    return d
+
+
+def dumps(sc: Scenario) -> str:
+    return tomli_w.dumps(to_dict(sc))
+
+
+def save(sc: Scenario, path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Write atomically; an existing file is kept unless ``overwrite``."""
+    return write_atomic(path, dumps(sc), overwrite)
