@@ -116,22 +116,22 @@ def test_bce_loss_and_gradient_equal_torch_bceloss(y):
     yt = torch.tensor(y).reshape(4, 1).requires_grad_()
     loss = nn.BCELoss()(yt, engine.TARGET)
     loss.backward()
-    res = losses.compute("bce", yt.detach()[None], yt.detach()[None], engine.TARGET)
+    res = losses.compute("bce", yt.detach(), yt.detach(), engine.TARGET)
     assert bool(res.valid[0])
     assert float(res.loss[0]) == loss.item()
-    assert torch.equal(res.grad_y[0], yt.grad)
+    assert torch.equal(res.grad_y, yt.grad)
 
 
 def test_bce_random_inputs_equal_torch():
     g = torch.Generator().manual_seed(3)
-    y = torch.rand(500, 4, 1, generator=g)
+    y = torch.rand(4, 500, generator=g)
     res = losses.compute("bce", y, y, engine.TARGET)
     for i in range(0, 500, 37):
-        yt = y[i].clone().requires_grad_()
+        yt = y[:, i : i + 1].clone().requires_grad_()
         loss = nn.BCELoss()(yt, engine.TARGET)
         loss.backward()
         assert float(res.loss[i]) == loss.item()
-        assert torch.equal(res.grad_y[i], yt.grad)
+        assert torch.equal(res.grad_y[:, i : i + 1], yt.grad)
 
 
 @pytest.mark.parametrize("bad", [1.0000001, 2.9, -1e-7, float("nan"), float("inf")])
@@ -139,7 +139,7 @@ def test_outputs_outside_0_1_are_refused_with_torchs_own_message(bad):
     y = torch.tensor([0.5, bad, 0.5, 0.5]).reshape(4, 1)
     with pytest.raises(RuntimeError) as info:
         nn.BCELoss()(y, engine.TARGET)
-    res = losses.compute("bce", y[None], y[None], engine.TARGET)
+    res = losses.compute("bce", y, y, engine.TARGET)
     assert not bool(res.valid[0])
     assert math.isnan(float(res.loss[0]))
     assert losses.torch_message(y[:, 0]) == str(info.value)

@@ -26,6 +26,7 @@ while calling all hidden inputs negative.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -46,12 +47,6 @@ CASE_SOURCE = {
     8: "some hidden and some output inputs negative: of the hidden layer only the biases "
     "update, the output layer partly; the loss stays near 50",
 }
-
-
-@dataclass(frozen=True)
-class Condition:
-    text: str
-    holds: bool
 
 
 @dataclass
@@ -100,7 +95,7 @@ def diagnose(record: Record) -> Diagnosis:
     return d
 
 
-def _is_source_net(config) -> bool:
+def is_source_net(config) -> bool:
     return config.hidden == (2,) and all(a.name == "relu" for a in config.activations)
 
 
@@ -117,77 +112,105 @@ ALL_PARAMS_221 = {
 }
 
 
-def _conditions(case: int, p: int, o: int, g: set[str]) -> list[Condition]:
-    hidden_w = {n for n in g if n.startswith("hidden.weight")}
-    hidden_b = {n for n in g if n.startswith("hidden.bias")}
-    if case == 1:
-        return [
-            Condition("all 8 hidden pre-activations positive", p == 8),
-            Condition("output inactive on all rows", o == 0),
-            Condition("no parameter receives gradient", not g),
-        ]
-    if case == 2:
-        return [
-            Condition("2 to 7 of the 8 hidden pre-activations positive", 2 <= p <= 7),
-            Condition("output inactive on all rows", o == 0),
-            Condition("no parameter receives gradient", not g),
-        ]
-    if case == 3:
-        return [
-            Condition("all 8 hidden pre-activations positive", p == 8),
-            Condition("output active on all rows", o == 4),
-            Condition("every parameter receives gradient", g == ALL_PARAMS_221),
-        ]
-    if case == 4:
-        return [
-            Condition("some (1 to 7) hidden pre-activations negative", 1 <= p <= 7),
-            Condition("output active on all rows", o == 4),
-            Condition("every parameter receives gradient", g == ALL_PARAMS_221),
-        ]
-    if case == 5:
-        return [
-            Condition("at most 1 of the 8 hidden pre-activations positive", p <= 1),
-            Condition("output inactive on all rows", o == 0),
-            Condition("no parameter receives gradient", not g),
-        ]
-    if case == 6:
-        return [
-            Condition("every hidden pre-activation negative", p == 0),
-            Condition("output active on all rows", o == 4),
-            Condition("only output.bias receives gradient", g == {"output.bias[0]"}),
-        ]
-    if case == 7:
-        return [
-            Condition("output active on 1 to 3 rows", 1 <= o <= 3),
-            Condition("a hidden weight receives gradient", bool(hidden_w)),
-        ]
-    return [
-        Condition("output active on 1 to 3 rows", 1 <= o <= 3),
-        Condition("hidden biases receive gradient, hidden weights none", bool(hidden_b) and not hidden_w),
-    ]
+@dataclass
+class Features:
+    """What the case rule looks at, for a batch of 2-2-1 networks (tensors of shape (B,))."""
+
+    p: torch.Tensor  # positive hidden pre-activations, of 8
+    o: torch.Tensor  # rows on which the output is active, of 4
+    n: torch.Tensor  # parameters with a nonzero gradient, of 9
+    hidden_w: torch.Tensor  # some hidden weight has a nonzero gradient
+    hidden_b: torch.Tensor  # some hidden bias has a nonzero gradient
+    out_bias_only: torch.Tensor  # the gradient set is exactly {output.bias}
+
+
+def features(pre: list[torch.Tensor], grads: list) -> Features:
+    """From batched pre-activations (B, 4, units) and gradients [(gw, gb), ...]."""
+    (gw1, gb1), (gw2, gb2) = grads
+    p = (pre[0] > 0).flatten(1).sum(1)
+    o = (pre[1] > 0).flatten(1).sum(1)
+    hw = (gw1 != 0).flatten(1).sum(1)
+    hb = (gb1 != 0).sum(1)
+    ow = (gw2 != 0).flatten(1).sum(1)
+    ob = (gb2 != 0).sum(1)
+    n = hw + hb + ow + ob
+    return Features(p, o, n, hw > 0, hb > 0, (ob == 1) & (n == 1))
+
+
+# Each case: its conditions as (plain words, test over Features). One table serves the
+# single-run diagnosis and the survey of 100,000 networks.
+CASE_RULES: dict[int, list[tuple[str, Callable[[Features], torch.Tensor]]]] = {
+    1: [
+        ("all 8 hidden pre-activations positive", lambda f: f.p == 8),
+        ("output inactive on all rows", lambda f: f.o == 0),
+        ("no parameter receives gradient", lambda f: f.n == 0),
+    ],
+    2: [
+        ("2 to 7 of the 8 hidden pre-activations positive", lambda f: (f.p >= 2) & (f.p <= 7)),
+        ("output inactive on all rows", lambda f: f.o == 0),
+        ("no parameter receives gradient", lambda f: f.n == 0),
+    ],
+    3: [
+        ("all 8 hidden pre-activations positive", lambda f: f.p == 8),
+        ("output active on all rows", lambda f: f.o == 4),
+        ("every parameter receives gradient", lambda f: f.n == 9),
+    ],
+    4: [
+        ("some (1 to 7) hidden pre-activations negative", lambda f: (f.p >= 1) & (f.p <= 7)),
+        ("output active on all rows", lambda f: f.o == 4),
+        ("every parameter receives gradient", lambda f: f.n == 9),
+    ],
+    5: [
+        ("at most 1 of the 8 hidden pre-activations positive", lambda f: f.p <= 1),
+        ("output inactive on all rows", lambda f: f.o == 0),
+        ("no parameter receives gradient", lambda f: f.n == 0),
+    ],
+    6: [
+        ("every hidden pre-activation negative", lambda f: f.p == 0),
+        ("output active on all rows", lambda f: f.o == 4),
+        ("only output.bias receives gradient", lambda f: f.out_bias_only),
+    ],
+    7: [
+        ("output active on 1 to 3 rows", lambda f: (f.o >= 1) & (f.o <= 3)),
+        ("a hidden weight receives gradient", lambda f: f.hidden_w),
+    ],
+    8: [
+        ("output active on 1 to 3 rows", lambda f: (f.o >= 1) & (f.o <= 3)),
+        ("hidden biases receive gradient, hidden weights none", lambda f: f.hidden_b & ~f.hidden_w),
+    ],
+}
+
+
+def classify(f: Features) -> torch.Tensor:
+    """Case number per network, 0 where none matches. The rules are disjoint."""
+    case = torch.zeros_like(f.p)
+    for k, rules in CASE_RULES.items():
+        hit = torch.ones_like(f.p, dtype=torch.bool)
+        for _, test in rules:
+            hit &= test(f)
+        case = torch.where(hit & (case == 0), torch.full_like(case, k), case)
+    return case
 
 
 def _classify(d: Diagnosis, record: Record) -> None:
-    if not _is_source_net(record.config):
+    if not is_source_net(record.config):
         d.difference = "the eight cases are defined for a 2-2-1 network with ReLU in both layers"
         return
     if record.grads is None:
         d.difference = "training has halted, so there is no gradient to classify"
         return
-    p = sum(sum(rows) for rows in d.active[0])
-    o = sum(d.active[1][0])
+    f = features([t[None] for t in record.pre], record.grads)
     scored = []
-    for case in range(1, 9):
-        conds = _conditions(case, p, o, d.flowing)
-        failed = [c for c in conds if not c.holds]
+    for case, rules in CASE_RULES.items():
+        failed = [text for text, test in rules if not bool(test(f)[0])]
         if not failed:
             d.case = case
             break
-        scored.append((len(failed) / len(conds), case, failed))
+        scored.append((len(failed) / len(rules), case, failed))
     if d.case is None:
         _, d.nearest, failed = min(scored)
-        d.difference = "differs from case {}: not {}".format(d.nearest, "; not ".join(c.text for c in failed))
-    _source_notes(d, record, p)
+        d.difference = f"differs from case {d.nearest}: not {'; not '.join(failed)}"
+    _source_notes(d, record, int(f.p[0]))
 
 
 def _source_notes(d: Diagnosis, record: Record, p: int) -> None:

@@ -100,7 +100,7 @@ def measure(epoch: int, config: Config, params: list[Layer], actions=()) -> Reco
     out = [t[0] for t in p.out]
     if not bool(p.valid[0]):
         y = out[-1][:, 0]
-        bad = tuple(int(r) for r in torch.nonzero(losses.out_of_range(p.out[-1])[0]).flatten())
+        bad = tuple(int(r) for r in torch.nonzero(losses.out_of_range(y)).flatten())
         values = [float(y[r]) for r in bad]
         halt = Halt(epoch, losses.torch_message(y), bad, _unbounded_reason(config.activations[-1], values))
         return Record(epoch, config, params, pre, out, None, None, halt, tuple(actions))

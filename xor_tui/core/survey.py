@@ -1,0 +1,313 @@
+"""Train many random starts at once and count cases and outcomes.
+
+Every network follows exactly the trajectory a single run of the same start would:
+the survey calls the same batched arithmetic (``engine.evaluate`` / ``engine.sgd_step``)
+on a batch of N instead of 1. Networks leave the batch when they halt (BCELoss range
+error or a non-finite loss) or when an update leaves them unchanged: from then on
+nothing about them can change, so training them further would be wasted work.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import torch
+
+from . import engine, losses
+from .diagnosis import classify, features, is_source_net
+from .engine import Config, Layer
+from .run import Start
+from .scenario import Scenario
+
+OUTCOMES = ("solved", "halted", "stuck", "learning")
+FIXED_POINT_EVERY = 8  # epochs between checks for networks that stopped moving
+COMPACT_SHARE = 0.2  # drop finished networks from the batch once they are this share of it
+SOLVED, HALTED, STUCK, LEARNING = range(4)
+
+
+@dataclass
+class SurveyResult:
+    config: Config
+    n: int
+    epochs: int
+    seed: int
+    start_params: list[Layer]
+    final_params: list[Layer]
+    start_case: torch.Tensor | None  # (N,) 0 = none; None when cases do not apply
+    hidden_dead_any: torch.Tensor
+    hidden_dead_all: torch.Tensor
+    output_dead: torch.Tensor
+    outcome: torch.Tensor  # (N,) index into OUTCOMES
+    halt_epoch: torch.Tensor  # (N,) -1 when it never halted
+    seconds: float
+    trained_net_epochs: int  # network-epochs actually computed (after early exits)
+
+    # -- shares
+    def share(self, mask: torch.Tensor) -> float:
+        return float(mask.sum()) / self.n
+
+    def case_shares(self) -> dict[str, float] | None:
+        if self.start_case is None:
+            return None
+        out = {str(k): self.share(self.start_case == k) for k in range(1, 9)}
+        out["none"] = self.share(self.start_case == 0)
+        return out
+
+    def outcome_shares(self, mask: torch.Tensor | None = None) -> dict[str, float]:
+        oc = self.outcome if mask is None else self.outcome[mask]
+        total = max(int(oc.numel()), 1)
+        return {name: float((oc == i).sum()) / total for i, name in enumerate(OUTCOMES)}
+
+    def by_case(self) -> dict[str, dict] | None:
+        if self.start_case is None:
+            return None
+        table = {}
+        for k in list(range(1, 9)) + [0]:
+            mask = self.start_case == k
+            count = int(mask.sum())
+            row = (
+                {"count": count, **self.outcome_shares(mask)} if count else {"count": 0, **dict.fromkeys(OUTCOMES, 0.0)}
+            )
+            table["none" if k == 0 else str(k)] = row
+        return table
+
+    def halt_histogram(self, bins: int = 10) -> list[dict]:
+        halted = self.halt_epoch[self.halt_epoch >= 0]
+        width = max(1, -(-max(self.epochs, 1) // bins))
+        out = []
+        for lo in range(0, max(self.epochs, 1), width):
+            hi = min(lo + width, self.epochs + 1)
+            out.append({"from": lo, "to": hi - 1, "count": int(((halted >= lo) & (halted < hi)).sum())})
+        return out
+
+    @property
+    def net_epochs_per_second(self) -> float:
+        return self.n * self.epochs / self.seconds if self.seconds > 0 else float("inf")
+
+    def to_json(self) -> dict:
+        c = self.config
+        return {
+            "n": self.n,
+            "epochs": self.epochs,
+            "config": {
+                "shape": c.shape_text,
+                "activations": [a.spec for a in c.activations],
+                "loss": c.loss,
+                "lr": c.lr,
+                "seed": self.seed,
+            },
+            "init": {
+                "hidden_dead_any": self.share(self.hidden_dead_any),
+                "hidden_dead_all": self.share(self.hidden_dead_all),
+                "output_dead": self.share(self.output_dead),
+                "cases": self.case_shares(),
+            },
+            "outcome": self.outcome_shares(),
+            "by_case": self.by_case(),
+            "halt_epochs": self.halt_histogram(),
+            "seconds": self.seconds,
+            "net_epochs_per_second": self.net_epochs_per_second,
+            "trained_net_epochs": self.trained_net_epochs,
+        }
+
+    # -- one network as a single run
+    def start_of(self, index: int) -> Start:
+        return Start(
+            "explicit",
+            values={k: v.tolist() for k, v in engine.state_dict(self.start_params, self.config, index).items()},
+        )
+
+    def scenario_for(self, index: int) -> Scenario:
+        return Scenario(
+            f"survey-{self.seed}-{index}",
+            self.config,
+            self.start_of(index),
+            self.epochs,
+            f"Network {index} of a survey of {self.n} (seed {self.seed}).",
+        )
+
+
+def _dead(pre: torch.Tensor) -> torch.Tensor:
+    """(B, 4, units) -> (B, units): inactive on all four rows."""
+    return ~(pre > 0).any(dim=1)
+
+
+@torch.inference_mode()
+def run_survey(
+    config: Config, n: int, epochs: int, seed: int = 0, progress: Callable[[int, int], None] | None = None
+) -> SurveyResult:
+    if n <= 0:
+        raise ValueError("n must be at least 1")
+    if epochs < 0:
+        raise ValueError("epochs must be 0 or more")
+    t0 = time.perf_counter()
+    gen = torch.Generator().manual_seed(seed)
+    start = engine.init_batch(gen, n, config.sizes)
+    first = engine.evaluate(start, config)
+
+    relu_hidden = config.activations[0].flat_below_zero
+    relu_out = config.activations[-1].flat_below_zero
+    hdead = _dead(first.pre[0]) if relu_hidden else torch.zeros(n, config.hidden[0], dtype=torch.bool)
+    odead = _dead(first.pre[-1])[:, 0] if relu_out else torch.zeros(n, dtype=torch.bool)
+    start_case = None
+    if is_source_net(config):
+        case = classify(features(first.pre, first.grads))
+        halted0 = ~first.valid | ~torch.isfinite(first.loss)
+        start_case = torch.where(halted0, torch.zeros_like(case), case)
+
+    final, halt_epoch, trained = _train_sharded(start, config, epochs, progress)
+
+    # the state after `epochs` updates (or at its halt), judged once for everyone
+    end = engine.evaluate(final, config)
+    never_halted = halt_epoch < 0
+    # a network may also be refused at its very last state (epoch == epochs)
+    late = never_halted & (~end.valid | ~torch.isfinite(end.loss))
+    halt_epoch[late] = epochs
+    preds = losses.predictions(config.loss, end.pre[-1], end.out[-1])[..., 0]
+    target = engine.TARGET[:, 0].bool()
+    right = torch.where(target, preds > 0.5, preds < 0.5).all(dim=1)
+    no_grad = torch.ones(n, dtype=torch.bool)
+    for gw, gb in end.grads:
+        no_grad &= (gw == 0).flatten(1).all(1) & (gb == 0).all(1)
+    outcome = torch.full((n,), LEARNING, dtype=torch.long)
+    outcome[no_grad] = STUCK
+    outcome[right] = SOLVED
+    outcome[halt_epoch >= 0] = HALTED
+    seconds = time.perf_counter() - t0
+    return SurveyResult(
+        config,
+        n,
+        epochs,
+        seed,
+        start,
+        final,
+        start_case,
+        hdead.any(1),
+        hdead.all(1),
+        odead,
+        outcome,
+        halt_epoch,
+        seconds,
+        trained,
+    )
+
+
+def _train_sharded(start: list[Layer], config: Config, epochs: int, progress) -> tuple:
+    """Train in independent shards, one per core, each with a single-threaded torch.
+
+    Every network's arithmetic is the same whatever shard it is in; splitting only avoids
+    the per-operation hand-off between cores that makes small element-wise ops slow.
+    """
+    n = start[0][0].shape[0]
+    shards = max(1, min(torch.get_num_threads(), n // 4096))
+    bounds = [n * k // shards for k in range(shards + 1)]
+    parts = [[(w[lo:hi], b[lo:hi]) for w, b in start] for lo, hi in zip(bounds, bounds[1:])]
+    done_epochs = [0] * shards
+
+    def shard_progress(k: int):
+        def report(epoch: int, total: int) -> None:
+            done_epochs[k] = epoch
+            if progress is not None and k == 0:
+                progress(min(done_epochs), total)
+
+        return report
+
+    if shards == 1:
+        results = [_train(parts[0], config, epochs, progress)]
+    else:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(shards) as pool:
+                results = list(pool.map(lambda k: _train(parts[k], config, epochs, shard_progress(k)), range(shards)))
+        finally:
+            torch.set_num_threads(threads)
+        if progress is not None:
+            progress(epochs, epochs)
+    final = [
+        (torch.cat([r[0][li][0] for r in results]), torch.cat([r[0][li][1] for r in results]))
+        for li in range(len(start))
+    ]
+    halt_epoch = torch.cat([r[1] for r in results])
+    return final, halt_epoch, sum(r[2] for r in results)
+
+
+@torch.inference_mode()  # thread-local: each shard's worker thread needs it too
+def _train(start: list[Layer], config: Config, epochs: int, progress) -> tuple:
+    n = start[0][0].shape[0]
+    # train batch-last (weights (out, in, B)): the batch is the contiguous inner dimension
+    params = [(w.permute(1, 2, 0).contiguous(), b.permute(1, 0).contiguous()) for w, b in start]
+    final = [(w.clone(), b.clone()) for w, b in params]
+    halt_epoch = torch.full((n,), -1, dtype=torch.long)
+    idx = torch.arange(n)  # batch position -> network number
+    done = torch.zeros(n, dtype=torch.bool)  # finished, but not yet dropped from the batch
+    trained = 0
+
+    def keep_final(rows: torch.Tensor) -> None:
+        for li, (w, b) in enumerate(params):
+            final[li][0][..., idx[rows]] = w.index_select(-1, rows)
+            final[li][1][..., idx[rows]] = b.index_select(-1, rows)
+
+    for epoch in range(epochs):
+        if idx.numel() == 0:
+            break
+        # BCELoss's value is finite whenever it is valid (its logs are clamped), so only
+        # the other losses need it computed to spot a non-finite loss
+        p = engine.evaluate_bl(params, config, loss_value=config.loss != "bce")
+        trained += idx.numel()
+        bad = ~p.valid if p.loss is None else ~p.valid | ~torch.isfinite(p.loss)
+        bad &= ~done
+        if bool(bad.any()):
+            rows = bad.nonzero().squeeze(1)
+            halt_epoch[idx[rows]] = epoch
+            keep_final(rows)  # the halted state is kept; the network takes no step
+            done |= bad
+        new = engine.sgd_step(params, p.grads, config)
+        if epoch % FIXED_POINT_EVERY == 0:
+            # an update that changed nothing will change nothing ever again
+            unchanged = ~done
+            for (w, b), (w2, b2) in zip(params, new):
+                unchanged &= (w == w2).flatten(0, 1).all(0) & (b == b2).all(0)
+            if bool(unchanged.any()):
+                keep_final(unchanged.nonzero().squeeze(1))
+                done |= unchanged
+            if float(done.sum()) > COMPACT_SHARE * done.numel():
+                rows = (~done).nonzero().squeeze(1)
+                new = [(w.index_select(-1, rows), b.index_select(-1, rows)) for w, b in new]
+                idx, done = idx[rows], done[rows]
+        # finished networks still in the batch take garbage steps; their results were kept
+        params = new
+        if progress is not None:
+            progress(epoch + 1, epochs)
+    alive = (~done).nonzero().squeeze(1)
+    keep_final(alive)
+    final = [(w.permute(2, 0, 1).contiguous(), b.permute(1, 0).contiguous()) for w, b in final]
+    return final, halt_epoch, trained
+
+
+def find_seed(
+    case: int, config: Config | None = None, start: int = 0, limit: int = 200_000, batch: int = 512
+) -> int | None:
+    """The first seed >= start whose default PyTorch start is in ``case`` (2-2-1 ReLU/ReLU)."""
+    config = config or Config()
+    if not is_source_net(config):
+        raise ValueError("cases are defined for a 2-2-1 network with ReLU in both layers")
+    if not 1 <= case <= 8:
+        raise ValueError("case must be 1 to 8")
+    for lo in range(start, start + limit, batch):
+        seeds = range(lo, lo + batch)
+        layers = [engine.init_from_seed(s, config.sizes) for s in seeds]
+        stacked = [
+            (torch.cat([lay[li][0] for lay in layers]), torch.cat([lay[li][1] for lay in layers]))
+            for li in range(len(config.sizes) - 1)
+        ]
+        p = engine.evaluate(stacked, config)
+        found = classify(features(p.pre, p.grads)) == case
+        found &= p.valid & torch.isfinite(p.loss)
+        hits = torch.nonzero(found).flatten()
+        if hits.numel():
+            return lo + int(hits[0])
+    return None
