@@ -142,6 +142,7 @@ class Run:
 
     def __init__(self, config: Config, start: Start, script: list[Action] | None = None):
         self.start = start
+        self.initial_config = config
         self.script = sorted(script or [], key=lambda a: a.epoch)
         params = start.params(config)
         self.records: list[Record] = []

@@ -1,0 +1,80 @@
+"""Key-to-redrawn-screen time of one step, and play-mode speed, in the real app.
+
+    python benchmarks/app_step.py [--steps 200] [--size 120x36]
+
+Runs the app headless (Textual's own renderer, no terminal I/O), sends a space key,
+and times until the screen has composited the update (the moment Textual would write
+it to the terminal). Prints median, 90th percentile and max over the steps, then plays
+for two seconds at the top speed and prints epochs per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+
+from textual import events  # noqa: E402  (after the app on purpose)
+
+from xor_tui.app.main import XorApp  # first: it sets the app's TEXTUAL_FPS before textual loads
+from xor_tui.core.scenario import builtin
+
+
+async def bench(steps: int, size: tuple[int, int]) -> None:
+    app = XorApp(scenario=builtin("case3"))
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        shown = asyncio.Event()
+        display = app._display
+
+        def timed_display(screen, renderable):
+            display(screen, renderable)
+            if renderable is not None:
+                shown.set()
+
+        app._display = timed_display
+        times = []
+        for _ in range(steps):
+            await pilot.pause()
+            shown.clear()
+            t0 = time.perf_counter()
+            app._driver.send_message(events.Key("space", " "))
+            await shown.wait()
+            times.append((time.perf_counter() - t0) * 1000)
+        assert app.session.epoch == steps, app.session.epoch
+        times.sort()
+        print(
+            f"step, key to redrawn screen at {size[0]}x{size[1]} over {steps} steps: "
+            f"median {statistics.median(times):.1f} ms, p90 {times[int(0.9 * len(times))]:.1f} ms, "
+            f"max {times[-1]:.1f} ms"
+        )
+
+        await pilot.press("r")
+        app.speed = 240
+        await pilot.press("p")
+        t0, e0 = time.perf_counter(), app.session.epoch
+        await asyncio.sleep(2.0)
+        rate = (app.session.epoch - e0) / (time.perf_counter() - t0)
+        await pilot.press("p")
+        print(f"play mode at the top speed setting ({app.speed}/s): {rate:.0f} epochs per second")
+        app.speed = 30
+        await pilot.press("r", "p")
+        t0, e0 = time.perf_counter(), app.session.epoch
+        await asyncio.sleep(2.0)
+        rate = (app.session.epoch - e0) / (time.perf_counter() - t0)
+        await pilot.press("p")
+        print(f"play mode at the default speed setting (30/s): {rate:.0f} epochs per second")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--size", default="120x36")
+    args = ap.parse_args()
+    w, h = (int(v) for v in args.size.split("x"))
+    asyncio.run(bench(args.steps, (w, h)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""The explanation of the current state and the events so far, newest first."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from ...core.diagnosis import Diagnosis, Event
+from .lines import LinesWidget
+
+KIND_STYLE = {
+    "halts": "bold red",
+    "nan": "bold red",
+    "dies": "red",
+    "revives": "green",
+    "freezes": "yellow",
+    "thaws": "green",
+    "case": "cyan",
+    "action": "magenta",
+    "dead": "red",
+    "frozen": "yellow",
+}
+
+
+class EventPanel(LinesWidget):
+    """The explanation, then the events newest first, cropped to the panel."""
+
+    DEFAULT_CSS = "EventPanel { height: 1fr; }"
+
+    def show(self, diag: Diagnosis, events: list[Event], message: str = "") -> None:
+        t = Text()
+        if message:
+            t.append(message + "\n", "bold yellow")
+        for line in diag.explanation:
+            t.append("• " + line + "\n")
+        if events:
+            t.append("events (newest first)\n", "bold underline")
+        for e in reversed(events[-60:]):
+            t.append(f"epoch {e.epoch:>4}: ", "dim")
+            t.append(e.text + "\n", KIND_STYLE.get(e.kind, ""))
+        self.set_content(t)

@@ -1,0 +1,145 @@
+"""The rows table (per XOR row) and the parameters table (value, gradient, change)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
+
+from ...core import engine
+from ...core.run import Record
+from ...core.session import ParamRow
+from . import style as S
+from .lines import LinesWidget
+
+
+class RowsTable(LinesWidget):
+    """A header and the four XOR rows, as fixed-width text."""
+
+    DEFAULT_CSS = "RowsTable { height: 5; }"
+
+    def show(self, rec: Record) -> None:
+        cfg = rec.config
+        hidden = [(li, j) for li in range(len(cfg.hidden)) for j in range(cfg.sizes[li + 1])]
+        compact = len(hidden) > 2
+        t = Text(no_wrap=True, overflow="crop")
+        head = " x1 x2  t"
+        for li, j in hidden:
+            head += f" {'z' + ('' if li == 0 else str(li + 1)) + 'h' + str(j):>8}"
+            if not compact:
+                head += f" {'h' + str(j):>7}"
+        head += f" {'z_out':>8} {'ŷ':>8}"
+        t.append(head + "\n", "bold")
+        preds = rec.predictions().tolist()
+        pre = [z.tolist() for z in rec.pre]
+        out = [a.tolist() for a in rec.out]
+        for r in range(4):
+            x1, x2 = (int(v) for v in engine.X[r].tolist())
+            target = int(engine.TARGET[r, 0])
+            t.append(f"  {x1}  {x2}  {target}")
+            for li, j in hidden:
+                z = pre[li][r][j]
+                t.append(" " + S.fmt(z, 8, 3), S.sign_style(z))
+                if not compact:
+                    a = out[li][r][j]
+                    t.append(" " + S.fmt(a, 7, 3), "white" if a != 0 else "grey50")
+            zo = pre[-1][r][0]
+            t.append(" " + S.fmt(zo, 8, 3), S.sign_style(zo))
+            p = preds[r]
+            bad = rec.halt is not None and r in rec.halt.rows
+            t.append(" " + S.fmt(p, 8, 3), "bold red reverse" if bad else "white")
+            right = p == p and (p > 0.5) == bool(target)
+            t.append(" ✓" if right else " ✗", "green" if right else "red")
+            if r < 3:
+                t.append("\n")
+        self.set_content(t)
+
+
+class ParamsTable(LinesWidget, can_focus=True):
+    """One line per parameter; the cursor line is the selected parameter (enter edits it)."""
+
+    DEFAULT_CSS = """
+    ParamsTable { height: 1fr; }
+    ParamsTable:focus { background: $boost; }
+    """
+    BINDINGS = [
+        Binding("up", "move(-1)", "Up", show=False),
+        Binding("down", "move(1)", "Down", show=False),
+        Binding("home", "move(-99)", "First", show=False),
+        Binding("end", "move(99)", "Last", show=False),
+        Binding("enter", "choose", "Edit", show=False),
+    ]
+
+    class Highlighted(Message):
+        def __init__(self, name: str) -> None:
+            self.name = name
+            super().__init__()
+
+    class Chosen(Message):
+        def __init__(self, name: str) -> None:
+            self.name = name
+            super().__init__()
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.rows: list[ParamRow] = []
+        self.cursor = 0
+
+    @property
+    def names(self) -> list[str]:
+        return [r.name for r in self.rows]
+
+    def show(self, rows: list[ParamRow], selected: str | None) -> None:
+        self.rows = rows
+        if selected in self.names:
+            self.cursor = self.names.index(selected)
+        self.cursor = min(self.cursor, max(len(rows) - 1, 0))
+        self.set_content(None)
+
+    def selected_name(self) -> str | None:
+        return self.rows[self.cursor].name if self.rows else None
+
+    def build(self) -> Text:
+        t = Text(no_wrap=True, overflow="crop")
+        width = max((len(r.name) for r in self.rows), default=10)
+        t.append(f"{'parameter':<{width}} {'value':>9} {'gradient':>11} {'last change':>11}\n", "bold")
+        # keep the cursor line in view when the panel is short
+        room = max(self.size.height - 1, 1)
+        first = min(max(self.cursor - room + 1, 0), max(len(self.rows) - room, 0))
+        for i, r in enumerate(self.rows[first : first + room], start=first):
+            line = Text()
+            line.append(f"{r.name:<{width}} ")
+            line.append(S.fmt(r.value, 9, 4), S.W_POS if r.value >= 0 else S.W_NEG)
+            line.append(" " + S.fmt(r.grad, 11, 6), S.FROZEN if r.frozen else "bold white")
+            line.append(
+                " " + (S.fmt(r.change, 11, 6) if r.change else "0".rjust(11)), "white" if r.change else "grey50"
+            )
+            if r.frozen:
+                line.append(" frozen", S.FROZEN)
+            if i == self.cursor:
+                line.stylize("reverse")
+            t.append_text(line)
+            t.append("\n")
+        return t
+
+    def action_move(self, d: int) -> None:
+        if not self.rows:
+            return
+        self.cursor = min(max(self.cursor + d, 0), len(self.rows) - 1)
+        self.set_content(None)
+        self.post_message(self.Highlighted(self.rows[self.cursor].name))
+
+    def action_choose(self) -> None:
+        if self.rows:
+            self.post_message(self.Chosen(self.rows[self.cursor].name))
+
+    def on_click(self, event) -> None:
+        room = max(self.size.height - 1, 1)
+        first = min(max(self.cursor - room + 1, 0), max(len(self.rows) - room, 0))
+        i = first + event.y - 1
+        if event.y >= 1 and 0 <= i < len(self.rows):
+            self.cursor = i
+            self.set_content(None)
+            self.post_message(self.Highlighted(self.rows[i].name))
+            if event.chain >= 2:
+                self.post_message(self.Chosen(self.rows[i].name))

@@ -1,0 +1,147 @@
+"""Small modal dialogs: a validated prompt, a choice list, a yes/no question, help."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+DIALOG_CSS = """
+PromptScreen, ChoiceScreen, ConfirmScreen, HelpScreen { align: center middle; }
+#dialog { width: 72; max-width: 95%; height: auto; max-height: 90%; border: thick $accent;
+          background: $surface; padding: 1 2; }
+#dialog Label.title { text-style: bold; margin-bottom: 1; }
+#dialog .error { color: $error; text-style: bold; height: auto; }
+#dialog .hint { color: $text-muted; height: auto; }
+#dialog OptionList { height: auto; max-height: 20; }
+#dialog Horizontal { height: auto; margin-top: 1; }
+#dialog Button { margin-right: 2; }
+"""
+
+
+class PromptScreen(ModalScreen[str | None]):
+    """Ask for one value; ``validate`` returns an error message or None. Bad input keeps
+    the dialog open with the message, and nothing changes."""
+
+    DEFAULT_CSS = DIALOG_CSS
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(
+        self, title: str, value: str = "", hint: str = "", validate: Callable[[str], str | None] | None = None
+    ) -> None:
+        super().__init__()
+        self.title_text, self.value, self.hint = title, value, hint
+        self.validate = validate or (lambda s: None)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(self.title_text, classes="title")
+            yield Input(self.value, id="value", select_on_focus=True)
+            yield Static("", id="error", classes="error")
+            if self.hint:
+                yield Static(self.hint, classes="hint")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        text = event.value
+        try:
+            problem = self.validate(text)
+        except Exception as exc:  # a validator must never take the app down
+            problem = str(exc) or type(exc).__name__
+        if problem:
+            self.query_one("#error", Static).update(problem)
+            return
+        self.dismiss(text)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ChoiceScreen(ModalScreen[str | None]):
+    DEFAULT_CSS = DIALOG_CSS
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, options: list[tuple[str, str]], highlight: str | None = None) -> None:
+        super().__init__()
+        self.title_text, self.options, self.highlight = title, options, highlight
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(self.title_text, classes="title")
+            yield OptionList(*(Option(text, id=key) for key, text in self.options))
+
+    def on_mount(self) -> None:
+        ol = self.query_one(OptionList)
+        keys = [k for k, _ in self.options]
+        if self.highlight in keys:
+            ol.highlighted = keys.index(self.highlight)
+        ol.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    DEFAULT_CSS = DIALOG_CSS
+    BINDINGS = [Binding("escape", "no", "No"), Binding("y", "yes", "Yes"), Binding("n", "no", "No")]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(self.question, classes="title")
+            with Horizontal():
+                yield Button("Yes (y)", id="yes", variant="warning")
+                yield Button("No (n)", id="no", variant="primary")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_yes(self) -> None:
+        self.dismiss(True)
+
+    def action_no(self) -> None:
+        self.dismiss(False)
+
+
+class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = DIALOG_CSS + "#dialog { width: 90; }"
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
+
+    def __init__(self, keys: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        t = Table(box=None, show_header=False, pad_edge=False)
+        t.add_column(style="bold cyan", no_wrap=True)
+        t.add_column()
+        for k, what in self.keys:
+            t.add_row(k, what)
+        with VerticalScroll(id="dialog"):
+            yield Label(
+                "xor-tui keys (escape closes; every action is also in the command palette, ctrl+p)", classes="title"
+            )
+            yield Static(t)
+            yield Static(
+                "\nColours: a neuron's four marks are its pre-activation on the rows (0,0) (0,1) (1,0) (1,1):"
+                " ● green > 0 (active), ○ red < 0 (inactive), ◌ yellow exactly 0. A unit inactive on all four"
+                " rows is DEAD (red border). h[j] is hidden unit j, h2[j] a unit of the second hidden layer,"
+                " out the output; a box's bottom edge shows its bias. Connections: blue positive, orange"
+                " negative weight; bold/bright"
+                " where gradient flowed this epoch (thick ━ for larger gradients), grey dots where frozen.",
+                classes="hint",
+            )
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,109 @@
+"""The survey screen: run many random starts with the current settings, show the tables."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Label, ProgressBar, Static
+
+from ...core.engine import Config
+from ...core.survey import OUTCOMES, SurveyResult, run_survey
+
+
+class SurveyScreen(Screen):
+    BINDINGS = [Binding("escape,q", "app.pop_screen", "Back"), Binding("r", "run", "Run survey")]
+    DEFAULT_CSS = """
+    SurveyScreen #form { height: auto; padding: 0 1; }
+    SurveyScreen Input { width: 30; }
+    SurveyScreen #out { padding: 0 1; }
+    """
+
+    def __init__(self, config: Config) -> None:
+        super().__init__()
+        self.config = config
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="form"):
+            c = self.config
+            yield Label(
+                f"Survey with the current settings: {c.shape_text} "
+                f"{'/'.join(a.label for a in c.activations)}, {c.loss}, lr {c.lr:g}, 200 epochs. "
+                "Networks (enter runs):"
+            )
+            yield Input("20000", id="n")
+            yield ProgressBar(total=200, id="bar", show_eta=False)
+        with VerticalScroll(id="out"):
+            yield Static("Press enter (or r) to run.", id="result")
+        yield Footer()
+
+    def on_input_submitted(self) -> None:
+        self.action_run()
+
+    def action_run(self) -> None:
+        text = self.query_one("#n", Input).value.strip()
+        if not text.isdigit() or not 1 <= int(text) <= 1_000_000:
+            self.query_one("#result", Static).update(
+                Text("enter a whole number of networks from 1 to 1,000,000", style="bold red")
+            )
+            return
+        self.query_one("#result", Static).update("running…")
+        self._run(int(text))
+
+    @work(thread=True, exclusive=True)
+    def _run(self, n: int) -> None:
+        bar = self.query_one(ProgressBar)
+        result = run_survey(
+            self.config,
+            n,
+            200,
+            seed=0,
+            progress=lambda done, total: self.app.call_from_thread(bar.update, progress=done),
+        )
+        self.app.call_from_thread(self._show, result)
+
+    def _show(self, r: SurveyResult) -> None:
+        self.query_one("#result", Static).update(render_survey(r))
+
+
+def _bar(share: float, width: int = 30) -> str:
+    full = share * width
+    return "█" * int(full) + ("▌" if full - int(full) >= 0.5 else "")
+
+
+def render_survey(r: SurveyResult):
+    parts = [
+        Text(
+            f"{r.n:,} networks x {r.epochs} epochs in {r.seconds:.2f} s "
+            f"({r.net_epochs_per_second / 1e6:.1f} M network-epochs/s)",
+            style="bold",
+        )
+    ]
+    t = Table(title="at the start", title_justify="left", box=None)
+    t.add_column("")
+    t.add_column("share", justify="right")
+    t.add_column("")
+    t.add_row("≥1 dead hidden unit", f"{r.share(r.hidden_dead_any):.1%}", _bar(r.share(r.hidden_dead_any)))
+    t.add_row("both hidden dead", f"{r.share(r.hidden_dead_all):.1%}", _bar(r.share(r.hidden_dead_all)))
+    t.add_row("dead output", f"{r.share(r.output_dead):.1%}", _bar(r.share(r.output_dead)))
+    for k, v in (r.case_shares() or {}).items():
+        t.add_row(f"case {k}" if k != "none" else "no case", f"{v:.1%}", _bar(v))
+    parts.append(t)
+    o = Table(title="after 200 epochs, by starting case", title_justify="left", box=None)
+    o.add_column("start")
+    o.add_column("count", justify="right")
+    for name in OUTCOMES:
+        o.add_column(name, justify="right")
+    for key, row in (r.by_case() or {}).items():
+        if row["count"]:
+            o.add_row(key, f"{row['count']:,}", *(f"{row[x]:.1%}" for x in OUTCOMES))
+    shares = r.outcome_shares()
+    o.add_row("all", f"{r.n:,}", *(f"{shares[x]:.1%}" for x in OUTCOMES))
+    parts.append(o)
+    return Group(*parts)

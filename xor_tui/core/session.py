@@ -1,0 +1,204 @@
+"""What the app does to a run, as plain Python: the TUI only calls these and draws.
+
+A session owns one run and its trace (diagnoses and events per epoch) and knows how it
+started, so it can restart, reseed, load, and save itself as a scenario that replays it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import engine, losses
+from .activations import NAMES as ACTIVATIONS
+from .activations import SpecError, parse_activation
+from .diagnosis import Diagnosis, Event
+from .engine import Config, ParamRef
+from .replay import Trace
+from .run import Action, Record, Run, RunHalted, Start, check_seed, check_value
+from .scenario import Scenario
+
+# events worth stopping for when running to the next one
+NOTABLE = {"dies", "revives", "freezes", "thaws", "halts", "nan", "case"}
+DEFAULT_EPOCHS = 200
+
+
+@dataclass
+class ParamRow:
+    ref: ParamRef
+    name: str
+    value: float
+    grad: float | None
+    change: float | None  # since the previous epoch
+    frozen: bool
+
+
+class Session:
+    def __init__(self, run: Run, name: str, description: str = "", epochs: int = DEFAULT_EPOCHS):
+        self.name = name
+        self.description = description
+        self.epochs = epochs
+        self._set_run(run)
+
+    def _set_run(self, run: Run) -> None:
+        self.run = run
+        self.trace = Trace.follow(run)
+
+    # ------------------------------------------------------------ construction
+    @classmethod
+    def from_scenario(cls, sc: Scenario) -> Session:
+        return cls(sc.new_run(), sc.name, sc.description, sc.epochs)
+
+    @classmethod
+    def from_seed(cls, seed: int, config: Config | None = None) -> Session:
+        seed = check_seed(seed)
+        return cls(
+            Run(config or Config(), Start("seed", seed=seed)),
+            f"seed {seed}",
+            "PyTorch's default nn.Linear start for this seed, the source's setting.",
+        )
+
+    # ------------------------------------------------------------ state
+    @property
+    def record(self) -> Record:
+        return self.run.current
+
+    @property
+    def diagnosis(self) -> Diagnosis:
+        return self.trace.diagnoses[-1]
+
+    @property
+    def epoch(self) -> int:
+        return self.run.epoch
+
+    @property
+    def config(self) -> Config:
+        return self.run.config
+
+    @property
+    def start_text(self) -> str:
+        return self.run.start.describe()
+
+    def events_until_now(self) -> list[Event]:
+        return self.trace.all_events()
+
+    def losses(self) -> list[float | None]:
+        return [r.loss for r in self.run.records]
+
+    def param_rows(self) -> list[ParamRow]:
+        rec = self.record
+        prev = self.run.records[-2] if len(self.run.records) > 1 else None
+        rows = []
+        for ref in engine.all_params(rec.config):
+            value = rec.value(ref)
+            grad = rec.grad(ref)
+            change = None
+            if prev is not None and prev.config.sizes == rec.config.sizes:
+                change = value - prev.value(ref)
+            rows.append(ParamRow(ref, ref.name(rec.config), value, grad, change, grad == 0))
+        return rows
+
+    # ------------------------------------------------------------ moving
+    def step(self) -> Record:
+        """One epoch; raises RunHalted when training has halted."""
+        rec = self.run.step()
+        self.trace.sync()
+        return rec
+
+    def back(self) -> bool:
+        ok = self.run.back()
+        self.trace.sync()
+        return ok
+
+    def run_until(
+        self,
+        epoch: int,
+        stop_on_event: bool = False,
+        should_stop: Callable[[], bool] = lambda: False,
+        on_step: Callable[[], None] | None = None,
+    ) -> str:
+        """Step to ``epoch`` (or a halt, a notable event, or a stop request); say why it stopped."""
+        while self.epoch < epoch:
+            if should_stop():
+                return "stopped"
+            if self.run.halted:
+                return "halted"
+            self.step()
+            if on_step is not None:
+                on_step()
+            if stop_on_event and any(e.kind in NOTABLE for e in self.trace.events[-1]):
+                return "event"
+        return "halted" if self.run.halted else "end"
+
+    def restart(self) -> None:
+        run = self.run
+        self._set_run(Run(run.initial_config, run.start, run.script))
+
+    def reseed(self, seed: int | None = None) -> int:
+        seed = check_seed(random.randrange(2**31) if seed is None else seed)
+        config = self.run.initial_config
+        self._set_run(Run(config, Start("seed", seed=seed)))
+        self.name = f"seed {seed}"
+        self.description = "PyTorch's default nn.Linear start for this seed."
+        return seed
+
+    # ------------------------------------------------------------ acting
+    def _act(self, action: Action) -> Record:
+        rec = self.run.act(action)
+        self.trace.sync()
+        return rec
+
+    def set_param(self, name: str, text) -> float:
+        """Set one weight or bias from user input; refuse text, NaN, inf and absurd sizes."""
+        engine.parse_param(name, self.config)
+        value = check_value(text, name)
+        self._act(Action(self.epoch, "set", value, name))
+        return value
+
+    def set_activation(self, layer: str, spec: str) -> None:
+        act = parse_activation(spec)
+        if layer not in self.config.layer_names:
+            raise SpecError(f"unknown layer {layer!r}")
+        self._act(Action(self.epoch, "activation", act.spec, layer))
+
+    def cycle_activation(self, layer: str) -> str:
+        names = self.config.layer_names
+        current = self.config.activations[names.index(layer)].name
+        nxt = ACTIVATIONS[(ACTIVATIONS.index(current) + 1) % len(ACTIVATIONS)]
+        self.set_activation(layer, nxt)
+        return nxt
+
+    def set_lr(self, text) -> float:
+        try:
+            value = float(str(text).strip())
+        except ValueError:
+            raise SpecError(f"learning rate: {text!r} is not a number") from None
+        engine.check_lr(value, "learning rate")
+        self._act(Action(self.epoch, "lr", value))
+        return value
+
+    def set_loss(self, name: str) -> None:
+        if name not in losses.NAMES:
+            raise SpecError(f"unknown loss {name!r}; expected one of {', '.join(losses.NAMES)}")
+        self._act(Action(self.epoch, "loss", name))
+
+    def cycle_loss(self) -> str:
+        nxt = losses.NAMES[(losses.NAMES.index(self.config.loss) + 1) % len(losses.NAMES)]
+        self.set_loss(nxt)
+        return nxt
+
+    # ------------------------------------------------------------ saving
+    def to_scenario(self, name: str | None = None) -> Scenario:
+        """The start, the settings and every action taken: replaying it gives this session."""
+        return Scenario(
+            name or self.name,
+            self.run.initial_config,
+            self.run.start,
+            self.epoch,
+            self.description,
+            list(self.run.actions()),
+        )
+
+
+__all__ = ["Session", "ParamRow", "RunHalted", "SpecError", "NOTABLE"]
