@@ -151,8 +151,15 @@ class XorApp(App):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._fit(self.size.height)
         self.refresh_view()
         self.query_one(ParamsTable).focus()
+
+    def on_resize(self, event) -> None:
+        self._fit(event.size.height)
+
+    def _fit(self, height: int) -> None:
+        self.screen.set_class(height < 30, "compact")
 
     # ------------------------------------------------------------ drawing
     def refresh_view(self) -> None:

@@ -29,7 +29,7 @@ class NetworkDiagram(LinesWidget):
     """Inputs x1 x2, hidden units, output; marks coloured by the sign of each row's
     pre-activation, connections bright where gradient flowed and dim where frozen."""
 
-    DEFAULT_CSS = "NetworkDiagram { height: 1fr; min-height: 8; }"
+    DEFAULT_CSS = "NetworkDiagram { height: 1fr; }"
 
     class ParamClicked(Message):
         def __init__(self, name: str) -> None:

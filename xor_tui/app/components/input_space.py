@@ -16,7 +16,7 @@ LO, HI = -0.5, 1.5
 
 
 class InputSpace(LinesWidget):
-    DEFAULT_CSS = "InputSpace { height: 1fr; min-height: 6; }"
+    DEFAULT_CSS = "InputSpace { height: 1fr; }"
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)

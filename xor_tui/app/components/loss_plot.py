@@ -13,7 +13,7 @@ BLOCKS = " ▁▂▃▄▅▆▇█"
 
 
 class LossPlot(LinesWidget):
-    DEFAULT_CSS = "LossPlot { height: 1fr; min-height: 4; }"
+    DEFAULT_CSS = "LossPlot { height: 1fr; }"
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)

@@ -19,9 +19,17 @@ class RowsTable(LinesWidget):
     DEFAULT_CSS = "RowsTable { height: 5; }"
 
     def show(self, rec: Record) -> None:
+        self.record = rec
+        self.set_content(None)
+
+    def build(self) -> Text:
+        rec = getattr(self, "record", None)
+        if rec is None:
+            return Text()
         cfg = rec.config
         hidden = [(li, j) for li in range(len(cfg.hidden)) for j in range(cfg.sizes[li + 1])]
-        compact = len(hidden) > 2
+        # the hidden activations are shown when there is room for them
+        compact = 27 + 17 * len(hidden) + 2 > self.size.width
         t = Text(no_wrap=True, overflow="crop")
         head = " x1 x2  t"
         for li, j in hidden:
@@ -52,7 +60,7 @@ class RowsTable(LinesWidget):
             t.append(" ✓" if right else " ✗", "green" if right else "red")
             if r < 3:
                 t.append("\n")
-        self.set_content(t)
+        return t
 
 
 class ParamsTable(LinesWidget, can_focus=True):
@@ -102,20 +110,26 @@ class ParamsTable(LinesWidget, can_focus=True):
     def build(self) -> Text:
         t = Text(no_wrap=True, overflow="crop")
         width = max((len(r.name) for r in self.rows), default=10)
-        t.append(f"{'parameter':<{width}} {'value':>9} {'gradient':>11} {'last change':>11}\n", "bold")
+        room_cols = self.size.width - width
+        show_grad, show_change = room_cols >= 21, room_cols >= 39
+        head = f"{'parameter':<{width}} {'value':>9}"
+        head += f" {'gradient':>11}" if show_grad else ""
+        head += f" {'change':>10}" if show_change else ""
+        t.append(head + "\n", "bold")
         # keep the cursor line in view when the panel is short
         room = max(self.size.height - 1, 1)
         first = min(max(self.cursor - room + 1, 0), max(len(self.rows) - room, 0))
         for i, r in enumerate(self.rows[first : first + room], start=first):
             line = Text()
-            line.append(f"{r.name:<{width}} ")
+            line.append(f"{r.name:<{width}} ", S.FROZEN if r.frozen else "")
             line.append(S.fmt(r.value, 9, 4), S.W_POS if r.value >= 0 else S.W_NEG)
-            line.append(" " + S.fmt(r.grad, 11, 6), S.FROZEN if r.frozen else "bold white")
-            line.append(
-                " " + (S.fmt(r.change, 11, 6) if r.change else "0".rjust(11)), "white" if r.change else "grey50"
-            )
-            if r.frozen:
-                line.append(" frozen", S.FROZEN)
+            if show_grad:
+                line.append(" " + S.fmt(r.grad, 11, 6), S.FROZEN if r.frozen else "bold white")
+            if show_change:
+                line.append(
+                    " " + (S.fmt(r.change, 10, 5) if r.change else "0".rjust(10)), "white" if r.change else "grey50"
+                )
+            line.append(" frozen" if r.frozen else "", S.FROZEN)
             if i == self.cursor:
                 line.stylize("reverse")
             t.append_text(line)
