@@ -39,7 +39,7 @@ def events(app) -> str:
 
 
 def rows(app) -> str:
-    return app.query_one(RowsTable).content.plain
+    return app.query_one(RowsTable).build().plain
 
 
 def strips_text(widget) -> str:
