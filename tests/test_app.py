@@ -361,3 +361,60 @@ async def test_nan_and_edge_values_halt_as_events_and_step_back_recovers():
         assert "not finite" in events(app)
         await pilot.press("b")
         assert math.isfinite(app.session.record.loss)
+
+
+async def test_survey_screen_runs_and_shows_tables():
+    from xor_tui.app.screens.survey import SurveyScreen
+
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("v")
+        assert isinstance(app.screen, SurveyScreen)
+        await type_text(pilot, "0")
+        await pilot.press("enter")
+        assert "whole number" in app.screen.query_one("#result").content.plain
+        await type_text(pilot, "3000")
+        await pilot.press("enter")
+        for _ in range(200):
+            await pilot.pause(0.05)
+            content = app.screen.query_one("#result").content
+            if not isinstance(content, str):
+                break
+        from tests.apphelp import plain
+
+        text = plain(content)
+        assert "3,000 networks" in text and "case 2" in text and "solved" in text and "dead output" in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, SurveyScreen)
+
+
+async def test_find_a_seed_for_a_case():
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("k")
+        await type_text(pilot, "9")
+        await pilot.press("enter")
+        assert isinstance(app.screen, PromptScreen)  # only 1-8
+        await type_text(pilot, "6")
+        await pilot.press("enter")
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if app.session.name.startswith("seed") and app.session.name != "seed 0":
+                break
+        assert app.session.diagnosis.case == 6
+        assert "case 6" in status(app)
+
+
+async def test_open_a_pt_file(tmp_path):
+    torch.manual_seed(4)
+    hide, out = torch.nn.Linear(2, 2), torch.nn.Linear(2, 1)
+    sd = {f"hide.{k}": v for k, v in hide.state_dict().items()}
+    sd.update({f"out.{k}": v for k, v in out.state_dict().items()})
+    torch.save(sd, tmp_path / "w.pt")
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f")
+        await type_text(pilot, str(tmp_path / "w.pt"))
+        await pilot.press("enter")
+        assert app.session.name == "w"
+        assert torch.equal(app.session.record.params[0][0][0], hide.weight.detach())

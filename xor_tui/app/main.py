@@ -55,7 +55,7 @@ KEYS = [
     ("left_square_bracket", "select_prev", "Select the previous parameter", False),
     ("right_square_bracket", "select_next", "Select the next parameter", False),
     ("c", "pick_scenario", "Load a built-in scenario", True),
-    ("f", "open_file", "Load a scenario file", False),
+    ("f", "open_file", "Load a scenario file or a .pt state_dict", False),
     ("w", "save", "Save the session as a scenario", False),
     ("v", "survey", "Survey many random starts", False),
     ("k", "find_seed", "Find a seed for a case", False),
@@ -186,12 +186,12 @@ class XorApp(App):
     def say(self, message: str, error: bool = False) -> None:
         self.message = message
         if error:
-            self.notify(message, severity="error", timeout=4)
+            self.notify(message, severity="error", timeout=4, markup=False)
         self.refresh_view()
 
     def _idle(self) -> bool:
         if self.busy:
-            self.notify("A run is going: press x or escape to stop it first.", severity="warning")
+            self.notify("A run is going: press x or escape to stop it first.", severity="warning", markup=False)
             return False
         return True
 
@@ -408,18 +408,24 @@ class XorApp(App):
         loaded = {}
 
         def check(text: str) -> str | None:
+            path = text.strip()
             try:
-                loaded["sc"] = resolve(text.strip())
-            except ScenarioError as exc:
+                if path.endswith(".pt"):
+                    loaded["session"] = Session.from_state_dict_file(path)
+                else:
+                    loaded["session"] = Session.from_scenario(resolve(path))
+            except (ScenarioError, SpecError) as exc:
                 return str(exc)
             return None
 
         def done(text: str | None) -> None:
             if text is not None:
-                sc = loaded["sc"]
-                self._load(Session.from_scenario(sc), f"Loaded {text.strip()}: {sc.description}")
+                session = loaded["session"]
+                self._load(session, f"Loaded {text.strip()}: {session.description}")
 
-        self.push_screen(PromptScreen("Scenario file (a .toml path) or built-in name", "", validate=check), done)
+        self.push_screen(
+            PromptScreen("Scenario file (.toml), PyTorch state_dict (.pt) or built-in name", "", validate=check), done
+        )
 
     def action_save(self) -> None:
         if not self._idle():

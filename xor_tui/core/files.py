@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 
@@ -47,3 +48,42 @@ def write_atomic(path: str | os.PathLike, data: str | bytes, overwrite: bool = F
         if os.path.exists(tmp):
             os.unlink(tmp)
     return p
+
+
+def load_state_dict(path: str | os.PathLike) -> dict[str, list]:
+    """Start weights from a PyTorch ``state_dict`` file, read with ``weights_only=True``.
+
+    Only plain tensors under string keys are accepted; torch's restricted unpickler
+    refuses anything else, so no arbitrary object is ever unpickled. Keys may be ours
+    (``hidden.weight``) or the source's module names (``hide.weight``, ``out.weight``).
+    """
+    import pickle
+
+    import torch
+
+    from .activations import SpecError
+
+    p = Path(path)
+    if not p.is_file():
+        raise SpecError(f"{p}: no such file")
+    if not zipfile.is_zipfile(p):
+        raise SpecError(f"{p}: not a PyTorch file (torch.save writes a zip archive)")
+    try:
+        obj = torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise SpecError(
+            f"{p}: refused: it holds objects other than tensors; xor-tui reads .pt files with "
+            "torch.load(weights_only=True) and never unpickles arbitrary objects"
+        ) from None
+    except Exception as exc:  # torch raises several kinds for files that are not its own
+        raise SpecError(f"{p}: not a PyTorch state_dict file ({type(exc).__name__}: {exc})") from None
+    if not isinstance(obj, dict) or not obj:
+        raise SpecError(f"{p}: expected a state_dict (names mapped to tensors), got {type(obj).__name__}")
+    out = {}
+    for key, value in obj.items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise SpecError(f"{p}: entry {key!r} is not a tensor under a name")
+        name = key.replace("hide.", "hidden.", 1) if key.startswith("hide.") else key
+        name = name.replace("out.", "output.", 1) if name.startswith("out.") else name
+        out[name] = value.detach().to(torch.float32).tolist()
+    return out

@@ -19,7 +19,7 @@ import tomli_w
 from . import engine, losses
 from .activations import SpecError, parse_activation
 from .engine import Config
-from .files import write_atomic
+from .files import load_state_dict, write_atomic
 from .run import ACTION_KINDS, FLOAT32_MAX, Action, Run, Start, check_seed
 
 MAX_FILE_BYTES = 1_000_000
@@ -64,7 +64,7 @@ class Scenario:
 _TOP = {"name", "description", "epochs", "network", "training", "start", "script", "expect"}
 _NETWORK = {"hidden", "activations"}
 _TRAINING = {"loss", "lr", "layer_lr", "weight_decay", "decay_bias"}
-_START = {"seed", "zeros", "params"}
+_START = {"seed", "zeros", "params", "state_dict"}
 _SCRIPT = {"epoch", "layer", "value", *ACTION_KINDS}
 _EXPECT = {"epoch", "case", "dead", "halted", "loss", "tolerance"}
 
@@ -208,17 +208,26 @@ def from_dict(data: dict, source: str = "<scenario>") -> Scenario:
 
 def _read_start(rd: _Reader, raw, config: Config) -> Start:
     st = rd.table(raw, "start", _START)
-    given = [k for k in ("seed", "zeros", "params") if k in st]
+    given = [k for k in ("seed", "zeros", "params", "state_dict") if k in st]
     if len(given) != 1:
-        rd.fail(
-            "start", "expected exactly one of seed, zeros or params" + (f", got {' and '.join(given)}" if given else "")
-        )
+        got = f", got {' and '.join(given)}" if given else ""
+        rd.fail("start", f"expected exactly one of seed, zeros, params or state_dict{got}")
     if "seed" in st:
         return Start("seed", seed=rd.integer(st["seed"], "start.seed", 0, 2**63 - 1))
     if "zeros" in st:
         if rd.boolean(st["zeros"], "start.zeros") is not True:
             rd.fail("start.zeros", "expected true (or use seed or params instead)")
         return Start("zeros")
+    if "state_dict" in st:
+        # a PyTorch file next to the scenario, read with weights_only=True
+        rel = rd.string(st["state_dict"], "start.state_dict", 4096)
+        base = Path(rd.source).parent if not rd.source.startswith(("<", "built-in")) else Path(".")
+        try:
+            values = load_state_dict(base / rel)
+            engine.from_state_dict(values, config)
+        except SpecError as exc:
+            rd.fail("start.state_dict", str(exc))
+        return Start("explicit", values=values)
     params = rd.table(
         st["params"], "start.params", {f"{n}.{k}" for n in config.layer_names for k in ("weight", "bias")}
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import engine, losses
 from .activations import NAMES as ACTIVATIONS
@@ -49,6 +50,18 @@ class Session:
     @classmethod
     def from_scenario(cls, sc: Scenario) -> Session:
         return cls(sc.new_run(), sc.name, sc.description, sc.epochs)
+
+    @classmethod
+    def from_state_dict_file(cls, path: str) -> Session:
+        """A 2-2-1 ReLU/ReLU run (the source's setting) from a PyTorch state_dict file."""
+        from .files import load_state_dict
+
+        values = load_state_dict(path)
+        config = Config()
+        engine.from_state_dict(values, config)
+        return cls(
+            Run(config, Start("explicit", values=values)), Path(path).stem, f"Start weights imported from {path}."
+        )
 
     @classmethod
     def from_seed(cls, seed: int, config: Config | None = None) -> Session:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -41,11 +42,11 @@ class PromptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self.title_text, classes="title")
+            yield Label(self.title_text, classes="title", markup=False)
             yield Input(self.value, id="value", select_on_focus=True)
-            yield Static("", id="error", classes="error")
+            yield Static("", id="error", classes="error", markup=False)
             if self.hint:
-                yield Static(self.hint, classes="hint")
+                yield Static(self.hint, classes="hint", markup=False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         text = event.value
@@ -72,8 +73,8 @@ class ChoiceScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self.title_text, classes="title")
-            yield OptionList(*(Option(text, id=key) for key, text in self.options))
+            yield Label(self.title_text, classes="title", markup=False)
+            yield OptionList(*(Option(Text(text), id=key) for key, text in self.options))
 
     def on_mount(self) -> None:
         ol = self.query_one(OptionList)
@@ -99,7 +100,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self.question, classes="title")
+            yield Label(self.question, classes="title", markup=False)
             with Horizontal():
                 yield Button("Yes (y)", id="yes", variant="warning")
                 yield Button("No (n)", id="no", variant="primary")
