@@ -10,18 +10,9 @@ from xor_tui.app.components.diagram import NetworkDiagram
 from xor_tui.app.components.events import EventPanel
 from xor_tui.app.components.status import StatusLine
 from xor_tui.app.components.tables import RowsTable
+from xor_tui.core.engine import Config, all_params
 
-PARAMS_221 = [
-    "hidden.weight[0][0]",
-    "hidden.weight[0][1]",
-    "hidden.weight[1][0]",
-    "hidden.weight[1][1]",
-    "hidden.bias[0]",
-    "hidden.bias[1]",
-    "output.weight[0][0]",
-    "output.weight[0][1]",
-    "output.bias[0]",
-]
+PARAMS_221 = [ref.name(Config()) for ref in all_params(Config())]  # hidden.weight[0][0] ... output.bias[0]
 
 
 def plain(renderable, width: int = 200) -> str:

@@ -128,26 +128,14 @@ class XorApp(App):
         yield StatusLine(id="status")
         with Horizontal(id="top"):
             with Vertical(id="left"):
-                with Vertical(id="diagram-box") as box:
-                    box.border_title = "network"
-                    yield NetworkDiagram(id="diagram")
-                with Vertical(id="rows-box") as box:
-                    box.border_title = "rows"
-                    yield RowsTable(id="rows")
+                yield _boxed("diagram-box", "network", NetworkDiagram(id="diagram"))
+                yield _boxed("rows-box", "rows", RowsTable(id="rows"))
             with Vertical(id="right"):
-                with Vertical(id="space-box") as box:
-                    box.border_title = "input space"
-                    yield InputSpace(id="space")
-                with Vertical(id="loss-box") as box:
-                    box.border_title = "loss"
-                    yield LossPlot(id="loss")
+                yield _boxed("space-box", "input space", InputSpace(id="space"))
+                yield _boxed("loss-box", "loss", LossPlot(id="loss"))
         with Horizontal(id="bottom"):
-            with Vertical(id="params-box") as box:
-                box.border_title = "parameters (enter edits)"
-                yield ParamsTable(id="params")
-            with Vertical(id="events-box") as box:
-                box.border_title = "what is happening"
-                yield EventPanel(id="events")
+            yield _boxed("params-box", "parameters (enter edits)", ParamsTable(id="params"))
+            yield _boxed("events-box", "what is happening", EventPanel(id="events"))
         yield Footer()
 
     def on_mount(self) -> None:
@@ -634,6 +622,12 @@ class XorApp(App):
             yield SystemCommand(
                 f"Load case {k}", builtin(f"case{k}").description[:80], lambda k=k: self.action_load_case(k)
             )
+
+
+def _boxed(box_id: str, title: str, widget) -> Vertical:
+    box = Vertical(widget, id=box_id)
+    box.border_title = title
+    return box
 
 
 def _seed_problem(text: str) -> str | None:

@@ -99,19 +99,6 @@ def is_source_net(config) -> bool:
     return config.hidden == (2,) and all(a.name == "relu" for a in config.activations)
 
 
-ALL_PARAMS_221 = {
-    "hidden.weight[0][0]",
-    "hidden.weight[0][1]",
-    "hidden.weight[1][0]",
-    "hidden.weight[1][1]",
-    "hidden.bias[0]",
-    "hidden.bias[1]",
-    "output.weight[0][0]",
-    "output.weight[0][1]",
-    "output.bias[0]",
-}
-
-
 @dataclass
 class Features:
     """What the case rule looks at, for a batch of 2-2-1 networks (tensors of shape (B,))."""
@@ -223,7 +210,7 @@ def _source_notes(d: Diagnosis, record: Record, p: int) -> None:
                         f"The source calls every hidden input negative, but hidden[{j}] "
                         f"on row {engine.ROWS[r]} is {v:+.4f}."
                     )
-    if d.case == 7 and d.flowing != ALL_PARAMS_221:
+    if d.case == 7 and d.frozen:
         d.notes.append(
             f"The source says all parameters update; at epoch {d.epoch} only "
             f"{len(d.flowing)} of 9 do: {', '.join(sorted(d.flowing))}."
