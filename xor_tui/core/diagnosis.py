@@ -16,7 +16,7 @@ case  hidden (P of 8 > 0)      output O   gradient set G
 5     at most 1                0          empty
 6     none                     4          output.bias only
 7     any                      1 to 3     includes a hidden weight
-8     any                      1 to 3     hidden biases but no hidden weight
+8     any                      1 to 3     no hidden weight, some hidden bias
 ====  =======================  =========  ====================================
 
 Case 5 allows one positive entry because the source's own case 5 has one (0.0203)
@@ -163,7 +163,8 @@ CASE_RULES: dict[int, list[tuple[str, Callable[[Features], torch.Tensor]]]] = {
     ],
     8: [
         ("output active on 1 to 3 rows", lambda f: (f.o >= 1) & (f.o <= 3)),
-        ("hidden biases receive gradient, hidden weights none", lambda f: f.hidden_b & ~f.hidden_w),
+        ("no hidden weight receives gradient", lambda f: ~f.hidden_w),
+        ("a hidden bias receives gradient", lambda f: f.hidden_b),
     ],
 }
 
