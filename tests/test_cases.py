@@ -109,6 +109,9 @@ def test_case7_halts_with_torchs_message_and_keeps_that_state():
 
 def test_case8_hidden_weights_frozen_biases_move_loss_near_50():
     rp, first, last = _trained(8)
+    # from epoch 72 the hidden bias freezes too: no case matches, and the nearest is 8
+    end = rp.trace.diagnoses[-1]
+    assert end.case is None and end.nearest == 8 and "hidden bias" in end.difference
     hidden_w = [n for n in ALL if n.startswith("hidden.weight")]
     assert not any(_changed(first, last, n) for n in hidden_w)
     assert _changed(first, last, "hidden.bias[1]")
