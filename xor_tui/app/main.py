@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -113,7 +112,6 @@ class XorApp(App):
             self.session = Session.from_scenario(scenario)
         else:
             self.session = Session.from_seed(0 if seed is None else seed)
-        self.lock = threading.RLock()
         self.selected = "output.bias[0]"
         self.message = WELCOME
         self.speed = 30
@@ -151,8 +149,8 @@ class XorApp(App):
 
     # ------------------------------------------------------------ drawing
     def refresh_view(self) -> None:
-        with self.lock:
-            s = self.session
+        s = self.session
+        with s.lock:
             k = len(s.trace.diagnoses) - 1
             rec, diag = s.run.records[k], s.trace.diagnoses[k]
             events = s.trace.all_events()
@@ -191,8 +189,12 @@ class XorApp(App):
         self._step_once()
 
     def _step_once(self) -> bool:
+        return self._advance(1)
+
+    def _advance(self, epochs: int) -> bool:
+        """Step ``epochs`` times, then draw once; a halt pauses play and says what to do."""
         try:
-            with self.lock:
+            for _ in range(epochs):
                 self.session.step()
         except RunHalted as exc:
             self._pause()
@@ -206,8 +208,7 @@ class XorApp(App):
         if not self._idle():
             return
         self._pause()
-        with self.lock:
-            ok = self.session.back()
+        ok = self.session.back()
         self.say("" if ok else "Already at epoch 0.")
 
     def action_play(self) -> None:
@@ -221,7 +222,6 @@ class XorApp(App):
             self.say("Training has halted: step back (b) or change something first.", error=True)
             return
         self.playing = True
-        self._play_from = (time.monotonic(), self.session.epoch)
         self._schedule()
         self.refresh_view()
 
@@ -238,16 +238,7 @@ class XorApp(App):
             return
         t0, e0 = self._play_from
         due = e0 + int((time.monotonic() - t0) * self.speed) - self.session.epoch
-        for _ in range(min(max(due, 1), 20)):
-            try:
-                with self.lock:
-                    self.session.step()
-            except RunHalted as exc:
-                self._pause()
-                self.say(f"{exc}. Step back (b), edit a weight (enter) or swap an activation (h/o) to go on.")
-                return
-        self.message = ""
-        self.refresh_view()
+        self._advance(min(max(due, 1), 20))
 
     def _pause(self) -> None:
         self.playing = False
@@ -292,32 +283,15 @@ class XorApp(App):
         worker = get_current_worker()
         last = [time.monotonic()]
 
-        def step() -> None:
-            with self.lock:
-                self.session.step()
+        def redraw_now_and_then() -> None:
             now = time.monotonic()
             if now - last[0] > 0.1:
                 last[0] = now
                 self.call_from_thread(self.refresh_view)
 
-        reason = "end"
-        while True:
-            if worker.is_cancelled or self._stop:
-                reason = "stopped"
-                break
-            with self.lock:
-                if self.session.epoch >= target:
-                    break
-                if self.session.run.halted:
-                    reason = "halted"
-                    break
-            step()
-            if stop_on_event and any(
-                e.kind in {"dies", "revives", "freezes", "thaws", "halts", "nan", "case"}
-                for e in self.session.trace.events[-1]
-            ):
-                reason = "event"
-                break
+        reason = self.session.run_until(
+            target, stop_on_event, should_stop=lambda: worker.is_cancelled or self._stop, on_step=redraw_now_and_then
+        )
         self.call_from_thread(self._run_done, reason)
 
     def _run_done(self, reason: str) -> None:
@@ -341,24 +315,21 @@ class XorApp(App):
     # ------------------------------------------------------------ starts
     def _load(self, session: Session, message: str) -> None:
         self._pause()
-        with self.lock:
-            self.session = session
+        self.session = session
         self.say(message)
 
     def action_restart(self) -> None:
         if not self._idle():
             return
         self._pause()
-        with self.lock:
-            self.session.restart()
+        self.session.restart()
         self.say(f"Restarted from {self.session.start_text}.")
 
     def action_reseed(self) -> None:
         if not self._idle():
             return
         self._pause()
-        with self.lock:
-            seed = self.session.reseed()
+        seed = self.session.reseed()
         self.say(f"New start: seed {seed}.")
 
     def action_seed_prompt(self) -> None:
@@ -367,8 +338,7 @@ class XorApp(App):
 
         def done(text: str | None) -> None:
             if text is not None:
-                with self.lock:
-                    seed = self.session.reseed(int(text))
+                seed = self.session.reseed(int(text))
                 self.say(f"Start: seed {seed}.")
 
         self.push_screen(PromptScreen("Seed (a whole number from 0 to 2**63-1)", "", validate=_seed_problem), done)
@@ -432,7 +402,7 @@ class XorApp(App):
 
         def write(path: Path, overwrite: bool) -> None:
             try:
-                with self.lock:
+                with self.session.lock:
                     sc = self.session.to_scenario()
                 save(sc, path, overwrite=overwrite)
             except OSError as exc:
@@ -463,8 +433,7 @@ class XorApp(App):
             return
         self._pause()
         try:
-            with self.lock:
-                result = fn()
+            result = fn()
         except SpecError as exc:
             self.say(str(exc), error=True)
             return
@@ -603,8 +572,7 @@ class XorApp(App):
         if seed is None:
             self.say(f"No seed found for case {case}.", error=True)
             return
-        with self.lock:
-            self.session = Session.from_seed(seed)
+        self.session = Session.from_seed(seed)
         self.say(f"Seed {seed} starts in case {case}.")
 
     def action_help(self) -> None:

@@ -7,6 +7,7 @@ started, so it can restart, reseed, load, and save itself as a scenario that rep
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,11 +41,15 @@ class Session:
         self.name = name
         self.description = description
         self.epochs = epochs
+        # a background run steps while the UI reads: every change and every read of the
+        # history happens under this lock
+        self.lock = threading.RLock()
         self._set_run(run)
 
     def _set_run(self, run: Run) -> None:
-        self.run = run
-        self.trace = Trace.follow(run)
+        with self.lock:
+            self.run = run
+            self.trace = Trace.follow(run)
 
     # ------------------------------------------------------------ construction
     @classmethod
@@ -115,14 +120,16 @@ class Session:
     # ------------------------------------------------------------ moving
     def step(self) -> Record:
         """One epoch; raises RunHalted when training has halted."""
-        rec = self.run.step()
-        self.trace.sync()
-        return rec
+        with self.lock:
+            rec = self.run.step()
+            self.trace.sync()
+            return rec
 
     def back(self) -> bool:
-        ok = self.run.back()
-        self.trace.sync()
-        return ok
+        with self.lock:
+            ok = self.run.back()
+            self.trace.sync()
+            return ok
 
     def run_until(
         self,
@@ -158,9 +165,10 @@ class Session:
 
     # ------------------------------------------------------------ acting
     def _act(self, action: Action) -> Record:
-        rec = self.run.act(action)
-        self.trace.sync()
-        return rec
+        with self.lock:
+            rec = self.run.act(action)
+            self.trace.sync()
+            return rec
 
     def set_param(self, name: str, text) -> float:
         """Set one weight or bias from user input; refuse text, NaN, inf and absurd sizes."""
