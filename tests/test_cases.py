@@ -5,10 +5,11 @@ import torch
 
 from tests import digest
 from xor_tui.core import engine
+from xor_tui.core.actions import SetActivation
 from xor_tui.core.diagnosis import diagnose
 from xor_tui.core.engine import Config
 from xor_tui.core.replay import replay
-from xor_tui.core.run import Action, Run, Start
+from xor_tui.core.run import Run, Start
 from xor_tui.core.scenario import builtin
 
 CASES = range(1, 9)
@@ -156,7 +157,7 @@ def test_a_state_matching_no_case_names_the_nearest_and_the_difference():
 def test_cases_are_not_defined_for_other_networks():
     sc = builtin("case3")
     run = sc.new_run()
-    run.act(Action(0, "activation", "leaky_relu", "hidden"))
+    run.act(SetActivation(0, "hidden", "leaky_relu"))
     d = diagnose(run.current)
     assert d.case is None and d.nearest is None and "ReLU" in d.difference
 

@@ -5,10 +5,11 @@ import math
 
 import pytest
 
+from xor_tui.core.actions import SetLoss, SetParam
 from xor_tui.core.activations import Activation
 from xor_tui.core.engine import Config
 from xor_tui.core.replay import Trace, replay
-from xor_tui.core.run import Action, Run, Start
+from xor_tui.core.run import Run, Start
 from xor_tui.core.scenario import ScenarioError, builtin, parse
 from xor_tui.core.session import Session, SpecError
 
@@ -26,7 +27,7 @@ def _run_until_halt(run, limit=400):
 @pytest.mark.parametrize("value", [1e30, -1e30, 3.4e38, -3.4e38])
 def test_scripted_huge_weights_halt_and_step_back_recovers(value):
     sc = builtin("case3")
-    sc.script = [Action(3, "set", value, "hidden.weight[0][0]"), Action(3, "set", value, "output.weight[0][0]")]
+    sc.script = [SetParam(3, "hidden.weight[0][0]", value), SetParam(3, "output.weight[0][0]", value)]
     rp = replay(sc)
     kinds = {e.kind for e in rp.trace.all_events()}
     if rp.final.halted:
@@ -96,7 +97,7 @@ def test_bce_with_nan_outputs_is_torchs_message_and_a_nan_event():
     run = _run_until_halt(Run(config, Start("seed", seed=9)))
     run.back()
     # switch to BCE on a state whose output is far outside [0, 1]
-    run.act(Action(0, "loss", "bce"))
+    run.act(SetLoss(0, "bce"))
     assert run.halted and "between 0 and 1" in run.current.halt.message
 
 

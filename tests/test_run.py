@@ -5,11 +5,12 @@ import math
 import pytest
 import torch
 
+from xor_tui.core.actions import Reseed, SetActivation, SetLoss, SetLr, SetParam
 from xor_tui.core.activations import Activation, SpecError
 from xor_tui.core.diagnosis import diagnose
 from xor_tui.core.engine import Config
 from xor_tui.core.replay import Trace
-from xor_tui.core.run import Action, Run, RunHalted, Start
+from xor_tui.core.run import Run, RunHalted, Start
 from xor_tui.core.scenario import builtin
 
 
@@ -38,23 +39,28 @@ def test_an_edit_changes_diagnosis_before_any_step():
     run = builtin("case1").new_run()
     assert diagnose(run.current).case == 1
     # lift the output bias: the output comes alive on all rows -> case 3
-    run.act(Action(0, "set", 0.7, "output.bias[0]"))
+    run.act(SetParam(0, "output.bias[0]", 0.7))
     assert run.epoch == 0
     assert diagnose(run.current).case == 3
-    assert run.actions() == [Action(0, "set", 0.7, "output.bias[0]")]
+    assert run.actions() == [SetParam(0, "output.bias[0]", 0.7)]
 
 
 def test_bad_actions_are_refused_and_change_nothing():
     run = builtin("case3").new_run()
     before = run.current
-    for action in [
-        Action(0, "set", float("nan"), "hidden.bias[0]"),
-        Action(0, "set", "abc", "hidden.bias[0]"),
-        Action(0, "set", 1.0, "hidden.weight[9][0]"),
-        Action(0, "activation", "swish", "hidden"),
-        Action(0, "lr", -1.0),
-        Action(0, "loss", "hinge"),
+    # an invalid action cannot even be built
+    for make in [
+        lambda: SetParam(0, "hidden.bias[0]", float("nan")),
+        lambda: SetParam(0, "hidden.bias[0]", "abc"),
+        lambda: SetActivation(0, "hidden", "swish"),
+        lambda: SetLr(0, -1.0),
+        lambda: SetLoss(0, "hinge"),
+        lambda: Reseed(0, 2**64),
     ]:
+        with pytest.raises(SpecError):
+            make()
+    # one that does not fit this network is refused when applied
+    for action in [SetParam(0, "hidden.weight[9][0]", 1.0), SetActivation(0, "hidden3", "elu"), SetLr(0, 0.1, "x")]:
         with pytest.raises(SpecError):
             run.act(action)
         assert run.current is before
@@ -68,7 +74,7 @@ def test_halt_keeps_the_state_and_edits_can_resume():
     with pytest.raises(RunHalted):
         run.step()
     # swapping the output to sigmoid makes BCELoss valid again: training can go on
-    run.act(Action(0, "activation", "sigmoid", "output"))
+    run.act(SetActivation(0, "output", "sigmoid"))
     assert not run.halted and run.epoch == 98
     run.step()
     assert run.epoch == 99
@@ -117,7 +123,7 @@ def test_trace_follows_back_and_act():
     trace.sync()
     assert len(trace.diagnoses) == 3
     run.back()
-    run.act(Action(0, "set", -5.0, "output.bias[0]"))
+    run.act(SetParam(0, "output.bias[0]", -5.0))
     trace.sync()
     assert len(trace.diagnoses) == 2
     assert trace.diagnoses[-1].case == 1 or trace.diagnoses[-1].dead == ["output[0]"]

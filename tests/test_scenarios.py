@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from xor_tui.core.actions import SetParam
+from xor_tui.core.activations import parse_activation
 from xor_tui.core.replay import replay
-from xor_tui.core.run import Action, Start
+from xor_tui.core.run import Start
 from xor_tui.core.scenario import (
     Scenario,
     ScenarioError,
@@ -243,5 +245,35 @@ def test_dumps_is_readable_toml():
 
 def test_action_objects_survive_a_round_trip():
     sc = builtin("ex4-8")
-    assert sc.script == [Action(0, "set", 1.0, "output.bias[0]")]
+    assert sc.script == [SetParam(0, "output.bias[0]", 1.0)]
     assert parse(dumps(sc)).script == sc.script
+
+
+def test_every_action_kind_round_trips_through_toml():
+    from xor_tui.core.actions import Reseed, SetActivation, SetLoss, SetLr, SetParam, Zeros
+
+    sc = builtin("case1")
+    sc.epochs = 10
+    sc.expect = []
+    sc.script = [
+        SetParam(1, "output.bias[0]", 0.7),
+        SetActivation(2, "hidden", "leaky_relu:0.0123456789"),
+        SetLr(3, 0.05),
+        SetLr(3, 0.5, "output"),
+        SetLoss(4, "mse"),
+        Reseed(5, 7),
+        Zeros(6),
+    ]
+    back = parse(dumps(sc))
+    assert back.script == sc.script
+    assert [a.describe() for a in back.script][1] == "hidden activation -> leaky_relu:0.0123456789"
+
+
+def test_activation_parameters_are_written_and_read_exactly():
+    sc = builtin("case1")
+    sc.config = sc.config.with_activation(0, parse_activation("leaky_relu:0.0123456789"))
+    assert 'leaky_relu:0.0123456789"' in dumps(sc)
+    back = parse(dumps(sc))
+    assert back.config.activations[0].param == 0.0123456789
+    a, b = replay(sc, 50), replay(back, 50)
+    assert torch.equal(a.final.params[0][0], b.final.params[0][0])

@@ -32,7 +32,7 @@ class Activation:
         """The text form used in scenario files: ``relu``, ``leaky_relu:0.01``."""
         if self.param is None or self.param == _KINDS[self.name].default:
             return self.name
-        return f"{self.name}:{self.param:g}"
+        return f"{self.name}:{self.param!r}"  # repr: reads back to the very same float
 
     @property
     def label(self) -> str:
@@ -138,20 +138,21 @@ NAMES: tuple[str, ...] = tuple(_KINDS)
 def parse_activation(text: str) -> Activation:
     """Parse ``name`` or ``name:param`` (slope for leaky_relu, alpha for elu)."""
     if not isinstance(text, str):
-        raise SpecError(f"expected an activation name as text, got {text!r}")
+        raise SpecError(f"expected an activation name as text, got {type(text).__name__}")
+    shown = repr(text[:40]) + ("..." if len(text) > 40 else "")
     name, sep, rest = text.strip().partition(":")
     name = name.strip().lower().replace("-", "_")
     if name not in _KINDS:
-        raise SpecError(f"unknown activation {text!r}; expected one of {', '.join(NAMES)}")
+        raise SpecError(f"unknown activation {shown}; expected one of {', '.join(NAMES)}")
     kind = _KINDS[name]
     if not sep:
         return Activation(name, kind.default)
     if kind.default is None:
-        raise SpecError(f"activation {name!r} takes no parameter (got {text!r})")
+        raise SpecError(f"activation {name!r} takes no parameter (got {shown})")
     try:
         value = float(rest)
     except ValueError:
-        raise SpecError(f"activation parameter in {text!r} is not a number") from None
+        raise SpecError(f"activation parameter in {shown} is not a number") from None
     if not math.isfinite(value) or not 0 <= value <= 100:
-        raise SpecError(f"activation parameter in {text!r} must be a finite number in [0, 100]")
+        raise SpecError(f"activation parameter in {shown} must be a finite number in [0, 100]")
     return Activation(name, value)

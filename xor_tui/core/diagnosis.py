@@ -262,7 +262,7 @@ def _explain(d: Diagnosis, record: Record) -> list[str]:
 @dataclass(frozen=True)
 class Event:
     epoch: int
-    kind: str  # dies, revives, freezes, thaws, halts, nan, action, dead-at-start
+    kind: str  # action, dead, frozen, dies, revives, freezes, thaws, case, halts, nan
     subject: str
     text: str
 

@@ -48,8 +48,7 @@ class Config:
                 raise SpecError(f"a hidden layer has 1 to {MAX_UNITS} units, got {units!r}")
         if len(self.activations) != len(self.hidden) + 1:
             raise SpecError(f"expected {len(self.hidden) + 1} activations (one per layer), got {len(self.activations)}")
-        if self.loss not in losses.NAMES:
-            raise SpecError(f"unknown loss {self.loss!r}; expected one of {', '.join(losses.NAMES)}")
+        losses.check_name(self.loss)
         check_lr(self.lr, "learning rate")
         if self.layer_lr is not None:
             if len(self.layer_lr) != len(self.hidden) + 1:
@@ -71,6 +70,14 @@ class Config:
     def shape_text(self) -> str:
         return "-".join(str(s) for s in self.sizes)
 
+    def layer_index(self, name: str) -> int:
+        """The index of a layer by name; SpecError for a name this network does not have."""
+        names = self.layer_names
+        if name not in names:
+            shown = repr(name[:40]) if isinstance(name, str) else type(name).__name__
+            raise SpecError(f"unknown layer {shown}; expected one of {', '.join(names)}")
+        return names.index(name)
+
     def lr_of(self, layer: int) -> float:
         return self.layer_lr[layer] if self.layer_lr is not None else self.lr
 
@@ -80,21 +87,25 @@ class Config:
         return replace(self, activations=tuple(acts))
 
 
-def check_lr(value: float, what: str) -> None:
+MAX_LR = 1e6
+
+
+def check_lr(value, what: str = "learning rate") -> float:
+    """A learning rate: a finite number above 0 and at most MAX_LR; returned as a float."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SpecError(f"{what} must be a number, got {value!r}")
+        raise SpecError(f"{what}: expected a number above 0, got {type(value).__name__}")
+    if isinstance(value, int) and value > MAX_LR:
+        raise SpecError(f"{what}: expected a number from above 0 to {MAX_LR:g}, got a {len(str(value))}-digit number")
+    value = float(value)
     if not math.isfinite(value) or value <= 0:
-        raise SpecError(f"{what} must be a finite number above 0, got {value!r}")
-    if value > 1e6:
-        raise SpecError(f"{what} {value!r} is absurdly large (at most 1e6)")
+        raise SpecError(f"{what}: expected a number above 0, got {value:g}")
+    if value > MAX_LR:
+        raise SpecError(f"{what}: expected a number from above 0 to {MAX_LR:g}, got {value:g}")
+    return value
 
 
 def layer_names(n_hidden: int) -> tuple[str, ...]:
     return ("hidden",) + tuple(f"hidden{i + 2}" for i in range(n_hidden - 1)) + ("output",)
-
-
-def relu_config(**changes) -> Config:
-    return replace(Config(), **changes)
 
 
 # ---------------------------------------------------------------- initialisation

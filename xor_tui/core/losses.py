@@ -12,10 +12,20 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .activations import SpecError
+
 aten = torch.ops.aten
 
 NAMES = ("bce", "bce-logits", "mse")
 LABELS = {"bce": "BCELoss", "bce-logits": "BCEWithLogitsLoss", "mse": "MSELoss"}
+
+
+def check_name(name) -> str:
+    """The one check of a loss name."""
+    if not isinstance(name, str) or name not in NAMES:
+        shown = repr(name[:40]) if isinstance(name, str) else type(name).__name__
+        raise SpecError(f"unknown loss {shown}; expected one of {', '.join(NAMES)}")
+    return name
 
 
 @dataclass
@@ -76,7 +86,8 @@ def compute(
         grad = aten.mse_loss_backward(torch.ones_like(y), y, t, 0) / n_rows
         loss = _mean_rows(per_row)
         return LossResult(loss, torch.zeros_like(z), grad, torch.ones_like(loss, dtype=torch.bool), False)
-    raise ValueError(f"unknown loss {name!r}; expected one of {', '.join(NAMES)}")
+    check_name(name)
+    raise AssertionError(name)
 
 
 def torch_message(y_row_values: torch.Tensor) -> str:

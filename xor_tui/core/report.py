@@ -89,9 +89,6 @@ def csv_text(rp: Replay) -> str:
 
 # ---------------------------------------------------------------- the source's printout
 
-_SEED_NAMES = {"hidden": "hide", "output": "out"}
-
-
 def seed_lines(rp: Replay) -> list[str]:
     """Each epoch printed as the student's loop printed it, through real torch modules.
 

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 
 from . import engine, losses
-from .activations import SpecError, parse_activation
+from .actions import ACTION_KINDS, FLOAT32_MAX, MAX_ABS_VALUE, Action, check_seed, check_value
+from .activations import SpecError
 from .engine import Config, Layer, ParamRef
+
+__all__ = [  # actions live in .actions; re-exported for callers that import them from here
+    "ACTION_KINDS", "FLOAT32_MAX", "MAX_ABS_VALUE", "Action", "check_seed", "check_value", "SpecError",
+    "Halt", "MAX_EPOCHS", "Record", "Run", "RunHalted", "Start", "measure",
+]
+
+
+MAX_EPOCHS = 1_000_000  # the longest run a scenario or `replay --epochs` may ask for
 
 
 @dataclass(frozen=True)
@@ -20,38 +29,6 @@ class Halt:
     message: str
     rows: tuple[int, ...]
     reason: str
-
-
-@dataclass(frozen=True)
-class Action:
-    """One change to a run, at an epoch: applied to that epoch's state before its forward.
-
-    kind: ``set`` (target = parameter name, value = float), ``activation`` (target =
-    layer name, value = spec), ``lr`` (target = layer name or None, value = float),
-    ``loss`` (value = name), ``reseed`` (value = int seed), ``zeros``.
-    """
-
-    epoch: int
-    kind: str
-    value: object = None
-    target: str | None = None
-
-    def describe(self) -> str:
-        if self.kind == "set":
-            return f"set {self.target} = {self.value:.6g}"
-        if self.kind == "activation":
-            return f"{self.target} activation -> {self.value}"
-        if self.kind == "lr":
-            where = f" of {self.target}" if self.target else ""
-            return f"learning rate{where} -> {self.value:g}"
-        if self.kind == "loss":
-            return f"loss -> {self.value}"
-        if self.kind == "reseed":
-            return f"reseed {self.value}"
-        return self.kind
-
-
-ACTION_KINDS = ("set", "activation", "lr", "loss", "reseed", "zeros")
 
 
 @dataclass(frozen=True)
@@ -174,7 +151,7 @@ class Run:
         applied = []
         for action in self.script:
             if action.epoch == epoch:
-                config, params = apply_action(config, params, action)
+                config, params = action.apply(config, params)
                 applied.append(action)
         return measure(epoch, config, params, applied)
 
@@ -200,74 +177,7 @@ class Run:
     def act(self, action: Action) -> Record:
         """Apply a user action to the current state; diagnosis is recomputed at once."""
         cur = self.current
-        action = replace(action, epoch=cur.epoch)
-        config, params = apply_action(cur.config, cur.params, action)
+        action = action.at(cur.epoch)
+        config, params = action.apply(cur.config, cur.params)
         self.records[-1] = measure(cur.epoch, config, params, cur.actions + (action,))
         return self.records[-1]
-
-
-def apply_action(config: Config, params: list[Layer], action: Action) -> tuple[Config, list[Layer]]:
-    kind = action.kind
-    if kind == "set":
-        ref = engine.parse_param(action.target, config)
-        value = check_value(action.value, action.target, limit=FLOAT32_MAX)
-        return config, engine.with_value(params, ref, value)
-    if kind == "activation":
-        names = config.layer_names
-        if action.target not in names:
-            raise SpecError(f"unknown layer {action.target!r}; expected one of {', '.join(names)}")
-        return config.with_activation(names.index(action.target), parse_activation(action.value)), params
-    if kind == "lr":
-        value = action.value
-        engine.check_lr(value, "learning rate")
-        if action.target is None:
-            return replace(config, lr=float(value), layer_lr=None), params
-        names = config.layer_names
-        if action.target not in names:
-            raise SpecError(f"unknown layer {action.target!r}; expected one of {', '.join(names)}")
-        rates = list(config.layer_lr or [config.lr] * len(names))
-        rates[names.index(action.target)] = float(value)
-        return replace(config, layer_lr=tuple(rates)), params
-    if kind == "loss":
-        if action.value not in losses.NAMES:
-            raise SpecError(f"unknown loss {action.value!r}; expected one of {', '.join(losses.NAMES)}")
-        return replace(config, loss=action.value), params
-    if kind == "reseed":
-        return config, engine.init_from_seed(check_seed(action.value), config.sizes)
-    if kind == "zeros":
-        return config, engine.zeros(config.sizes)
-    raise SpecError(f"unknown action {kind!r}; expected one of {', '.join(ACTION_KINDS)}")
-
-
-MAX_ABS_VALUE = 1e6
-FLOAT32_MAX = 3.4028234663852886e38
-
-
-def check_value(value, what: str = "value", limit: float = MAX_ABS_VALUE) -> float:
-    """A parameter value a user may type: a finite number of sane magnitude."""
-    if isinstance(value, bool):
-        raise SpecError(f"{what}: expected a number, got {value!r}")
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            raise SpecError(f"{what}: {value!r} is not a number") from None
-    if not isinstance(value, (int, float)):
-        raise SpecError(f"{what}: expected a number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise SpecError(f"{what}: {value} is not finite; enter an ordinary number")
-    if abs(value) > limit:
-        raise SpecError(f"{what}: {value:g} is absurdly large (|value| must be at most {limit:g})")
-    return value
-
-
-def check_seed(value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            value = int(value.strip())
-        else:
-            raise SpecError(f"seed must be a whole number, got {value!r}")
-    if not 0 <= value < 2**63:
-        raise SpecError(f"seed must be between 0 and 2**63-1, got {value}")
-    return value

@@ -17,13 +17,13 @@ from pathlib import Path
 import tomli_w
 
 from . import engine, losses
+from .actions import ACTION_KINDS, ACTIONS, FLOAT32_MAX, MAX_SEED, Action, FieldError, check_seed
 from .activations import SpecError, parse_activation
 from .engine import Config
 from .files import load_state_dict, write_atomic
-from .run import ACTION_KINDS, FLOAT32_MAX, Action, Run, Start, check_seed
+from .run import MAX_EPOCHS, Run, Start
 
 MAX_FILE_BYTES = 1_000_000
-MAX_EPOCHS = 1_000_000
 MAX_SCRIPT = 10_000
 
 
@@ -114,6 +114,13 @@ class _Reader:
             self.fail(where, f"expected a number from {lo:g} to {hi:g}, got {value:g}")
         return value
 
+    def spec(self, where: str, check, *args):
+        """Run one of the project's checks (they raise SpecError); a failure names ``where``."""
+        try:
+            return check(*args)
+        except SpecError as exc:
+            self.fail(where, str(exc).removeprefix(": "))
+
     def boolean(self, value, where: str) -> bool:
         if not isinstance(value, bool):
             self.fail(where, f"expected true or false, got {_kind(value)}")
@@ -183,16 +190,17 @@ def from_dict(data: dict, source: str = "<scenario>") -> Scenario:
             rd.fail(f"network.activations[{i}]", str(exc))
 
     tr = rd.table(data.get("training", {}), "training", _TRAINING)
-    loss = rd.string(tr.get("loss", "bce"), "training.loss", 50)
-    if loss not in losses.NAMES:
-        rd.fail("training.loss", f"unknown loss {loss!r}; expected one of {', '.join(losses.NAMES)}")
-    lr = rd.number(tr.get("lr", 0.001), "training.lr", hi=1e6, positive=True)
+    loss = rd.spec("training.loss", losses.check_name, rd.string(tr.get("loss", "bce"), "training.loss", 50))
+    lr = rd.spec("training.lr", engine.check_lr, rd.number(tr.get("lr", 0.001), "training.lr"), "")
     layer_lr = None
     if "layer_lr" in tr:
         arr = rd.array(tr["layer_lr"], "training.layer_lr", 10)
         if len(arr) != n_layers:
             rd.fail("training.layer_lr", f"expected {n_layers} learning rates (one per layer), got {len(arr)}")
-        layer_lr = tuple(rd.number(v, f"training.layer_lr[{i}]", hi=1e6, positive=True) for i, v in enumerate(arr))
+        layer_lr = tuple(
+            rd.spec(f"training.layer_lr[{i}]", engine.check_lr, rd.number(v, f"training.layer_lr[{i}]"), "")
+            for i, v in enumerate(arr)
+        )
     wd = rd.number(tr.get("weight_decay", 0.0), "training.weight_decay", 0.0, 10.0)
     decay_bias = rd.boolean(tr.get("decay_bias", False), "training.decay_bias")
     try:
@@ -213,7 +221,7 @@ def _read_start(rd: _Reader, raw, config: Config) -> Start:
         got = f", got {' and '.join(given)}" if given else ""
         rd.fail("start", f"expected exactly one of seed, zeros, params or state_dict{got}")
     if "seed" in st:
-        return Start("seed", seed=rd.integer(st["seed"], "start.seed", 0, 2**63 - 1))
+        return Start("seed", seed=rd.spec("start.seed", check_seed, rd.integer(st["seed"], "start.seed", 0, MAX_SEED)))
     if "zeros" in st:
         if rd.boolean(st["zeros"], "start.zeros") is not True:
             rd.fail("start.zeros", "expected true (or use seed or params instead)")
@@ -252,6 +260,12 @@ def _check_numbers(rd: _Reader, value, where: str, depth: int) -> None:
         rd.number(value, where)
 
 
+_SCRIPT_TYPES = {
+    "set": "string", "value": "number", "activation": "string", "layer": "string",
+    "lr": "number", "loss": "string", "reseed": "whole", "zeros": "boolean",
+}
+
+
 def _read_script(rd: _Reader, raw, config: Config, epochs: int) -> list[Action]:
     items = rd.array(raw, "script", MAX_SCRIPT)
     actions = []
@@ -268,46 +282,27 @@ def _read_script(rd: _Reader, raw, config: Config, epochs: int) -> list[Action]:
                 f"expected exactly one action key of {', '.join(ACTION_KINDS)}"
                 + (f", got {' and '.join(kinds)}" if kinds else ""),
             )
-        kind = kinds[0]
-        allowed_extra = {"set": {"value"}, "activation": {"layer"}, "lr": {"layer"}}.get(kind, set())
-        for extra in ("layer", "value"):
-            if extra in it and extra not in allowed_extra:
-                rd.fail(f"{where}.{extra}", f"not used by a {kind!r} action")
-        layer = None
-        if "layer" in it:
-            layer = rd.string(it["layer"], f"{where}.layer", 50)
-            if layer not in config.layer_names:
-                rd.fail(f"{where}.layer", f"unknown layer {layer!r}; expected one of {', '.join(config.layer_names)}")
+        cls = ACTIONS[kinds[0]]
+        for key in it:
+            if key != "epoch" and key not in cls.KEYS:
+                rd.fail(f"{where}.{key}", f"not used by a {cls.kind!r} action")
+            kind = _SCRIPT_TYPES.get(key)
+            if kind == "string":
+                rd.string(it[key], f"{where}.{key}", 100)
+            elif kind == "number":
+                rd.number(it[key], f"{where}.{key}")
+            elif kind == "whole":
+                rd.integer(it[key], f"{where}.{key}", 0, MAX_SEED)
+            elif kind == "boolean":
+                rd.boolean(it[key], f"{where}.{key}")
         try:
-            if kind == "set":
-                target = rd.string(it["set"], f"{where}.set", 100)
-                engine.parse_param(target, config)
-                if "value" not in it:
-                    rd.fail(f"{where}.value", "missing; a set action needs a value")
-                value = rd.number(it["value"], f"{where}.value")
-                actions.append(Action(epoch, "set", value, target))
-            elif kind == "activation":
-                if layer is None:
-                    rd.fail(f"{where}.layer", "missing; say which layer's activation changes")
-                spec = parse_activation(rd.string(it["activation"], f"{where}.activation", 50)).spec
-                actions.append(Action(epoch, "activation", spec, layer))
-            elif kind == "lr":
-                actions.append(Action(epoch, "lr", rd.number(it["lr"], f"{where}.lr", hi=1e6, positive=True), layer))
-            elif kind == "loss":
-                value = rd.string(it["loss"], f"{where}.loss", 50)
-                if value not in losses.NAMES:
-                    rd.fail(f"{where}.loss", f"unknown loss {value!r}; expected one of {', '.join(losses.NAMES)}")
-                actions.append(Action(epoch, "loss", value))
-            elif kind == "reseed":
-                actions.append(
-                    Action(epoch, "reseed", check_seed(rd.integer(it["reseed"], f"{where}.reseed", 0, 2**63 - 1)))
-                )
-            else:
-                if rd.boolean(it["zeros"], f"{where}.zeros") is not True:
-                    rd.fail(f"{where}.zeros", "expected true")
-                actions.append(Action(epoch, "zeros"))
+            action = cls.from_toml(epoch, it)
+            action.check(config)
+        except FieldError as exc:
+            rd.fail(f"{where}.{exc.key}", str(exc))
         except SpecError as exc:
-            rd.fail(f"{where}.{kind}", str(exc))
+            rd.fail(f"{where}.{cls.kind}", str(exc))
+        actions.append(action)
     return actions
 
 
@@ -419,12 +414,13 @@ def to_dict(sc: Scenario) -> dict:
     elif sc.start.kind == "zeros":
         d["start"] = {"zeros": True}
     else:
-        # float32 values written as the shortest decimal that reads back to the same float32
+        # each float32 written as its exact value in float64 (e.g. 0.1961 as 0.19609999656677246),
+        # which reads back to the very same float32
         params = engine.from_state_dict(sc.start.values, c)
         sd = engine.state_dict(params, c)
         d["start"] = {"params": {k: _f32_lists(v.tolist()) for k, v in sd.items()}}
     if sc.script:
-        d["script"] = [_action_dict(a) for a in sc.script]
+        d["script"] = [a.to_toml() for a in sc.script]
     if sc.expect:
         d["expect"] = [_expect_dict(e) for e in sc.expect]
     return d
@@ -434,25 +430,6 @@ def _f32_lists(v):
     if isinstance(v, list):
         return [_f32_lists(x) for x in v]
     return float(v)
-
-
-def _action_dict(a: Action) -> dict:
-    d: dict = {"epoch": a.epoch}
-    if a.kind == "set":
-        d["set"] = a.target
-        d["value"] = float(a.value)
-    elif a.kind == "activation":
-        d["activation"] = a.value
-        d["layer"] = a.target
-    elif a.kind == "lr":
-        d["lr"] = float(a.value)
-        if a.target:
-            d["layer"] = a.target
-    elif a.kind == "zeros":
-        d["zeros"] = True
-    else:
-        d[a.kind] = a.value
-    return d
 
 
 def _expect_dict(e: Expectation) -> dict:

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import engine, losses
+from .actions import Action, SetActivation, SetLoss, SetLr, SetParam, check_seed, check_value
 from .activations import NAMES as ACTIVATIONS
 from .activations import SpecError, parse_activation
 from .diagnosis import Diagnosis, Event
 from .engine import Config, ParamRef
 from .replay import Trace
-from .run import Action, Record, Run, RunHalted, Start, check_seed, check_value
+from .run import Record, Run, RunHalted, Start
 from .scenario import Scenario
 
 # events worth stopping for when running to the next one
@@ -174,14 +175,14 @@ class Session:
         """Set one weight or bias from user input; refuse text, NaN, inf and absurd sizes."""
         engine.parse_param(name, self.config)
         value = check_value(text, name)
-        self._act(Action(self.epoch, "set", value, name))
+        self._act(SetParam(self.epoch, name, value))
         return value
 
     def set_activation(self, layer: str, spec: str) -> None:
         act = parse_activation(spec)
         if layer not in self.config.layer_names:
             raise SpecError(f"unknown layer {layer!r}")
-        self._act(Action(self.epoch, "activation", act.spec, layer))
+        self._act(SetActivation(self.epoch, layer, act.spec))
 
     def cycle_activation(self, layer: str) -> str:
         names = self.config.layer_names
@@ -195,14 +196,11 @@ class Session:
             value = float(str(text).strip())
         except ValueError:
             raise SpecError(f"learning rate: {text!r} is not a number") from None
-        engine.check_lr(value, "learning rate")
-        self._act(Action(self.epoch, "lr", value))
+        self._act(SetLr(self.epoch, value))
         return value
 
     def set_loss(self, name: str) -> None:
-        if name not in losses.NAMES:
-            raise SpecError(f"unknown loss {name!r}; expected one of {', '.join(losses.NAMES)}")
-        self._act(Action(self.epoch, "loss", name))
+        self._act(SetLoss(self.epoch, name))
 
     def cycle_loss(self) -> str:
         nxt = losses.NAMES[(losses.NAMES.index(self.config.loss) + 1) % len(losses.NAMES)]

@@ -1,0 +1,284 @@
+"""What a user or a script can do to a run: one class per action.
+
+Each action knows how to apply itself to a state (``apply``), say what it did
+(``describe``) and write and read itself as a ``[[script]]`` entry (``to_toml`` /
+``from_toml``). Constructing one validates it with the project's single check for that
+value (``check_value``, ``engine.check_lr``, ``check_seed``, ``parse_activation``,
+``losses.check_name``): an invalid action cannot exist, and each rule is written once.
+Checks that need the network (does ``hidden.weight[3][0]`` exist?) are in ``check``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+from . import engine, losses
+from .activations import SpecError, parse_activation
+from .engine import Config, Layer
+
+MAX_ABS_VALUE = 1e6  # what a user may type into the edit dialog
+FLOAT32_MAX = 3.4028234663852886e38  # what a script may set
+MAX_SEED = 2**63 - 1
+
+
+def check_value(value, what: str = "value", limit: float = MAX_ABS_VALUE) -> float:
+    """A parameter value: a finite number of at most ``limit`` in size (text is parsed)."""
+    if isinstance(value, bool):
+        raise SpecError(f"{what}: expected a number, got {value!r}")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise SpecError(f"{what}: {value[:40]!r} is not a number") from None
+    if not isinstance(value, (int, float)):
+        raise SpecError(f"{what}: expected a number, got {type(value).__name__}")
+    if isinstance(value, int) and abs(value) > limit:
+        raise SpecError(f"{what}: a {len(str(abs(value)))}-digit number is absurdly large (at most {limit:g})")
+    value = float(value)
+    if not math.isfinite(value):
+        raise SpecError(f"{what}: {value} is not finite; enter an ordinary number")
+    if abs(value) > limit:
+        raise SpecError(f"{what}: {value:g} is absurdly large (|value| must be at most {limit:g})")
+    return value
+
+
+def check_seed(value) -> int:
+    """A seed: a whole number from 0 to 2**63-1 (what torch.manual_seed accepts); text is parsed."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
+            value = int(value.strip()) if len(value.strip()) < 100 else MAX_SEED + 1
+        else:
+            shown = repr(value[:40]) if isinstance(value, str) else type(value).__name__
+            raise SpecError(f"seed must be a whole number, got {shown}")
+    if not 0 <= value <= MAX_SEED:
+        shown = f"{value}" if abs(value) < 10**30 else f"a {len(str(abs(value)))}-digit number"
+        raise SpecError(f"seed must be from 0 to 2**63-1, got {shown}")
+    return value
+
+
+@dataclass(frozen=True)
+class Action:
+    """One change to a run at an epoch, applied to that epoch's state before its forward."""
+
+    epoch: int
+    kind: ClassVar[str] = ""
+    KEYS: ClassVar[frozenset[str]] = frozenset()  # the keys of its [[script]] entry besides epoch
+
+    def apply(self, config: Config, params: list[Layer]) -> tuple[Config, list[Layer]]:
+        raise NotImplementedError
+
+    def check(self, config: Config) -> None:
+        """Raise SpecError if the action does not fit this network."""
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def to_toml(self) -> dict:
+        raise NotImplementedError
+
+    def at(self, epoch: int) -> Action:
+        return replace(self, epoch=epoch)
+
+    @classmethod
+    def from_toml(cls, epoch: int, item: dict) -> Action:
+        """From a [[script]] entry whose keys were checked; raises SpecError naming the key."""
+        raise NotImplementedError
+
+
+class FieldError(SpecError):
+    """A SpecError about one key of a [[script]] entry."""
+
+    def __init__(self, key: str, message: str):
+        self.key = key
+        super().__init__(message)
+
+
+def _field(key: str, fn, *args):
+    try:
+        return fn(*args)
+    except FieldError:
+        raise
+    except SpecError as exc:
+        raise FieldError(key, str(exc)) from None
+
+
+@dataclass(frozen=True)
+class SetParam(Action):
+    """Set one weight or bias: ``target`` like ``hidden.weight[0][1]``."""
+
+    target: str
+    value: float
+    kind: ClassVar[str] = "set"
+    KEYS: ClassVar[frozenset[str]] = frozenset({"set", "value"})
+
+    def __post_init__(self):
+        if not isinstance(self.target, str):
+            raise SpecError(f"parameter name must be text, got {type(self.target).__name__}")
+        object.__setattr__(self, "value", check_value(self.value, self.target, limit=FLOAT32_MAX))
+
+    def check(self, config: Config) -> None:
+        engine.parse_param(self.target, config)
+
+    def apply(self, config, params):
+        return config, engine.with_value(params, engine.parse_param(self.target, config), self.value)
+
+    def describe(self) -> str:
+        return f"set {self.target} = {self.value:.6g}"
+
+    def to_toml(self) -> dict:
+        return {"epoch": self.epoch, "set": self.target, "value": self.value}
+
+    @classmethod
+    def from_toml(cls, epoch, item):
+        if "value" not in item:
+            raise FieldError("value", "missing; a set action needs a value")
+        return _field("value", cls, epoch, item["set"], item["value"])
+
+
+@dataclass(frozen=True)
+class SetActivation(Action):
+    """Change one layer's activation: ``spec`` like ``elu`` or ``leaky_relu:0.1``."""
+
+    layer: str
+    spec: str
+    kind: ClassVar[str] = "activation"
+    KEYS: ClassVar[frozenset[str]] = frozenset({"activation", "layer"})
+
+    def __post_init__(self):
+        object.__setattr__(self, "spec", parse_activation(self.spec).spec)
+
+    def check(self, config: Config) -> None:
+        config.layer_index(self.layer)
+
+    def apply(self, config, params):
+        return config.with_activation(config.layer_index(self.layer), parse_activation(self.spec)), params
+
+    def describe(self) -> str:
+        return f"{self.layer} activation -> {self.spec}"
+
+    def to_toml(self) -> dict:
+        return {"epoch": self.epoch, "activation": self.spec, "layer": self.layer}
+
+    @classmethod
+    def from_toml(cls, epoch, item):
+        if "layer" not in item:
+            raise FieldError("layer", "missing; say which layer's activation changes")
+        return _field("activation", cls, epoch, item["layer"], item["activation"])
+
+
+@dataclass(frozen=True)
+class SetLr(Action):
+    """Change the learning rate of every layer (``layer`` None) or of one layer."""
+
+    value: float
+    layer: str | None = None
+    kind: ClassVar[str] = "lr"
+    KEYS: ClassVar[frozenset[str]] = frozenset({"lr", "layer"})
+
+    def __post_init__(self):
+        object.__setattr__(self, "value", engine.check_lr(self.value, "learning rate"))
+
+    def check(self, config: Config) -> None:
+        if self.layer is not None:
+            config.layer_index(self.layer)
+
+    def apply(self, config, params):
+        if self.layer is None:
+            return replace(config, lr=self.value, layer_lr=None), params
+        names = config.layer_names
+        rates = list(config.layer_lr or [config.lr] * len(names))
+        rates[config.layer_index(self.layer)] = self.value
+        return replace(config, layer_lr=tuple(rates)), params
+
+    def describe(self) -> str:
+        where = f" of {self.layer}" if self.layer else ""
+        return f"learning rate{where} -> {self.value:g}"
+
+    def to_toml(self) -> dict:
+        d: dict = {"epoch": self.epoch, "lr": self.value}
+        if self.layer is not None:
+            d["layer"] = self.layer
+        return d
+
+    @classmethod
+    def from_toml(cls, epoch, item):
+        return _field("lr", cls, epoch, item["lr"], item.get("layer"))
+
+
+@dataclass(frozen=True)
+class SetLoss(Action):
+    """Change the loss function: one of ``losses.NAMES``."""
+
+    name: str
+    kind: ClassVar[str] = "loss"
+    KEYS: ClassVar[frozenset[str]] = frozenset({"loss"})
+
+    def __post_init__(self):
+        losses.check_name(self.name)
+
+    def apply(self, config, params):
+        return replace(config, loss=self.name), params
+
+    def describe(self) -> str:
+        return f"loss -> {self.name}"
+
+    def to_toml(self) -> dict:
+        return {"epoch": self.epoch, "loss": self.name}
+
+    @classmethod
+    def from_toml(cls, epoch, item):
+        return _field("loss", cls, epoch, item["loss"])
+
+
+@dataclass(frozen=True)
+class Reseed(Action):
+    """Replace the weights by PyTorch's default start for ``seed``."""
+
+    seed: int
+    kind: ClassVar[str] = "reseed"
+    KEYS: ClassVar[frozenset[str]] = frozenset({"reseed"})
+
+    def __post_init__(self):
+        object.__setattr__(self, "seed", check_seed(self.seed))
+
+    def apply(self, config, params):
+        return config, engine.init_from_seed(self.seed, config.sizes)
+
+    def describe(self) -> str:
+        return f"reseed {self.seed}"
+
+    def to_toml(self) -> dict:
+        return {"epoch": self.epoch, "reseed": self.seed}
+
+    @classmethod
+    def from_toml(cls, epoch, item):
+        return _field("reseed", cls, epoch, item["reseed"])
+
+
+@dataclass(frozen=True)
+class Zeros(Action):
+    """Set every weight and bias to zero."""
+
+    kind: ClassVar[str] = "zeros"
+    KEYS: ClassVar[frozenset[str]] = frozenset({"zeros"})
+
+    def apply(self, config, params):
+        return config, engine.zeros(config.sizes)
+
+    def describe(self) -> str:
+        return "zeros"
+
+    def to_toml(self) -> dict:
+        return {"epoch": self.epoch, "zeros": True}
+
+    @classmethod
+    def from_toml(cls, epoch, item):
+        if item["zeros"] is not True:
+            raise FieldError("zeros", "expected true")
+        return cls(epoch)
+
+
+ACTIONS: dict[str, type[Action]] = {c.kind: c for c in (SetParam, SetActivation, SetLr, SetLoss, Reseed, Zeros)}
+ACTION_KINDS = tuple(ACTIONS)
