@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import json
+import math
+import os
 import sys
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
-EXIT_OK, EXIT_EXPECT, EXIT_INPUT = 0, 1, 2
+EXIT_OK, EXIT_EXPECT, EXIT_INPUT, EXIT_CRASH, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # exit 2 with one clear line, as argparse does, plus a hint
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_INPUT, f"{self.prog}: error: {message}\n")
+    def error(self, message: str):  # exit 2 with one line (argparse prints the usage too)
+        _err(f"{message} (see {self.prog} --help)")
+        self.exit(EXIT_INPUT)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,6 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `xor-tui replay case1 | head`: the reader left
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the flush at exit does not complain again
+        return EXIT_OK
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "replay":
         return cmd_replay(args)
@@ -71,7 +83,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _err(message: str) -> int:
-    Console(stderr=True).print(Text(f"xor-tui: {message}", style="bold red"))
+    """One line on stderr, whatever the message holds and wherever stderr goes."""
+    from .core.text import printable
+
+    line = f"xor-tui: {printable(message, 1000)}"
+    if sys.stderr.isatty():
+        line = f"\x1b[1;31m{line}\x1b[0m"
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
     return EXIT_INPUT
 
 
@@ -91,7 +110,16 @@ def open_app(args) -> int:
         return _err(str(exc))
     from .app.main import XorApp
 
-    XorApp(scenario=scenario, seed=args.seed).run()
+    app = XorApp(scenario=scenario, seed=args.seed)
+    try:
+        app.run()
+    except Exception as exc:  # the app died before it could report it itself
+        _err(f"the app stopped on an error: {type(exc).__name__}: {exc}")
+        return EXIT_CRASH
+    code = app.return_code
+    if code:  # Textual sets 1 after an unhandled exception (and has printed it)
+        _err(f"the app stopped on an error (exit status {code})")
+        return code
     return EXIT_OK
 
 
@@ -118,9 +146,17 @@ def cmd_cases() -> int:
 
 def cmd_replay(args) -> int:
     from .core import report
+    from .core.files import check_target
     from .core.replay import replay
     from .core.scenario import MAX_EPOCHS, ScenarioError, resolve
 
+    if args.csv is not None:  # say now, not after a long run, that the file cannot be written
+        try:
+            check_target(args.csv, args.force)
+        except FileExistsError as exc:
+            return _err(f"{exc}; pass --force to overwrite")
+        except OSError as exc:
+            return _err(str(exc))
     try:
         sc = resolve(args.scenario)
     except ScenarioError as exc:
@@ -132,18 +168,13 @@ def cmd_replay(args) -> int:
             "--format seed prints the source's one-hidden-layer network; "
             f"{sc.name} has {len(sc.config.hidden)} hidden layers"
         )
-    if args.csv:
-        import os
-
-        if os.path.exists(args.csv) and not args.force:
-            return _err(f"{args.csv}: already exists; pass --force to overwrite")
     rp = replay(sc, args.epochs)
-    if args.csv:
-        err = _write_text(args.csv, report.csv_text(rp))
+    if args.csv is not None:
+        err = _write_text(args.csv, report.csv_chunks(rp), args.force)
         if err:
             return _err(err)
     if args.json:
-        print(json.dumps(report.replay_json(rp)))
+        report.write_replay_json(rp, sys.stdout)
     elif args.format == "seed":
         sys.stdout.write("\n".join(report.seed_lines(rp)) + "\n")
     else:
@@ -151,60 +182,60 @@ def cmd_replay(args) -> int:
     return EXIT_EXPECT if rp.failed else EXIT_OK
 
 
-def _write_text(path: str, text: str) -> str | None:
+def _write_text(path: str, text, overwrite: bool) -> str | None:
     from .core.files import write_atomic
 
     try:
-        write_atomic(path, text, overwrite=True)
+        write_atomic(path, text, overwrite=overwrite)
+    except FileExistsError as exc:
+        return f"{exc}; pass --force to overwrite"
     except OSError as exc:
         return str(exc)
     return None
 
 
 def _fmt_loss(loss) -> str:
-    return "—" if loss is None else f"{loss:.6f}"
+    return "—" if loss is None or not math.isfinite(loss) else f"{loss:.6f}"
 
 
 def _print_replay(rp) -> None:
-    con = Console()
+    from .core.text import printable
+
+    con = Console(highlight=False)
     sc = rp.scenario
     c = sc.config
     con.print(
         Text.assemble(
-            (f"{sc.name}", "bold cyan"),
+            (printable(sc.name), "bold cyan"),
             f"  {c.shape_text} ",
             "/".join(a.label for a in c.activations),
             f", {c.loss}, lr {c.lr:g}, start {sc.start.describe()}",
         )
     )
     if sc.description:
-        con.print(Text(sc.description, style="dim"))
-    table = Table(show_edge=False, pad_edge=False, box=None, header_style="bold")
-    table.add_column("epoch", justify="right")
-    table.add_column("loss", justify="right")
-    table.add_column("case", justify="center")
-    table.add_column("dead")
-    table.add_column("events", overflow="fold")
-    tr = rp.trace
-    for rec in rp.records:
-        d = tr.diagnoses[rec.epoch]
-        evs = "; ".join(e.text for e in tr.events[rec.epoch])
-        style = "red" if rec.halted else ("yellow" if evs else "")
-        table.add_row(
-            str(rec.epoch),
-            _fmt_loss(rec.loss),
-            d.case_text.replace("case ", ""),
-            ", ".join(d.dead) or "-",
-            evs,
-            style=style,
-        )
-    con.print(table)
+        con.print(Text(printable(sc.description, 2000), style="dim"))
+    # the per-epoch table is written line by line: a million epochs stream out in seconds
+    out = sys.stdout
+    tr, run = rp.trace, rp.trace.run
+    n = len(rp.records)
+    out.write(f"{'epoch':>7}  {'loss':>10}  {'case':<12}  {'dead':<20}  events\n")
+    row = None
+    for k in range(n):
+        if row is None or not run.is_repeat(k):
+            rec, d = tr.records[k], tr.diagnoses[k]
+            row = (_fmt_loss(rec.loss), d.case_text.replace("case ", ""), ", ".join(d.dead) or "-")
+        evs = "; ".join(e.text for e in tr.events[k])
+        out.write(f"{k:>7}  {row[0]:>10}  {row[1]:<12}  {row[2]:<20}  {evs}".rstrip() + "\n")
+    out.flush()
     final = rp.final
     d = tr.diagnoses[final.epoch]
     con.rule("final")
     state = "halted" if final.halted else "running"
+    loss = _fmt_loss(final.loss)
+    if final.loss is not None and not math.isfinite(final.loss):
+        loss += f" (the loss is {final.loss}: not finite)"
     con.print(
-        f"state after {final.epoch} update(s): {state}, loss {_fmt_loss(final.loss)}, "
+        f"state after {final.epoch} update(s): {state}, loss {loss}, "
         f"{d.case_text}, dead: {', '.join(d.dead) or 'none'}"
     )
     preds = final.predictions()

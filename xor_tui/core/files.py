@@ -1,89 +1,272 @@
-"""Atomic file writing: a temporary file in the same folder, then a rename."""
+"""Reading and writing files safely.
+
+Reading: only regular files are opened (a FIFO, a device such as /dev/zero or a
+directory is refused before any byte is read), and at most the limit + 1 bytes are read.
+
+Writing is atomic (a temporary file in the same folder, then a rename or a link) and
+only ever creates or replaces a regular file: devices, FIFOs, directories and symbolic
+links are refused with or without ``overwrite``. Without ``overwrite`` the final step
+creates the name exclusively, so a file that appeared meanwhile is never clobbered.
+A new file gets the usual mode (0666 minus the umask); a replaced one keeps its mode.
+
+Every error names the file and is one line.
+"""
 
 from __future__ import annotations
 
+import io
 import os
+import stat
 import tempfile
-import zipfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from .activations import SpecError
+from .text import printable
+
+MAX_PT_BYTES = 10_000_000  # a state_dict of this project's nets is about 2 KB
 
 
 class SaveError(OSError):
     """A file that cannot be written; the message says which and why."""
 
 
-def write_atomic(path: str | os.PathLike, data: str | bytes, overwrite: bool = False) -> Path:
-    p = Path(path)
-    if p.is_dir():
-        raise SaveError(f"{p}: is a directory")
-    if p.exists() and not overwrite:
-        raise FileExistsError(f"{p}: already exists; not overwritten")
+class ReadError(OSError):
+    """A file that cannot be read; the message says which and why."""
+
+
+def _name(path) -> str:
+    return printable(os.fspath(path), 200)
+
+
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFLNK: "a symbolic link",
+}
+
+
+def _kind(mode: int) -> str:
+    return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+
+
+def read_regular(path: str | os.PathLike, limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; ReadError otherwise."""
+    name = _name(path)
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise ReadError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise ReadError(f"{name}: is a directory, not a file") from None
+    except PermissionError:
+        raise ReadError(f"{name}: permission denied") from None
+    except OSError as exc:
+        raise ReadError(f"{name}: cannot open: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ReadError(f"{name}: is {_kind(st.st_mode)}, not a regular file")
+        if st.st_size > limit:
+            raise ReadError(f"{name}: file is {st.st_size:,} bytes; at most {limit:,}")
+        chunks, got = [], 0
+        while got <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - got))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+        if got > limit:  # grew while we read
+            raise ReadError(f"{name}: file is over {limit:,} bytes")
+        return b"".join(chunks)
+    except IsADirectoryError:
+        raise ReadError(f"{name}: is a directory, not a file") from None
+    except ReadError:
+        raise
+    except OSError as exc:
+        raise ReadError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def _umask() -> int:
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def check_target(path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Say now (before any long work) whether ``path`` could be written; raise if not.
+
+    Refused: an empty name, a name ending in a slash, a missing folder, anything that
+    exists and is not a regular file (with or without ``overwrite``), and an existing
+    file without ``overwrite`` (FileExistsError).
+    """
+    text = os.fspath(path)
+    if not text or not text.strip():
+        raise SaveError("empty file name; give a file to write")
+    name = _name(text)
+    if text.endswith(("/", os.sep)):
+        raise SaveError(f"{name}: ends with a slash; give a file name, not a folder")
+    p = Path(text)
     folder = p.parent
     if not folder.is_dir():
-        raise SaveError(f"{folder}: no such directory")
+        raise SaveError(f"{name}: folder {_name(folder)} does not exist")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
-    except PermissionError:
-        raise SaveError(f"{folder}: directory is not writable") from None
+        st = os.lstat(p)
+    except FileNotFoundError:
+        return p
     except OSError as exc:
-        raise SaveError(f"{folder}: cannot write: {exc.strerror or exc}") from None
+        raise SaveError(f"{name}: {exc.strerror or exc}") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise SaveError(f"{name}: is a symbolic link; not replaced (give the file itself)")
+    if not stat.S_ISREG(st.st_mode):
+        raise SaveError(f"{name}: is {_kind(st.st_mode)}; only a regular file is ever replaced")
+    if not overwrite:
+        raise FileExistsError(f"{name}: already exists; not overwritten")
+    return p
+
+
+def _chunks(data: str | bytes | Iterable[str]) -> Iterator[bytes]:
+    if isinstance(data, (str, bytes)):
+        data = [data]
+    for chunk in data:
+        yield chunk.encode("utf-8") if isinstance(chunk, str) else chunk
+
+
+def write_atomic(path: str | os.PathLike, data: str | bytes | Iterable[str], overwrite: bool = False) -> Path:
+    """Write ``data`` (text, bytes, or text chunks streamed one by one) to ``path``."""
+    p = check_target(path, overwrite)
+    name, folder = _name(p), p.parent
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        # a short temporary name: a 255-character target name must still work
+        fd, tmp = tempfile.mkstemp(prefix=".xor-tui-", suffix=".tmp", dir=folder)
+    except PermissionError:
+        raise SaveError(f"{name}: folder {_name(folder)} is not writable") from None
+    except OSError as exc:
+        raise SaveError(f"{name}: cannot write in {_name(folder)}: {exc.strerror or exc}") from None
+    try:
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                for chunk in _chunks(data):
+                    fh.write(chunk)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise SaveError(f"{name}: cannot write: {exc.strerror or exc}") from None
         if overwrite:
-            os.replace(tmp, p)
+            try:
+                st = os.lstat(p)
+            except FileNotFoundError:
+                st = None
+            if st is not None and not stat.S_ISREG(st.st_mode):  # changed since the check
+                raise SaveError(f"{name}: is {_kind(st.st_mode)}; only a regular file is ever replaced")
+            os.chmod(tmp, stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask())
+            _finish(lambda: os.replace(tmp, p), name)
         else:
-            # link() refuses an existing name: a file that appeared meanwhile is not clobbered
+            os.chmod(tmp, 0o666 & ~_umask())
+            # link() refuses an existing name (even a dangling symlink): nothing is clobbered
             try:
                 os.link(tmp, p)
             except FileExistsError:
-                raise FileExistsError(f"{p}: already exists; not overwritten") from None
-            except OSError:  # no hard links here (some network or FAT mounts)
-                if p.exists():
-                    raise FileExistsError(f"{p}: already exists; not overwritten") from None
-                os.replace(tmp, p)
+                raise FileExistsError(f"{name}: already exists; not overwritten") from None
+            except OSError:  # no hard links here (some network or FAT mounts): create exclusively
+                _write_exclusive(p, tmp, name)
     finally:
-        if os.path.exists(tmp):
+        if os.path.lexists(tmp):
             os.unlink(tmp)
     return p
+
+
+def _finish(fn, name: str) -> None:
+    try:
+        fn()
+    except OSError as exc:
+        raise SaveError(f"{name}: cannot write: {exc.strerror or exc}") from None
+
+
+def _write_exclusive(p: Path, tmp: str, name: str) -> None:
+    try:
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    except FileExistsError:
+        raise FileExistsError(f"{name}: already exists; not overwritten") from None
+    except OSError as exc:
+        raise SaveError(f"{name}: cannot write: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "wb") as fh, open(tmp, "rb") as src:
+        while chunk := src.read(1 << 20):
+            fh.write(chunk)
+
+
+_FLOAT_DTYPES = {"torch.float16", "torch.bfloat16", "torch.float32", "torch.float64"}
+MAX_TENSOR_ELEMENTS = 16  # the largest parameter here is a 4x4 weight
 
 
 def load_state_dict(path: str | os.PathLike) -> dict[str, list]:
     """Start weights from a PyTorch ``state_dict`` file, read with ``weights_only=True``.
 
-    Only plain tensors under string keys are accepted; torch's restricted unpickler
-    refuses anything else, so no arbitrary object is ever unpickled. Keys may be ours
-    (``hidden.weight``) or the source's module names (``hide.weight``, ``out.weight``).
+    Only plain dense CPU float tensors of at most 16 elements under string keys are
+    accepted, and that is checked (type, layout, device, dtype, shape) before any value
+    is read, so an expanded or sparse tensor cannot make us allocate. torch's restricted
+    unpickler refuses any other object, so none is ever unpickled. Keys may be ours
+    (``hidden.weight``) or the source's module names (``hide.weight``, ``out.weight``),
+    not both.
     """
     import pickle
+    import zipfile
 
     import torch
 
-    from .activations import SpecError
-
-    p = Path(path)
-    if not p.is_file():
-        raise SpecError(f"{p}: no such file")
-    if not zipfile.is_zipfile(p):
-        raise SpecError(f"{p}: not a PyTorch file (torch.save writes a zip archive)")
+    name = _name(path)
     try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
+        raw = read_regular(path, MAX_PT_BYTES)
+    except ReadError as exc:
+        raise SpecError(str(exc)) from None
+    if not zipfile.is_zipfile(io.BytesIO(raw)):
+        raise SpecError(f"{name}: not a PyTorch file (torch.save writes a zip archive)")
+    try:
+        obj = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise SpecError(
-            f"{p}: refused: it holds objects other than tensors; xor-tui reads .pt files with "
+            f"{name}: refused: it holds objects other than tensors; xor-tui reads .pt files with "
             "torch.load(weights_only=True) and never unpickles arbitrary objects"
         ) from None
     except Exception as exc:  # torch raises several kinds for files that are not its own
-        raise SpecError(f"{p}: not a PyTorch state_dict file ({type(exc).__name__}: {exc})") from None
+        detail = printable(f"{type(exc).__name__}: {exc}", 160)
+        raise SpecError(f"{name}: not a PyTorch state_dict file ({detail})") from None
     if not isinstance(obj, dict) or not obj:
-        raise SpecError(f"{p}: expected a state_dict (names mapped to tensors), got {type(obj).__name__}")
-    out = {}
+        raise SpecError(f"{name}: expected a state_dict (names mapped to tensors), got {type(obj).__name__}")
+    if len(obj) > 64:
+        raise SpecError(f"{name}: {len(obj)} entries; a state_dict here has at most 12")
+    checked = {}
     for key, value in obj.items():
-        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
-            raise SpecError(f"{p}: entry {key!r} is not a tensor under a name")
-        name = key.replace("hide.", "hidden.", 1) if key.startswith("hide.") else key
-        name = name.replace("out.", "output.", 1) if name.startswith("out.") else name
-        out[name] = value.detach().to(torch.float32).tolist()
-    return out
+        shown = printable(repr(key), 60)
+        if not isinstance(key, str) or type(value) not in (torch.Tensor, torch.nn.Parameter):
+            raise SpecError(f"{name}: entry {shown} is not a tensor under a name")
+        if value.layout != torch.strided or value.is_sparse or value.is_quantized or value.is_nested:
+            raise SpecError(f"{name}: entry {shown} is a {value.layout} tensor; expected a plain dense one")
+        if value.device.type != "cpu":
+            raise SpecError(f"{name}: entry {shown} is on device {value.device.type}; expected a CPU tensor")
+        if str(value.dtype) not in _FLOAT_DTYPES:
+            raise SpecError(f"{name}: entry {shown} has dtype {value.dtype}; expected a real floating-point tensor")
+        if value.dim() > 2 or value.numel() > MAX_TENSOR_ELEMENTS:
+            raise SpecError(
+                f"{name}: entry {shown} has shape {list(value.shape)[:8]}; "
+                f"a parameter here has at most 2 dimensions and {MAX_TENSOR_ELEMENTS} values"
+            )
+        new = key.replace("hide.", "hidden.", 1) if key.startswith("hide.") else key
+        new = new.replace("out.", "output.", 1) if new.startswith("out.") else new
+        if new in checked:
+            raise SpecError(f"{name}: both {new!r} and the source's name for it are present; keep one")
+        checked[new] = value
+    return {k: v.detach().to(torch.float32).tolist() for k, v in checked.items()}

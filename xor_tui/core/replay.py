@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass
 
 from .diagnosis import Diagnosis, Event, diagnose, events
-from .run import Record, Run
+from .run import LazySeq, Record, Run
 from .scenario import Expectation, Scenario
 
 
-@dataclass
 class Trace:
-    """A run's history with the diagnosis and events of every epoch."""
+    """A run's diagnosis and events, epoch by epoch.
 
-    run: Run
-    diagnoses: list[Diagnosis] = field(default_factory=list)
-    events: list[list[Event]] = field(default_factory=list)
+    Stored: the events of the epochs that have any (most have none) and the diagnosis of
+    the current epoch. ``diagnoses[k]`` is recomputed on demand from ``run.records[k]``
+    (a few recent ones are cached); ``events[k]`` is a stored list or empty. Epochs that
+    repeat the one before bit for bit (``Run.is_repeat``) have no events by construction
+    and are not diagnosed while syncing.
+    """
+
+    CACHE = 64
+
+    def __init__(self, run: Run):
+        self.run = run
+        self._events: dict[int, list[Event]] = {}
+        self._n = 0  # epochs whose events are known
+        self._diag: OrderedDict[int, tuple[Record, Diagnosis]] = OrderedDict()
 
     @classmethod
     def follow(cls, run: Run) -> Trace:
@@ -24,28 +35,50 @@ class Trace:
         t.sync()
         return t
 
+    def _diagnosis(self, k: int) -> Diagnosis:
+        rec = self.run.records[k]
+        hit = self._diag.get(k)
+        if hit is not None and hit[0] is rec:
+            self._diag.move_to_end(k)
+            return hit[1]
+        d = diagnose(rec)
+        self._diag[k] = (rec, d)
+        if len(self._diag) > self.CACHE:
+            self._diag.popitem(last=False)
+        return d
+
     def sync(self) -> None:
-        """Bring diagnoses and events in line with the run's records (after steps, back, act)."""
-        recs = self.run.records
-        del self.diagnoses[len(recs) :]
-        del self.events[len(recs) :]
+        """Bring events in line with the run's records (after steps, back, act)."""
+        n = len(self.run.records)
         # the current record may have been replaced by an action: recompute it
-        if self.diagnoses and len(self.diagnoses) == len(recs):
-            self.diagnoses.pop()
-            self.events.pop()
-        while len(self.diagnoses) < len(recs):
-            k = len(self.diagnoses)
-            d = diagnose(recs[k])
-            prev = self.diagnoses[k - 1] if k else None
-            self.events.append(events(prev, d, recs[k]))
-            self.diagnoses.append(d)
+        start = max(0, min(self._n, n) - 1)
+        for e in [e for e in self._events if e >= start]:
+            del self._events[e]
+        for e in [e for e in self._diag if e >= start]:
+            del self._diag[e]
+        for k in self.run.changes(start, n):
+            rec = self.run.records[k]
+            d = self._diagnosis(k)
+            prev = self._diagnosis(k - 1) if k else None
+            evs = events(prev, d, rec)
+            if evs:
+                self._events[k] = evs
+        self._n = n
 
     @property
-    def records(self) -> list[Record]:
+    def diagnoses(self) -> LazySeq:
+        return LazySeq(self._n, self._diagnosis)
+
+    @property
+    def events(self) -> LazySeq:
+        return LazySeq(self._n, lambda k: self._events.get(k, []))
+
+    @property
+    def records(self) -> LazySeq:
         return self.run.records
 
     def all_events(self) -> list[Event]:
-        return [e for evs in self.events for e in evs]
+        return [e for k in sorted(self._events) for e in self._events[k]]
 
 
 @dataclass
@@ -67,7 +100,7 @@ class Replay:
     verdicts: list[Verdict]
 
     @property
-    def records(self) -> list[Record]:
+    def records(self) -> LazySeq:
         """Records of the epochs that ran: 0..epochs-1, or up to the halt."""
         return self.trace.records[: self.epochs]
 
@@ -88,8 +121,7 @@ def replay(scenario: Scenario, epochs: int | None = None) -> Replay:
     """
     n = scenario.epochs if epochs is None else epochs
     run = scenario.new_run()
-    while run.epoch < n and not run.halted:
-        run.step()
+    run.advance(n)
     trace = Trace.follow(run)
     ran = min(n, len(run.records)) if not run.halted else len(run.records)
     verdicts = [

@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import json
 import math
 from collections import OrderedDict
+from collections.abc import Iterator
 
 import torch
 import torch.nn as nn
@@ -17,74 +19,121 @@ from .replay import Replay
 from .run import Record
 
 
-def _num(x: float | None):
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return None if x is None or math.isnan(x) else ("inf" if x > 0 else "-inf")
+def _num(x: float | None, path: str, nonfinite: dict):
+    """A JSON number; inf, -inf and NaN become null, noted in ``nonfinite`` under ``path``."""
+    if x is not None and not math.isfinite(x):
+        nonfinite[path] = str(x)
+        return None
     return x
 
 
-def _nested(t: torch.Tensor):
-    return [[_num(v) for v in row] for row in t.tolist()] if t.dim() == 2 else [_num(v) for v in t.tolist()]
+def _nested(t: torch.Tensor, path: str, nonfinite: dict):
+    if t.dim() == 2:
+        rows = t.tolist()
+        return [[_num(v, f"{path}[{i}][{j}]", nonfinite) for j, v in enumerate(row)] for i, row in enumerate(rows)]
+    return [_num(v, f"{path}[{i}]", nonfinite) for i, v in enumerate(t.tolist())]
 
 
 def record_json(rec: Record, diag: Diagnosis, evs: list[Event]) -> dict:
+    """One epoch as JSON. Numbers that are not finite are null, and ``nonfinite`` (present
+    only then) maps each one's place, e.g. ``"loss"``, to what it was: "inf", "-inf", "nan"."""
     c = rec.config
+    nf: dict[str, str] = {}
     params = engine.state_dict(rec.params, c)
     grads = engine.state_dict(rec.grads, c) if rec.grads is not None else None
     d = {
         "epoch": rec.epoch,
-        "loss": _num(rec.loss),
+        "loss": _num(rec.loss, "loss", nf),
         "case": diag.case,
-        "params": {k: _nested(v) for k, v in params.items()},
-        "grads": None if grads is None else {k: _nested(v) for k, v in grads.items()},
+        "params": {k: _nested(v, f"params.{k}", nf) for k, v in params.items()},
+        "grads": None if grads is None else {k: _nested(v, f"grads.{k}", nf) for k, v in grads.items()},
     }
     for li, name in enumerate(c.layer_names):
-        d[f"{name}_pre"] = _nested(rec.pre[li])
-        d[f"{name}_out"] = _nested(rec.out[li])
+        d[f"{name}_pre"] = _nested(rec.pre[li], f"{name}_pre", nf)
+        d[f"{name}_out"] = _nested(rec.out[li], f"{name}_out", nf)
     d["dead"] = list(diag.dead)
     d["events"] = [{"kind": e.kind, "subject": e.subject, "text": e.text} for e in evs]
+    if nf:
+        d["nonfinite"] = nf
     return d
+
+
+def _halt_json(rp: Replay):
+    halt = rp.final.halt
+    if halt is None:
+        return None
+    return {"epoch": halt.epoch, "message": halt.message, "rows": list(halt.rows), "reason": halt.reason}
+
+
+def _verdicts_json(rp: Replay) -> list:
+    return [
+        {"epoch": v.expectation.epoch, "ok": v.ok, "failures": v.failures, "skipped": v.skipped or None}
+        for v in rp.verdicts
+    ]
 
 
 def replay_json(rp: Replay) -> dict:
     tr = rp.trace
-    halt = rp.final.halt
     return {
         "scenario": rp.scenario.name,
-        "halt": None
-        if halt is None
-        else {"epoch": halt.epoch, "message": halt.message, "rows": list(halt.rows), "reason": halt.reason},
+        "halt": _halt_json(rp),
         "epochs": [record_json(r, tr.diagnoses[r.epoch], tr.events[r.epoch]) for r in rp.records],
-        "expectations": [
-            {"epoch": v.expectation.epoch, "ok": v.ok, "failures": v.failures, "skipped": v.skipped or None}
-            for v in rp.verdicts
-        ],
+        "expectations": _verdicts_json(rp),
     }
 
 
+def write_replay_json(rp: Replay, out) -> None:
+    """``replay_json`` written record by record (the same text as ``json.dumps``), so a long
+    replay never holds every record in memory at once."""
+    tr = rp.trace
+    out.write('{"scenario": ' + json.dumps(rp.scenario.name) + ', "halt": ' + json.dumps(_halt_json(rp)))
+    out.write(', "epochs": [')
+    for k, r in enumerate(rp.records):
+        out.write((", " if k else "") + json.dumps(record_json(r, tr.diagnoses[k], tr.events[k]), allow_nan=False))
+    out.write('], "expectations": ' + json.dumps(_verdicts_json(rp)) + "}\n")
+
+
 def csv_text(rp: Replay) -> str:
+    return "".join(csv_chunks(rp))
+
+
+def csv_chunks(rp: Replay) -> Iterator[str]:
+    """The trace as CSV, a row at a time (a repeat of the epoch before reuses its numbers)."""
     recs = rp.records
     c = rp.scenario.config
     refs = engine.all_params(c)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
+
+    def take() -> str:
+        text = buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+        return text
+
     head = ["epoch", "loss", "case", "halted", "dead"]
     for li, name in enumerate(c.layer_names):
         for j in range(c.sizes[li + 1]):
             head += [f"{name}[{j}].pre.r{r}" for r in range(4)]
     head += [r.name(c) for r in refs] + [f"grad:{r.name(c)}" for r in refs] + ["events"]
     w.writerow(head)
-    for rec in recs:
-        d = rp.trace.diagnoses[rec.epoch]
-        row = [rec.epoch, "" if rec.loss is None else repr(rec.loss), d.case or "", int(rec.halted), " ".join(d.dead)]
-        for li in range(len(c.layer_names)):
-            for j in range(rec.pre[li].shape[1]):
-                row += [repr(float(rec.pre[li][r, j])) for r in range(4)]
-        row += [repr(rec.value(r)) for r in refs]
-        row += ["" if rec.grads is None else repr(rec.grad(r)) for r in refs]
-        row.append("; ".join(e.text for e in rp.trace.events[rec.epoch]))
-        w.writerow(row)
-    return buf.getvalue()
+    yield take()
+    run = rp.trace.run
+    body = None
+    for k in range(len(recs)):
+        if body is None or not run.is_repeat(k):
+            rec, d = recs[k], rp.trace.diagnoses[k]
+            loss = "" if rec.loss is None or not math.isfinite(rec.loss) else repr(rec.loss)  # events say why
+            body = [loss, d.case or "", int(rec.halted), " ".join(d.dead)]
+            for li in range(len(c.layer_names)):
+                for j in range(rec.pre[li].shape[1]):
+                    body += [repr(float(rec.pre[li][r, j])) for r in range(4)]
+            body += [repr(rec.value(r)) for r in refs]
+            body += ["" if rec.grads is None else repr(rec.grad(r)) for r in refs]
+        w.writerow([k, *body, "; ".join(e.text for e in rp.trace.events[k])])
+        if k % 1000 == 999:
+            yield take()
+    yield take()
 
 
 # ---------------------------------------------------------------- the source's printout

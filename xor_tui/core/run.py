@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
 import math
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -14,7 +17,7 @@ from .engine import Config, Layer, ParamRef
 
 __all__ = [  # actions live in .actions; re-exported for callers that import them from here
     "ACTION_KINDS", "FLOAT32_MAX", "MAX_ABS_VALUE", "Action", "check_seed", "check_value", "SpecError",
-    "Halt", "MAX_EPOCHS", "Record", "Run", "RunHalted", "Start", "measure",
+    "Halt", "LazySeq", "MAX_EPOCHS", "Record", "Run", "RunHalted", "Start", "measure",
 ]
 
 
@@ -31,19 +34,50 @@ class Halt:
     reason: str
 
 
-@dataclass(frozen=True)
 class Record:
-    """The state after ``epoch`` updates, the forward pass on it, its loss and gradients."""
+    """The state after ``epoch`` updates, the forward pass on it, its loss and gradients.
 
-    epoch: int
-    config: Config
-    params: list[Layer]  # batch of one
-    pre: list[torch.Tensor]  # per layer (4, units)
-    out: list[torch.Tensor]
-    loss: float | None
-    grads: list[Layer] | None  # None when halted
-    halt: Halt | None
-    actions: tuple[Action, ...] = ()
+    Built from its parameters (after that epoch's actions) and its config; the forward
+    pass, loss, gradients and halt are computed by ``measure`` on first use, so a history
+    can hand out records of old epochs without having kept them.
+    """
+
+    __slots__ = ("epoch", "config", "params", "actions", "_m", "_loss")
+
+    def __init__(
+        self, epoch: int, config: Config, params: list[Layer], actions: tuple[Action, ...] = (), loss=None
+    ):
+        self.epoch = epoch
+        self.config = config
+        self.params = params  # batch of one: [(weight (1, out, in), bias (1, out)), ...]
+        self.actions = tuple(actions)
+        self._m: _Measured | None = None
+        self._loss = loss  # known without a forward pass (a stored finite loss), else None
+
+    def _measured(self) -> _Measured:
+        if self._m is None:
+            self._m = _forward(self.epoch, self.config, self.params)
+        return self._m
+
+    @property
+    def pre(self) -> list[torch.Tensor]:  # per layer (4, units)
+        return self._measured().pre
+
+    @property
+    def out(self) -> list[torch.Tensor]:
+        return self._measured().out
+
+    @property
+    def loss(self) -> float | None:
+        return self._loss if self._loss is not None else self._measured().loss
+
+    @property
+    def grads(self) -> list[Layer] | None:  # None when halted
+        return self._measured().grads
+
+    @property
+    def halt(self) -> Halt | None:
+        return self._measured().halt
 
     @property
     def halted(self) -> bool:
@@ -58,6 +92,18 @@ class Record:
     def predictions(self) -> torch.Tensor:
         return losses.predictions(self.config.loss, self.pre[-1], self.out[-1])[:, 0]
 
+    def __repr__(self) -> str:
+        return f"Record(epoch={self.epoch}, loss={self.loss}, halted={self.halted})"
+
+
+@dataclass(frozen=True)
+class _Measured:
+    pre: list[torch.Tensor]
+    out: list[torch.Tensor]
+    loss: float | None
+    grads: list[Layer] | None
+    halt: Halt | None
+
 
 def _unbounded_reason(act, values: list[float]) -> str:
     lo, hi = act.bounded
@@ -71,7 +117,7 @@ def _unbounded_reason(act, values: list[float]) -> str:
     return "BCELoss needs outputs in [0, 1]"
 
 
-def measure(epoch: int, config: Config, params: list[Layer], actions=()) -> Record:
+def _forward(epoch: int, config: Config, params: list[Layer]) -> _Measured:
     p = engine.evaluate(params, config)
     pre = [t[0] for t in p.pre]
     out = [t[0] for t in p.out]
@@ -80,13 +126,19 @@ def measure(epoch: int, config: Config, params: list[Layer], actions=()) -> Reco
         bad = tuple(int(r) for r in torch.nonzero(losses.out_of_range(y)).flatten())
         values = [float(y[r]) for r in bad]
         halt = Halt(epoch, losses.torch_message(y), bad, _unbounded_reason(config.activations[-1], values))
-        return Record(epoch, config, params, pre, out, None, None, halt, tuple(actions))
+        return _Measured(pre, out, None, None, halt)
     loss = float(p.loss[0])
-    halt = None
     if not math.isfinite(loss):
         halt = Halt(epoch, f"loss is {loss}", (), "the loss is not finite; a step would only spread NaN or inf")
-        return Record(epoch, config, params, pre, out, loss, None, halt, tuple(actions))
-    return Record(epoch, config, params, pre, out, loss, p.grads, None, tuple(actions))
+        return _Measured(pre, out, loss, None, halt)
+    return _Measured(pre, out, loss, p.grads, None)
+
+
+def measure(epoch: int, config: Config, params: list[Layer], actions=()) -> Record:
+    """The record of a state, with its forward pass, loss and gradients computed now."""
+    rec = Record(epoch, config, params, actions)
+    rec._measured()
+    return rec
 
 
 class RunHalted(RuntimeError):
@@ -114,36 +166,169 @@ class Start:
         return self.kind
 
 
+class LazySeq(Sequence):
+    """A read-only sequence whose items are made on demand by ``get(k)``."""
+
+    def __init__(self, length: int, get: Callable[[int], object], start: int = 0):
+        self._len, self._get, self._start = length, get, start
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            lo, hi, step = k.indices(self._len)
+            if step != 1:
+                return [self[i] for i in range(lo, hi, step)]
+            return LazySeq(max(0, hi - lo), self._get, self._start + lo)
+        if k < 0:
+            k += self._len
+        if not 0 <= k < self._len:
+            raise IndexError(k)
+        return self._get(self._start + k)
+
+    def __iter__(self) -> Iterator:
+        for k in range(self._len):
+            yield self._get(self._start + k)
+
+
 class Run:
-    """History of records; ``records[-1]`` is the current state (forward already done)."""
+    """A run's history; ``records[-1]`` (``current``) is the current state, forward already done.
+
+    What is stored, per epoch: the parameters after that epoch's actions as one row of
+    float32 numbers (9 for the source's net: 36 bytes), the loss (8 bytes) and a flag
+    saying the epoch repeats the one before bit for bit. Configs and actions are kept only
+    at the epochs where they change or happen. Everything else in a record (forward pass,
+    gradients, halt) is recomputed on demand by ``measure``, which is deterministic, so
+    ``records[k]`` is the same whenever it is asked for: a million epochs take about
+    45 MB. The current record and a few recent ones are cached.
+
+    A fixed point (stepping gave back bit for bit the same parameters, e.g. case 1 where
+    no gradient flows) is detected, and its later epochs are filled in without
+    recomputing them until the script acts again.
+    """
+
+    CACHE = 64
 
     def __init__(self, config: Config, start: Start, script: list[Action] | None = None):
         self.start = start
         self.initial_config = config
         self.script = sorted(script or [], key=lambda a: a.epoch)
+        self._script_epochs = sorted({a.epoch for a in self.script})
         params = start.params(config)
-        self.records: list[Record] = []
-        self.records.append(self._enter(0, config, params))
+        self._shapes = [(tuple(w.shape[1:]), tuple(b.shape[1:])) for w, b in params]
+        width = sum(math.prod(ws) + math.prod(bs) for ws, bs in self._shapes)
+        self._flat = torch.empty(64, width, dtype=torch.float32)
+        self._loss = torch.empty(64, dtype=torch.float64)
+        self._repeat = torch.zeros(64, dtype=torch.bool)
+        self._configs: list[tuple[int, Config]] = []  # (first epoch, config) where it changes
+        self._actions: dict[int, tuple[Action, ...]] = {}
+        self._n = 0
+        self._cache: OrderedDict[int, Record] = OrderedDict()
+        self._current = self._store(self._enter(0, config, params), repeat=False)
+
+    # -- storage
+    def _grow(self, n: int) -> None:
+        if n <= len(self._flat):
+            return
+        cap = max(n, 2 * len(self._flat))
+        for name in ("_flat", "_loss", "_repeat"):
+            old = getattr(self, name)
+            new = torch.zeros((cap, *old.shape[1:]), dtype=old.dtype)
+            new[: len(old)] = old
+            setattr(self, name, new)
+
+    def _row(self, params: list[Layer]) -> torch.Tensor:
+        return torch.cat([t.reshape(-1) for w, b in params for t in (w, b)])
+
+    def _unrow(self, k: int) -> list[Layer]:
+        row, i, out = self._flat[k], 0, []
+        for ws, bs in self._shapes:
+            nw, nb = math.prod(ws), math.prod(bs)
+            out.append((row[i : i + nw].reshape(1, *ws).clone(), row[i + nw : i + nw + nb].reshape(1, *bs).clone()))
+            i += nw + nb
+        return out
+
+    def _config_at(self, k: int) -> Config:
+        i = bisect.bisect_right(self._configs, k, key=lambda c: c[0]) - 1
+        return self._configs[i][1]
+
+    def _store(self, rec: Record, repeat: bool) -> Record:
+        """Make ``rec`` the record of its epoch and the current one; later epochs are dropped."""
+        k = rec.epoch
+        self._truncate(k)
+        self._grow(k + 1)
+        self._flat[k] = self._row(rec.params)
+        self._loss[k] = math.nan if rec.loss is None else rec.loss
+        self._repeat[k] = repeat
+        if not self._configs or self._configs[-1][1] != rec.config:
+            self._configs.append((k, rec.config))
+        if rec.actions:
+            self._actions[k] = rec.actions
+        self._n = k + 1
+        self._current = rec
+        return rec
+
+    def _truncate(self, k: int) -> None:
+        """Forget epochs from ``k`` on."""
+        while self._configs and self._configs[-1][0] >= k:
+            self._configs.pop()
+        for e in [e for e in self._actions if e >= k]:
+            del self._actions[e]
+        for e in [e for e in self._cache if e >= k]:
+            del self._cache[e]
+        self._n = min(self._n, k)
+
+    def _record(self, k: int) -> Record:
+        if k == self._n - 1:
+            return self._current
+        rec = self._cache.get(k)
+        if rec is None:
+            loss = float(self._loss[k])  # an earlier epoch did step, so its loss was finite
+            rec = Record(k, self._config_at(k), self._unrow(k), self._actions.get(k, ()), loss)
+            self._cache[k] = rec
+            if len(self._cache) > self.CACHE:
+                self._cache.popitem(last=False)
+        return rec
 
     # -- state
     @property
+    def records(self) -> LazySeq:
+        """Every epoch's record, 0 .. epoch; each made on demand (see the class docstring)."""
+        return LazySeq(self._n, self._record)
+
+    @property
     def current(self) -> Record:
-        return self.records[-1]
+        return self._current
 
     @property
     def epoch(self) -> int:
-        return self.current.epoch
+        return self._current.epoch
 
     @property
     def config(self) -> Config:
-        return self.current.config
+        return self._current.config
 
     @property
     def halted(self) -> bool:
-        return self.current.halted
+        return self._current.halted
 
     def actions(self) -> list[Action]:
-        return [a for r in self.records for a in r.actions]
+        return [a for k in sorted(self._actions) for a in self._actions[k]]
+
+    def losses(self, start: int = 0, stop: int | None = None) -> list[float | None]:
+        """The loss of each epoch from ``start`` to ``stop`` (None where it could not be computed)."""
+        stop = self._n if stop is None else min(stop, self._n)
+        return [None if math.isnan(v) else v for v in self._loss[start:stop].tolist()]
+
+    def is_repeat(self, k: int) -> bool:
+        """True when epoch ``k`` is bit for bit epoch ``k - 1`` again (a fixed point), with no action."""
+        return bool(self._repeat[k]) if 0 <= k < self._n else False
+
+    def changes(self, start: int = 0, stop: int | None = None) -> list[int]:
+        """The epochs in [start, stop) that are not repeats of the one before."""
+        stop = self._n if stop is None else min(stop, self._n)
+        return [start + int(i) for i in torch.nonzero(~self._repeat[start:stop]).flatten()]
 
     # -- moving
     def _enter(self, epoch: int, config: Config, params: list[Layer]) -> Record:
@@ -155,29 +340,72 @@ class Run:
                 applied.append(action)
         return measure(epoch, config, params, applied)
 
+    def _next_scripted(self, after: int) -> int | None:
+        i = bisect.bisect_right(self._script_epochs, after)
+        return self._script_epochs[i] if i < len(self._script_epochs) else None
+
     def step(self) -> Record:
-        cur = self.current
+        cur = self._current
         if cur.halted:
             raise RunHalted(f"training halted at epoch {cur.epoch}: {cur.halt.message}")
+        k = cur.epoch + 1
+        if self._repeat[cur.epoch] and self._next_scripted(cur.epoch) != k:
+            # a fixed point: the same parameters give the same step again
+            rec = Record(k, cur.config, cur.params)
+            rec._m = cur._m
+            return self._store(rec, repeat=True)
         params = engine.sgd_step(cur.params, cur.grads, cur.config)
-        rec = self._enter(cur.epoch + 1, cur.config, params)
-        self.records.append(rec)
-        return rec
+        rec = self._enter(k, cur.config, params)
+        same = not rec.actions and rec.config == cur.config and _bits_equal(params, cur.params)
+        return self._store(rec, repeat=same)
+
+    def advance(self, epoch: int, should_stop: Callable[[], bool] | None = None) -> None:
+        """Step to ``epoch`` or a halt; a fixed point is filled in at once, without stepping."""
+        while self.epoch < epoch and not self.halted:
+            if should_stop is not None and should_stop():
+                return
+            k = self.epoch
+            if self._repeat[k]:
+                nxt = self._next_scripted(k)
+                end = min(epoch, (nxt - 1) if nxt is not None else epoch)
+                if end > k:
+                    self._grow(end + 1)
+                    self._flat[k + 1 : end + 1] = self._flat[k]
+                    self._loss[k + 1 : end + 1] = self._loss[k]
+                    self._repeat[k + 1 : end + 1] = True
+                    cur = self._current
+                    rec = Record(end, cur.config, cur.params)
+                    rec._m = cur._m
+                    self._n = end + 1
+                    self._current = rec
+                    continue
+            self.step()
 
     def back(self) -> bool:
-        if len(self.records) <= 1:
+        if self._n <= 1:
             return False
-        self.records.pop()
+        self.goto(self._n - 2)
         return True
 
     def goto(self, epoch: int) -> None:
-        while self.epoch > epoch and self.back():
-            pass
+        """Go back to ``epoch`` (no further than 0); later epochs are forgotten."""
+        epoch = max(0, epoch)
+        if epoch >= self._n - 1:
+            return
+        rec = self._record(epoch)
+        self._truncate(epoch + 1)
+        self._current = rec
+        self._cache.pop(epoch, None)
 
     def act(self, action: Action) -> Record:
         """Apply a user action to the current state; diagnosis is recomputed at once."""
-        cur = self.current
+        cur = self._current
         action = action.at(cur.epoch)
         config, params = action.apply(cur.config, cur.params)
-        self.records[-1] = measure(cur.epoch, config, params, cur.actions + (action,))
-        return self.records[-1]
+        return self._store(measure(cur.epoch, config, params, cur.actions + (action,)), repeat=False)
+
+
+def _bits_equal(a: list[Layer], b: list[Layer]) -> bool:
+    return all(torch.equal(x.view(torch.int32), y.view(torch.int32)) for p, q in zip(a, b) for x, y in zip(p, q))
+
+

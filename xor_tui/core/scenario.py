@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -20,8 +21,9 @@ from . import engine, losses
 from .actions import ACTION_KINDS, ACTIONS, FLOAT32_MAX, MAX_SEED, Action, FieldError, check_seed
 from .activations import SpecError, parse_activation
 from .engine import Config
-from .files import load_state_dict, write_atomic
+from .files import ReadError, load_state_dict, read_regular, write_atomic
 from .run import MAX_EPOCHS, Run, Start
+from .text import printable
 
 MAX_FILE_BYTES = 1_000_000
 MAX_SCRIPT = 10_000
@@ -31,6 +33,8 @@ class ScenarioError(ValueError):
     """A scenario that cannot be used; the message names file, field and expectation."""
 
     def __init__(self, source: str, where: str, message: str):
+        # everything echoed is escaped and bounded: a key or a path may hold anything
+        source, where, message = printable(source, 200), printable(where, 120), printable(message, 400)
         self.source, self.where, self.detail = source, where, message
         super().__init__(f"{source}: {where}: {message}" if where else f"{source}: {message}")
 
@@ -97,7 +101,7 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(where, f"expected a whole number, got {_kind(value)}")
         if not lo <= value <= hi:
-            self.fail(where, f"expected a whole number from {lo} to {hi}, got {value}")
+            self.fail(where, f"expected a whole number from {lo} to {hi}, got {_int_text(value)}")
         return value
 
     def number(
@@ -105,6 +109,8 @@ class _Reader:
     ) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.fail(where, f"expected a number, got {_kind(value)}")
+        if isinstance(value, int) and abs(value) > FLOAT32_MAX:
+            self.fail(where, f"expected a number from {lo:g} to {hi:g}, got {_int_text(value)}")
         value = float(value)
         if not math.isfinite(value):
             self.fail(where, f"expected a finite number, got {value}")
@@ -134,10 +140,16 @@ class _Reader:
         return value
 
 
+def _int_text(value: int) -> str:
+    return str(value) if abs(value) < 10**30 else f"a {len(str(abs(value)))}-digit number"
+
+
 def _kind(value) -> str:
     if isinstance(value, bool):
         return f"a boolean ({str(value).lower()})"
-    if isinstance(value, (int, float)):
+    if isinstance(value, int):
+        return f"a number ({_int_text(value)})"
+    if isinstance(value, float):
         return f"a number ({value!r})"
     if isinstance(value, str):
         return f"text ({value[:40]!r})"
@@ -148,13 +160,67 @@ def _kind(value) -> str:
     return type(value).__name__
 
 
+MAX_KEY_PARTS = 16  # a.b.c = 1 has 3; this project's deepest key has 2
+MAX_NESTING = 16  # arrays and inline tables inside each other
+
+_TOKENS = re.compile(
+    r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*|[\[\]{}=,.\n]'
+)
+
+
+def _prescan(text: str, source: str) -> None:
+    """Refuse, before parsing, keys of too many dotted parts and values nested too deeply.
+
+    tomllib takes minutes on a 100,000-part dotted key; this scan is one regex pass. A
+    dot counts when it is in a key: a table header, or before the ``=`` of a key/value.
+    """
+    stack: list[str] = []  # open [ and { of values
+    in_key, in_header, parts, line = True, False, 0, 1
+    for m in _TOKENS.finditer(text):
+        t = m.group()
+        if t == "\n":
+            line += 1
+            if not stack:
+                in_key, in_header, parts = True, False, 0
+        elif t == ".":
+            if in_key or in_header:
+                parts += 1
+                if parts >= MAX_KEY_PARTS:
+                    raise ScenarioError(source, "", f"line {line}: a key of more than {MAX_KEY_PARTS} dotted parts")
+        elif t == "=":
+            in_key, parts = False, 0
+        elif t in "[{":
+            if in_key and not stack and t == "[":
+                in_header = True
+                continue
+            if in_header:
+                continue
+            stack.append(t)
+            if len(stack) > MAX_NESTING:
+                raise ScenarioError(source, "", f"line {line}: values nested more than {MAX_NESTING} deep")
+            in_key = t == "{"
+        elif t in "]}":
+            if in_header:
+                continue
+            if stack:
+                stack.pop()
+            in_key = False
+        elif t == "," and stack and stack[-1] == "{":
+            in_key, parts = True, 0
+
+
 def parse(text: str, source: str = "<scenario>") -> Scenario:
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte order mark, as some editors write
+    _prescan(text, source)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(source, "", f"not valid TOML: {exc}") from None
     except RecursionError:
         raise ScenarioError(source, "", "not valid TOML: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        detail = "an integer of more than 4,300 digits" if "digits" in str(exc) else str(exc)
+        raise ScenarioError(source, "", f"not usable TOML: {detail}") from None
     return from_dict(data, source)
 
 
@@ -326,6 +392,8 @@ def _read_expect(rd: _Reader, raw, config: Config, epochs: int) -> list[Expectat
             for i, u in enumerate(dead):
                 if rd.string(u, f"{where}.dead[{i}]", 50) not in units:
                     rd.fail(f"{where}.dead[{i}]", f"unknown unit {u!r}; expected one of {', '.join(sorted(units))}")
+                if u in dead[:i]:
+                    rd.fail(f"{where}.dead[{i}]", f"{u!r} is listed twice")
             ex.dead = sorted(dead)
         if "halted" in it:
             ex.halted = rd.boolean(it["halted"], f"{where}.halted")
@@ -340,21 +408,16 @@ def _read_expect(rd: _Reader, raw, config: Config, epochs: int) -> list[Expectat
 
 
 def load(path: str | os.PathLike) -> Scenario:
-    p = Path(path)
     source = str(path)
     try:
-        if p.is_dir():
-            raise ScenarioError(source, "", "is a directory, not a scenario file")
-        size = p.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ScenarioError(source, "", f"file is {size:,} bytes; a scenario is at most {MAX_FILE_BYTES:,}")
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise ScenarioError(source, "", "no such file") from None
-    except PermissionError:
-        raise ScenarioError(source, "", "permission denied") from None
-    except OSError as exc:
-        raise ScenarioError(source, "", f"cannot read: {exc.strerror or exc}") from None
+        raw = read_regular(path, MAX_FILE_BYTES)
+    except ReadError as exc:
+        raise ScenarioError(source, "", str(exc).split(": ", 1)[-1]) from None
+    if raw.startswith(b"PK\x03\x04"):
+        raise ScenarioError(
+            source, "", 'a PyTorch file (a zip archive), not a scenario; to start from its weights, write '
+            'a scenario with [start] state_dict = "FILE.pt", or press f in the app'
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -451,5 +514,12 @@ def dumps(sc: Scenario) -> str:
 
 
 def save(sc: Scenario, path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Write atomically; an existing file is kept unless ``overwrite``."""
-    return write_atomic(path, dumps(sc), overwrite)
+    """Write atomically; an existing file is kept unless ``overwrite``.
+
+    The text is read back first exactly as ``replay`` would read it: a scenario that
+    ``replay`` would refuse (an empty or overlong name, too many script entries...) is
+    not written, and ScenarioError says why in one line.
+    """
+    text = dumps(sc)
+    parse(text, str(path))
+    return write_atomic(path, text, overwrite)
