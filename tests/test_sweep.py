@@ -114,3 +114,72 @@ def test_csv_target_is_checked_before_the_sweep(tmp_path, capsys, monkeypatch):
     assert "already exists" in capsys.readouterr().err and there.read_text() == "keep"
     assert main([*ARGS, "--csv", str(tmp_path / "missing" / "x.csv")]) == 2
     assert "no such folder" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the app's sweep screen
+
+
+async def test_sweep_screen_draws_a_heatmap_per_outcome_and_opens_a_cells_survey(tiny):
+    from textual.app import App
+
+    from xor_tui.app.screens.sweep import CellSurveyScreen, Heatmap, SweepScreen
+
+    class Host(App):
+        def on_mount(self) -> None:
+            self.push_screen(SweepScreen(Config(lr=0.3), result=tiny))
+
+    app = Host()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        maps = list(screen.query(Heatmap))
+        assert [m.outcome for m in maps] == list(OUTCOMES)
+        text = maps[0].render_text().plain
+        assert "learning rate" in text and "x0.5" in text and "x3" in text and "0.01" in text and "0.3" in text
+        assert text.count("◆") == 1  # the current setting: lr 0.3 at init scale 1
+        assert screen.cursor == (1, 1)
+        # percentages shown are the shares
+        solved = round(100 * float(tiny.share("solved")[1, 1]))
+        assert f"◆{solved:>3}"[:4].strip("◆ ") in text
+        await pilot.press("left", "up")
+        assert screen.cursor == (2, 0) and maps[2].cursor == (2, 0)
+        await pilot.press("enter")
+        cell = app.screen
+        assert isinstance(cell, CellSurveyScreen)
+        assert cell.config.lr == 0.01 and cell.scale == 3.0
+        for _ in range(200):
+            if cell.result is not None:
+                break
+            await pilot.pause(0.05)
+        assert cell.result is not None and cell.result.n == tiny.n
+        expected = [float(tiny.shares[2, 0, k]) for k in range(4)]
+        assert [cell.result.outcome_shares()[o] for o in OUTCOMES] == expected
+        await pilot.press("escape")
+        assert app.screen is screen
+        await pilot.resize_terminal(30, 20)
+        await pilot.pause()
+        assert screen.query_one("#maps").has_class("narrow")
+
+
+async def test_sweep_screen_runs_its_own_sweep_and_a_click_selects():
+    from textual.app import App
+
+    from xor_tui.app.screens.sweep import Heatmap, SweepScreen
+
+    screen = SweepScreen(Config(), lrs=[0.001, 0.1], scales=[1.0, 2.0], n=200, epochs=10)
+
+    class Host(App):
+        def on_mount(self) -> None:
+            self.push_screen(screen)
+
+    app = Host()
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(200):
+            if screen.result is not None and screen.query(Heatmap):
+                break
+            await pilot.pause(0.05)
+        assert screen.result is not None and screen.result.shares.shape == (2, 2, 4)
+        await pilot.pause()
+        first = screen.query(Heatmap).first()
+        await pilot.click(first, offset=(7 + 4 + 1, 2))  # top row (scale 2), second column (lr 0.1)
+        assert screen.cursor == (1, 1)
