@@ -1,6 +1,7 @@
 """The survey: the same trajectories as single runs, shares that add up, clear refusals."""
 
 import json
+import os
 
 import pytest
 import torch
@@ -135,3 +136,90 @@ def test_export_writes_a_replayable_scenario(tmp_path, capsys):
     assert replay(__import__("xor_tui.core.scenario", fromlist=["load"]).load(out)).final.epoch <= 30
     assert main(["survey", "--n", "300", "--epochs", "30", "--export", "7", str(out)]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- hostile flags and targets (issue 8)
+
+
+def _one_line_exit_2(capsys, argv, fragment):
+    assert main(["survey", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and fragment in err and "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize(
+    "argv,fragment",
+    [
+        (["--seed", "18446744073709551616"], "--seed must be from 0 to 18446744073709551615"),
+        (["--seed", "1" + "0" * 400], "a 401-digit number"),
+        (["--n", "9" * 500], "--n must be at most 10,000,000, got a 500-digit number"),
+        (["--epochs", "1" + "0" * 300], "--epochs must be at most"),
+        (["--lr", "1" + "0" * 400], "--lr must be a finite number"),
+        (["--lr", "1e7"], "--lr must be at most 1e6"),
+    ],
+)
+def test_huge_numbers_get_one_line_and_exit_2(capsys, argv, fragment):
+    _one_line_exit_2(capsys, argv, fragment)
+
+
+def test_the_largest_seed_runs(capsys):
+    assert main(["survey", "--n", "50", "--epochs", "2", "--seed", str(2**64 - 1), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["config"]["seed"] == 2**64 - 1
+
+
+@pytest.fixture
+def no_survey(monkeypatch):
+    """Fail if the survey runs: the target must be refused before any work."""
+    import xor_tui.survey_cli as cli
+
+    def boom(*a, **k):
+        raise AssertionError("the survey ran before the target was checked")
+
+    monkeypatch.setattr(cli, "run_survey", boom)
+
+
+def test_export_target_is_checked_before_the_survey(tmp_path, capsys, no_survey):
+    existing = tmp_path / "there.toml"
+    existing.write_text("x")
+    _one_line_exit_2(capsys, ["--export", "1", str(existing)], "already exists; pass --force")
+    assert existing.read_text() == "x"
+    _one_line_exit_2(capsys, ["--export", "1", str(tmp_path / "no" / "such" / "n.toml")], "no such folder")
+    _one_line_exit_2(capsys, ["--export", "1", str(tmp_path)], "is a folder")
+    _one_line_exit_2(capsys, ["--export", "1", str(tmp_path) + "/"], "names a folder")
+    _one_line_exit_2(capsys, ["--export", "1", ""], "the file name is empty")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    _one_line_exit_2(capsys, ["--export", "1", str(fifo), "--force"], "not a regular file")
+    dangling = tmp_path / "link.toml"
+    dangling.symlink_to(tmp_path / "missing.toml")
+    _one_line_exit_2(capsys, ["--export", "1", str(dangling)], "already exists")
+
+
+@pytest.mark.parametrize("hidden", ["relu", "elu"], ids=["fast path", "torch engine"])
+def test_ctrl_c_stops_a_large_survey_promptly_in_one_line(tmp_path, hidden):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "net.toml"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xor_tui", "survey", "--n", "3000000", "--epochs", "5000", "--hidden", hidden]
+        + ["--export", "3", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(6)  # imports, then well inside the training
+    assert proc.poll() is None
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    waited = time.monotonic() - sent
+    assert proc.returncode == 130
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if "interrupted" in line]
+    assert lines == ["xor-tui: survey interrupted (Ctrl-C); nothing was written"]
+    assert not out.exists()
+    print(f"stopped {waited:.2f} s after Ctrl-C")

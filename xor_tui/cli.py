@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--export", nargs=2, metavar=("INDEX", "FILE"), help="also save network INDEX of the survey as a scenario FILE"
     )
     s.add_argument("--force", action="store_true", help="overwrite FILE for --export if it exists")
+
+    from .sweep_cli import add_sweep_parser
+
+    add_sweep_parser(sub)
     return p
 
 
@@ -79,6 +83,10 @@ def _main(argv: list[str] | None) -> int:
         from .survey_cli import cmd_survey
 
         return cmd_survey(args)
+    if args.command == "sweep":
+        from .sweep_cli import cmd_sweep
+
+        return cmd_sweep(args)
     return open_app(args)
 
 

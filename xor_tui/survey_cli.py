@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
+import sys
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -16,22 +19,39 @@ from .core.survey import OUTCOMES, SurveyResult, run_survey
 
 MAX_N = 10_000_000
 MAX_EPOCHS = 100_000
+MAX_SEED = 2**64 - 1  # torch.Generator.manual_seed's range
+EXIT_INTERRUPTED = 130
+
+
+def say(message: str) -> None:
+    """One line on stderr, whatever the terminal width, control characters removed."""
+    text = "".join(ch if ch.isprintable() else "?" for ch in message)
+    sys.stderr.write(f"xor-tui: {text}\n")
+    sys.stderr.flush()
+
+
+def _num(value: int) -> str:
+    """A number as the message shows it: huge ones by their size, not 400 digits."""
+    digits = len(str(abs(value))) if abs(value) < 10**4000 else 4000
+    return f"{value:,}" if digits <= 30 else f"a {digits}-digit number"
 
 
 def survey_config(args) -> Config:
     """Check the arguments; raise SpecError with a message naming the option."""
     if args.n <= 0:
-        raise SpecError(f"--n must be at least 1, got {args.n}")
+        raise SpecError(f"--n must be at least 1, got {_num(args.n)}")
     if args.n > MAX_N:
-        raise SpecError(f"--n must be at most {MAX_N:,}, got {args.n:,}")
+        raise SpecError(f"--n must be at most {MAX_N:,}, got {_num(args.n)}")
     if args.epochs < 0:
-        raise SpecError(f"--epochs must be 0 or more, got {args.epochs}")
+        raise SpecError(f"--epochs must be 0 or more, got {_num(args.epochs)}")
     if args.epochs > MAX_EPOCHS:
-        raise SpecError(f"--epochs must be at most {MAX_EPOCHS:,}, got {args.epochs:,}")
+        raise SpecError(f"--epochs must be at most {MAX_EPOCHS:,}, got {_num(args.epochs)}")
     if not math.isfinite(args.lr) or args.lr <= 0:
         raise SpecError(f"--lr must be a finite number above 0, got {args.lr}")
-    if args.seed < 0:
-        raise SpecError(f"--seed must be 0 or more, got {args.seed}")
+    if args.lr > 1e6:
+        raise SpecError(f"--lr must be at most 1e6, got {args.lr:g}")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise SpecError(f"--seed must be from 0 to {MAX_SEED} (2**64 - 1), got {_num(args.seed)}")
     acts = []
     for opt, spec in (("--hidden", args.hidden), ("--output", args.output)):
         try:
@@ -44,39 +64,78 @@ def survey_config(args) -> Config:
         raise SpecError(f"--loss: {exc}" if "loss" in str(exc) else str(exc)) from None
 
 
-def cmd_survey(args) -> int:
+def check_target(path: str, force: bool, option: str) -> str | None:
+    """Why ``path`` cannot be written (checked before any work), or None."""
+    if not path:
+        return f"{option}: the file name is empty"
+    if path.endswith(("/", os.sep)):
+        return f"{option}: {path}: names a folder, expected a file name"
+    if os.path.lexists(path):
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:  # a dangling symlink
+            mode = None
+        if mode is not None and not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+            return f"{option}: {path}: is {kind}; refusing to replace it"
+        if not force:
+            return f"{option}: {path}: already exists; pass --force to overwrite"
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        return f"{option}: {folder}: no such folder"
+    if not os.access(folder, os.W_OK):
+        return f"{option}: {folder}: folder is not writable"
+    return None
+
+
+def run_with_progress(what: str, total_label: str, run, quiet: bool):
+    """Call ``run(progress)`` with a progress bar on stderr when stderr is a terminal."""
+    if quiet or not sys.stderr.isatty():
+        return run(None)
     err = Console(stderr=True)
+    with Progress(
+        TextColumn(what),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(total_label, total=1)
+        return run(lambda done, total: bar.update(task, completed=done, total=max(total, 1)))
+
+
+def cmd_survey(args) -> int:
     try:
         config = survey_config(args)
     except SpecError as exc:
-        err.print(Text(f"xor-tui: {exc}", style="bold red"))
+        say(str(exc))
         return 2
     export = None
     if args.export:
         try:
             index = int(args.export[0])
         except ValueError:
-            err.print(Text(f"xor-tui: --export INDEX must be a whole number, got {args.export[0]!r}", style="bold red"))
+            say(f"--export INDEX must be a whole number, got {args.export[0][:40]!r}")
             return 2
         if not 0 <= index < args.n:
-            err.print(Text(f"xor-tui: --export INDEX must be from 0 to {args.n - 1}", style="bold red"))
+            say(f"--export INDEX must be from 0 to {args.n - 1}")
+            return 2
+        problem = check_target(args.export[1], args.force, "--export")
+        if problem:
+            say(problem)
             return 2
         export = (index, args.export[1])
-    if args.json:
-        result = run_survey(config, args.n, args.epochs, args.seed)
-    else:
-        with Progress(
-            TextColumn("training {task.fields[n]:,} networks"),
-            BarColumn(),
-            TextColumn("epoch {task.completed}/{task.total}"),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("survey", total=max(args.epochs, 1), n=args.n)
-            result = run_survey(
-                config, args.n, args.epochs, args.seed, progress=lambda done, total: bar.update(task, completed=done)
-            )
+    try:
+        result = run_with_progress(
+            f"training {args.n:,} networks",
+            "survey",
+            lambda progress: run_survey(config, args.n, args.epochs, args.seed, progress, note=say),
+            args.json,
+        )
+    except KeyboardInterrupt:
+        say("survey interrupted (Ctrl-C); nothing was written")
+        return EXIT_INTERRUPTED
     if export:
         from .core.files import SaveError
         from .core.scenario import save
@@ -84,10 +143,10 @@ def cmd_survey(args) -> int:
         try:
             save(result.scenario_for(export[0]), export[1], overwrite=args.force)
         except FileExistsError as exc:
-            err.print(Text(f"xor-tui: {exc}; pass --force to overwrite", style="bold red"))
+            say(f"{exc}; pass --force to overwrite")
             return 2
         except (SaveError, OSError) as exc:
-            err.print(Text(f"xor-tui: {exc}", style="bold red"))
+            say(str(exc))
             return 2
     if args.json:
         print(json.dumps(result.to_json()))

@@ -9,9 +9,10 @@ nothing about them can change, so training them further would be wasted work.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import torch
@@ -135,10 +136,32 @@ def _dead(pre: torch.Tensor) -> torch.Tensor:
     return ~(pre > 0).any(dim=1)
 
 
+SHARD = 250_000  # networks judged and trained at a time: memory stays bounded whatever N
+
+
 @torch.inference_mode()
 def run_survey(
-    config: Config, n: int, epochs: int, seed: int = 0, progress: Callable[[int, int], None] | None = None
+    config: Config,
+    n: int,
+    epochs: int,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    init_scale: float = 1.0,
+    stop: Callable[[], bool] | None = None,
+    note: Callable[[str], None] | None = None,
+    fast: bool | None = None,
+    judge_start: bool = True,
 ) -> SurveyResult:
+    """Train ``n`` starts for ``epochs`` and judge them.
+
+    ``progress(done, total)`` counts epochs over all shards; ``stop()`` is asked between
+    epochs (or kernel calls) and ends the survey with KeyboardInterrupt; ``note`` receives
+    one-line remarks (the fast kernel is being compiled, or cannot run); ``fast`` forces
+    the fused kernel on (True, if the setting allows) or off (False); None picks it when it can.
+    ``init_scale`` multiplies every start parameter (PyTorch's bound 1/sqrt(fan_in) times it);
+    ``judge_start=False`` skips the start's cases and dead units (a sweep needs outcomes only).
+    """
     if n <= 0:
         raise ValueError("n must be at least 1")
     if epochs < 0:
@@ -146,8 +169,111 @@ def run_survey(
     t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
     start = engine.init_batch(gen, n, config.sizes)
-    first = engine.evaluate(start, config)
+    if init_scale != 1.0:
+        scale = torch.tensor(init_scale, dtype=torch.float32)
+        start = [(w * scale, b * scale) for w, b in start]
+    trainer = _pick_trainer(config, epochs, fast, note)
+    shards = [(lo, min(lo + SHARD, n)) for lo in range(0, n, SHARD)]
+    total = max(epochs, 1) * len(shards)
+    parts = []
+    for k, (lo, hi) in enumerate(shards):
+        part = [(w[lo:hi], b[lo:hi]) for w, b in start]
+        report = None
+        if progress is not None:
+            report = lambda done, _total, k=k: progress(k * max(epochs, 1) + done, total)  # noqa: E731
+        parts.append(_survey_shard(part, config, epochs, trainer, report, stop, judge_start))
+        if stop is not None and stop():
+            raise KeyboardInterrupt
+    if progress is not None:
+        progress(total, total)
+    cat = lambda i: torch.cat([p[i] for p in parts])  # noqa: E731
+    final = [
+        (torch.cat([p[0][li][0] for p in parts]), torch.cat([p[0][li][1] for p in parts])) for li in range(len(start))
+    ]
+    start_case = cat(1) if parts[0][1] is not None else None
+    seconds = time.perf_counter() - t0
+    return SurveyResult(
+        config,
+        n,
+        epochs,
+        seed,
+        start,
+        final,
+        start_case,
+        cat(2),
+        cat(3),
+        cat(4),
+        cat(5),
+        cat(6),
+        seconds,
+        sum(p[7] for p in parts),
+    )
 
+
+def _pick_trainer(config: Config, epochs: int, fast: bool | None, note) -> Callable:
+    """The fused kernel where the setting allows and numba runs, else the torch engine."""
+    if fast is False or epochs == 0:
+        return _train_sharded
+    from . import fastsurvey
+
+    why = fastsurvey.supported(config)
+    if why is not None:
+        if note is not None and (fast or fastsurvey._UNAVAILABLE):
+            note(f"{why}; using the torch engine (exact, slower)")
+        return _train_sharded
+    try:
+        if fastsurvey.needs_compiling(config) and note is not None:
+            note(fastsurvey.compile_note())
+        fastsurvey.timed_compile(config)
+    except Exception as exc:  # a numba that cannot compile here: the exact engine still can
+        if note is not None:
+            note(f"the fast survey kernel failed to compile ({type(exc).__name__}); using the torch engine")
+        return _train_sharded
+    return lambda start, config, epochs, progress, stop: fastsurvey.train(start, config, epochs, progress, stop)
+
+
+def _survey_shard(start: list[Layer], config: Config, epochs: int, trainer, progress, stop, judge_start=True) -> tuple:
+    n = start[0][0].shape[0]
+    if judge_start:
+        start_case, hdead_any, hdead_all, odead = _cat(_in_threads(lambda part: _judge_start(part, config), start))
+    else:
+        start_case = None
+        hdead_any = hdead_all = odead = torch.zeros(n, dtype=torch.bool)
+    final, halt_epoch, trained = trainer(start, config, epochs, progress, stop)
+    halt_epoch = torch.as_tensor(halt_epoch, dtype=torch.long)
+    halt_epoch, outcome = _cat(_in_threads(lambda part, h: _judge_end(part, config, epochs, h), final, halt_epoch))
+    return final, start_case, hdead_any, hdead_all, odead, outcome, halt_epoch, trained
+
+
+def _cat(results: list[tuple]) -> tuple:
+    return tuple(None if r[0] is None else torch.cat(list(r)) for r in zip(*results))
+
+
+def _in_threads(fn, layers: list[Layer], *extra: torch.Tensor) -> list:
+    """``fn`` on slices of the batch, one per core, each with a single-threaded torch (element-wise
+    work on 100,000 networks is several times faster so than with torch's own threads)."""
+    n = layers[0][0].shape[0]
+    k = max(1, min(torch.get_num_threads(), n // 8192))
+    bounds = [n * i // k for i in range(k + 1)]
+    parts = [
+        ([(w[lo:hi], b[lo:hi]) for w, b in layers], *(t[lo:hi] for t in extra)) for lo, hi in zip(bounds, bounds[1:])
+    ]
+    if k == 1:
+        return [fn(*parts[0]) if extra else fn(parts[0][0])]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(k) as pool:
+            return list(pool.map(lambda p: fn(*p) if extra else fn(p[0]), parts))
+    finally:
+        torch.set_num_threads(threads)
+
+
+@torch.inference_mode()
+def _judge_start(start: list[Layer], config: Config) -> tuple:
+    """(case at the start or None, a dead hidden unit, both dead, dead output) per network."""
+    n = start[0][0].shape[0]
+    first = engine.evaluate(start, config)
     relu_hidden = config.activations[0].flat_below_zero
     relu_out = config.activations[-1].flat_below_zero
     hdead = _dead(first.pre[0]) if relu_hidden else torch.zeros(n, config.hidden[0], dtype=torch.bool)
@@ -157,10 +283,14 @@ def run_survey(
         case = classify(features(first.pre, first.grads))
         halted0 = ~first.valid | ~torch.isfinite(first.loss)
         start_case = torch.where(halted0, torch.zeros_like(case), case)
+    return start_case, hdead.any(1), hdead.all(1), odead
 
-    final, halt_epoch, trained = _train_sharded(start, config, epochs, progress)
 
-    # the state after `epochs` updates (or at its halt), judged once for everyone
+@torch.inference_mode()
+def _judge_end(final: list[Layer], config: Config, epochs: int, halt_epoch: torch.Tensor) -> tuple:
+    """(halt epochs, outcome): the state after ``epochs`` updates (or at its halt), judged."""
+    n = final[0][0].shape[0]
+    halt_epoch = halt_epoch.clone()
     end = engine.evaluate(final, config)
     never_halted = halt_epoch < 0
     # a network may also be refused at its very last state (epoch == epochs)
@@ -176,26 +306,10 @@ def run_survey(
     outcome[no_grad] = STUCK
     outcome[right] = SOLVED
     outcome[halt_epoch >= 0] = HALTED
-    seconds = time.perf_counter() - t0
-    return SurveyResult(
-        config,
-        n,
-        epochs,
-        seed,
-        start,
-        final,
-        start_case,
-        hdead.any(1),
-        hdead.all(1),
-        odead,
-        outcome,
-        halt_epoch,
-        seconds,
-        trained,
-    )
+    return halt_epoch, outcome
 
 
-def _train_sharded(start: list[Layer], config: Config, epochs: int, progress) -> tuple:
+def _train_sharded(start: list[Layer], config: Config, epochs: int, progress, stop=None) -> tuple:
     """Train in independent shards, one per core, each with a single-threaded torch.
 
     Every network's arithmetic is the same whatever shard it is in; splitting only avoids
@@ -215,16 +329,36 @@ def _train_sharded(start: list[Layer], config: Config, epochs: int, progress) ->
 
         return report
 
+    halt_all = threading.Event()  # set on Ctrl-C or stop(): every shard ends after its epoch
+
+    def should_stop() -> bool:
+        main = threading.current_thread() is threading.main_thread()
+        if not halt_all.is_set() and stop is not None and main and stop():
+            halt_all.set()
+        return halt_all.is_set()
+
     if shards == 1:
-        results = [_train(parts[0], config, epochs, progress)]
+        results = [_train(parts[0], config, epochs, progress, should_stop)]
     else:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
+        pool = ThreadPoolExecutor(shards)
         try:
-            with ThreadPoolExecutor(shards) as pool:
-                results = list(pool.map(lambda k: _train(parts[k], config, epochs, shard_progress(k)), range(shards)))
+            futures = [
+                pool.submit(_train, parts[k], config, epochs, shard_progress(k), should_stop) for k in range(shards)
+            ]
+            while not all(f.done() for f in futures):
+                wait(futures, timeout=0.05)  # wakes up for Ctrl-C in the main thread
+                should_stop()
+            results = [f.result() for f in futures]
+        except BaseException:
+            halt_all.set()
+            raise
         finally:
+            pool.shutdown(wait=True)
             torch.set_num_threads(threads)
+    if halt_all.is_set():
+        raise KeyboardInterrupt
         if progress is not None:
             progress(epochs, epochs)
     final = [
@@ -236,7 +370,7 @@ def _train_sharded(start: list[Layer], config: Config, epochs: int, progress) ->
 
 
 @torch.inference_mode()  # thread-local: each shard's worker thread needs it too
-def _train(start: list[Layer], config: Config, epochs: int, progress) -> tuple:
+def _train(start: list[Layer], config: Config, epochs: int, progress, stop=None) -> tuple:
     n = start[0][0].shape[0]
     # train batch-last (weights (out, in, B)): the batch is the contiguous inner dimension
     params = [(w.permute(1, 2, 0).contiguous(), b.permute(1, 0).contiguous()) for w, b in start]
@@ -252,7 +386,7 @@ def _train(start: list[Layer], config: Config, epochs: int, progress) -> tuple:
             final[li][1][..., idx[rows]] = b.index_select(-1, rows)
 
     for epoch in range(epochs):
-        if idx.numel() == 0:
+        if idx.numel() == 0 or (stop is not None and stop()):
             break
         # BCELoss's value is finite whenever it is valid (its logs are clamped), so only
         # the other losses need it computed to spot a non-finite loss

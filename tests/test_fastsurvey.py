@@ -1,0 +1,147 @@
+"""The fused survey kernel: the same bits as the torch engine and the student's loop.
+
+Each supported setting trains 10,000 random starts both ways and compares every end state
+(torch.equal on all nine parameters) and every halt epoch. Settings are picked so that
+every kernel branch runs: halts at once and late, fixed points, overflow to inf and NaN.
+"""
+
+import pytest
+import torch
+
+from tests import student
+from xor_tui.core import engine, fastsurvey, survey
+from xor_tui.core.activations import parse_activation
+from xor_tui.core.engine import Config
+
+pytestmark = pytest.mark.skipif(fastsurvey._UNAVAILABLE is not None, reason="numba is not installed")
+
+_sigmoid = torch.sigmoid
+
+
+def _torch_scalar_sigmoid(z: torch.Tensor) -> torch.Tensor:
+    """torch's sigmoid through its scalar kernel (a strided input is not vectorised): what a
+    single run of four rows computes. The batched kernel's exp differs in the last bit on ~4%
+    of inputs; the fast path follows single runs."""
+    buf = torch.empty(z.shape + (2,), dtype=z.dtype)
+    view = buf[..., 0]
+    view.copy_(z)
+    return _sigmoid(view)
+
+
+def _config(hidden, output, loss, lr):
+    return Config((2,), (parse_activation(hidden), parse_activation(output)), loss, lr)
+
+
+SETTINGS = [
+    # the source's logged setting, and its printed code (a third of the runs halt)
+    ("relu", "relu", "bce", 0.001, 200),
+    ("relu", "relu", "bce", 0.1, 120),
+    ("leaky_relu:0.01", "relu", "bce", 0.1, 100),
+    ("leaky_relu:0.2", "leaky_relu:0.3", "bce", 0.05, 80),  # negative outputs: BCELoss refuses
+    ("identity", "relu", "bce", 2.0, 60),
+    ("relu", "identity", "mse", 0.3, 100),
+    ("leaky_relu:0.05", "identity", "mse", 0.7, 80),
+    ("identity", "identity", "mse", 1e4, 40),  # diverges: overflow to inf, NaN, non-finite loss halts
+    ("relu", "identity", "bce-logits", 0.5, 100),
+    ("leaky_relu:0.01", "relu", "bce-logits", 50.0, 60),  # large steps: huge logits
+    ("leaky_relu:0.01", "sigmoid", "bce", 0.5, 100),
+    ("relu", "sigmoid", "mse", 3.0, 60),
+]
+
+
+@pytest.mark.parametrize("hidden,output,loss,lr,epochs", SETTINGS, ids=lambda v: str(v))
+def test_fast_path_equals_the_torch_engine_on_10000_starts(monkeypatch, hidden, output, loss, lr, epochs):
+    config = _config(hidden, output, loss, lr)
+    assert fastsurvey.supported(config) is None
+    monkeypatch.setattr(torch, "sigmoid", _torch_scalar_sigmoid)
+    start = engine.init_batch(torch.Generator().manual_seed(5), 10_000, config.sizes)
+    exact, exact_halt, _ = survey._train_sharded(start, config, epochs, None)
+    fast, fast_halt, _ = fastsurvey.train(start, config, epochs)
+    for (w, b), (fw, fb) in zip(exact, fast):
+        assert torch.equal(w, fw) and torch.equal(b, fb)
+    assert torch.equal(exact_halt, torch.from_numpy(fast_halt))
+    # halted runs are part of the comparison wherever the setting has them
+    if loss == "bce" and output in ("relu", "leaky_relu:0.3") or lr >= 1e4:
+        assert int((exact_halt >= 0).sum()) > 0
+
+
+def test_fast_path_equals_the_students_loop_on_a_sample():
+    config = Config(lr=0.1)
+    r = survey.run_survey(config, 4000, 60, seed=3)
+    picks = torch.nonzero(r.halt_epoch >= 0).flatten()[:8].tolist() + list(range(8))
+    for i in picks:
+        sd = {k: v.tolist() for k, v in engine.state_dict(r.start_params, config, i).items()}
+        states = student.train(sd, 0.1, 61, echo=lambda *a: None)
+        last = states[-1] if "error" in states[-1] or len(states) <= 60 else states[60]
+        halt = len(states) - 1 if "error" in states[-1] else -1
+        assert halt == int(r.halt_epoch[i])
+        theirs = last["state"]
+        final = engine.state_dict(r.final_params, config, i)
+        for ours, key in (("hidden", "hide"), ("output", "out")):
+            assert torch.equal(final[f"{ours}.weight"], theirs[f"{key}.weight"])
+            assert torch.equal(final[f"{ours}.bias"], theirs[f"{key}.bias"])
+
+
+def test_survey_report_is_the_same_on_both_paths():
+    config = Config(lr=0.1)
+    fast = survey.run_survey(config, 3000, 80, seed=1, fast=True).to_json()
+    exact = survey.run_survey(config, 3000, 80, seed=1, fast=False).to_json()
+    for key in ("seconds", "net_epochs_per_second", "trained_net_epochs"):
+        fast.pop(key), exact.pop(key)
+    assert fast == exact
+
+
+def test_shards_change_nothing(monkeypatch):
+    whole = survey.run_survey(Config(lr=0.1), 2500, 40, seed=4)
+    monkeypatch.setattr(survey, "SHARD", 700)
+    sharded = survey.run_survey(Config(lr=0.1), 2500, 40, seed=4)
+    a, b = whole.to_json(), sharded.to_json()
+    for key in ("seconds", "net_epochs_per_second", "trained_net_epochs"):
+        a.pop(key), b.pop(key)
+    assert a == b
+    for (w, bb), (w2, b2) in zip(whole.final_params, sharded.final_params):
+        assert torch.equal(w, w2) and torch.equal(bb, b2)
+
+
+def test_settings_off_the_fast_path_are_named():
+    assert "ELU" in fastsurvey.supported(_config("elu", "relu", "bce", 0.1))
+    assert "Tanh" in fastsurvey.supported(_config("relu", "tanh", "mse", 0.1))
+    assert "2-3-1" in fastsurvey.supported(Config((3,), (parse_activation("relu"),) * 2))
+
+
+def test_without_numba_the_survey_says_so_once_and_still_runs(monkeypatch):
+    notes = []
+    monkeypatch.setattr(fastsurvey, "_UNAVAILABLE", "numba is not available (ImportError: no module)")
+    r = survey.run_survey(Config(), 500, 20, note=notes.append)
+    assert len(notes) == 1 and "numba is not available" in notes[0] and "torch engine" in notes[0]
+    assert r.n == 500
+
+
+def test_a_first_run_says_it_compiles(monkeypatch):
+    notes = []
+    monkeypatch.setattr(fastsurvey, "needs_compiling", lambda config: True)
+    survey.run_survey(Config(), 300, 5, note=notes.append)
+    assert len(notes) == 1 and notes[0].startswith("compiling") and str(fastsurvey.cache_dir()) in notes[0]
+
+
+def test_kernels_are_cached_in_the_users_cache_folder():
+    import site
+
+    folder = str(fastsurvey.cache_dir())
+    assert "site-packages" not in folder and not any(folder.startswith(p) for p in site.getsitepackages())
+    survey.run_survey(Config(), 300, 5)
+    assert not fastsurvey.needs_compiling(Config())
+    assert list(fastsurvey.cache_dir().glob("**/*.nbi"))
+
+
+def test_stop_ends_a_survey_between_slices(monkeypatch):
+    monkeypatch.setattr(fastsurvey, "SLICE_WORK", 1000)
+    asked = []
+
+    def stop():
+        asked.append(1)
+        return len(asked) >= 3
+
+    with pytest.raises(KeyboardInterrupt):
+        survey.run_survey(Config(), 2000, 500, stop=stop)
+    assert len(asked) == 3

@@ -1,0 +1,142 @@
+"""A survey at every point of a grid of learning rate x init scale.
+
+"How much luck does it take?" as a picture: each point trains the same N starts (one draw,
+seed S, scaled by the point's init scale: PyTorch's bound 1/sqrt(fan_in) times it) with the
+point's learning rate, and records the share of each outcome. The grid is log-spaced.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import torch
+
+from .activations import SpecError
+from .engine import Config
+from .survey import OUTCOMES, run_survey
+
+MAX_POINTS_PER_AXIS = 40
+MAX_WORK = 2 * 10**11  # network-epochs over the whole grid (a few minutes on the fast path)
+
+
+def log_range(text: str, option: str, low: float, high: float) -> list[float]:
+    """``A:B:K``: K log-spaced values from A to B (both included); ``A``: the single value A."""
+    parts = text.split(":") if isinstance(text, str) else []
+    if len(parts) not in (1, 3):
+        raise SpecError(f"{option}: expected FROM:TO:COUNT (e.g. 0.001:1:12) or one number, got {text[:40]!r}")
+    try:
+        a = float(parts[0])
+        b = float(parts[1]) if len(parts) == 3 else a
+    except ValueError:
+        raise SpecError(f"{option}: FROM and TO must be numbers, got {text[:40]!r}") from None
+    count = 1
+    if len(parts) == 3:
+        try:
+            count = int(parts[2])
+        except ValueError:
+            raise SpecError(f"{option}: COUNT must be a whole number, got {parts[2][:20]!r}") from None
+    for v in (a, b):
+        if not (math.isfinite(v) and low <= v <= high):
+            raise SpecError(f"{option}: values must be finite numbers from {low:g} to {high:g}, got {v:g}")
+    if not 1 <= count <= MAX_POINTS_PER_AXIS:
+        raise SpecError(f"{option}: COUNT must be from 1 to {MAX_POINTS_PER_AXIS}, got {count}")
+    if count > 1 and a >= b:
+        raise SpecError(f"{option}: FROM must be below TO, got {a:g}:{b:g}")
+    if count == 1:
+        return [a]
+    la, lb = math.log(a), math.log(b)
+    values = [float(f"{math.exp(la + (lb - la) * k / (count - 1)):.12g}") for k in range(count)]
+    values[0], values[-1] = a, b  # exactly the ends asked for
+    return values
+
+
+@dataclass
+class SweepResult:
+    config: Config  # the setting whose lr the grid replaces
+    lrs: list[float]
+    scales: list[float]
+    n: int
+    epochs: int
+    seed: int
+    shares: torch.Tensor  # (len(scales), len(lrs), 4): share of each outcome, OUTCOMES order
+    seconds: float
+
+    def share(self, outcome: str) -> torch.Tensor:
+        return self.shares[..., OUTCOMES.index(outcome)]
+
+    def nearest(self, lr: float, scale: float = 1.0) -> tuple[int, int]:
+        """(row, column) of the grid point closest to (scale, lr) in log space."""
+        col = min(range(len(self.lrs)), key=lambda k: abs(math.log(self.lrs[k] / lr)))
+        row = min(range(len(self.scales)), key=lambda k: abs(math.log(self.scales[k] / scale)))
+        return row, col
+
+    def config_at(self, row: int, col: int) -> Config:
+        return replace(self.config, lr=self.lrs[col])
+
+    def points(self):
+        for i, scale in enumerate(self.scales):
+            for j, lr in enumerate(self.lrs):
+                yield i, j, scale, lr
+
+    def to_json(self) -> dict:
+        c = self.config
+        return {
+            "n": self.n,
+            "epochs": self.epochs,
+            "seed": self.seed,
+            "config": {
+                "shape": c.shape_text,
+                "activations": [a.spec for a in c.activations],
+                "loss": c.loss,
+            },
+            "lr": self.lrs,
+            "init_scale": self.scales,
+            "points": [
+                {"lr": lr, "init_scale": scale, **{o: float(self.shares[i, j, k]) for k, o in enumerate(OUTCOMES)}}
+                for i, j, scale, lr in self.points()
+            ],
+            "seconds": self.seconds,
+        }
+
+    def csv_text(self) -> str:
+        lines = ["lr,init_scale," + ",".join(OUTCOMES)]
+        for i, j, scale, lr in self.points():
+            lines.append(f"{lr!r},{scale!r}," + ",".join(f"{float(self.shares[i, j, k])!r}" for k in range(4)))
+        return "\n".join(lines) + "\n"
+
+
+def run_sweep(
+    config: Config,
+    lrs: list[float],
+    scales: list[float],
+    n: int,
+    epochs: int,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+    note: Callable[[str], None] | None = None,
+) -> SweepResult:
+    t0 = time.perf_counter()
+    shares = torch.zeros(len(scales), len(lrs), len(OUTCOMES), dtype=torch.float64)
+    total = len(scales) * len(lrs) * max(epochs, 1)
+    done = 0
+    notes = note
+    for i, j, scale, lr in SweepResult(config, lrs, scales, n, epochs, seed, shares, 0).points():
+        report = None
+        if progress is not None:
+            report = lambda d, t, base=done: progress(base + d * max(epochs, 1) // max(t, 1), total)  # noqa: E731
+        r = run_survey(
+            replace(config, lr=lr), n, epochs, seed, report, init_scale=scale, stop=stop, note=notes, judge_start=False
+        )
+        notes = None  # a note (compiling, no fast path) is said once, not per point
+        counts = torch.bincount(r.outcome, minlength=len(OUTCOMES)).double()
+        shares[i, j] = counts / n
+        done += max(epochs, 1)
+        if progress is not None:
+            progress(done, total)
+        if stop is not None and stop():
+            raise KeyboardInterrupt
+    return SweepResult(config, list(lrs), list(scales), n, epochs, seed, shares, time.perf_counter() - t0)

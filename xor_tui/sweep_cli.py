@@ -1,0 +1,117 @@
+"""``xor-tui sweep``: outcome shares over a grid of learning rate x init scale."""
+
+from __future__ import annotations
+
+import json
+
+from .core.activations import SpecError
+from .survey_cli import EXIT_INTERRUPTED, check_target, run_with_progress, say
+
+
+def add_sweep_parser(sub) -> None:
+    w = sub.add_parser("sweep", help="survey every point of a learning rate x init scale grid")
+    w.add_argument("--lr", default="0.001:1:12", help="learning rates FROM:TO:COUNT, log-spaced (default 0.001:1:12)")
+    w.add_argument(
+        "--init-scale",
+        default="0.25:4:12",
+        help="init scales FROM:TO:COUNT, log-spaced: multiples of PyTorch's bound 1/sqrt(fan_in) (default 0.25:4:12)",
+    )
+    w.add_argument("--hidden", default="relu", help="hidden activation (default relu)")
+    w.add_argument("--output", default="relu", help="output activation (default relu)")
+    w.add_argument("--loss", default="bce", help="bce, bce-logits or mse (default bce)")
+    w.add_argument("--n", type=int, default=100_000, help="networks per point (default 100000)")
+    w.add_argument("--epochs", type=int, default=200, help="epochs (default 200)")
+    w.add_argument("--seed", type=int, default=0, help="seed of the draw, shared by every point (default 0)")
+    w.add_argument("--json", action="store_true", help="print one JSON object")
+    w.add_argument("--csv", metavar="FILE", help="also write the grid as CSV to FILE")
+    w.add_argument("--force", action="store_true", help="overwrite FILE for --csv if it exists")
+
+
+def sweep_setup(args):
+    """(config, lrs, scales) from the arguments, or SpecError naming the option."""
+    from types import SimpleNamespace
+
+    from .core.sweep import MAX_WORK, log_range
+    from .survey_cli import survey_config
+
+    lrs = log_range(args.lr, "--lr", 1e-6, 1e6)
+    scales = log_range(args.init_scale, "--init-scale", 1e-3, 1e3)
+    base = SimpleNamespace(**{**vars(args), "lr": lrs[0]})
+    config = survey_config(base)  # the same checks as survey's: --n, --epochs, --seed, activations, loss
+    work = len(lrs) * len(scales) * args.n * args.epochs
+    if work > MAX_WORK:
+        raise SpecError(
+            f"the grid is {len(lrs)}x{len(scales)} points x {args.n:,} networks x {args.epochs:,} epochs: "
+            f"more than {MAX_WORK:.0e} network-epochs; use fewer points, networks or epochs"
+        )
+    return config, lrs, scales
+
+
+def cmd_sweep(args) -> int:
+    try:
+        config, lrs, scales = sweep_setup(args)
+    except SpecError as exc:
+        say(str(exc))
+        return 2
+    if args.csv is not None:
+        problem = check_target(args.csv, args.force, "--csv")
+        if problem:
+            say(problem)
+            return 2
+    from .core.sweep import run_sweep
+
+    points = len(lrs) * len(scales)
+    try:
+        result = run_with_progress(
+            f"{points} points x {args.n:,} networks",
+            "sweep",
+            lambda progress: run_sweep(config, lrs, scales, args.n, args.epochs, args.seed, progress, note=say),
+            quiet=False,
+        )
+    except KeyboardInterrupt:
+        say("sweep interrupted (Ctrl-C); nothing was written")
+        return EXIT_INTERRUPTED
+    if args.csv is not None:
+        from .core.files import write_atomic
+
+        try:
+            write_atomic(args.csv, result.csv_text(), overwrite=args.force)
+        except FileExistsError:
+            say(f"--csv: {args.csv}: already exists; pass --force to overwrite")
+            return 2
+        except OSError as exc:
+            say(f"--csv: {exc}")
+            return 2
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        print_sweep(result)
+    return 0
+
+
+def print_sweep(r) -> None:
+    """One table per outcome: rows init scale (largest on top), columns learning rate, percent."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from .core.survey import OUTCOMES
+
+    con = Console()
+    c = r.config
+    con.print(
+        Text.assemble(
+            ("sweep ", "bold"),
+            f"{len(r.lrs)} learning rates x {len(r.scales)} init scales, {r.n:,} networks x {r.epochs} epochs each, ",
+            f"{c.shape_text} {'/'.join(a.label for a in c.activations)}, {c.loss}, seed {r.seed}",
+        )
+    )
+    for k, name in enumerate(OUTCOMES):
+        t = Table(title=f"{name} (% of starts)", title_justify="left", box=None, header_style="bold", pad_edge=False)
+        t.add_column("scale \\ lr", justify="right")
+        for lr in r.lrs:
+            t.add_column(f"{lr:.3g}", justify="right")
+        for i in reversed(range(len(r.scales))):
+            t.add_row(f"x{r.scales[i]:.3g}", *(f"{100 * float(r.shares[i, j, k]):.1f}" for j in range(len(r.lrs))))
+        con.print(t)
+    con.print(f"{r.seconds:.1f} s")
