@@ -58,6 +58,20 @@ def build_parser() -> argparse.ArgumentParser:
     from .sweep_cli import add_sweep_parser
 
     add_sweep_parser(sub)
+
+    sv = sub.add_parser("serve", help="serve the app to web browsers (textual-serve), one app per page")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    sv.add_argument("--public-url", metavar="URL", help="the URL browsers use, if not http://HOST:PORT")
+    sv.add_argument("--scenario", metavar="NAME_OR_PATH", default=argparse.SUPPRESS, help="as for xor-tui")
+    sv.add_argument("--seed", type=int, metavar="S", default=argparse.SUPPRESS, help="as for xor-tui")
+
+    sn = sub.add_parser("snapshot", help="render the app at an epoch to an SVG or PNG file, headless")
+    sn.add_argument("scenario", metavar="SCENARIO", help="a built-in name (see `xor-tui cases`) or a .toml path")
+    sn.add_argument("--epoch", type=int, default=0, metavar="N", help="epoch to show (default 0; stops at a halt)")
+    sn.add_argument("--size", default="120x36", metavar="WxH", help="terminal size in cells (default 120x36)")
+    sn.add_argument("-o", "--output", required=True, metavar="FILE", help="FILE.svg or FILE.png")
+    sn.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     return p
 
 
@@ -87,6 +101,14 @@ def _main(argv: list[str] | None) -> int:
         from .sweep_cli import cmd_sweep
 
         return cmd_sweep(args)
+    if args.command == "serve":
+        from .serve import cmd_serve
+
+        return cmd_serve(args, _err)
+    if args.command == "snapshot":
+        from .snapshot import cmd_snapshot
+
+        return cmd_snapshot(args, _err)
     return open_app(args)
 
 
@@ -116,9 +138,11 @@ def open_app(args) -> int:
             check_seed(args.seed)
     except (ScenarioError, SpecError) as exc:
         return _err(str(exc))
+    from .app.lifecycle import install
     from .app.main import XorApp
 
     app = XorApp(scenario=scenario, seed=args.seed)
+    install(app)  # leave promptly on SIGTERM, SIGHUP and a closed web client
     try:
         app.run()
     except Exception as exc:  # the app died before it could report it itself

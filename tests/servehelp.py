@@ -1,0 +1,202 @@
+"""Helpers for the tests that run real app processes: `xor-tui serve` driven by headless
+Chromium (Playwright, with Debian's chromium-headless-shell: no browser download), and the
+app under tmux. Every process is started in its own process group and killed with it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium-headless-shell") or "/usr/bin/chromium-headless-shell"
+STARTUP = 60.0  # generous bound for a loaded machine: import torch + textual, first screen
+
+# Keeps the page's xterm.js Terminal reachable: the page assigns it to `this.terminal` of an
+# object the page keeps to itself; this setter on Object.prototype sees that assignment.
+GRAB_TERMINAL = """
+Object.defineProperty(Object.prototype, 'terminal', {
+  configurable: true,
+  set(value) {
+    if (value && value.buffer && value.buffer.active) { window.__xterm = value; }
+    Object.defineProperty(this, 'terminal', {value, writable: true, configurable: true, enumerable: true});
+  },
+});
+"""
+SCREEN_JS = """() => {
+  const t = window.__xterm;
+  if (!t) return null;
+  const b = t.buffer.active, lines = [];
+  for (let y = 0; y < t.rows; y++) { const l = b.getLine(y); lines.push(l ? l.translateToString(true) : ''); }
+  return lines;
+}"""
+
+
+def need_browser():
+    """Skip (or, in CI, fail) when the browser or Playwright is missing."""
+    why = None
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        why = "playwright is not installed (pip install -e '.[test]')"
+    if why is None and not os.access(CHROMIUM, os.X_OK):
+        why = "Debian's chromium-headless-shell is not installed (apt-get install chromium-headless-shell)"
+    if why:
+        if os.environ.get("CI"):
+            pytest.fail(f"{why}; .ci/run installs it, so CI must have it")
+        pytest.skip(why)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def app_env() -> dict:
+    """The environment for an app process: this checkout's code, and no size or driver
+    settings inherited from the test run (a COLUMNS=80 there would shrink the app in tmux)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "ROWS") and not k.startswith("TEXTUAL")}
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+def start_server(*args: str) -> tuple[subprocess.Popen, str]:
+    """`xor-tui serve` on a free loopback port in its own process group; returns (proc, url)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xor_tui", "serve", "--port", str(port), *args],
+        cwd=ROOT,
+        env=app_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    line, deadline = b"", time.monotonic() + STARTUP
+    while time.monotonic() < deadline and proc.poll() is None:
+        if select.select([proc.stdout], [], [], 0.2)[0]:
+            line = proc.stdout.readline()
+            break
+    if b"http://" not in line:
+        kill_group(proc)
+        pytest.fail(f"xor-tui serve did not start: {line.decode(errors='replace').strip()!r}")
+    return proc, f"http://127.0.0.1:{port}/"
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def children(pid: int) -> set[int]:
+    kids = set()
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = Path(f"/proc/{d}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                kids.add(int(d))
+    return kids
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited; its parent has not reaped it yet
+
+
+def gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.05)
+    return not alive(pid)
+
+
+def wait_for(what, timeout: float = STARTUP, step: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = what()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
+
+
+def new_app_page(browser, url: str, server_pid: int):
+    """Open a page; return (page, pid of the app process the page started)."""
+    before = children(server_pid)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.add_init_script(GRAB_TERMINAL)
+    # only this server: the page's web-font link must not leave the machine
+    page.route(re.compile(r"^(?!http://127\.0\.0\.1)"), lambda route: route.abort())
+    page.goto(url)
+    new = wait_for(lambda: children(server_pid) - before, timeout=10, step=0.02)
+    assert len(new) == 1, f"expected one new app process for the page, got {new}"
+    return page, new.pop()
+
+
+def screen(page) -> list[str]:
+    return page.evaluate(SCREEN_JS) or []
+
+
+def status_line(lines: list[str]) -> str:
+    return next((ln for ln in lines if ln.lstrip().startswith("epoch ")), "")
+
+
+def wait_screen(page, pattern: str, timeout: float = STARTUP) -> list[str]:
+    """Wait until the page's terminal shows ``pattern`` (a regex); return the screen."""
+    rx = re.compile(pattern)
+    lines = wait_for(lambda: (s := screen(page)) and rx.search("\n".join(s)) and s, timeout=timeout)
+    assert lines, f"the page never showed {pattern!r}; screen:\n" + "\n".join(screen(page))
+    return lines
+
+
+class Tmux:
+    """The app in a tmux session of its own (120x36)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.tmux = ["tmux", "-L", f"xortest{os.getpid()}"]  # a tmux server of our own
+        out = subprocess.run(
+            [
+                *self.tmux, "new-session", "-d", "-P", "-F", "#{pane_pid}", "-s", self.name, "-x", "120", "-y", "36",
+                "-e", f"PYTHONPATH={ROOT}", "-c", str(ROOT), f"exec {sys.executable} -m xor_tui",
+            ],
+            capture_output=True, text=True, check=True, env=app_env(),
+        )  # fmt: skip
+        self.pid = int(out.stdout.strip())
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run([*self.tmux, "send-keys", "-t", self.name, *keys], check=False)
+
+    def screen(self) -> str:
+        done = subprocess.run([*self.tmux, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)
+        return done.stdout
+
+    def wait_screen(self, pattern: str, timeout: float = STARTUP) -> str:
+        rx = re.compile(pattern)
+        text = wait_for(lambda: (s := self.screen()) and rx.search(s) and s, timeout=timeout)
+        assert text, f"tmux never showed {pattern!r}; screen:\n{self.screen()}"
+        return text
+
+    def close(self) -> None:
+        subprocess.run([*self.tmux, "kill-session", "-t", self.name], capture_output=True)
+        if alive(self.pid):
+            os.kill(self.pid, signal.SIGKILL)

@@ -1,0 +1,107 @@
+"""`xor-tui serve` in a real browser: headless Chromium (Debian's chromium-headless-shell)
+driven by Playwright loads the page, plays, reads the screen back from xterm.js, quits; a
+page closed during start-up leaves no app process behind."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from xor_tui.serve import app_command, check_host
+
+from .servehelp import (
+    CHROMIUM,
+    ROOT,
+    app_env,
+    children,
+    gone_within,
+    kill_group,
+    need_browser,
+    new_app_page,
+    start_server,
+    status_line,
+    wait_screen,
+)
+
+
+@pytest.fixture(scope="module")
+def served():
+    need_browser()
+    proc, url = start_server()
+    yield proc, url
+    kill_group(proc)  # the server and every app it started: one process group
+
+
+@pytest.fixture(scope="module")
+def browser(served):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+def test_play_case7_in_the_browser_then_quit(served, browser):
+    proc, url = served
+    page, app_pid = new_app_page(browser, url, proc.pid)
+    wait_screen(page, r"epoch 0\b")  # the first screen
+    page.click("#terminal")
+    page.keyboard.press("7")
+    wait_screen(page, r"Loaded case 7", timeout=15)
+    page.keyboard.press(" ")
+    lines = wait_screen(page, r"epoch 1\b", timeout=15)
+    status = status_line(lines)
+    assert re.search(r"epoch 1\b", status) and re.search(r"\bcase 7\b", status), status
+    page.keyboard.press("q")
+    assert gone_within(app_pid, 5), "the app process is still there after q"
+    page.close()
+
+
+def test_page_closed_during_startup_leaves_no_app(served, browser):
+    proc, url = served
+    page, app_pid = new_app_page(browser, url, proc.pid)
+    time.sleep(0.5)
+    page.close()
+    assert gone_within(app_pid, 5), "the app process outlived its page"
+    assert app_pid not in children(proc.pid)
+
+
+def test_loopback_by_default_and_a_warning_elsewhere():
+    from xor_tui.cli import build_parser
+
+    assert build_parser().parse_args(["serve"]).host == "127.0.0.1"
+    for host in ("127.0.0.1", "localhost", "::1"):
+        assert check_host(host, 8000, None) == (None, None)
+    url, warning = check_host("0.0.0.0", 8000, None)
+    assert "WARNING" in warning and "0.0.0.0" in warning and "no login" in warning
+    assert url.endswith(":8000") and "0.0.0.0" not in url  # a wildcard is no address for a browser
+    assert check_host("0.0.0.0", 8000, "https://class.example.org")[0] == "https://class.example.org"
+
+
+def test_same_app_options_and_one_line_errors():
+    assert app_command("case7", None).endswith("-m xor_tui --scenario case7")
+    assert app_command(None, 5).endswith("-m xor_tui --seed 5")
+    assert build_parser_args("--scenario", "case7").scenario == "case7"
+    for bad, words in (
+        (["--scenario", "no-such-thing"], "no-such-thing"),
+        (["--port", "70000"], "--port"),
+        (["--host", "no.such.host.invalid"], "--host"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "xor_tui", "serve", *bad],
+            cwd=ROOT, env=app_env(), capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert done.returncode == 2, bad
+        assert done.stderr.startswith("xor-tui: ") and words in done.stderr, done.stderr
+        assert "http://" not in done.stdout  # nothing was served
+
+
+def build_parser_args(*argv: str):
+    from xor_tui.cli import build_parser
+
+    return build_parser().parse_args(["serve", *argv])

@@ -1,0 +1,132 @@
+"""The app leaves on SIGTERM within 2 s whatever it is doing (starting up, playing, a
+background run, a dialog open), in a terminal (tmux) and under `xor-tui serve`; and a page
+closed during a background run leaves no app behind.
+
+The bound is generous (an orderly exit takes a fraction of a second): this checks that the
+app leaves, not how fast. Every state's app is started at once, so start-ups overlap."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from .servehelp import (
+    CHROMIUM,
+    Tmux,
+    alive,
+    gone_within,
+    kill_group,
+    need_browser,
+    new_app_page,
+    start_server,
+    wait_screen,
+)
+
+BOUND = 2.0
+# state: (keys to press after the first screen, what the screen shows once in that state)
+STATES = {
+    "playing": (["p"], r"playing \d+/s"),
+    # case 1 never changes (a dead output), so "run to the next event" goes on and on
+    "background run": (["1", "n"], r"running…"),
+    "dialog open": (["g"], r"Seed \(a whole number"),
+}
+TMUX_KEYS = {"p": "p", "1": "1", "n": "n", "g": "g"}
+
+
+# ------------------------------------------------------------------ in a terminal (tmux)
+@pytest.fixture(scope="module")
+def tmux_apps():
+    apps = {state: Tmux(f"sig-{i}") for i, state in enumerate(STATES)}
+    yield apps
+    for app in apps.values():
+        app.close()
+
+
+def test_sigterm_while_starting_up_in_tmux():
+    app = Tmux("sig-start")
+    try:
+        time.sleep(0.3)
+        assert "epoch" not in app.screen()  # still starting: nothing drawn yet
+        os.kill(app.pid, signal.SIGTERM)
+        assert gone_within(app.pid, BOUND)
+    finally:
+        app.close()
+
+
+@pytest.mark.parametrize("state", list(STATES))
+def test_sigterm_in_tmux(tmux_apps, state):
+    app = tmux_apps[state]
+    keys, shows = STATES[state]
+    app.wait_screen(r"epoch 0\b")
+    for k in keys:
+        app.keys(TMUX_KEYS[k])
+        time.sleep(0.2)
+    app.wait_screen(shows, timeout=15)
+    os.kill(app.pid, signal.SIGTERM)
+    assert gone_within(app.pid, BOUND), f"still running {BOUND} s after SIGTERM ({state})"
+
+
+# ------------------------------------------------------------------ under xor-tui serve
+@pytest.fixture(scope="module")
+def served():
+    need_browser()
+    proc, url = start_server()
+    yield proc, url
+    kill_group(proc)
+
+
+@pytest.fixture(scope="module")
+def browser(served):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def pages(served, browser):
+    proc, url = served
+    opened = {state: new_app_page(browser, url, proc.pid) for state in [*STATES, "closed page"]}
+    yield opened
+    for page, _ in opened.values():
+        page.close()
+
+
+def test_sigterm_while_starting_up_under_serve(served, browser):
+    proc, url = served
+    page, pid = new_app_page(browser, url, proc.pid)
+    try:
+        os.kill(pid, signal.SIGTERM)
+        assert gone_within(pid, BOUND)
+    finally:
+        page.close()
+
+
+def _drive(page, keys, shows):
+    wait_screen(page, r"epoch 0\b")
+    page.click("#terminal")
+    for k in keys:
+        page.keyboard.press(k)
+        time.sleep(0.2)
+    wait_screen(page, shows, timeout=15)
+
+
+@pytest.mark.parametrize("state", list(STATES))
+def test_sigterm_under_serve(pages, state):
+    page, pid = pages[state]
+    _drive(page, *STATES[state])
+    os.kill(pid, signal.SIGTERM)
+    assert gone_within(pid, BOUND), f"still running {BOUND} s after SIGTERM ({state})"
+
+
+def test_closing_the_page_during_a_background_run(pages):
+    page, pid = pages["closed page"]
+    _drive(page, *STATES["background run"])
+    page.close()
+    assert gone_within(pid, BOUND)
+    assert not alive(pid)
