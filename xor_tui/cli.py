@@ -145,7 +145,9 @@ def cmd_replay(args) -> int:
     if args.json:
         print(json.dumps(report.replay_json(rp)))
     elif args.format == "seed":
-        sys.stdout.write("\n".join(report.seed_lines(rp)) + "\n")
+        from .core.printout import seed_lines
+
+        sys.stdout.write("\n".join(seed_lines(rp)) + "\n")
     else:
         _print_replay(rp)
     return EXIT_EXPECT if rp.failed else EXIT_OK
