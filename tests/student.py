@@ -33,7 +33,7 @@ def train(sd: dict, lr: float, epochs: int, act=nn.ReLU, echo=print) -> list[dic
     states = []
     for epoch in range(epochs):
         optimizer = torch.optim.SGD(list(hide.parameters()) + list(out.parameters()), lr=lr)
-        echo(f"epoch: {epoch}")
+        echo("##########################epoches:", epoch, "##############################")
         h_in = hide(X)
         echo("hide activate input:", h_in)
         h_out = relu1(h_in)

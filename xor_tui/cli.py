@@ -208,7 +208,9 @@ def cmd_replay(args) -> int:
     if args.json:
         report.write_replay_json(rp, sys.stdout)
     elif args.format == "seed":
-        sys.stdout.write("\n".join(report.seed_lines(rp)) + "\n")
+        from .core.printout import seed_lines
+
+        sys.stdout.write("\n".join(seed_lines(rp)) + "\n")
     else:
         _print_replay(rp)
     return EXIT_EXPECT if rp.failed else EXIT_OK

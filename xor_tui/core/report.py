@@ -1,17 +1,14 @@
-"""Replays as data: JSON records, CSV rows, and the source's own printout."""
+"""Replays as data: JSON records and CSV rows (the student's printout is in printout.py)."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import math
-from collections import OrderedDict
 from collections.abc import Iterator
 
 import torch
-import torch.nn as nn
 
 from . import engine
 from .diagnosis import Diagnosis, Event
@@ -135,63 +132,3 @@ def csv_chunks(rp: Replay) -> Iterator[str]:
             yield take()
     yield take()
 
-
-# ---------------------------------------------------------------- the source's printout
-
-def seed_lines(rp: Replay) -> list[str]:
-    """Each epoch printed as the student's loop printed it, through real torch modules.
-
-    The network is rebuilt as ``hide``/``out`` nn.Linear modules holding the record's
-    parameters, and the tensors are printed by torch itself (default print options:
-    4 decimals), so the text is what the student's code would show for these numbers.
-    """
-    c = rp.scenario.config
-    if len(c.hidden) != 1:
-        raise ValueError("--format seed shows the source's 2-h-1 network only")
-    out: list[str] = []
-    for rec in rp.records:
-        out.extend(_seed_epoch(rec))
-    return out
-
-
-def _seed_epoch(rec: Record) -> list[str]:
-    c = rec.config
-    sizes = c.sizes
-    hide, outl = nn.Linear(sizes[0], sizes[1]), nn.Linear(sizes[1], sizes[2])
-    with torch.no_grad():
-        for mod, (w, b) in zip((hide, outl), rec.params):
-            mod.weight.copy_(w[0])
-            mod.bias.copy_(b[0])
-    x = engine.X
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        print(f"epoch: {rec.epoch}")
-        hide_in = hide(x)
-        print("hide activate input:", hide_in)
-        hide_out = _act_module(c.activations[0])(hide_in)
-        print("hide activate output:", hide_out)
-        out_in = outl(hide_out)
-        print("out activate input:", out_in)
-        y = _act_module(c.activations[1])(out_in)
-        print("out activate output:", y)
-        sd = {f"hide.{k}": v for k, v in hide.state_dict().items()}
-        sd.update({f"out.{k}": v for k, v in outl.state_dict().items()})
-        print(OrderedDict(sd))
-        if rec.halt is not None:
-            print(f"RuntimeError: {rec.halt.message}")
-        else:
-            print("loss:", rec.loss)
-    return buf.getvalue().splitlines()
-
-
-def _act_module(act) -> nn.Module:
-    return {
-        "relu": lambda: nn.ReLU(),
-        "leaky_relu": lambda: nn.LeakyReLU(act.param),
-        "elu": lambda: nn.ELU(act.param),
-        "sigmoid": lambda: nn.Sigmoid(),
-        "tanh": lambda: nn.Tanh(),
-        "identity": lambda: nn.Identity(),
-        "gelu": lambda: nn.GELU(),
-        "softplus": lambda: nn.Softplus(),
-    }[act.name]()

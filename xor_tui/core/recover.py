@@ -1,0 +1,547 @@
+"""Recover a float32 start (and the learning rate) from a printout.
+
+A printout shows every tensor at 4 decimals (or 5 significant digits where torch chose
+scientific notation) and the loss at full float32 precision. The start is somewhere in the
+rounding box of the epoch-0 state dict; ``recover`` finds a float32 point in that box whose
+replay prints every printed entry and loss exactly as printed, at every printed epoch:
+
+1. sample the box and train every sample at once with the batched engine;
+2. from the best samples, Levenberg-Marquardt steps on the printed values (a Jacobian from
+   central differences, all candidates of a step trained in one batch);
+3. around the best point, float32 neighbours a few ulps away, many at once, until one
+   reproduces every printed value (the full-precision losses are the hard part).
+
+The batched engine gives torch's own bits, and the result is checked at the end by printing
+its replay through real torch modules and comparing the text entry by entry. When nothing
+within the time limit reproduces everything, the best start is returned with the count of
+reproduced values and the worst mismatch.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import time
+from dataclasses import dataclass
+
+import torch
+
+from . import engine
+from .activations import parse_activation
+from .engine import Config
+from .printout import STATE_KEYS, Block, PrintedRun, compare, epoch_lines, parse_lines
+from .run import Run, Start
+
+DEFAULT_LR = 0.001
+_DEBUG = bool(os.environ.get("XOR_RECOVER_DEBUG"))  # print the search's progress
+TIME_LIMIT = 60.0
+
+_BIG = 1e3  # residual of a value a candidate never printed (it halted before)
+_MARGIN = 0.2  # aim this share of the half-width inside each rounding interval
+_LAMBDAS = (0.0, 1e-3, 1e-1, 10.0, 1e3)  # Levenberg-Marquardt dampings tried at every step
+
+
+@dataclass
+class Recovery:
+    """What ``recover`` found: a start (our parameter names, float32 values as floats)."""
+
+    start: dict[str, list]
+    config: Config
+    reproduced: int
+    total: int
+    mismatches: list[tuple[int, str, str, str]]  # (epoch, label, printed, replayed)
+    seconds: float
+    candidates: int  # networks trained during the search
+    epochs: int  # epochs the replay needs (last printed + 1)
+
+    @property
+    def complete(self) -> bool:
+        return self.reproduced == self.total
+
+    @property
+    def worst(self) -> tuple[int, str, str, str] | None:
+        """The mismatch farthest from its printed value (in units of its last printed digit)."""
+        if not self.mismatches:
+            return None
+        return max(self.mismatches, key=lambda m: _distance(m[2], m[3]))
+
+    def worst_text(self) -> str:
+        w = self.worst
+        if w is None:
+            return ""
+        epoch, label, printed, ours = w
+        return f"epoch {epoch} {label}: printed {printed}, replay gives {ours}"
+
+
+def _distance(printed: str, ours: str) -> float:
+    try:
+        a = float(printed.split(":")[-1])
+        b = float(ours.split(":")[-1])
+    except ValueError:
+        return math.inf
+    lo, hi = interval(printed) if ":" not in printed else (a, a)
+    width = max(hi - lo, abs(a) * 2**-23, 1e-30)
+    return abs(a - b) / width
+
+
+# ---------------------------------------------------------------- printed values as intervals
+
+_TEXT_RE = re.compile(r"^-?(\d+)\.(\d*)(?:e([+-]?\d+))?$")
+
+
+def interval(text: str) -> tuple[float, float]:
+    """The values torch would print as ``text`` (4 decimals, scientific, or an integer ``k.``)."""
+    v = float(text)
+    m = _TEXT_RE.match(text)
+    if m is None or not m.group(2) and m.group(3) is None:
+        return v, v  # int mode ("0.", "3.") or a bare integer: exactly that value
+    half = 0.5 * 10.0 ** (int(m.group(3) or 0) - len(m.group(2)))
+    lo, hi = v - half, v + half
+    if text.startswith("-"):
+        hi = min(hi, 0.0)
+    else:
+        lo = max(lo, 0.0)
+    return lo, hi
+
+
+@dataclass
+class _Targets:
+    """Every printed value of a run, flat over its printed epochs (losses included)."""
+
+    epochs: list[int]
+    lo: torch.Tensor  # (M,) float64: the interval of values torch prints as the printed text
+    hi: torch.Tensor
+    half: torch.Tensor  # half-width used to normalise (half a float32 ulp for a loss)
+    is_loss: torch.Tensor  # (M,) bool
+    halt_epoch: int | None
+    units: int
+    sizes: list[int]  # entries per printed epoch (loss included, except in a crashed block)
+
+    @property
+    def last(self) -> int:
+        return self.epochs[-1]
+
+
+def _targets(run: PrintedRun) -> _Targets:
+    lo, hi, half, is_loss, sizes = [], [], [], [], []
+    for b in run.blocks:
+        n = 0
+        for _label, text in b.entries()[:-1]:
+            a, z = interval(text)
+            lo.append(a)
+            hi.append(z)
+            half.append(max((z - a) / 2, 1e-12))
+            is_loss.append(False)
+            n += 1
+        if b.halt is None:
+            v = float(torch.tensor(b.loss, dtype=torch.float32))
+            lo.append(v)
+            hi.append(v)
+            half.append(float(_ulp(torch.tensor([v]))[0]) / 2)
+            is_loss.append(True)
+            n += 1
+        sizes.append(n)
+    f64 = dict(dtype=torch.float64)
+    halt = run.halt.epoch if run.halt is not None else None
+    return _Targets(
+        run.epochs,
+        torch.tensor(lo, **f64),
+        torch.tensor(hi, **f64),
+        torch.tensor(half, **f64),
+        torch.tensor(is_loss),
+        halt,
+        run.blocks[0].units,
+        sizes,
+    )
+
+
+def _box(block: Block) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rounding box of a printed state dict, flat in our parameter order (float64)."""
+    lo, hi = [], []
+    for key in STATE_KEYS:
+        for text in block.tensors[key].texts:
+            a, z = interval(text)
+            lo.append(a)
+            hi.append(z)
+    return torch.tensor(lo, dtype=torch.float64), torch.tensor(hi, dtype=torch.float64)
+
+
+def _layers(x: torch.Tensor, h: int) -> list:
+    """Flat starts (9, B) -> batch-last layers (weight (out, in, B), bias (out, B))."""
+    n1 = 2 * h
+    return [
+        (x[0:n1].reshape(h, 2, -1).contiguous(), x[n1 : n1 + h].contiguous()),
+        (x[n1 + h : n1 + 2 * h].reshape(1, h, -1).contiguous(), x[n1 + 2 * h : n1 + 2 * h + 1].contiguous()),
+    ]
+
+
+def _values(p, params, h: int) -> torch.Tensor:
+    """Every printed entry of one epoch for a batch, in the printout's order: (n_entries, B)."""
+    (w1, b1), (w2, b2) = params
+    b = w1.shape[-1]
+    return torch.cat(
+        [
+            p.pre[0].reshape(4 * h, b),
+            p.out[0].reshape(4 * h, b),
+            p.pre[1].reshape(4, b),
+            p.out[1].reshape(4, b),
+            w1.reshape(2 * h, b),
+            b1,
+            w2.reshape(h, b),
+            b2,
+        ]
+    )
+
+
+@dataclass
+class _Score:
+    misses: torch.Tensor  # (B,) printed values not reproduced (a missed crash counts one)
+    cost: torch.Tensor  # (B,) sum of squared normalised distances outside the intervals
+    values: torch.Tensor | None = None  # (M, B) float64, NaN where not computed
+
+
+def _simulate(x: torch.Tensor, config: Config, tg: _Targets, keep: bool = False) -> _Score:
+    """Train a batch of flat float32 starts (9, B) through the printed epochs and score them."""
+    n = x.shape[1]
+    params = _layers(x, tg.units)
+    halted = torch.full((n,), -1, dtype=torch.long)
+    rows = []
+    crash_miss = torch.zeros(n, dtype=torch.bool)
+    k = 0
+    for epoch in range(tg.last + 1):
+        printed = epoch == tg.epochs[k]
+        p = engine.evaluate_bl(params, config, grads=epoch < tg.last, loss_value=printed)
+        bad = ~p.valid if p.loss is None else ~p.valid | ~torch.isfinite(p.loss)
+        gone = halted >= 0  # halted at an earlier epoch: nothing after that was printed
+        newly = bad & ~gone
+        halted[newly] = epoch
+        if printed:
+            f = _values(p, params, tg.units).double()
+            if tg.halt_epoch == epoch:
+                crash_miss = ~newly  # the printout crashed here: so must the candidate
+            else:
+                loss = p.loss.double().masked_fill(bad, math.nan)
+                f = torch.cat([f, loss[None]])
+            f[:, gone] = math.nan
+            rows.append(f)
+            k += 1
+            if k == len(tg.epochs):
+                break
+        params = engine.sgd_step(params, p.grads, config)
+    f = torch.cat(rows)
+    lo, hi, half = tg.lo[:, None], tg.hi[:, None], tg.half[:, None]
+    out = ~((f >= lo) & (f <= hi))  # NaN counts as out
+    mid = (lo + hi) * 0.5
+    inner = torch.where(tg.is_loss[:, None], 0.0, half * (1 - _MARGIN))
+    r = ((f - mid).abs() - inner).clamp_min(0) / half
+    r = r.nan_to_num(_BIG, _BIG, _BIG).clamp_max(_BIG)
+    cost = (r * r).sum(0) + crash_miss.double() * 100
+    misses = out.sum(0) + crash_miss
+    return _Score(misses, cost, f if keep else None)
+
+
+# ---------------------------------------------------------------- the search
+
+
+def _f32(x: torch.Tensor) -> torch.Tensor:
+    return x.to(torch.float32)
+
+
+def _ulp(x: torch.Tensor) -> torch.Tensor:
+    """float32 spacing at each value of x, as float64."""
+    x = x.to(torch.float32).abs()
+    up = torch.nextafter(x, torch.tensor(math.inf))
+    return (up.double() - x.double()).clamp_min(1e-45)
+
+
+def _max_margin(g: torch.Tensor, h: torch.Tensor, z0: torch.Tensor) -> torch.Tensor:
+    """Maximise the last variable of z subject to g z <= h (a small LP), by a log-barrier method.
+
+    ``z0`` must be strictly feasible. Dense float64; a dozen variables and a few hundred rows.
+    """
+    z = z0.clone()
+    n = len(z)
+    e = torch.zeros(n, dtype=torch.float64)
+    e[-1] = 1.0
+
+    def phi(z, s):
+        slack = h - g @ z
+        if bool((slack <= 0).any()):
+            return math.inf
+        return float(-s * z[-1] - torch.log(slack).sum())
+
+    s = 1.0
+    for _ in range(12):
+        for _ in range(30):
+            slack = h - g @ z
+            inv = 1.0 / slack
+            grad = -s * e + g.T @ inv
+            hess = (g * (inv * inv)[:, None]).T @ g + 1e-12 * torch.eye(n, dtype=torch.float64)
+            try:
+                dz = -torch.linalg.solve(hess, grad)
+            except RuntimeError:
+                return z
+            if not torch.isfinite(dz).all():
+                return z
+            dec = float(-(grad @ dz))
+            if dec < 1e-9:
+                break
+            gd = g @ dz
+            pos = gd > 0
+            step = 1.0
+            if bool(pos.any()):
+                step = min(1.0, 0.99 * float((slack[pos] / gd[pos]).min()))
+            f0 = phi(z, s)
+            while step > 1e-12 and phi(z + step * dz, s) > f0 - 0.25 * step * dec:
+                step *= 0.5
+            if step <= 1e-12:
+                break
+            z = z + step * dz
+        s *= 8.0
+    return z
+
+
+def _solve(
+    jac: torch.Tensor, f0: torch.Tensor, tg: _Targets, x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, rho: float
+) -> torch.Tensor:
+    """The step dx (box units) that puts the linear model f0 + J dx deepest inside every printed
+    value's interval (the largest margin, as a share of each half-width; a printed loss is an
+    interval one float32 ulp wide), within the box and a trust region of ``rho`` box widths."""
+    width = (hi - lo).clamp_min(1e-30)
+    ok = torch.isfinite(f0) & torch.isfinite(jac).all(1)
+    mid = (tg.lo + tg.hi) / 2
+    a = (jac * width[None, :] / tg.half[:, None])[ok]
+    c = ((f0 - mid) / tg.half)[ok]
+    keep = a.abs().sum(1) > 1e-9  # a value no parameter moves cannot be steered
+    a, c = a[keep], c[keep]
+    n = a.shape[1]
+    if len(a) == 0:
+        return torch.zeros(n, dtype=torch.float64)
+    ones = torch.ones(len(a), 1, dtype=torch.float64)
+    up = torch.minimum((hi - x) / width, torch.tensor(rho, dtype=torch.float64)).clamp_min(1e-9)
+    down = torch.minimum((x - lo) / width, torch.tensor(rho, dtype=torch.float64)).clamp_min(1e-9)
+    eye = torch.eye(n, dtype=torch.float64)
+    zc = torch.zeros(n, 1, dtype=torch.float64)
+    g = torch.cat(
+        [torch.cat([a, ones], 1), torch.cat([-a, ones], 1), torch.cat([eye, zc], 1), torch.cat([-eye, zc], 1)]
+    )
+    hv = torch.cat([1 - c, 1 + c, up, down])
+    t0 = float((1 - c.abs()).min()) - 1.0
+    z0 = torch.cat([torch.zeros(n, dtype=torch.float64), torch.tensor([t0], dtype=torch.float64)])
+    z = _max_margin(g, hv, z0)
+    return z[:n]
+
+
+def _deviation(smooth: torch.Tensor, jac: torch.Tensor, tg: _Targets) -> float:
+    """How far the steerable values are outside their intervals (sum of squares, in half-widths)."""
+    rows = torch.isfinite(smooth) & torch.isfinite(jac).all(1) & (jac.abs().sum(1) > 0)
+    if not rows.any():
+        return 0.0
+    mid = (tg.lo + tg.hi) / 2
+    out = ((smooth - mid).abs() / tg.half - (1 - _MARGIN)).clamp_min(0)[rows]
+    return float((out * out).sum())
+
+
+@dataclass
+class _Chain:
+    x: torch.Tensor  # float64 (9,), a float32 value
+    rho: float = 1.0  # trust region, box units
+    prev_cost: float = math.inf
+    model: tuple | None = None  # (x, smooth values at x, Jacobian): the linear model last measured
+
+
+@dataclass
+class _Search:
+    config: Config
+    tg: _Targets
+    lo: torch.Tensor  # the start's box (float64)
+    hi: torch.Tensor
+    deadline: float
+    generator: torch.Generator
+    trained: int = 0
+    best_x: torch.Tensor | None = None  # float32 (9,)
+    best: tuple[int, float] = (1 << 60, math.inf)
+
+    def clip(self, x: torch.Tensor) -> torch.Tensor:
+        """float32 values inside the box, as float64."""
+        x = _f32(torch.maximum(torch.minimum(x, self.hi[:, None]), self.lo[:, None]))
+        lo32, hi32 = _f32(self.lo), _f32(self.hi)
+        # float32 rounding may step outside the box by one ulp: step back in
+        x = torch.where(x.double() < self.lo[:, None], torch.nextafter(x, hi32[:, None].expand_as(x)), x)
+        x = torch.where(x.double() > self.hi[:, None], torch.nextafter(x, lo32[:, None].expand_as(x)), x)
+        return x.double()
+
+    def score(self, x: torch.Tensor, keep: bool = False) -> _Score:
+        x = self.clip(x)
+        s = _simulate(_f32(x), self.config, self.tg, keep)
+        self.trained += x.shape[1]
+        i = int(torch.argmin(s.misses.double() * 1e12 + s.cost.clamp_max(1e11)))
+        key = (int(s.misses[i]), float(s.cost[i]))
+        if key < self.best:
+            self.best, self.best_x = key, _f32(x[:, i])
+            if _DEBUG:
+                print(f"  {time.monotonic() - self.deadline:+.1f}s best {key} after {self.trained}", flush=True)
+        return s
+
+    @property
+    def done(self) -> bool:
+        return self.best[0] == 0 or time.monotonic() > self.deadline
+
+    def sample(self, n: int) -> torch.Tensor:
+        u = torch.rand(len(self.lo), n, generator=self.generator, dtype=torch.float64)
+        return self.lo[:, None] + u * (self.hi - self.lo)[:, None]
+
+    def lattice(self, ch: _Chain, n: int) -> torch.Tensor:
+        """n float32 neighbours of the chain's point, a few ulps away in each coordinate.
+
+        With a linear model at hand, many neighbours are drawn and the n that the model puts
+        deepest inside the printed intervals are kept: what is left to chance is the float32
+        noise, which no model predicts.
+        """
+        x = ch.x
+        d = len(x)
+        rows = None
+        if ch.model is not None:
+            xm, smooth, jac = ch.model
+            rows = torch.isfinite(smooth) & torch.isfinite(jac).all(1) & (jac.abs().sum(1) > 0)
+        m = int(rows.sum()) if rows is not None else 1
+        raw = n if rows is None else max(n, min(64 * n, 4_000_000 // max(m, 1)))
+        spread = torch.tensor([1.0, 2.0, 4.0, 8.0, 32.0], dtype=torch.float64)
+        k = spread[torch.randint(0, len(spread), (raw,), generator=self.generator)]
+        u = torch.rand(d, raw, generator=self.generator, dtype=torch.float64)
+        cand = x[:, None] + ((u * (2 * k + 1)).floor() - k) * _ulp(x)[:, None]
+        if rows is None or m == 0:
+            return cand[:, :n]
+        mid = ((self.tg.lo + self.tg.hi) / 2)[rows]
+        half = self.tg.half[rows] * torch.where(self.tg.is_loss[rows], 2.0, 1.0)
+        pred = smooth[rows, None] + jac[rows] @ (cand - xm[:, None])
+        worst = ((pred - mid[:, None]).abs() / half[:, None]).max(0).values
+        return cand[:, torch.argsort(worst)[:n]]
+
+    def newton(self, chains: list[_Chain], cloud: int) -> None:
+        """One step of every chain: probes for the Jacobian and a cloud of neighbours, in one batch.
+
+        The Jacobian comes from central differences; the smooth values at the point from the
+        cloud brought back to it (averaging out float32 noise); the next point from the largest
+        margin the linear model allows (``_solve``).
+        """
+        d = len(self.lo)
+        width = (self.hi - self.lo).clamp_min(1e-30)
+        parts, steps, clouds = [], [], []
+        for ch in chains:
+            ch.x = self.clip(ch.x[:, None])[:, 0]
+            step = torch.maximum(width * min(ch.rho, 1.0) / 64, 4 * _ulp(ch.x))
+            eye = torch.diag(step)
+            xc = self.clip(self.lattice(ch, cloud))
+            parts += [ch.x[:, None], ch.x[:, None] + eye, ch.x[:, None] - eye, xc]
+            steps.append(step)
+            clouds.append(xc)
+        s = self.score(torch.cat(parts, 1), keep=True)
+        if self.done:
+            return
+        col = 0
+        for ch, step, xc in zip(chains, steps, clouds):
+            f0 = s.values[:, col]
+            fp = s.values[:, col + 1 : col + 1 + d]
+            fm = s.values[:, col + 1 + d : col + 1 + 2 * d]
+            fc = s.values[:, col + 1 + 2 * d : col + 1 + 2 * d + xc.shape[1]]
+            col += 1 + 2 * d + xc.shape[1]
+            jac = (fp - fm) / (2 * step)[None, :]
+            # the smooth part at x: the cloud's values brought back to x, averaged (float32 noise out)
+            both = torch.cat([f0[:, None], fc - jac @ (xc - ch.x[:, None])], 1)
+            fin = torch.isfinite(both)
+            smooth = torch.where(fin, both, 0.0).sum(1) / fin.sum(1).clamp_min(1)
+            smooth = torch.where(fin.any(1), smooth, math.nan)
+            ch.model = (ch.x.clone(), smooth, jac)
+            u = _deviation(smooth, jac, self.tg)
+            # a trust region: grow it while the steps help, shrink it when they do not
+            ch.rho = min(ch.rho * 2, 1.0) if u < ch.prev_cost else max(ch.rho / 4, 1e-6)
+            ch.prev_cost = u
+            dx = _solve(jac, smooth, self.tg, ch.x, self.lo, self.hi, ch.rho)
+            ch.x = ch.x + dx * width
+
+
+def recover(
+    run: PrintedRun,
+    lr: float = DEFAULT_LR,
+    time_limit: float = TIME_LIMIT,
+    seed: int = 0,
+    samples: int = 1024,
+) -> Recovery:
+    """A float32 start in the epoch-0 box whose replay at ``lr`` reproduces the printout."""
+    t0 = time.monotonic()
+    config = run_config(run, lr)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small batches: one thread is faster, and the machine is shared
+    try:
+        tg = _targets(run)
+        lo, hi = _box(run.blocks[0])
+        search = _Search(config, tg, lo, hi, t0 + time_limit, torch.Generator().manual_seed(seed))
+        centre = ((lo + hi) / 2)[:, None]
+        xs = torch.cat([centre, search.sample(samples)], 1)
+        s = search.score(xs)
+        chains = []
+        if not search.done:
+            order = torch.argsort(s.misses.double() * 1e12 + s.cost.clamp_max(1e11))
+            chains = [_Chain(search.clip(xs[:, int(i), None])[:, 0]) for i in order[:4]]
+        rounds = 0
+        while not search.done:
+            search.newton(chains, 64 if rounds < 6 else 256)
+            rounds += 1
+            for i, ch in enumerate(chains):
+                if ch.rho < 1e-3:  # stuck: start this chain again somewhere else in the box
+                    chains[i] = _Chain(search.sample(1)[:, 0])
+    finally:
+        torch.set_num_threads(threads)
+    return verify(run, config, search.best_x, time.monotonic() - t0, search.trained)
+
+
+def run_config(run: PrintedRun, lr: float) -> Config:
+    hidden_act, out_act = run.blocks[0].activation_names()
+    return Config(
+        hidden=(run.blocks[0].units,),
+        activations=(parse_activation(hidden_act), parse_activation(out_act)),
+        loss="bce",
+        lr=lr,
+    )
+
+
+def start_dict(x: torch.Tensor, units: int) -> dict[str, list]:
+    v = [float(t) for t in _f32(x)]
+    h = units
+    return {
+        "hidden.weight": [v[2 * j : 2 * j + 2] for j in range(h)],
+        "hidden.bias": v[2 * h : 3 * h],
+        "output.weight": [v[3 * h : 4 * h]],
+        "output.bias": [v[4 * h]],
+    }
+
+
+def replay_blocks(start: dict, config: Config, epochs: list[int]) -> dict[int, Block]:
+    """Our replay's printout at the given epochs, read back as blocks (through real torch printing)."""
+    run = Run(config, Start("explicit", values=start))
+    out = {}
+    want = set(epochs)
+    while True:
+        rec = run.current
+        if rec.epoch in want:
+            out[rec.epoch] = parse_lines(epoch_lines(rec))
+        if rec.epoch >= max(epochs) or run.halted:
+            break
+        run.step()
+    return out
+
+
+def verify(run: PrintedRun, config: Config, x: torch.Tensor, seconds: float = 0.0, trained: int = 0) -> Recovery:
+    """Replay a start and compare its printout with the printed one, text against text."""
+    start = start_dict(x, run.blocks[0].units)
+    ours = replay_blocks(start, config, run.epochs)
+    mismatches = []
+    for b in run.blocks:
+        if b.epoch not in ours:
+            mismatches += [(b.epoch, label, text, "(not reached)") for label, text in b.entries()]
+            continue
+        mismatches += [(b.epoch, *m) for m in compare(b, ours[b.epoch])]
+    total = run.total
+    return Recovery(start, config, total - len(mismatches), total, mismatches, seconds, trained, run.epochs[-1] + 1)
