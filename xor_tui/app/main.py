@@ -208,8 +208,8 @@ class XorApp(App):
         if not self._idle():
             return
         self._pause()
-        ok = self.session.back()
-        self.say("" if ok else "Already at epoch 0.")
+        dropped = self.session.back()
+        self.say("" if dropped is not None else "Already at epoch 0.")
 
     def action_play(self) -> None:
         if not self._idle():

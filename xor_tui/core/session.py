@@ -6,8 +6,10 @@ started, so it can restart, reseed, load, and save itself as a scenario that rep
 
 from __future__ import annotations
 
+import math
 import random
 import threading
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +19,11 @@ from .actions import Action, SetActivation, SetLoss, SetLr, SetParam, check_seed
 from .activations import NAMES as ACTIVATIONS
 from .activations import SpecError, parse_activation
 from .diagnosis import Diagnosis, Event
-from .engine import Config, ParamRef
+from .engine import Config
 from .replay import Trace
 from .run import Record, Run, RunHalted, Start
 from .scenario import Scenario
+from .view import Frame, build_frame
 
 # events worth stopping for when running to the next one
 NOTABLE = {"dies", "revives", "freezes", "thaws", "halts", "nan", "case"}
@@ -29,11 +32,13 @@ DEFAULT_EPOCHS = 200
 
 @dataclass
 class ParamRow:
-    ref: ParamRef
+    """Deprecated: use ``Session.frame().params`` (kept until the app draws Frames)."""
+
+    ref: object
     name: str
     value: float
     grad: float | None
-    change: float | None  # since the previous epoch
+    change: float | None
     frozen: bool
 
 
@@ -51,6 +56,26 @@ class Session:
         with self.lock:
             self.run = run
             self.trace = Trace.follow(run)
+            # per stored epoch: its loss (NaN where not computed) and how many events
+            # happened up to it; kept in step with the run so a Frame is cheap at any length
+            self._losses = array("d")
+            self._event_ends = array("q")
+            self._events: list[Event] = []
+            self._sync()
+
+    def _sync(self) -> None:
+        """Bring the trace, loss history and event index in line with the run (under the lock)."""
+        self.trace.sync()
+        n = len(self.run.records)
+        keep = min(len(self._losses), n - 1)  # the current record may have been replaced
+        del self._losses[keep:]
+        del self._event_ends[keep:]
+        del self._events[self._event_ends[-1] if keep else 0 :]
+        for k in range(keep, n):
+            loss = self.run.records[k].loss
+            self._losses.append(math.nan if loss is None else loss)
+            self._events.extend(self.trace.events[k])
+            self._event_ends.append(len(self._events))
 
     # ------------------------------------------------------------ construction
     @classmethod
@@ -99,38 +124,54 @@ class Session:
     def start_text(self) -> str:
         return self.run.start.describe()
 
-    def events_until_now(self) -> list[Event]:
-        return self.trace.all_events()
-
-    def losses(self) -> list[float | None]:
-        return [r.loss for r in self.run.records]
+    def frame(self, epoch: int | None = None) -> Frame:
+        """What the app draws for the current epoch (or a stored earlier one), built under the lock."""
+        with self.lock:
+            k = len(self.run.records) - 1 if epoch is None else epoch
+            if not 0 <= k < len(self.run.records):
+                raise IndexError(f"epoch {epoch} is not stored (0 to {len(self.run.records) - 1})")
+            rec = self.run.records[k]
+            prev = self.run.records[k - 1] if k else None
+            total = self._event_ends[k]
+            first = max(total - Frame.MAX_EVENTS, 0)
+            newest = self._events[first:total][::-1]
+            history = memoryview(self._losses[: k + 1].tobytes()).cast("d")
+            return build_frame(
+                self.name, rec, self.trace.diagnoses[k], prev, newest, total, self.start_text, self.epochs, history
+            )
 
     def param_rows(self) -> list[ParamRow]:
-        rec = self.record
-        prev = self.run.records[-2] if len(self.run.records) > 1 else None
-        rows = []
-        for ref in engine.all_params(rec.config):
-            value = rec.value(ref)
-            grad = rec.grad(ref)
-            change = None
-            if prev is not None and prev.config.sizes == rec.config.sizes:
-                change = value - prev.value(ref)
-            rows.append(ParamRow(ref, ref.name(rec.config), value, grad, change, grad == 0))
-        return rows
+        """Deprecated: use ``Session.frame().params``."""
+        with self.lock:
+            rec = self.record
+            prev = self.run.records[-2] if len(self.run.records) > 1 else None
+            rows = []
+            for ref in engine.all_params(rec.config):
+                value = rec.value(ref)
+                change = None
+                if prev is not None and prev.config.sizes == rec.config.sizes:
+                    change = value - prev.value(ref)
+                rows.append(ParamRow(ref, ref.name(rec.config), value, rec.grad(ref), change, rec.grad(ref) == 0))
+            return rows
 
     # ------------------------------------------------------------ moving
     def step(self) -> Record:
         """One epoch; raises RunHalted when training has halted."""
         with self.lock:
             rec = self.run.step()
-            self.trace.sync()
+            self._sync()
             return rec
 
-    def back(self) -> bool:
+    def back(self) -> list[str] | None:
+        """Step back one epoch. None at epoch 0; otherwise what was undone with the dropped
+        epoch (the descriptions of changes made at it, empty when there were none)."""
         with self.lock:
-            ok = self.run.back()
-            self.trace.sync()
-            return ok
+            if len(self.run.records) <= 1:
+                return None
+            dropped = [a.describe() for a in self.run.current.actions if a not in self.run.script]
+            self.run.back()
+            self._sync()
+            return dropped
 
     def run_until(
         self,
@@ -140,26 +181,30 @@ class Session:
         on_step: Callable[[], None] | None = None,
     ) -> str:
         """Step to ``epoch`` (or a halt, a notable event, or a stop request); say why it stopped."""
-        while self.epoch < epoch:
+        while True:
             if should_stop():
                 return "stopped"
-            if self.run.halted:
-                return "halted"
-            self.step()
+            with self.lock:
+                if self.run.halted:
+                    return "halted"
+                if self.run.epoch >= epoch:
+                    return "end"
+                self.step()
+                notable = stop_on_event and any(e.kind in NOTABLE for e in self.trace.events[-1])
             if on_step is not None:
                 on_step()
-            if stop_on_event and any(e.kind in NOTABLE for e in self.trace.events[-1]):
+            if notable:
                 return "event"
-        return "halted" if self.run.halted else "end"
 
     def restart(self) -> None:
-        run = self.run
-        self._set_run(Run(run.initial_config, run.start, run.script))
+        with self.lock:
+            run = self.run
+            self._set_run(Run(run.initial_config, run.start, run.script))
 
     def reseed(self, seed: int | None = None) -> int:
         seed = check_seed(random.randrange(2**31) if seed is None else seed)
-        config = self.run.initial_config
-        self._set_run(Run(config, Start("seed", seed=seed)))
+        with self.lock:
+            self._set_run(Run(self.run.initial_config, Start("seed", seed=seed)))
         self.name = f"seed {seed}"
         self.description = "PyTorch's default nn.Linear start for this seed."
         return seed
@@ -168,7 +213,7 @@ class Session:
     def _act(self, action: Action) -> Record:
         with self.lock:
             rec = self.run.act(action)
-            self.trace.sync()
+            self._sync()
             return rec
 
     def set_param(self, name: str, text) -> float:
@@ -210,14 +255,15 @@ class Session:
     # ------------------------------------------------------------ saving
     def to_scenario(self, name: str | None = None) -> Scenario:
         """The start, the settings and every action taken: replaying it gives this session."""
-        return Scenario(
-            name or self.name,
-            self.run.initial_config,
-            self.run.start,
-            self.epoch,
-            self.description,
-            list(self.run.actions()),
-        )
+        with self.lock:
+            return Scenario(
+                name or self.name,
+                self.run.initial_config,
+                self.run.start,
+                self.epoch,
+                self.description,
+                list(self.run.actions()),
+            )
 
 
-__all__ = ["Session", "ParamRow", "RunHalted", "SpecError", "NOTABLE"]
+__all__ = ["Session", "RunHalted", "SpecError", "NOTABLE", "Frame"]

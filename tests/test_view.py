@@ -1,0 +1,66 @@
+"""The Frame: what the app draws for one state, built by the Session from core's diagnosis."""
+
+import dataclasses
+import math
+
+import pytest
+
+from xor_tui.core.scenario import builtin
+from xor_tui.core.session import Session
+
+
+def test_case1_frame_names_the_dead_output_and_frozen_parameters():
+    f = Session.from_scenario(builtin("case1")).frame()
+    out = f.unit("output[0]")
+    assert out.state == "dead" and out.dead and out.marks == ("-", "-", "-", "-")
+    assert [u.state for u in f.units[:2]] == ["alive", "alive"]
+    assert all(e.frozen and not e.flowing and e.grad == 0 for e in f.edges)
+    assert all(p.frozen for p in f.params) and f.case == 1 and f.case_text == "case 1"
+    assert any("no parameter can change" in line for line in f.explanation)
+    assert f.config.shape == "2-2-1" and f.config.activations == ("ReLU", "ReLU") and f.config.epochs == 200
+
+
+def test_case7_halt_keeps_the_offending_rows_with_their_exact_values():
+    s = Session.from_scenario(builtin("case7"))
+    assert s.run_until(200) == "halted"
+    f = s.frame()
+    rec = s.run.current
+    assert f.epoch == 98 and f.halted and f.loss is None
+    assert f.halt.values == tuple(float(rec.out[-1][r, 0]) for r in f.halt.rows)
+    assert [r.offending for r in f.rows] == [r in f.halt.rows for r in range(4)]
+    assert all(e.grad is None and not e.flowing and not e.frozen for e in f.edges)
+    assert len(f.losses) == 99 and math.isnan(f.losses[-1]) and f.losses[0] == s.run.records[0].loss
+    assert f.events[0].kind == "halts"  # newest first
+
+
+def test_frame_of_an_earlier_epoch_and_step_back_agree():
+    s = Session.from_scenario(builtin("case3"))
+    s.run_until(10)
+    earlier = s.frame(4)
+    for _ in range(6):
+        s.back()
+    now = s.frame()
+    assert earlier == now  # plain data: equal field by field
+    assert len(now.losses) == 5 and list(now.losses) == [r.loss for r in (s.run.records[k] for k in range(5))]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        now.epoch = 3
+
+
+def test_predict_runs_the_engines_forward():
+    s = Session.from_scenario(builtin("case4"))
+    s.run_until(20)
+    f = s.frame()
+    p = f.predict([(r.x1, r.x2) for r in f.rows])
+    assert p.output == tuple(r.prediction for r in f.rows)
+    assert p.layers[0].pre == tuple(tuple(r.hidden_pre[0][j] for r in f.rows) for j in range(2))
+    assert p.finite
+
+
+def test_stepping_back_over_an_edit_reports_it():
+    s = Session.from_scenario(builtin("case3"))
+    s.step()
+    s.step()
+    s.set_param("output.bias[0]", "0.5")
+    assert s.back() == ["set output.bias[0] = 0.5"]
+    assert s.back() == []
+    assert s.back() is None

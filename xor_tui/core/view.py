@@ -1,0 +1,477 @@
+"""What the app shows, as plain immutable data: one ``Frame`` per state.
+
+``Session.frame()`` builds a Frame under the session's lock, for the current epoch or any
+stored one. Widgets render Frames only: every rule (dead unit, frozen parameter, case)
+comes from ``diagnosis``, never recomputed in the view. A Frame holds tuples, floats,
+strings and frozen dataclasses; ``Frame.predict`` runs the network's forward for any
+input points (for the input-space view and per-neuron heatmaps).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from . import engine, losses
+from .diagnosis import Diagnosis, Event
+from .engine import Config
+
+ROWS = engine.ROWS  # "(0,0)" "(0,1)" "(1,0)" "(1,1)"
+INPUTS = ("x1", "x2")
+
+
+def mark(v: float) -> str:
+    """The sign of a pre-activation: ``+`` (> 0), ``-`` (< 0), ``0`` (exactly 0), ``?`` (NaN)."""
+    if v > 0:
+        return "+"
+    if v < 0:
+        return "-"
+    if v == 0:
+        return "0"
+    return "?"
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One neuron (hidden or output), with what it does on each XOR row."""
+
+    name: str
+    """The engine's name: ``hidden[0]``, ``hidden2[1]``, ``output[0]``."""
+    short: str
+    """A short label for drawing: ``h[0]``, ``h2[1]``, ``out``."""
+    layer: int
+    """Layer index: 0 is the first hidden layer, the last one is the output."""
+    index: int
+    """The unit's index within its layer."""
+    state: str
+    """``alive`` (active on all four rows), ``dead`` (diagnosis: flat activation, inactive
+    on all four rows) or ``k of 4`` (active on k rows)."""
+    dead: bool
+    """The diagnosis lists this unit as dead."""
+    active_rows: int
+    """On how many of the four rows the pre-activation is > 0."""
+    marks: tuple[str, str, str, str]
+    """Per XOR row, the sign of the pre-activation: ``+``, ``-``, ``0`` or ``?`` (NaN)."""
+    pre: tuple[float, float, float, float]
+    """Pre-activation per row."""
+    out: tuple[float, float, float, float]
+    """Output (after the activation) per row."""
+    activation: str
+    """The layer's activation label, e.g. ``ReLU``, ``LeakyReLU(0.01)``."""
+    bias: str
+    """The name of this unit's bias parameter."""
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One weight: a connection from a source (input ``x1``/``x2`` or a unit) to a unit."""
+
+    param: str
+    """Parameter name, e.g. ``hidden.weight[1][0]``."""
+    source: str
+    """Source name: ``x1``, ``x2`` or a unit name."""
+    target: str
+    """Target unit name."""
+    layer: int
+    """Layer index of the target unit."""
+    source_index: int
+    """Index of the source within its layer (input index for the first layer)."""
+    target_index: int
+    """Index of the target unit within its layer."""
+    value: float
+    """The weight's value."""
+    grad: float | None
+    """Its gradient at this epoch; None when halted (no backward)."""
+    flowing: bool
+    """Nonzero gradient this epoch (diagnosis)."""
+    frozen: bool
+    """Zero gradient this epoch (diagnosis); both flags are False when halted."""
+
+
+@dataclass(frozen=True)
+class Bias:
+    """One unit's bias."""
+
+    param: str
+    """Parameter name, e.g. ``hidden.bias[0]``."""
+    unit: str
+    """The unit it belongs to."""
+    layer: int
+    """Layer index."""
+    index: int
+    """Unit index within the layer."""
+    value: float
+    """The bias's value."""
+    grad: float | None
+    """Its gradient; None when halted."""
+    flowing: bool
+    """Nonzero gradient this epoch."""
+    frozen: bool
+    """Zero gradient this epoch."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One XOR row through the network."""
+
+    x1: float
+    """First input."""
+    x2: float
+    """Second input."""
+    target: float
+    """The XOR target, 0 or 1."""
+    hidden_pre: tuple[tuple[float, ...], ...]
+    """Per hidden layer, the pre-activation of each unit."""
+    hidden_out: tuple[tuple[float, ...], ...]
+    """Per hidden layer, the output of each unit."""
+    output_pre: float
+    """The output unit's pre-activation."""
+    output_out: float
+    """The output unit's output (after its activation)."""
+    prediction: float
+    """What the loss reads as the probability of 1 (the output, or sigmoid of the
+    pre-activation for bce-logits)."""
+    correct: bool
+    """The prediction is on the target's side of 0.5 (False for NaN)."""
+    offending: bool
+    """This row's output made training halt."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One line of the parameters table."""
+
+    name: str
+    """Parameter name."""
+    value: float
+    """Its value."""
+    grad: float | None
+    """Its gradient (None when halted)."""
+    change: float | None
+    """Change since the previous stored epoch; None at epoch 0 or after a shape change."""
+    frozen: bool
+    """Zero gradient this epoch (diagnosis)."""
+
+
+@dataclass(frozen=True)
+class HaltInfo:
+    """Why training halted at this epoch."""
+
+    epoch: int
+    """The epoch it halted at."""
+    message: str
+    """Torch's own message, e.g. ``all elements of input should be between 0 and 1``."""
+    reason: str
+    """The reason in plain words."""
+    rows: tuple[int, ...]
+    """Indices of the offending rows."""
+    values: tuple[float, ...]
+    """The exact output values on those rows."""
+
+
+@dataclass(frozen=True)
+class ConfigSummary:
+    """The settings at this epoch."""
+
+    shape: str
+    """``2-2-1`` and the like."""
+    layer_names: tuple[str, ...]
+    """``hidden``, (``hidden2``), ``output``."""
+    activations: tuple[str, ...]
+    """Per layer, the activation label (``ReLU``, ``LeakyReLU(0.01)``)."""
+    activation_names: tuple[str, ...]
+    """Per layer, the activation name (``relu``, ``leaky_relu``)."""
+    loss: str
+    """Loss name: ``bce``, ``bce-logits``, ``mse``."""
+    loss_label: str
+    """Torch's class name for it: ``BCELoss`` ..."""
+    lr: float
+    """The learning rate."""
+    layer_lr: tuple[float, ...] | None
+    """Per-layer learning rates, when set."""
+    weight_decay: float
+    """L2 weight decay."""
+    start: str
+    """How the run started: ``seed 0``, ``explicit``, ``zeros``."""
+    epoch: int
+    """This frame's epoch."""
+    epochs: int
+    """The scenario's epochs (where ``e`` stops)."""
+
+    @property
+    def lr_text(self) -> str:
+        """``0.001`` or ``0.01/0.001`` for per-layer rates."""
+        return f"{self.lr:g}" if self.layer_lr is None else "/".join(f"{v:g}" for v in self.layer_lr)
+
+
+@dataclass(frozen=True)
+class LayerOutput:
+    """One layer's values over a batch of points, unit-major: ``pre[j][i]`` is unit j at point i."""
+
+    pre: tuple[tuple[float, ...], ...]
+    """Pre-activations per unit."""
+    out: tuple[tuple[float, ...], ...]
+    """Outputs per unit."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The network over a batch of input points."""
+
+    layers: tuple[LayerOutput, ...]
+    """Per layer (hidden ones, then the output), every unit's values."""
+    output: tuple[float, ...]
+    """The prediction per point (as the loss reads it); NaN where not finite."""
+    finite: bool
+    """Every prediction is finite."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Everything the app draws for one state. Build with ``Session.frame()``."""
+
+    name: str
+    """The session's name (scenario name or ``seed S``)."""
+    epoch: int
+    """The epoch shown: the state after this many updates."""
+    units: tuple[Unit, ...]
+    """Every neuron, layer by layer."""
+    edges: tuple[Edge, ...]
+    """Every weight, layer by layer, target-major (as ``engine.all_params`` orders them)."""
+    biases: tuple[Bias, ...]
+    """Every bias, layer by layer."""
+    rows: tuple[Row, Row, Row, Row]
+    """The four XOR rows (0,0) (0,1) (1,0) (1,1)."""
+    params: tuple[Param, ...]
+    """Every parameter, in the engine's order (weights then bias per layer)."""
+    events: tuple[Event, ...]
+    """Events up to this epoch, newest first (at most ``MAX_EVENTS``)."""
+    events_total: int
+    """How many events happened up to this epoch (may exceed ``len(events)``)."""
+    explanation: tuple[str, ...]
+    """The diagnosis in words, one line per point."""
+    case: int | None
+    """The source's case 1-8, or None."""
+    nearest: int | None
+    """When no case matches, the nearest one."""
+    case_text: str
+    """``case 3``, ``none (nearest 7)`` or ``n/a``."""
+    difference: str
+    """Why no case matches (or why cases do not apply)."""
+    halt: HaltInfo | None
+    """Why training halted at this epoch, or None."""
+    config: ConfigSummary
+    """Settings at this epoch."""
+    loss: float | None
+    """This epoch's loss (None when it could not be computed)."""
+    losses: Sequence[float]
+    """Loss per epoch 0..epoch as a compact read-only float sequence; NaN where not computed."""
+    _net: tuple = field(default=(), repr=False, compare=False)
+    # (Config, ((weight rows, bias), ...)) for predict
+
+    MAX_EVENTS = 500
+
+    @property
+    def halted(self) -> bool:
+        """Training halted at this epoch."""
+        return self.halt is not None
+
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        return self.config.layer_names
+
+    def unit(self, name: str) -> Unit:
+        """The unit called ``name``."""
+        return next(u for u in self.units if u.name == name)
+
+    def param(self, name: str) -> Param:
+        """The parameter called ``name``."""
+        return next(p for p in self.params if p.name == name)
+
+    def predict(self, points: Sequence[tuple[float, float]]) -> Prediction:
+        """Run the network on input points (x1, x2), with the engine's activations and the
+        engine's order of sums (x1*w0 + x2*w1 + ... + b), in float32."""
+        config, params = self._net
+        x = torch.tensor([list(p) for p in points], dtype=torch.float32).reshape(-1, 2)
+        a = x
+        layers = []
+        z = x
+        for (w, b), act in zip(params, config.activations):
+            wt = torch.tensor(w, dtype=torch.float32)  # (out, in)
+            bt = torch.tensor(b, dtype=torch.float32)
+            z = a[:, 0, None] * wt[None, :, 0]
+            for i in range(1, wt.shape[1]):
+                z = z + a[:, i, None] * wt[None, :, i]
+            z = z + bt[None]
+            a = act.forward(z)
+            layers.append(LayerOutput(tuple(map(tuple, z.T.tolist())), tuple(map(tuple, a.T.tolist()))))
+        p = losses.predictions(config.loss, z, a)[:, 0]
+        finite = bool(torch.isfinite(p).all())
+        p = torch.where(torch.isfinite(p), p, torch.full_like(p, math.nan))
+        return Prediction(tuple(layers), tuple(p.tolist()), finite)
+
+
+def short_name(config: Config, layer: int, unit: int) -> str:
+    lname = config.layer_names[layer]
+    if lname == "output":
+        return "out"
+    return f"{lname.replace('hidden', 'h')}[{unit}]"
+
+
+def build_frame(
+    name: str,
+    record,
+    diag: Diagnosis,
+    prev_record,
+    events_newest_first: Sequence[Event],
+    events_total: int,
+    start: str,
+    epochs: int,
+    loss_history: Sequence[float],
+) -> Frame:
+    """Make the Frame of one record (call under the session's lock)."""
+    cfg: Config = record.config
+    names = cfg.layer_names
+    pre = [z.tolist() for z in record.pre]  # per layer: [row][unit]
+    out = [a.tolist() for a in record.out]
+    flowing, frozen = diag.flowing, diag.frozen
+    dead = set(diag.dead)
+
+    units = []
+    for li, lname in enumerate(names):
+        for j in range(cfg.sizes[li + 1]):
+            uname = f"{lname}[{j}]"
+            zs = tuple(pre[li][r][j] for r in range(4))
+            k = sum(diag.active[li][j])
+            state = "dead" if uname in dead else ("alive" if k == 4 else f"{k} of 4")
+            units.append(
+                Unit(
+                    uname,
+                    short_name(cfg, li, j),
+                    li,
+                    j,
+                    state,
+                    uname in dead,
+                    k,
+                    tuple(mark(v) for v in zs),
+                    zs,
+                    tuple(out[li][r][j] for r in range(4)),
+                    cfg.activations[li].label,
+                    f"{lname}.bias[{j}]",
+                )
+            )
+
+    edges, biases, params = [], [], []
+    for ref in engine.all_params(cfg):
+        pname = ref.name(cfg)
+        value = record.value(ref)
+        grad = record.grad(ref)
+        change = None
+        if prev_record is not None and prev_record.config.sizes == cfg.sizes:
+            change = value - prev_record.value(ref)
+        params.append(Param(pname, value, grad, change, pname in frozen))
+        target = f"{names[ref.layer]}[{ref.unit}]"
+        if ref.kind == "weight":
+            source = INPUTS[ref.source] if ref.layer == 0 else f"{names[ref.layer - 1]}[{ref.source}]"
+            edges.append(
+                Edge(
+                    pname,
+                    source,
+                    target,
+                    ref.layer,
+                    ref.source,
+                    ref.unit,
+                    value,
+                    grad,
+                    pname in flowing,
+                    pname in frozen,
+                )
+            )
+        else:
+            biases.append(Bias(pname, target, ref.layer, ref.unit, value, grad, pname in flowing, pname in frozen))
+
+    preds = record.predictions().tolist()
+    halt_rows = set(record.halt.rows) if record.halt is not None else set()
+    rows = []
+    for r in range(4):
+        x1, x2 = engine.X[r].tolist()
+        target = float(engine.TARGET[r, 0])
+        p = preds[r]
+        rows.append(
+            Row(
+                x1,
+                x2,
+                target,
+                tuple(tuple(pre[li][r]) for li in range(len(cfg.hidden))),
+                tuple(tuple(out[li][r]) for li in range(len(cfg.hidden))),
+                pre[-1][r][0],
+                out[-1][r][0],
+                p,
+                p == p and (p > 0.5) == bool(target),
+                r in halt_rows,
+            )
+        )
+
+    halt = None
+    if record.halt is not None:
+        h = record.halt
+        halt = HaltInfo(h.epoch, h.message, h.reason, tuple(h.rows), tuple(out[-1][r][0] for r in h.rows))
+
+    summary = ConfigSummary(
+        cfg.shape_text,
+        names,
+        tuple(a.label for a in cfg.activations),
+        tuple(a.name for a in cfg.activations),
+        cfg.loss,
+        losses.LABELS[cfg.loss],
+        cfg.lr,
+        cfg.layer_lr,
+        cfg.weight_decay,
+        start,
+        record.epoch,
+        epochs,
+    )
+    net = (cfg, tuple((tuple(map(tuple, w[0].tolist())), tuple(b[0].tolist())) for w, b in record.params))
+    return Frame(
+        name=name,
+        epoch=record.epoch,
+        units=tuple(units),
+        edges=tuple(edges),
+        biases=tuple(biases),
+        rows=tuple(rows),
+        params=tuple(params),
+        events=tuple(events_newest_first),
+        events_total=events_total,
+        explanation=tuple(diag.explanation),
+        case=diag.case,
+        nearest=diag.nearest,
+        case_text=diag.case_text,
+        difference=diag.difference,
+        halt=halt,
+        config=summary,
+        loss=record.loss,
+        losses=loss_history,
+        _net=net,
+    )
+
+
+__all__ = [
+    "Frame",
+    "Unit",
+    "Edge",
+    "Bias",
+    "Row",
+    "Param",
+    "HaltInfo",
+    "ConfigSummary",
+    "Prediction",
+    "LayerOutput",
+    "Event",
+    "ROWS",
+    "INPUTS",
+    "mark",
+    "build_frame",
+]
