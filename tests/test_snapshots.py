@@ -1,4 +1,7 @@
-"""SVG snapshots of the main screen (pytest-textual-snapshot); update with --snapshot-update."""
+"""SVG snapshots of the main screen (pytest-textual-snapshot); update with --snapshot-update.
+
+Animation is off (Textual's animation level "none"), so every frame is static and the same
+state always gives the same picture."""
 
 import pytest
 
@@ -6,17 +9,21 @@ from xor_tui.app.main import XorApp
 from xor_tui.core.scenario import builtin
 
 
+def still(scenario: str) -> XorApp:
+    app = XorApp(scenario=builtin(scenario))
+    app.animation_level = "none"
+    return app
+
+
 @pytest.mark.parametrize("case", [1, 6, 7])
 def test_main_screen(snap_compare, case):
-    assert snap_compare(XorApp(scenario=builtin(f"case{case}")), terminal_size=(120, 36))
+    assert snap_compare(still(f"case{case}"), terminal_size=(120, 36))
 
 
 def test_case7_halted(snap_compare):
     async def run_to_halt(pilot):
-        app = pilot.app
         await pilot.press("e")
-        while app.busy:
-            await pilot.pause(0.05)
+        await pilot.app.workers.wait_for_complete()
         await pilot.pause()
 
-    assert snap_compare(XorApp(scenario=builtin("case7")), terminal_size=(120, 36), run_before=run_to_halt)
+    assert snap_compare(still("case7"), terminal_size=(120, 36), run_before=run_to_halt)

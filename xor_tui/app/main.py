@@ -22,6 +22,7 @@ from .components.diagram import NetworkDiagram
 from .components.events import EventPanel
 from .components.input_space import InputSpace
 from .components.loss_plot import LossPlot
+from .components.panel import boxed
 from .components.status import StatusLine
 from .components.tables import ParamsTable, RowsTable
 from .screens.dialogs import ChoiceScreen, ConfirmScreen, HelpScreen, PromptScreen
@@ -150,24 +151,18 @@ class XorApp(App):
     # ------------------------------------------------------------ drawing
     def refresh_view(self) -> None:
         s = self.session
-        with s.lock:
-            k = len(s.trace.diagnoses) - 1
-            rec, diag = s.run.records[k], s.trace.diagnoses[k]
-            events = s.trace.all_events()
-            losses = [r.loss for r in s.run.records[: k + 1]]
-            rows = s.param_rows()
-            start = s.start_text
-        if self.selected not in {r.name for r in rows}:
-            self.selected = rows[-1].name
-        self.sub_title = f"{s.name} — {s.config.shape_text}"
+        frame = self.frame = s.frame()
+        if self.selected not in {p.name for p in frame.params}:
+            self.selected = frame.params[-1].name
+        self.sub_title = f"{s.name} — {frame.config.shape}"
         mode = "running…" if self.busy else (f"playing {self.speed}/s" if self.playing else "")
-        self.query_one(StatusLine).show(rec, diag, start, mode)
-        self.query_one(NetworkDiagram).show(rec, diag, self.selected)
-        self.query_one(RowsTable).show(rec)
-        self.query_one(InputSpace).show(rec)
-        self.query_one(LossPlot).show(losses)
-        self.query_one(ParamsTable).show(rows, self.selected)
-        self.query_one(EventPanel).show(diag, events, self.message)
+        self.query_one(StatusLine).show(frame, mode)
+        self.query_one(NetworkDiagram).show(frame, self.selected)
+        self.query_one(RowsTable).show(frame)
+        self.query_one(InputSpace).show(frame)
+        self.query_one(LossPlot).show(frame)
+        self.query_one(ParamsTable).show(frame, self.selected)
+        self.query_one(EventPanel).show(frame, self.message)
 
     def say(self, message: str, error: bool = False) -> None:
         self.message = message
@@ -521,7 +516,7 @@ class XorApp(App):
     def on_params_table_highlighted(self, event: ParamsTable.Highlighted) -> None:
         if event.name != self.selected:
             self.selected = event.name
-            self.query_one(NetworkDiagram).show(self.session.record, self.session.diagnosis, event.name)
+            self.query_one(NetworkDiagram).show(self.frame, event.name)
 
     def on_params_table_chosen(self, event: ParamsTable.Chosen) -> None:
         self.selected = event.name
@@ -592,10 +587,7 @@ class XorApp(App):
             )
 
 
-def _boxed(box_id: str, title: str, widget) -> Vertical:
-    box = Vertical(widget, id=box_id)
-    box.border_title = title
-    return box
+_boxed = boxed
 
 
 def _seed_problem(text: str) -> str | None:

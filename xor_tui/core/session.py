@@ -61,6 +61,9 @@ class Session:
             self._losses = array("d")
             self._event_ends = array("q")
             self._events: list[Event] = []
+            # losses of the epochs stepped back over, nearest first (shown ahead of the current
+            # epoch); stepping forward consumes them, any change drops them
+            self._ahead: list[float] = []
             self._sync()
 
     def _sync(self) -> None:
@@ -136,8 +139,10 @@ class Session:
             first = max(total - Frame.MAX_EVENTS, 0)
             newest = self._events[first:total][::-1]
             history = memoryview(self._losses[: k + 1].tobytes()).cast("d")
+            ahead = self._ahead if epoch is None else ()
+            diag = self.trace.diagnoses[k]
             return build_frame(
-                self.name, rec, self.trace.diagnoses[k], prev, newest, total, self.start_text, self.epochs, history
+                self.name, rec, diag, prev, newest, total, self.start_text, self.epochs, history, losses_ahead=ahead
             )
 
     def param_rows(self) -> list[ParamRow]:
@@ -160,6 +165,8 @@ class Session:
         with self.lock:
             rec = self.run.step()
             self._sync()
+            if self._ahead:
+                self._ahead.pop(0)
             return rec
 
     def back(self) -> list[str] | None:
@@ -169,8 +176,11 @@ class Session:
             if len(self.run.records) <= 1:
                 return None
             dropped = [a.describe() for a in self.run.current.actions if a not in self.run.script]
+            self._ahead.insert(0, self._losses[-1])
             self.run.back()
             self._sync()
+            if dropped:
+                self._ahead.clear()
             return dropped
 
     def run_until(
@@ -214,6 +224,7 @@ class Session:
         with self.lock:
             rec = self.run.act(action)
             self._sync()
+            self._ahead.clear()
             return rec
 
     def set_param(self, name: str, text) -> float:

@@ -271,6 +271,9 @@ class Frame:
     """Loss per epoch 0..epoch as a compact read-only float sequence; NaN where not computed."""
     _net: tuple = field(default=(), repr=False, compare=False)
     # (Config, ((weight rows, bias), ...)) for predict
+    losses_ahead: Sequence[float] = field(default=(), compare=False)
+    """After stepping back: the losses of the epochs stepped back over (epoch+1 onwards), which
+    stepping forward again reproduces; empty once anything changes. NaN where not computed."""
 
     MAX_EVENTS = 500
 
@@ -331,6 +334,7 @@ def build_frame(
     start: str,
     epochs: int,
     loss_history: Sequence[float],
+    losses_ahead: Sequence[float] = field(default=(), compare=False),
 ) -> Frame:
     """Make the Frame of one record (call under the session's lock)."""
     cfg: Config = record.config
@@ -455,6 +459,7 @@ def build_frame(
         loss=record.loss,
         losses=loss_history,
         _net=net,
+        losses_ahead=tuple(losses_ahead),
     )
 
 

@@ -11,8 +11,14 @@ from textual.strip import Strip
 
 
 @lru_cache(maxsize=1024)
-def _style(spec: str | None) -> Style | None:
-    return None if spec is None else Style.parse(spec)
+def _parse(spec: str) -> Style:
+    return Style.parse(spec)
+
+
+def _style(spec: Style | str | None) -> Style | None:
+    if spec is None or isinstance(spec, Style):
+        return spec
+    return _parse(spec)
 
 
 class Canvas:

@@ -1,33 +1,105 @@
-"""The live node diagram: every neuron with its four row marks, every connection."""
+"""The live node diagram, drawn from a Frame.
+
+Every connection is a continuous braille line from its source box to its target box:
+blue for a positive weight, orange for a negative one (the theme's $primary and $warning),
+1 to 4 dots thick by |w|. Its value sits on the line near the source end, rounded to fit.
+Gradient flow is motion: after a step (and so all the time while playing) dashes run along
+every connection that carries gradient, from the output back towards the inputs, faster for
+a larger |gradient|; frozen connections are dim dots and never move. With Textual's
+animation level "none" the picture is static: flowing lines solid, frozen ones dotted.
+
+Each neuron box shows its four row marks (one per XOR row, top to bottom (0,0) (0,1) (1,0)
+(1,1); green > 0, red < 0, yellow = 0) and a half-block heatmap of its own activation over
+the input square [0,1]^2 with the four XOR points at the corners: a dead ReLU unit is a flat
+dark tile with a red border. The output's tile is the network's prediction.
+"""
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
 
+import numpy as np
 from rich.text import Text
 from textual.message import Message
 
-from ...core import engine
-from ...core.diagnosis import Diagnosis
-from ...core.run import Record
-from . import style as S
+from ...core.view import Frame
+from . import pixels as px
 from .canvas import Canvas
 from .lines import LinesWidget
 
-BOX_W = 13
+ANIMATE_FOR = 1.5  # seconds of motion after each new frame
+FPS = 12
+WIDTH_STEPS = (0.25, 0.6, 1.2)  # |w| below each: 1, 2, 3 dots thick; above the last: 4
 
 
 @dataclass
-class Node:
-    layer: int  # -1 for inputs
+class Box:
+    layer: int  # 0 for the inputs, then 1.. for each layer of units
     unit: int
-    x: int  # left column of the box
-    y: int  # middle row of the box
+    x: int
+    y: int  # top row
+    w: int
+    h: int
 
 
-class NetworkDiagram(LinesWidget):
-    """Inputs x1 x2, hidden units, output; marks coloured by the sign of each row's
-    pre-activation, connections bright where gradient flowed and dim where frozen."""
+def sizes(frame: Frame) -> tuple[int, ...]:
+    """Units per column, the two inputs first."""
+    counts = [0] * len(frame.config.layer_names)
+    for u in frame.units:
+        counts[u.layer] += 1
+    return (2, *counts)
+
+
+def state_text(unit) -> str:
+    """``alive``, ``DEAD`` or ``k/4`` (active on k of the four rows)."""
+    return "DEAD" if unit.dead else unit.state.replace(" of ", "/")
+
+
+def thickness(value: float) -> int:
+    a = abs(value)
+    return 1 + sum(a >= t for t in WIDTH_STEPS) if a == a else 1
+
+
+def layout(sizes: tuple[int, ...], w: int, h: int) -> tuple[str, int, list[list[Box]]] | None:
+    """Boxes per column for a net of ``sizes`` (inputs first) in w x h cells.
+
+    Modes: "full" (6 rows: title, the four rows with a heatmap tile, bias), "compact"
+    (3 rows: title, the marks side by side, bias). Returns (mode, tile width, columns) or
+    None when even the compact boxes do not fit."""
+    cols = len(sizes)
+    tallest = max(sizes[1:] + (2,))
+    for mode, node_h in (("full", 6), ("compact", 3)):
+        if tallest * node_h > h:
+            continue
+        in_w = 5 if mode == "full" else 9
+        for tile in (16, 14, 12, 10, 8) if mode == "full" else (0,):
+            unit_w = (tile + 4) if mode == "full" else 11
+            gap = (w - in_w - unit_w * (cols - 1)) / (cols - 1)
+            if gap >= (12 if mode == "full" else 8):
+                break
+        else:
+            continue
+        columns, x = [], 0.0
+        for c, n in enumerate(sizes):
+            bw = in_w if c == 0 else unit_w
+            col = []
+            for j in range(n):
+                centre = h * (j + 0.5) / n
+                top = min(max(int(round(centre - node_h / 2)), 0), h - node_h)
+                col.append(Box(c, j, int(round(x)), top, bw, node_h))
+            columns.append(col)
+            x += bw + gap
+        # the last column flush right
+        for b in columns[-1]:
+            b.x = w - b.w
+        return mode, tile, columns
+    return None
+
+
+class NetworkDiagram(LinesWidget, can_focus=True):
+    """Inputs, hidden units, output; click a connection or a neuron to select its parameter."""
 
     DEFAULT_CSS = "NetworkDiagram { height: 1fr; }"
 
@@ -38,120 +110,260 @@ class NetworkDiagram(LinesWidget):
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        self.record: Record | None = None
-        self.diag: Diagnosis | None = None
+        self.frame: Frame | None = None
         self.selected: str | None = None
         self._hit: dict[tuple[int, int], str] = {}
+        self._tiles: dict | None = None
+        self._tiles_key = None
+        self._motion_until = 0.0
+        self._ticks = 0
+        self._timer = None
 
-    def show(self, record: Record, diag: Diagnosis, selected: str | None) -> None:
-        self.record, self.diag, self.selected = record, diag, selected
+    # ------------------------------------------------------------ feeding and motion
+    def show(self, frame: Frame, selected: str | None = None) -> None:
+        moved = self.frame is not None and (frame.epoch != self.frame.epoch or frame.edges != self.frame.edges)
+        self.frame, self.selected = frame, selected
+        if moved and self.animated and any(e.flowing for e in frame.edges):
+            self._motion_until = time.monotonic() + ANIMATE_FOR
+            if self._timer is None:
+                self._timer = self.set_interval(1 / FPS, self._tick)
+            else:
+                self._timer.resume()
         self.set_content(None)
 
-    # ------------------------------------------------------------ layout
-    def _layout(self, w: int, h: int) -> list[list[Node]]:
-        sizes = self.record.config.sizes
-        cols = len(sizes)
-        gap = max((w - BOX_W * cols) // max(cols - 1, 1), 2)
-        layers = []
-        for c, n in enumerate(sizes):
-            x = min(c * (BOX_W + gap), max(w - BOX_W, 0)) if cols > 1 else 0
-            step = h / n
-            layers.append([Node(c - 1, j, x, int(step * (j + 0.5))) for j in range(n)])
-        return layers
+    @property
+    def animated(self) -> bool:
+        return self.is_attached and self.app.animation_level != "none"
 
+    @property
+    def moving(self) -> bool:
+        return self.animated and time.monotonic() < self._motion_until
+
+    def _tick(self) -> None:
+        self._ticks += 1
+        if not self.moving and self._timer is not None:
+            self._timer.pause()
+            self._motion_until = 0.0
+        self.set_content(None)
+
+    # ------------------------------------------------------------ drawing
     def build(self):
         w, h = self.size.width, self.size.height
-        if self.record is None or w < 30 or h < 6:
-            return Text("(the diagram needs at least 30x6 cells)", style="dim")
-        rec, diag = self.record, self.diag
+        f = self.frame
+        if f is None:
+            return Text("")
+        placed = layout(sizes(f), w, h)
+        if placed is None:
+            return Text("(the diagram needs more room: maximise it)", style="dim", overflow="fold")
+        mode, tile_w, columns = placed
+        pal = px.theme_colours(self)
         canvas = Canvas(w, h)
         self._hit = {}
-        layers = self._layout(w, h)
-        grads = rec.grads
-        labels = []
-        for li in range(len(layers) - 1):
-            for tgt in layers[li + 1]:
-                for src in layers[li]:
-                    ref = engine.ParamRef(li, "weight", tgt.unit, src.unit)
-                    name = ref.name(rec.config)
-                    value = rec.value(ref)
-                    g = None if grads is None else rec.grad(ref)
-                    labels.append(self._edge(canvas, src, tgt, name, value, g))
-        for name, x, y, text, st in labels:
-            canvas.text(x, y, text, st)
-            for i in range(len(text)):
-                self._hit[(x + i, y)] = name
-        for col in layers:
-            for node in col:
-                self._node(canvas, node, rec, diag)
+        self._draw_edges(canvas, columns, mode, pal)
+        for col in columns:
+            for box in col:
+                self._draw_box(canvas, box, mode, tile_w, pal)
         return canvas.strips()
 
-    def _edge(self, canvas: Canvas, src: Node, tgt: Node, name: str, value: float, g: float | None):
-        x0, y0 = src.x + BOX_W, src.y
-        x1, y1 = tgt.x - 1, tgt.y
-        flowing = g is not None and g != 0
-        base = S.W_POS if value >= 0 else S.W_NEG
-        st = f"bold {base}" if flowing else S.FROZEN
-        size = abs(g) if flowing else 0.0
+    # -- edges
+    def _ports(self, box: Box, k: int, n: int, mode: str) -> float:
+        """The dot row where the k-th of n connections meets ``box``'s side."""
+        inner = (box.h - 2) * 4
+        return (box.y + 1) * 4 + inner * (k + 0.5) / n
 
-        def glyph(dx: int, dy: int) -> str:
-            if not flowing:
-                return "·"
-            slope = dy / dx if dx else 9
-            if abs(slope) < 0.35:
-                return "━" if size >= 1e-2 else "─"
-            return "╲" if slope > 0 else "╱"
+    def _draw_edges(self, canvas: Canvas, columns, mode: str, pal) -> None:
+        f = self.frame
+        dots = px.Braille(canvas.width, canvas.height)
+        edges = list(f.edges)
+        moving = self.moving
+        styles, prio, lines = {}, {}, []
+        for i, e in enumerate(edges):
+            src = columns[e.layer][e.source_index]
+            dst = columns[e.layer + 1][e.target_index]
+            n_out, n_in = len(columns[e.layer + 1]), len(columns[e.layer])
+            x0, y0 = (src.x + src.w) * 2, self._ports(src, e.target_index, n_out, mode)
+            x1, y1 = dst.x * 2 - 1, self._ports(dst, e.source_index, n_in, mode)
+            colour = pal["primary"] if e.value >= 0 else pal["warning"]
+            width = thickness(e.value)
+            dash = None
+            if e.frozen:  # dim dots, never moving
+                dash = (1.0, 1.0, 0.0)
+                colour = colour.blend(pal["background"], 0.4)
+            elif e.flowing and moving:
+                g = abs(e.grad or 0.0)
+                speed = 1.0 + max(0.0, min(3.0, math.log10(g) + 5.0)) if g > 0 else 1.0
+                dash = (5.0, 3.0, (self._ticks * speed) % 8.0)
+            pts = dots.line(x0, y0, x1, y1, i, width, dash)
+            selected = e.param == self.selected
+            styles[i] = px.style(colour, bold=e.flowing or selected)
+            prio[i] = 2 if selected else (1 if e.flowing else 0)
+            lines.append((e, pts, x0, x1))
+        for x, y, ch, owner in dots.cells(prio):
+            canvas.put(x, y, ch, styles[owner])
+            self._hit[(x, y)] = edges[owner].param
+        boxes = {(b.x + i, b.y + j) for col in columns for b in col for i in range(b.w) for j in range(b.h)}
+        self._draw_labels(canvas, lines, pal, boxes, dots.owners_by_cell())
 
-        cells = canvas.line(x0, y0, x1, y1, glyph, st)
-        label = f"{value:+.2f}"
-        # place the label 70% of the way, so labels of edges into one node do not collide
-        cx, cy = cells[min(int(len(cells) * 0.7), len(cells) - 1)]
-        style = S.SELECTED if name == self.selected else st
-        return name, max(cx - len(label) // 2, 0), cy, label, style
+    def _draw_labels(self, canvas: Canvas, lines, pal, boxes: set[tuple[int, int]], owners) -> None:
+        """Each weight's value on its own line, as near the source as it can go where no
+        other line passes (so it is clear which line it labels), never over a box or another
+        label, preferably not even above or below one."""
+        taken: set[tuple[int, int]] = set()
+        bg = pal["background"]
+        for i_e, (e, pts, x0, x1) in enumerate(lines):
+            gap_cells = (x1 - x0) / 2
+            texts = [px.fit_number(e.value, 5)]
+            if e.grad is not None and gap_cells >= 16:
+                texts.insert(0, texts[0] + " ∇" + px.fit_number(e.grad, 7, 4))
+            colour = pal["primary"] if e.value >= 0 else pal["warning"]
+            if e.frozen:
+                colour = colour.blend(pal["foreground"], 0.3)
+            st = px.style(bg if e.param == self.selected else colour, colour if e.param == self.selected else bg, True)
+            best = None
+            for ti, text in enumerate(texts):
+                for fi, frac in enumerate((0.2, 0.28, 0.12, 0.36, 0.44, 0.52, 0.6, 0.68, 0.76)):
+                    x, y = pts[int(frac * (len(pts) - 1))]
+                    cx, cy = int(x / 2), int(y / 4)
+                    lx = min(max(cx - len(text) // 2, int(x0 / 2)), int(x1 / 2) - len(text))
+                    inside = {(lx + i, cy) for i in range(len(text))}
+                    span = {(lx + i, cy) for i in range(-1, len(text) + 1)}
+                    if lx < 0 or cy >= canvas.height or span & taken or inside & boxes:
+                        continue
+                    around = {(x, y + d) for x, y in span for d in (-1, 1)}
+                    others = sum(1 for c in span if owners.get(c, set()) - {i_e})
+                    score = (others > 0, bool(around & taken), ti, others, fi)
+                    if best is None or score < best[0]:
+                        best = (score, text, lx, cy, span)
+            if best is not None:
+                _, text, lx, cy, span = best
+                canvas.text(lx, cy, text, st)
+                for i in range(len(text)):
+                    self._hit[(lx + i, cy)] = e.param
+                taken |= span
 
-    def _node(self, canvas: Canvas, node: Node, rec: Record, diag: Diagnosis) -> None:
-        x, y = node.x, node.y
-        if node.layer < 0:
-            title, border = f"x{node.unit + 1}", "grey70"
-            marks = [(f"{int(v)}", "bold white") for v in engine.X[:, node.unit].tolist()]
-            bias_text, bias_name = "input", None
-        else:
-            cfg = rec.config
-            lname = cfg.layer_names[node.layer]
-            # short names keep the state readable inside the box: h[0], h2[1], out
-            short = {"hidden": "h", "output": "out"}.get(lname, lname.replace("hidden", "h"))
-            title = f"{short}[{node.unit}]" if lname != "output" else short
-            z = rec.pre[node.layer][:, node.unit].tolist()
-            marks = [("●" if v > 0 else ("◌" if v == 0 else "○"), S.sign_style(v)) for v in z]
-            active = sum(v > 0 for v in z)
-            flat = cfg.activations[node.layer].flat_below_zero
-            if active == 4:
-                border, state = S.ALIVE, "alive"
-            elif active == 0 and flat:
-                border, state = S.DEAD, "DEAD"
+    # -- boxes
+    def _unit(self, box: Box):
+        return next(u for u in self.frame.units if u.layer == box.layer - 1 and u.index == box.unit)
+
+    def _draw_box(self, canvas: Canvas, box: Box, mode: str, tile_w: int, pal) -> None:
+        f = self.frame
+        x, y, w, h = box.x, box.y, box.w, box.h
+        fg = pal["foreground"]
+        if box.layer == 0:
+            values = [int(r.x1 if box.unit == 0 else r.x2) for r in f.rows]
+            border = px.style(fg.blend(pal["background"], 0.4))
+            title = f"x{box.unit + 1}"
+            self._frame_lines(canvas, box, title, border, px.style(fg, bold=True))
+            if mode == "full":
+                for r, v in enumerate(values):
+                    canvas.text(x + 1, y + 1 + r, f"{v:^{w - 2}}", px.style(fg, bold=True))
             else:
-                border, state = S.PARTLY, f"{active}/4" if flat else "live"
-            title = f"{title} {state}"
-            ref = engine.ParamRef(node.layer, "bias", node.unit)
-            bias_name = ref.name(cfg)
-            bias_text = f"b{rec.value(ref):+.2f}"
-        inner = BOX_W - 2
-        canvas.text(x, y - 1, "╭" + ("─" + title + "─" * inner)[:inner] + "╮", border)
-        canvas.text(x, y, "│", border)
-        canvas.text(x + 1, y, " " * inner)
-        mx = x + 1 + (inner - 7) // 2
-        for i, (ch, st) in enumerate(marks):
-            canvas.put(mx + 2 * i, y, ch, st)
-        canvas.text(x + BOX_W - 1, y, "│", border)
-        bottom = ("─" + bias_text + "─" * inner)[:inner]
-        canvas.text(x, y + 1, "╰" + bottom + "╯", border)
-        if bias_name is not None:
-            g = rec.grad(engine.ParamRef(node.layer, "bias", node.unit)) if rec.grads is not None else None
-            bst = S.SELECTED if bias_name == self.selected else ("bold " + border if g not in (None, 0.0) else S.FROZEN)
-            canvas.text(x + 2, y + 1, bias_text, bst)
-            for i in range(BOX_W):
-                for dy in (-1, 0, 1):
-                    self._hit[(x + i, y + dy)] = bias_name
+                canvas.text(x + 1, y + 1, " ".join(str(v) for v in values).center(w - 2), px.style(fg, bold=True))
+            return
+        u = self._unit(box)
+        state_colour = {"alive": pal["success"], "dead": pal["error"]}.get(u.state, pal["warning"])
+        border = px.style(state_colour, bold=u.state == "dead")
+        title = f"{u.short} {state_text(u)}"
+        self._frame_lines(canvas, box, title, border, px.style(state_colour, bold=True))
+        marks = []
+        for i, z in enumerate(u.pre):
+            broken = f.halt is not None and box.layer == len(f.config.layer_names) and i in f.halt.rows
+            if broken:
+                marks.append(("✕", px.style(pal["error"], bold=True)))
+            elif z > 0:
+                marks.append(("●", px.style(pal["success"], bold=True)))
+            elif z < 0:
+                marks.append(("○", px.style(pal["error"], bold=True)))
+            elif z == 0:
+                marks.append(("◌", px.style(pal["warning"], bold=True)))
+            else:
+                marks.append(("?", px.style(pal["error"], bold=True)))
+        halted_out = f.halt is not None and box.layer == len(f.config.layer_names)
+        if mode == "full" and halted_out:
+            # at a halt the output's rows say what broke BCELoss, with enough digits to see it
+            for r, (ch, st) in enumerate(marks):
+                canvas.put(x + 1, y + 1 + r, ch, st)
+                row = f.rows[r]
+                value = px.outside_unit(row.output_out) if row.offending else px.fit_number(row.prediction, 6, 3, False)
+                text = "ŷ=" + value if len(value) + 2 <= w - 4 else value
+                st = px.style(pal["error"] if row.offending else fg, bold=row.offending)
+                canvas.text(x + 3, y + 1 + r, text, st)
+        elif mode == "full":
+            for r, (ch, st) in enumerate(marks):
+                canvas.put(x + 1, y + 1 + r, ch, st)
+            self._draw_tile(canvas, box, tile_w, pal)
+        else:
+            mx = x + 1 + (w - 2 - 7) // 2
+            for i, (ch, st) in enumerate(marks):
+                canvas.put(mx + 2 * i, y + 1, ch, st)
+        # the bias on the bottom border, with its gradient when there is room
+        b = next(b for b in f.biases if b.param == u.bias)
+        room = w - 3
+        text = "b" + px.fit_number(b.value, min(room - 1, 6))
+        if b.grad is not None and len(text) + 9 <= room:
+            text += " ∇" + px.fit_number(b.grad, 7, 4)
+        colour = pal["primary"] if b.value >= 0 else pal["warning"]
+        if b.frozen:
+            colour = colour.blend(pal["foreground"], 0.3)
+        selected = b.param == self.selected
+        st = px.style(pal["background"], colour, True) if selected else px.style(colour, bold=b.flowing)
+        canvas.text(x + 1, y + h - 1, text, st)
+        for i in range(w):
+            for dy in range(h):
+                self._hit[(x + i, y + dy)] = b.param
+
+    def _frame_lines(self, canvas: Canvas, box: Box, title: str, border, title_style) -> None:
+        x, y, w, h = box.x, box.y, box.w, box.h
+        inner = w - 2
+        canvas.text(x, y, "╭─" + "─" * (inner - 1) + "╮", border)
+        if len(title) > inner:
+            title = title.replace("alive", "4/4")
+        if len(title) > inner:
+            title = title.split(" ")[0]  # the state stays visible in the border's colour
+        canvas.text(x + (2 if len(title) < inner else 1), y, title, title_style)
+        for r in range(1, h - 1):
+            canvas.put(x, y + r, "│", border)
+            canvas.text(x + 1, y + r, " " * inner)
+            canvas.put(x + w - 1, y + r, "│", border)
+        canvas.text(x, y + h - 1, "╰" + "─" * inner + "╯", border)
+
+    def _tiles_for(self, tile_w: int):
+        """Each unit's activation over the input square, (8, tile_w) per unit (cached)."""
+        key = (id(self.frame), tile_w)
+        if self._tiles_key != key:
+            xs = np.linspace(0.0, 1.0, tile_w)
+            ys = np.linspace(1.0, 0.0, 8)
+            gx, gy = np.meshgrid(xs, ys)
+            pts = np.stack([gx.ravel(), gy.ravel()], axis=1)
+            p = self.frame.predict(pts.tolist())
+            acts = [np.asarray(layer.out, dtype=float).T for layer in p.layers]  # (points, units)
+            self._tiles = {"acts": acts, "pred": np.asarray(p.output, dtype=float), "shape": (8, tile_w)}
+            self._tiles_key = key
+        return self._tiles
+
+    def _draw_tile(self, canvas: Canvas, box: Box, tile_w: int, pal) -> None:
+        t = self._tiles_for(tile_w)
+        f = self.frame
+        last = box.layer == len(f.config.layer_names)
+        mid = pal["surface"]
+        if last:
+            grid = np.asarray(t["pred"], dtype=float).reshape(t["shape"])
+            colour = lambda v: px.diverging(2 * v - 1, pal["error"], mid, pal["success"])  # noqa: E731
+        else:
+            layer = np.asarray(t["acts"][box.layer - 1], dtype=float)
+            grid = layer[:, box.unit].reshape(t["shape"])
+            finite = np.abs(layer[np.isfinite(layer)])
+            scale = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+            colour = lambda v: px.diverging(v / scale, pal["warning"], mid, pal["primary"])  # noqa: E731
+        rows = px.half_blocks(grid, colour)
+        x0, y0 = box.x + 3, box.y + 1
+        for r, cells in enumerate(rows):
+            for c, (ch, st) in enumerate(cells):
+                canvas.put(x0 + c, y0 + r, ch, st)
+        # the four XOR points at the corners, as the target they should give
+        for (c, r), target in (((0, 3), "0"), ((0, 0), "1"), ((tile_w - 1, 3), "1"), ((tile_w - 1, 0), "0")):
+            bg = colour(float(grid[2 * r + (1 if r == 3 else 0), c]))
+            canvas.put(x0 + c, y0 + r, target, px.style(pal["foreground"], bg, True))
 
     def on_click(self, event) -> None:
         name = self._hit.get((event.x, event.y))

@@ -1,40 +1,83 @@
-"""The explanation of the current state and the events so far, newest first."""
+""" "What is happening": the diagnosis in words, then every event, newest first.
+
+A scrolling panel (mouse wheel, or focus it and use the arrows, page keys, home and end):
+nothing is cut; lines wrap at the panel's width. Only the newest ``Frame.MAX_EVENTS``
+events travel in a Frame; the panel says how many earlier ones there are.
+"""
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
 
-from ...core.diagnosis import Diagnosis, Event
-from .lines import LinesWidget
+from ...core.view import Frame
+from . import pixels as px
 
-KIND_STYLE = {
-    "halts": "bold red",
-    "nan": "bold red",
-    "dies": "red",
-    "revives": "green",
-    "freezes": "yellow",
-    "thaws": "green",
-    "case": "cyan",
-    "action": "magenta",
-    "dead": "red",
-    "frozen": "yellow",
+KIND_VAR = {
+    "halts": "error",
+    "nan": "error",
+    "dies": "error",
+    "dead": "error",
+    "revives": "success",
+    "thaws": "success",
+    "freezes": "warning",
+    "frozen": "warning",
+    "case": "accent",
+    "action": "secondary",
+    "undo": "secondary",
 }
 
 
-class EventPanel(LinesWidget):
-    """The explanation, then the events newest first, cropped to the panel."""
+class EventPanel(VerticalScroll, can_focus=True):
+    DEFAULT_CSS = """
+    EventPanel { height: 1fr; scrollbar-size-vertical: 1; }
+    EventPanel > Static { width: 1fr; }
+    """
 
-    DEFAULT_CSS = "EventPanel { height: 1fr; }"
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self._key = None
+        self.text = Text()
 
-    def show(self, diag: Diagnosis, events: list[Event], message: str = "") -> None:
+    @property
+    def content(self) -> Text:
+        """What the panel holds (all of it, not only what is in view)."""
+        return self.text
+
+    def compose(self):
+        yield Static(id="events-text")
+
+    def show(self, frame: Frame, message: str = "") -> None:
+        key = (
+            self.app.theme,
+            message,
+            frame.explanation,
+            frame.events_total,
+            frame.events[:1],
+            frame.epoch if message else None,
+        )
+        if key == self._key:
+            return
+        self._key = key
+        pal = px.theme_colours(self)
+        fg = pal["foreground"]
+        dim = px.style(fg.blend(pal["background"], 0.4))
         t = Text()
         if message:
-            t.append(message + "\n", "bold yellow")
-        for line in diag.explanation:
-            t.append("• " + line + "\n")
-        if events:
-            t.append("events (newest first)\n", "bold underline")
-        for e in reversed(events[-60:]):
-            t.append(f"epoch {e.epoch:>4}: ", "dim")
-            t.append(e.text + "\n", KIND_STYLE.get(e.kind, ""))
-        self.set_content(t)
+            t.append(message + "\n", px.style(pal["warning"], bold=True))
+        for line in frame.explanation:
+            t.append("• ", "bold")
+            t.append(line + "\n")
+        if frame.events:
+            t.append("events, newest first\n", "bold underline")
+        for e in frame.events:
+            t.append(f"epoch {e.epoch:>4}: ", dim)
+            t.append(e.text + "\n", px.style(pal[KIND_VAR.get(e.kind, "foreground")]))
+        earlier = frame.events_total - len(frame.events)
+        if earlier > 0:
+            t.append(f"… and {earlier} earlier event(s), not kept in this view\n", dim)
+        t.rstrip()
+        self.text = t
+        if self.is_mounted:
+            self.query_one(Static).update(t)

@@ -1,87 +1,170 @@
-"""The input plane: the four XOR points, each first-layer unit's line w.x + b = 0 with
-its active side shaded, and the output's decision regions."""
+"""The input plane: the network's prediction as a half-block heatmap over a little more than
+[0,1]^2, each first-layer unit's line w.x + b = 0 drawn continuously in that unit's colour
+with its active side tinted, the four XOR points with their target and ✓/✗, axis ticks and a
+key. Everything is computed by ``Frame.predict`` (the engine's own forward pass)."""
 
 from __future__ import annotations
 
-import torch
+import numpy as np
 from rich.text import Text
 
-from ...core import engine, losses
-from ...core.run import Record
+from ...core.view import Frame
+from . import pixels as px
 from .canvas import Canvas
 from .lines import LinesWidget
 
-UNIT_COLOURS = ("cyan", "yellow", "magenta", "spring_green2")
-LO, HI = -0.5, 1.5
+LO, HI = -0.25, 1.25
+UNIT_VARS = ("text-accent", "text-primary", "text-success", "text-error")
+SHADE = 0.22  # how much a unit's active side is tinted with its colour
+HEAT = 0.55  # how strongly the prediction colours the plane
 
 
-class InputSpace(LinesWidget):
+def unit_colours(pal) -> list:
+    return [pal.get(v, pal["foreground"]) for v in UNIT_VARS]
+
+
+class InputSpace(LinesWidget, can_focus=True):
     DEFAULT_CSS = "InputSpace { height: 1fr; }"
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        self.record: Record | None = None
+        self.frame: Frame | None = None
 
-    def show(self, record: Record) -> None:
-        self.record = record
+    def show(self, frame: Frame) -> None:
+        self.frame = frame
         self.set_content(None)
 
     def build(self):
         w, h = self.size.width, self.size.height
-        rec = self.record
-        if rec is None or w < 12 or h < 5:
-            return Text("(too small)", style="dim")
+        f = self.frame
+        if f is None:
+            return Text("")
+        if w < 16 or h < 5:
+            return Text("(too small: maximise)", style="dim", overflow="fold")
+        pal = px.theme_colours(self)
         canvas = Canvas(w, h)
-        # cell centres in input coordinates; y grows upwards
-        xs = torch.tensor([LO + (HI - LO) * (c + 0.5) / w for c in range(w)])
-        ys = torch.tensor([HI - (HI - LO) * (r + 0.5) / h for r in range(h)])
-        gx, gy = torch.meshgrid(xs, ys, indexing="xy")  # (h, w)
-        pts = torch.stack([gx.flatten(), gy.flatten()], dim=1)
-        w1, b1 = rec.params[0][0][0], rec.params[0][1][0]
-        z1 = pts @ w1.T + b1  # (h*w, units)
-        pred = self._predict(rec, pts)
-        units = z1.shape[1]
-        on = (z1 > 0).reshape(h, w, units)
-        edge = torch.zeros_like(on)
-        edge[:, 1:] |= on[:, 1:] != on[:, :-1]
-        edge[1:, :] |= on[1:, :] != on[:-1, :]
-        # per cell: the first unit whose line passes here (-1: none), how many units are
-        # active, the first active one, and the output's side: then one lookup per cell
-        first_edge = torch.where(edge.any(-1), edge.float().argmax(-1), -1).tolist()
-        n_active = on.sum(-1).tolist()
-        first_active = on.float().argmax(-1).tolist()
-        side = [None] * (w * h) if pred is None else pred
-        bg_of = {None: "", True: " on #12361f", False: " on #3a1518"}
-        for r in range(h):
-            fe, na, fa = first_edge[r], n_active[r], first_active[r]
-            for c in range(w):
-                p = side[r * w + c]
-                bg = bg_of[None if p is None else p > 0.5]
-                if fe[c] >= 0:
-                    # each unit's line w.x + b = 0: cells where its sign flips against a neighbour
-                    canvas.put(c, r, "•", f"bold {UNIT_COLOURS[fe[c] % 4]}{bg}")
-                elif na[c] == 1:
-                    canvas.put(c, r, "·", f"{UNIT_COLOURS[fa[c] % 4]}{bg}")
-                elif na[c] > 1:
-                    canvas.put(c, r, "+", f"grey70{bg}")
+        left, key_rows, axis_rows = 4, 1, 1
+        pw, ph = w - left - 1, h - key_rows - axis_rows
+        n_px = ph * 2
+        # pixel centres in input coordinates (y grows upwards)
+        xs = LO + (HI - LO) * (np.arange(pw) + 0.5) / pw
+        ys = HI - (HI - LO) * (np.arange(n_px) + 0.5) / n_px
+        gx, gy = np.meshgrid(xs, ys)
+        pred = f.predict(np.stack([gx.ravel(), gy.ravel()], axis=1).tolist())
+        p = np.asarray(pred.output, dtype=float).reshape(n_px, pw)
+        mid = pal["surface"]
+        heat = [
+            [px.diverging(HEAT * (2 * v - 1), pal["error"], mid, pal["success"]) for v in row] for row in p.tolist()
+        ]
+        # first-layer units: active side tinted, the line itself where the sign changes within a pixel
+        colours = unit_colours(pal)
+        first = [u for u in f.units if u.layer == 0]
+        weights = {(e.target_index, e.source_index): e.value for e in f.edges if e.layer == 0}
+        biases = {b.index: b.value for b in f.biases if b.layer == 0}
+        dots = px.Braille(pw, ph)
+        for u in first:
+            w1, w2, b = weights[(u.index, 0)], weights[(u.index, 1)], biases[u.index]
+            z = w1 * gx + w2 * gy + b
+            colour = colours[u.index % len(colours)]
+            active = (z > 0).tolist()
+            for r in range(n_px):
+                row, act = heat[r], active[r]
+                for c in range(pw):
+                    if act[c]:
+                        row[c] = row[c].blend(colour, SHADE)
+            seg = _clip_line(w1, w2, b)
+            if seg is not None:
+                (ax, ay), (bx, by) = seg
+                to_dot = lambda x, y: ((x - LO) / (HI - LO) * pw * 2 - 0.5, (HI - y) / (HI - LO) * ph * 4 - 0.5)  # noqa: E731
+                dots.line(*to_dot(ax, ay), *to_dot(bx, by), u.index)
+        line_cells = {}
+        for x, y, ch, owner in dots.cells():
+            line_cells[(x, y)] = (ch, colours[owner % len(colours)])
+        for r in range(ph):
+            for c in range(pw):
+                top, bottom = heat[2 * r][c], heat[2 * r + 1][c]
+                if (c, r) in line_cells:
+                    ch, colour = line_cells[(c, r)]
+                    canvas.put(left + c, r, ch, px.style(colour, top.blend(bottom, 0.5), True))
                 else:
-                    canvas.put(c, r, " ", f"white{bg}")
-        for (x1, x2), t in zip(engine.X.tolist(), engine.TARGET[:, 0].tolist()):
-            c = int((x1 - LO) / (HI - LO) * w)
-            r = int((HI - x2) / (HI - LO) * h)
-            canvas.text(max(c - 1, 0), min(r, h - 1), f"[{int(t)}]", "bold white on grey23")
-        legend = " ".join(f"h{j}" for j in range(z1.shape[1]))
-        canvas.text(0, h - 1, legend[:w], "dim")
+                    canvas.put(left + c, r, "▀", px.style(top, bottom))
+        # axes: ticks at 0 and 1 on both
+        dim = px.style(pal["foreground"].blend(pal["background"], 0.35))
+        col_of = lambda x: left + int((x - LO) / (HI - LO) * pw)  # noqa: E731
+        row_of = lambda y: min(int((HI - y) / (HI - LO) * ph), ph - 1)  # noqa: E731
+        for v in (0, 1):
+            canvas.text(0, row_of(v), f"{v:>2}┤", dim)
+            canvas.text(col_of(v), ph, "┬" if v == 0 else "┬", dim)
+        canvas.text(0, ph, "  └", dim)
+        for c in range(left, left + pw):
+            if canvas.chars[ph][c] == " ":
+                canvas.put(c, ph, "─", dim)
+        canvas.text(col_of(0) - 1, ph, "0┬", dim)
+        canvas.text(col_of(1) - 1, ph, "1┬", dim)
+        canvas.text(left + pw - 2, ph, "x1", dim)
+        canvas.text(0, 0, "x2", dim)
+        # the four points: target and whether the network gets it right
+        for row in f.rows:
+            mark = "✓" if row.correct else "✗"
+            c, r = col_of(row.x1), row_of(row.x2)
+            st = px.style(pal["foreground"], pal["background"], True)
+            canvas.text(min(max(c - 1, left), left + pw - 2), r, f"{int(row.target)}", st)
+            canvas.text(
+                min(max(c, left + 1), left + pw - 1),
+                r,
+                mark,
+                px.style(pal["success" if row.correct else "error"], pal["background"], True),
+            )
+        # the key, in the colours it explains
+        key = Text()
+        for u in first:
+            key.append("━", px.style(colours[u.index % len(colours)], bold=True))
+            key.append(f"{u.short} ")
+        key.append("▀", px.style(px.diverging(HEAT, pal["error"], mid, pal["success"])))
+        key.append("ŷ>½ ")
+        key.append("▀", px.style(px.diverging(-HEAT, pal["error"], mid, pal["success"])))
+        key.append("ŷ<½")
+        if not pred.finite:
+            key.append(" (ŷ not finite)", px.style(pal["error"], bold=True))
+        self._key_into(canvas, key, h - 1)
         return canvas.strips()
 
     @staticmethod
-    def _predict(rec: Record, pts: torch.Tensor):
-        """Network output over the plane (first-layer lines are exact; the rest follows)."""
-        a = pts
-        for (w, b), act in zip(rec.params, rec.config.activations):
-            z = a @ w[0].T + b[0]
-            a = act.forward(z)
-        p = losses.predictions(rec.config.loss, z, a)[:, 0]
-        if not torch.isfinite(p).all():
-            return None
-        return p.tolist()
+    def _key_into(canvas: Canvas, key: Text, y: int) -> None:
+        x = 0
+        for span_text, st in _spans(key):
+            for ch in span_text:
+                if x >= canvas.width:
+                    return
+                canvas.put(x, y, ch, st)
+                x += 1
+
+
+def _clip_line(w1: float, w2: float, b: float):
+    """The part of w1*x + w2*y + b = 0 inside the plotted square, as two end points."""
+    pts = []
+    if w2 != 0:
+        for x in (LO, HI):
+            y = -(w1 * x + b) / w2
+            if LO <= y <= HI:
+                pts.append((x, y))
+    if w1 != 0:
+        for y in (LO, HI):
+            x = -(w2 * y + b) / w1
+            if LO <= x <= HI:
+                pts.append((x, y))
+    pts = sorted(set(pts))
+    if len(pts) < 2:
+        return None
+    return pts[0], pts[-1]
+
+
+def _spans(t: Text):
+    plain = t.plain
+    cuts = sorted({0, len(plain), *(s.start for s in t.spans), *(s.end for s in t.spans)})
+    for a, b in zip(cuts, cuts[1:]):
+        st = None
+        for s in t.spans:
+            if s.start <= a and s.end >= b:
+                st = s.style
+        yield plain[a:b], st

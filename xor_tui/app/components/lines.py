@@ -35,7 +35,9 @@ class LinesWidget(Widget):
 
     def render_line(self, y: int) -> Strip:
         width, height = self.size.width, self.size.height
-        if self._strips is None or self._built_size != (width, height):
+        # a new theme changes the colours: rebuild
+        key = (width, height, self.app.theme)
+        if self._strips is None or self._built_size != key:
             built = self.build()
             if isinstance(built, list):  # already strips (a Canvas)
                 self._strips = built[:height]
@@ -44,7 +46,7 @@ class LinesWidget(Widget):
                 options = console.options.update(width=max(width, 1), height=None, no_wrap=False)
                 lines = console.render_lines(built, options, pad=True, new_lines=False)
                 self._strips = [Strip(line, width) for line in lines[:height]]
-            self._built_size = (width, height)
+            self._built_size = key
         if y < len(self._strips):
             return self._strips[y]
         return Strip.blank(width)

@@ -1,59 +1,127 @@
-"""The loss over epochs, log scale, as a bar chart of block characters."""
+"""The loss over epochs: a braille line chart on a log axis with honest bounds.
+
+The y axis spans whole decades around the data (at least one), so a run going 50.011 to
+50.000 is a flat line at 50 and case 7's fall from 25 to 2.8 drops a decade. Events are
+marked under the chart (▼ a unit dies, ▲ revives, ◆ the case changes, ✕ the halt), the
+current epoch is the bright ● (with a ▲ on the axis when history continues to its right),
+and the current value is printed in full in the header line.
+"""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 from rich.text import Text
 
+from ...core.view import Frame
+from . import pixels as px
 from .canvas import Canvas
 from .lines import LinesWidget
 
-BLOCKS = " ▁▂▃▄▅▆▇█"
+EVENT_MARKS = {
+    "dies": ("▼", "error"),
+    "revives": ("▲", "success"),
+    "case": ("◆", "accent"),
+    "halts": ("✕", "error"),
+    "nan": ("✕", "error"),
+}
 
 
-class LossPlot(LinesWidget):
+def decade_bounds(values: np.ndarray) -> tuple[int, int]:
+    """Whole decades covering the finite positive values: (lo, hi) exponents, hi > lo."""
+    lo = math.floor(math.log10(values.min()))
+    hi = math.ceil(math.log10(values.max()))
+    if hi <= lo:
+        hi = lo + 1
+    return lo, hi
+
+
+def tick_label(exp: int) -> str:
+    v = 10.0**exp
+    return f"{v:g}" if -3 <= exp <= 4 else f"1e{exp}"
+
+
+class LossPlot(LinesWidget, can_focus=True):
     DEFAULT_CSS = "LossPlot { height: 1fr; }"
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        self.values: list[float | None] = []
+        self.frame: Frame | None = None
 
-    def show(self, values: list[float | None]) -> None:
-        self.values = values
+    def show(self, frame: Frame) -> None:
+        self.frame = frame
         self.set_content(None)
 
     def build(self):
         w, h = self.size.width, self.size.height
-        vals = self.values
-        if w < 12 or h < 2 or not vals:
-            return Text("loss: —", style="dim")
-        plot_w, plot_h = w - 9, h - 1
-        finite = [v for v in vals if v is not None and math.isfinite(v) and v > 0]
-        if not finite:
-            return Text("loss: no finite values yet", style="dim")
-        lo, hi = math.log10(min(finite)), math.log10(max(finite))
-        if hi - lo < 1e-9:
-            lo, hi = lo - 0.5, hi + 0.5
-        # one column per bucket of epochs: the last value in the bucket
-        n = len(vals)
-        cols = []
-        for c in range(min(plot_w, n)):
-            k = min(n - 1, int((c + 1) * n / min(plot_w, n)) - 1)
-            cols.append(vals[k])
+        f = self.frame
+        if f is None:
+            return Text("")
+        pal = px.theme_colours(self)
+        dim = px.style(pal["foreground"].blend(pal["background"], 0.4))
+        now = "—" if f.loss is None or f.loss != f.loss else f"{f.loss:.8g}"
+        head = f"epoch {f.epoch}: loss {now}"
+        if w < 16 or h < 3:
+            return Text(head, overflow="fold")
+        losses = np.asarray(f.losses, dtype=float)
         canvas = Canvas(w, h)
-        for r in range(plot_h):
-            label = f"{10**hi:8.4g} " if r == 0 else (f"{10**lo:8.4g} " if r == plot_h - 1 else "")
-            canvas.text(0, r, label, "dim")
-        for c, v in enumerate(cols):
-            x = 9 + c
-            if v is None or not math.isfinite(v):
-                canvas.put(x, plot_h - 1, "×", "bold red")
-                continue
-            level = (math.log10(max(v, 10**lo)) - lo) / (hi - lo) * plot_h * 8
-            for r in range(plot_h):
-                fill = max(0.0, min(8.0, level - 8 * (plot_h - 1 - r)))
-                canvas.put(x, r, BLOCKS[int(round(fill))], "cyan")
-        last = next((v for v in reversed(vals) if v is not None), None)
-        canvas.text(0, h - 1, f"loss (log) over {n} epoch(s); now {last if last is None else f'{last:.6g}'}", "dim")
+        canvas.text(0, 0, head[:w], px.style(pal["foreground"], bold=True))
+        good = np.isfinite(losses) & (losses > 0)
+        if not good.any():
+            canvas.text(0, 1, "no finite loss yet", dim)
+            return canvas.strips()
+        lo, hi = decade_bounds(losses[good])
+        left = max(len(tick_label(e)) for e in range(lo, hi + 1)) + 1
+        # header, chart rows, event marks, x axis (the last two only when there is room)
+        extras = 2 if h >= 7 else 0
+        top, ph = 1, h - 1 - extras
+        pw = w - left
+        if pw < 8:
+            return Text(head, overflow="fold")
+        x_max = max(f.config.epochs, len(losses) - 1, 1)
+        to_dx = lambda e: (e / x_max) * (pw * 2 - 1)  # noqa: E731
+        to_dy = lambda v: (hi - math.log10(v)) / (hi - lo) * (ph * 4 - 1)  # noqa: E731
+        # decade grid lines and labels
+        for e in range(lo, hi + 1):
+            r = top + min(int(to_dy(10.0**e) / 4), ph - 1)
+            canvas.text(0, r, tick_label(e).rjust(left - 1) + "┤", dim)
+            for c in range(left, w):
+                canvas.put(c, r, "·", dim)
+        dots = px.Braille(pw, ph)
+        pts = [(to_dx(i), to_dy(v)) if ok else None for i, (v, ok) in enumerate(zip(losses.tolist(), good.tolist()))]
+        prev = None
+        for p in pts:
+            if p is not None and prev is not None:
+                dots.line(prev[0], prev[1], p[0], p[1], 0)
+            elif p is not None:
+                dots.line(p[0], p[1], p[0], p[1], 0)
+            prev = p
+        line_st = px.style(pal["primary"], bold=True)
+        for x, y, ch, _ in dots.cells():
+            canvas.put(left + x, top + y, ch, line_st)
+        # the current epoch
+        cur = len(losses) - 1
+        if pts[cur] is not None:
+            cx, cy = pts[cur]
+            canvas.put(left + int(cx / 2), top + int(cy / 4), "●", px.style(pal["accent"], bold=True))
+        if not extras:
+            return canvas.strips()
+        # events under the chart, newest drawn last so the latest kind wins a shared column
+        marks_row, axis_row = top + ph, top + ph + 1
+        for ev in reversed(f.events):
+            if ev.kind in EVENT_MARKS and ev.epoch <= x_max:
+                ch, var = EVENT_MARKS[ev.kind]
+                canvas.put(left + int(to_dx(ev.epoch) / 2), marks_row, ch, px.style(pal[var], bold=True))
+        # x axis: 0, the current epoch, the end
+        canvas.text(left - 1, axis_row, "└" + "─" * pw, dim)
+        canvas.text(left, axis_row, "0", dim)
+        end = str(x_max)
+        canvas.text(w - len(end), axis_row, end, dim)
+        if 0 < cur < x_max:
+            label = str(cur)
+            cxl = left + int(to_dx(cur) / 2)
+            lx = min(max(cxl - len(label) // 2, left + 2), w - len(end) - len(label) - 1)
+            if lx > left + 1:
+                canvas.text(lx, axis_row, label, px.style(pal["accent"], bold=True))
         return canvas.strips()

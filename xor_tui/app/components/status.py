@@ -1,35 +1,65 @@
-"""The status line: epoch, loss, case, activations, loss function, learning rate, start."""
+"""The status line: epoch, loss, case, halt, shape and activations, loss function, learning
+rate(s), weight decay, start, and what the player is doing."""
 
 from __future__ import annotations
 
 from rich.text import Text
 
-from ...core.diagnosis import Diagnosis
-from ...core.losses import LABELS
-from ...core.run import Record
+from ...core.view import Frame
+from . import pixels as px
 from .lines import LinesWidget
 
 
 class StatusLine(LinesWidget):
     DEFAULT_CSS = "StatusLine { height: 1; background: $boost; }"
 
-    def show(self, rec: Record, diag: Diagnosis, start: str, mode: str) -> None:
-        cfg = rec.config
+    @property
+    def content(self) -> Text:
+        return self.build()
+
+    def show(self, frame: Frame, mode: str = "") -> None:
+        self.frame, self.mode = frame, mode
+        self.set_content(None)
+
+    def build(self) -> Text:
+        f = getattr(self, "frame", None)
+        if f is None:
+            return Text()
+        pal = px.theme_colours(self)
+        bg, fg = pal["background"], pal["foreground"]
+        cfg = f.config
         t = Text(no_wrap=True, overflow="ellipsis")
-        t.append(f" epoch {rec.epoch} ", "bold reverse")
-        loss = "—" if rec.loss is None else f"{rec.loss:.6g}"
-        t.append(f" loss {loss} ", "bold")
-        if diag.case is not None:
-            t.append(f" case {diag.case} ", "bold black on green3")
-        elif diag.nearest is not None:
-            t.append(f" no case (nearest {diag.nearest}) ", "bold black on yellow3")
+        t.append(f" epoch {f.epoch} ", px.style(bg, fg, True))
+        loss = "—" if f.loss is None or f.loss != f.loss else f"{f.loss:.6g}"
+        t.append(f" loss {loss} ", px.style(fg, bold=True))
+        if f.case is not None:
+            t.append(f" case {f.case} ", px.style(bg, pal["success"], True))
+        elif f.nearest is not None:
+            t.append(f" no case (nearest {f.nearest}) ", px.style(bg, pal["warning"], True))
         else:
-            t.append(" no case ", "black on grey50")
-        if rec.halted:
-            t.append(" HALTED ", "bold white on red")
-        acts = "/".join(a.label for a in cfg.activations)
-        lr = f"{cfg.lr:g}" if cfg.layer_lr is None else "/".join(f"{v:g}" for v in cfg.layer_lr)
-        t.append(f" {cfg.shape_text} {acts} │ {LABELS[cfg.loss]} │ lr {lr} │ start {start} ")
+            t.append(f" case {f.case_text} ", px.style(bg, fg.blend(bg, 0.5)))
+        if f.halt is not None:
+            t.append(" HALTED ", px.style(fg, pal["error"], True))
+        sep = px.style(fg.blend(bg, 0.5))
+        # the settings, most important first; each is shown whole or not at all
+        parts = [
+            f"{cfg.shape} {'/'.join(cfg.activations)}",
+            ("lr " if cfg.layer_lr is None else "lr/layer ") + cfg.lr_text,
+        ]
+        if cfg.weight_decay:
+            parts.append(f"weight decay {cfg.weight_decay:g}")
+        parts += [cfg.loss_label, f"start {cfg.start}"]
+        mode = f" {self.mode} " if self.mode else ""
+        room = self.size.width - t.cell_len - len(mode)
+        shown = []
+        for p in parts:
+            if sum(len(q) + 3 for q in shown) + len(p) + 3 <= room:
+                shown.append(p)
+        order = {p: i for i, p in enumerate(parts)}
+        for p in sorted(shown, key=order.get):
+            t.append(" │ ", sep)
+            t.append(p)
         if mode:
-            t.append(f" {mode} ", "bold black on cyan")
-        self.set_content(t)
+            t.append(" " * max(room - sum(len(q) + 3 for q in shown), 1))
+            t.append(mode, px.style(bg, pal["accent"], True))
+        return t

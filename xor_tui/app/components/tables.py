@@ -3,80 +3,89 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.binding import Binding
 from textual.message import Message
+from textual.widgets import DataTable
 
-from ...core import engine
-from ...core.run import Record
-from ...core.session import ParamRow
+from ...core.view import Frame
+from . import pixels as px
 from . import style as S
 from .lines import LinesWidget
 
 
-class RowsTable(LinesWidget):
-    """A header and the four XOR rows, as fixed-width text."""
+class RowsTable(LinesWidget, can_focus=True):
+    """A header and the four XOR rows. At a halt, the rows whose output broke BCELoss are
+    marked, with enough digits to show the value is outside [0, 1]."""
 
     DEFAULT_CSS = "RowsTable { height: 5; }"
 
-    def show(self, rec: Record) -> None:
-        self.record = rec
+    def show(self, frame: Frame) -> None:
+        self.frame = frame
         self.set_content(None)
 
     def build(self) -> Text:
-        rec = getattr(self, "record", None)
-        if rec is None:
+        f = getattr(self, "frame", None)
+        if f is None:
             return Text()
-        cfg = rec.config
-        hidden = [(li, j) for li in range(len(cfg.hidden)) for j in range(cfg.sizes[li + 1])]
-        # the hidden activations are shown when there is room for them
-        compact = 27 + 17 * len(hidden) + 2 > self.size.width
+        pal = px.theme_colours(self)
+        sign = {
+            "+": px.style(pal["success"], bold=True),
+            "-": px.style(pal["error"], bold=True),
+            "0": px.style(pal["warning"], bold=True),
+        }
+        fg, bg = pal["foreground"], pal["background"]
+        dim = px.style(fg.blend(bg, 0.5))
+        names = f.config.layer_names
+        hidden = [u for u in f.units if u.layer < len(names) - 1]
+        # columns by priority: inputs and target, prediction, output pre-activation, then the
+        # hidden pre-activations, then the hidden outputs; each shown whole or not at all
+        width = self.size.width
+        base = 9 + 10 + 2 + (15 if f.halt is not None else 0)
+        show_zout = base + 9 <= width
+        n_z = max(min(len(hidden), (width - base - 9 * show_zout) // 9), 0)
+        show_out = base + 9 * show_zout + 17 * len(hidden) <= width
+        if show_out:
+            n_z = len(hidden)
         t = Text(no_wrap=True, overflow="crop")
         head = " x1 x2  t"
-        for li, j in hidden:
-            head += f" {'z' + ('' if li == 0 else str(li + 1)) + 'h' + str(j):>8}"
-            if not compact:
-                head += f" {'h' + str(j):>7}"
-        head += f" {'z_out':>8} {'ŷ':>8}"
-        t.append(head + "\n", "bold")
-        preds = rec.predictions().tolist()
-        pre = [z.tolist() for z in rec.pre]
-        out = [a.tolist() for a in rec.out]
-        for r in range(4):
-            x1, x2 = (int(v) for v in engine.X[r].tolist())
-            target = int(engine.TARGET[r, 0])
-            t.append(f"  {x1}  {x2}  {target}")
-            for li, j in hidden:
-                z = pre[li][r][j]
-                t.append(" " + S.fmt(z, 8, 3), S.sign_style(z))
-                if not compact:
-                    a = out[li][r][j]
-                    t.append(" " + S.fmt(a, 7, 3), "white" if a != 0 else "grey50")
-            zo = pre[-1][r][0]
-            t.append(" " + S.fmt(zo, 8, 3), S.sign_style(zo))
-            p = preds[r]
-            bad = rec.halt is not None and r in rec.halt.rows
-            t.append(" " + S.fmt(p, 8, 3), "bold red reverse" if bad else "white")
-            right = p == p and (p > 0.5) == bool(target)
-            t.append(" ✓" if right else " ✗", "green" if right else "red")
+        for u in hidden[:n_z]:
+            head += f" {'z' + u.short:>8}"
+            if show_out:
+                head += f" {u.short:>7}"
+        if show_zout:
+            head += f" {'z_out':>8}"
+        head += f" {'ŷ':>9}"
+        t.append(head + "\n", px.style(fg, bold=True))
+        for r, row in enumerate(f.rows):
+            t.append(f"  {int(row.x1)}  {int(row.x2)}  {int(row.target)}")
+            for u in hidden[:n_z]:
+                z = u.pre[r]
+                t.append(" " + S.fmt(z, 8, 3), sign.get(u.marks[r], sign["-"]))
+                if show_out:
+                    a = u.out[r]
+                    t.append(" " + S.fmt(a, 7, 3), px.style(fg) if a != 0 else dim)
+            if show_zout:
+                t.append(" " + S.fmt(row.output_pre, 8, 3), sign.get(_mark(row.output_pre), sign["-"]))
+            if row.offending:
+                t.append(" " + px.outside_unit(row.output_out).rjust(9), px.style(fg, pal["error"], True))
+            else:
+                t.append(" " + S.fmt(row.prediction, 9, 4), px.style(fg))
+            t.append(" ✓" if row.correct else " ✗", px.style(pal["success" if row.correct else "error"], bold=True))
+            if row.offending:
+                t.append(" outside [0, 1]", px.style(pal["error"], bold=True))
             if r < 3:
                 t.append("\n")
         return t
 
 
-class ParamsTable(LinesWidget, can_focus=True):
-    """One line per parameter; the cursor line is the selected parameter (enter edits it)."""
+def _mark(v: float) -> str:
+    return "+" if v > 0 else ("-" if v < 0 else ("0" if v == 0 else "?"))
 
-    DEFAULT_CSS = """
-    ParamsTable { height: 1fr; }
-    ParamsTable:focus { background: $boost; }
-    """
-    BINDINGS = [
-        Binding("up", "move(-1)", "Up", show=False),
-        Binding("down", "move(1)", "Down", show=False),
-        Binding("home", "move(-99)", "First", show=False),
-        Binding("end", "move(99)", "Last", show=False),
-        Binding("enter", "choose", "Edit", show=False),
-    ]
+
+class ParamsTable(DataTable, can_focus=True):
+    """One row per parameter, with a real cursor (up/down, page keys, home/end, the mouse);
+    the cursor row is the selected parameter and enter edits it."""
+
+    DEFAULT_CSS = "ParamsTable { height: 1fr; }"
 
     class Highlighted(Message):
         def __init__(self, name: str) -> None:
@@ -89,71 +98,90 @@ class ParamsTable(LinesWidget, can_focus=True):
             super().__init__()
 
     def __init__(self, **kw) -> None:
-        super().__init__(**kw)
-        self.rows: list[ParamRow] = []
-        self.cursor = 0
+        super().__init__(cursor_type="row", zebra_stripes=False, **kw)
+        self.names: list[str] = []
+        self.selected: str | None = None  # what the app last said is selected
+        self._shape = None
+        self._frame: Frame | None = None
 
-    @property
-    def names(self) -> list[str]:
-        return [r.name for r in self.rows]
+    # fixed widths: a later, longer number never gets cut by a column sized for an earlier one
+    COLUMNS = (("parameter", "name", 0), ("value", "value", 9), ("gradient", "grad", 11), ("change", "change", 10))
 
-    def show(self, rows: list[ParamRow], selected: str | None) -> None:
-        self.rows = rows
-        if selected in self.names:
-            self.cursor = self.names.index(selected)
-        self.cursor = min(self.cursor, max(len(rows) - 1, 0))
-        self.set_content(None)
+    def on_resize(self, event) -> None:
+        if self._frame is not None:
+            self.show(self._frame, self.selected)
+
+    def _columns(self, names: list[str]) -> list[tuple[str, str, int]]:
+        """The columns that fit whole (each cell has a padding of 2): name, value, gradient,
+        change, then the frozen note; the name column as wide as the longest name."""
+        width = self.size.width
+        keys, used = [], 0
+        for label, key, w in self.COLUMNS:
+            w = w or max(len(n) for n in names)
+            if not keys or used + w + 2 <= width:
+                keys.append((label, key, w))
+                used += w + 2
+        if used + 8 <= width:
+            keys.append(("", "note", 6))
+        return keys
+
+    def _cells(self, p, pal, cols):
+        fg, bg = pal["foreground"], pal["background"]
+        dim = px.style(fg.blend(bg, 0.5))
+        value_st = px.style(pal["primary"] if p.value >= 0 else pal["warning"], bold=True)
+        grad = "0" if p.grad == 0 else S.fmt(p.grad, 11, 6).strip()
+        cells = dict(
+            zip(
+                ("name", "value", "grad", "change", "note"),
+                (
+                    Text(p.name, dim if p.frozen else px.style(fg)),
+                    Text(S.fmt(p.value, 9, 4).strip(), value_st, justify="right"),
+                    Text(grad, dim if p.frozen else px.style(fg, bold=True), justify="right"),
+                    Text(
+                        S.fmt(p.change, 10, 5).strip() if p.change else "0",
+                        px.style(fg) if p.change else dim,
+                        justify="right",
+                    ),
+                    Text("frozen" if p.frozen else "", px.style(pal["warning"])),
+                ),
+            )
+        )
+        return [cells[k] for k in cols]
+
+    def show(self, frame: Frame, selected: str | None = None) -> None:
+        pal = px.theme_colours(self)
+        names = [p.name for p in frame.params]
+        self._frame, self.selected = frame, selected
+        columns = self._columns(names)
+        cols = [k for _, k, _ in columns]
+        if (names, columns) != self._shape:
+            self._shape = (names, columns)
+            self.clear(columns=True)
+            for label, key, w in columns:
+                self.add_column(Text(label, justify="left" if key in ("name", "note") else "right"), width=w, key=key)
+            for p in frame.params:
+                self.add_row(*self._cells(p, pal, cols), key=p.name)
+            self.names = names
+        else:
+            for p in frame.params:
+                for col, cell in zip(cols, self._cells(p, pal, cols)):
+                    self.update_cell(p.name, col, cell)
+        if selected in names and names.index(selected) != self.cursor_row:
+            self.move_cursor(row=names.index(selected), animate=False)
 
     def selected_name(self) -> str | None:
-        return self.rows[self.cursor].name if self.rows else None
+        return self.names[self.cursor_row] if self.names and 0 <= self.cursor_row < len(self.names) else None
 
-    def build(self) -> Text:
-        t = Text(no_wrap=True, overflow="crop")
-        width = max((len(r.name) for r in self.rows), default=10)
-        room_cols = self.size.width - width
-        show_grad, show_change = room_cols >= 21, room_cols >= 39
-        head = f"{'parameter':<{width}} {'value':>9}"
-        head += f" {'gradient':>11}" if show_grad else ""
-        head += f" {'change':>10}" if show_change else ""
-        t.append(head + "\n", "bold")
-        # keep the cursor line in view when the panel is short
-        room = max(self.size.height - 1, 1)
-        first = min(max(self.cursor - room + 1, 0), max(len(self.rows) - room, 0))
-        for i, r in enumerate(self.rows[first : first + room], start=first):
-            line = Text()
-            line.append(f"{r.name:<{width}} ", S.FROZEN if r.frozen else "")
-            line.append(S.fmt(r.value, 9, 4), S.W_POS if r.value >= 0 else S.W_NEG)
-            if show_grad:
-                line.append(" " + S.fmt(r.grad, 11, 6), S.FROZEN if r.frozen else "bold white")
-            if show_change:
-                line.append(
-                    " " + (S.fmt(r.change, 10, 5) if r.change else "0".rjust(10)), "white" if r.change else "grey50"
-                )
-            line.append(" frozen" if r.frozen else "", S.FROZEN)
-            if i == self.cursor:
-                line.stylize("reverse")
-            t.append_text(line)
-            t.append("\n")
-        return t
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        name = self.selected_name()
+        if name is not None and name != self.selected:
+            self.selected = name
+            self.post_message(self.Highlighted(name))
 
-    def action_move(self, d: int) -> None:
-        if not self.rows:
-            return
-        self.cursor = min(max(self.cursor + d, 0), len(self.rows) - 1)
-        self.set_content(None)
-        self.post_message(self.Highlighted(self.rows[self.cursor].name))
-
-    def action_choose(self) -> None:
-        if self.rows:
-            self.post_message(self.Chosen(self.rows[self.cursor].name))
-
-    def on_click(self, event) -> None:
-        room = max(self.size.height - 1, 1)
-        first = min(max(self.cursor - room + 1, 0), max(len(self.rows) - room, 0))
-        i = first + event.y - 1
-        if event.y >= 1 and 0 <= i < len(self.rows):
-            self.cursor = i
-            self.set_content(None)
-            self.post_message(self.Highlighted(self.rows[i].name))
-            if event.chain >= 2:
-                self.post_message(self.Chosen(self.rows[i].name))
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter (or a click on the cursor row) edits the parameter."""
+        event.stop()
+        name = self.selected_name()
+        if name is not None:
+            self.post_message(self.Chosen(name))

@@ -1,0 +1,175 @@
+"""Sub-cell drawing: braille lines (2x4 dots per cell) and half-block heatmaps (1x2 per cell).
+
+Several lines may share a cell: their dots are merged into one braille character, and the
+cell takes the colour of the line with most dots there, so two crossing edges stay two
+visible lines. Everything here is plain numpy and deterministic: the same input gives the
+same cells, which keeps snapshot tests stable.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+from rich.color import Color as RichColor
+from rich.style import Style
+from textual.color import Color
+
+# braille dot bits, indexed [row 0..3][col 0..1]
+_BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dtype=np.int32)
+
+
+class Braille:
+    """A dot grid of ``w x h`` cells; each dot remembers which line (an int id) drew it."""
+
+    def __init__(self, w: int, h: int) -> None:
+        self.w, self.h = max(w, 0), max(h, 0)
+        self.owner = np.full((self.h * 4, self.w * 2), -1, dtype=np.int32)
+
+    def line(
+        self,
+        x0: float,
+        y0: float,
+        x1: float,
+        y1: float,
+        owner: int,
+        width: int = 1,
+        dash: tuple[float, float, float] | None = None,
+    ) -> list[tuple[float, float]]:
+        """A segment in dot coordinates, ``width`` dots thick. ``dash = (on, off, phase)``
+        keeps only the dots where ``(s + phase) mod (on + off) < on``, ``s`` being the distance
+        from (x0, y0); a growing phase moves the dashes towards (x0, y0).
+        Returns the centre points sampled (in dots), to place labels along the line."""
+        length = math.hypot(x1 - x0, y1 - y0)
+        n = max(int(length * 2), 1)
+        t = np.linspace(0.0, 1.0, n + 1)
+        xs = x0 + (x1 - x0) * t
+        ys = y0 + (y1 - y0) * t
+        s = t * length
+        if dash is not None:
+            on, off, phase = dash
+            keep = np.mod(s + phase, on + off) < on
+            xs, ys = xs[keep], ys[keep]
+        # thickness: offsets across the line, mostly vertical for these left-to-right edges
+        nx, ny = (-(y1 - y0) / length, (x1 - x0) / length) if length else (0.0, 1.0)
+        offsets = np.arange(width) - (width - 1) / 2
+        px = (xs[None, :] + nx * offsets[:, None]).round().astype(np.int64).ravel()
+        py = (ys[None, :] + ny * offsets[:, None]).round().astype(np.int64).ravel()
+        ok = (px >= 0) & (px < self.w * 2) & (py >= 0) & (py < self.h * 4)
+        self.owner[py[ok], px[ok]] = owner
+        return list(zip((x0 + (x1 - x0) * t).tolist(), (y0 + (y1 - y0) * t).tolist()))
+
+    def owners_by_cell(self) -> dict[tuple[int, int], set[int]]:
+        """Which lines have dots in each cell."""
+        out: dict[tuple[int, int], set[int]] = {}
+        ys, xs = np.nonzero(self.owner >= 0)
+        for y, x, o in zip(ys.tolist(), xs.tolist(), self.owner[ys, xs].tolist()):
+            out.setdefault((x // 2, y // 4), set()).add(o)
+        return out
+
+    def cells(self, priority: dict[int, int] | None = None):
+        """Yield ``(x, y, char, owner)`` for every cell with a dot; owner is the line with
+        most dots in the cell (ties: the higher ``priority``, then the higher id)."""
+        if not self.w or not self.h:
+            return
+        o = self.owner.reshape(self.h, 4, self.w, 2)
+        filled = o >= 0
+        codes = (filled * _BITS[None, :, None, :]).sum(axis=(1, 3))
+        ys, xs = np.nonzero(codes)
+        prio = priority or {}
+        for y, x in zip(ys.tolist(), xs.tolist()):
+            ids = o[y, :, x, :][filled[y, :, x, :]].tolist()
+            best = max(set(ids), key=lambda i: (ids.count(i), prio.get(i, 0), i))
+            yield x, y, chr(0x2800 + int(codes[y, x])), best
+
+
+# ---------------------------------------------------------------- colours
+
+
+def theme_colours(widget) -> dict[str, Color]:
+    """The app's current theme variables as Colors (only the ones that parse)."""
+    app = widget.app
+    variables = app.theme_variables or app.get_css_variables()
+    return _parse_all(tuple(sorted(variables.items())))
+
+
+@lru_cache(maxsize=8)
+def _parse_all(items: tuple[tuple[str, str], ...]) -> dict[str, Color]:
+    out = {}
+    for k, v in items:
+        try:
+            out[k] = Color.parse(v)
+        except Exception:  # noqa: BLE001 - "auto 87%" and the like are not plain colours
+            continue
+    return out
+
+
+@lru_cache(maxsize=4096)
+def style(fg: Color | None = None, bg: Color | None = None, bold: bool = False, dim: bool = False) -> Style:
+    return Style(
+        color=None if fg is None else _rich(fg),
+        bgcolor=None if bg is None else _rich(bg),
+        bold=bold or None,
+        dim=dim or None,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _rich(c: Color) -> RichColor:
+    return RichColor.from_rgb(c.r, c.g, c.b)
+
+
+def diverging(v: float, neg: Color, mid: Color, pos: Color, steps: int = 24) -> Color:
+    """v in [-1, 1] to a colour between neg, mid and pos, quantised to keep styles few."""
+    if v != v:
+        return mid
+    v = max(-1.0, min(1.0, v))
+    q = round(abs(v) * steps) / steps
+    return mid.blend(pos if v > 0 else neg, q)
+
+
+def half_blocks(grid: np.ndarray, colour) -> list[list[tuple[str, Style]]]:
+    """A (2h, w) array of values to h rows of cells: '▀' coloured top-on-bottom."""
+    rows = []
+    for r in range(0, grid.shape[0] - 1, 2):
+        top, bottom = grid[r].tolist(), grid[r + 1].tolist()
+        rows.append([("▀", style(colour(a), colour(b))) for a, b in zip(top, bottom)])
+    return rows
+
+
+def fit_number(v: float, width: int, decimals: int = 2, sign: bool = True) -> str:
+    """``v`` rounded to at most ``width`` characters, never cut: +0.456 in 5 is '+0.46',
+    in 4 '+0.5'; 123.4 in 5 is '+123'; 0.0012 is '+1.2e-3' rather than a misleading
+    '+0.00'; '…' only when nothing fits. At most ``decimals`` decimals in fixed notation."""
+    if v != v:
+        return "NaN" if width >= 3 else "…"
+    if math.isinf(v):
+        s = ("+" if v > 0 else "-") + "inf"
+        return s if len(s) <= width else "…"
+    if v == 0:
+        return "0"
+    fmt = "+" if sign else ""
+    for d in range(decimals, -1, -1):
+        s = f"{v:{fmt}.{d}f}"
+        if len(s) <= width and (v == 0 or float(s) != 0) and abs(float(s) - v) <= 0.5 * abs(v):
+            return s
+    for d in (1, 0):
+        s = f"{v:{fmt}.{d}e}"
+        mant, exp = s.split("e")
+        s = f"{mant}e{int(exp)}"
+        if len(s) <= width:
+            return s
+    return "…"
+
+
+def outside_unit(v: float) -> str:
+    """Enough digits to show that ``v`` is outside [0, 1] (1.00002, not 1.000)."""
+    if v != v or math.isinf(v):
+        return str(v)
+    for d in range(3, 10):
+        s = f"{v:.{d}f}"
+        r = float(s)
+        if (v > 1 and r > 1) or (v < 0 and r < 0) or (0 <= v <= 1):
+            return s
+    return repr(v)
