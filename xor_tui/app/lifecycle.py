@@ -84,12 +84,21 @@ def _robust(base: type, app, grace: float) -> type:
                 request_exit(loop, 128 + signum)
 
             # after the driver's own handlers, so these win (set_wakeup_fd still wakes the loop)
-            for sig in (signal.SIGTERM, signal.SIGHUP):
-                signal.signal(sig, on_signal)
+            for name in ("SIGTERM", "SIGHUP"):  # no SIGHUP on Windows
+                if hasattr(signal, name):
+                    signal.signal(getattr(signal, name), on_signal)
 
         def stop_application_mode(self) -> None:
-            arm(app.return_code or 0)
+            if not getattr(self, "_xor_suspending", False):  # an exit, not a suspend (ctrl+z)
+                arm(app.return_code or 0)
             super().stop_application_mode()
+
+        def suspend_application_mode(self) -> None:
+            self._xor_suspending = True
+            try:
+                super().suspend_application_mode()
+            finally:
+                self._xor_suspending = False
 
         # web driver only: a quit from the server, or stdin closing (the server is gone)
         def on_meta(self, packet_type: str, payload: dict) -> None:
