@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -90,6 +91,8 @@ def start_server(*args: str) -> tuple[subprocess.Popen, str]:
     if b"http://" not in line:
         kill_group(proc)
         pytest.fail(f"xor-tui serve did not start: {line.decode(errors='replace').strip()!r}")
+    # keep reading what the server prints, so that it never blocks on a full pipe
+    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
     return proc, f"http://127.0.0.1:{port}/"
 
 
