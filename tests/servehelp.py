@@ -203,3 +203,7 @@ class Tmux:
         subprocess.run([*self.tmux, "kill-session", "-t", self.name], capture_output=True)
         if alive(self.pid):
             os.kill(self.pid, signal.SIGKILL)
+        if subprocess.run([*self.tmux, "list-sessions"], capture_output=True).returncode != 0:
+            # our tmux server has gone with its last session: remove its socket file too
+            folder = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}"
+            (folder / self.tmux[2]).unlink(missing_ok=True)
