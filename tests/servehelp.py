@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -90,6 +91,8 @@ def start_server(*args: str) -> tuple[subprocess.Popen, str]:
     if b"http://" not in line:
         kill_group(proc)
         pytest.fail(f"xor-tui serve did not start: {line.decode(errors='replace').strip()!r}")
+    # keep reading what the server prints, so that it never blocks on a full pipe
+    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
     return proc, f"http://127.0.0.1:{port}/"
 
 
@@ -200,3 +203,7 @@ class Tmux:
         subprocess.run([*self.tmux, "kill-session", "-t", self.name], capture_output=True)
         if alive(self.pid):
             os.kill(self.pid, signal.SIGKILL)
+        if subprocess.run([*self.tmux, "list-sessions"], capture_output=True).returncode != 0:
+            # our tmux server has gone with its last session: remove its socket file too
+            folder = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}"
+            (folder / self.tmux[2]).unlink(missing_ok=True)

@@ -5,8 +5,6 @@ page closed during start-up leaves no app process behind."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
 
 import pytest
@@ -15,8 +13,6 @@ from xor_tui.serve import app_command, check_host
 
 from .servehelp import (
     CHROMIUM,
-    ROOT,
-    app_env,
     children,
     gone_within,
     kill_group,
@@ -83,25 +79,30 @@ def test_loopback_by_default_and_a_warning_elsewhere():
     assert check_host("0.0.0.0", 8000, "https://class.example.org")[0] == "https://class.example.org"
 
 
-def test_same_app_options_and_one_line_errors():
+def test_same_app_options_and_one_line_errors(capsys, monkeypatch):
+    from xor_tui import serve
+    from xor_tui.cli import build_parser, main
+
+    def no_such_host(host, *a, **k):  # no name lookup leaves this machine during the test
+        if host == "no.such.host.invalid":
+            raise serve.socket.gaierror(-2, "Name or service not known")
+        return real_getaddrinfo(host, *a, **k)
+
+    real_getaddrinfo = serve.socket.getaddrinfo
+    monkeypatch.setattr(serve.socket, "getaddrinfo", no_such_host)
+
     assert app_command("case7", None).endswith("-m xor_tui --scenario case7")
     assert app_command(None, 5).endswith("-m xor_tui --seed 5")
-    assert build_parser_args("--scenario", "case7").scenario == "case7"
+    assert build_parser().parse_args(["serve", "--scenario", "case7"]).scenario == "case7"
+    assert build_parser().parse_args(["--scenario", "case7", "serve"]).scenario == "case7"
     for bad, words in (
         (["--scenario", "no-such-thing"], "no-such-thing"),
+        (["--seed", "-1"], "seed"),
+        (["--scenario", "case1", "--seed", "3"], "not both"),
         (["--port", "70000"], "--port"),
         (["--host", "no.such.host.invalid"], "--host"),
     ):
-        done = subprocess.run(
-            [sys.executable, "-m", "xor_tui", "serve", *bad],
-            cwd=ROOT, env=app_env(), capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-        assert done.returncode == 2, bad
-        assert done.stderr.startswith("xor-tui: ") and words in done.stderr, done.stderr
-        assert "http://" not in done.stdout  # nothing was served
-
-
-def build_parser_args(*argv: str):
-    from xor_tui.cli import build_parser
-
-    return build_parser().parse_args(["serve", *argv])
+        assert main(["serve", *bad]) == 2, bad  # refused before anything is served
+        out = capsys.readouterr()
+        assert out.err.startswith("xor-tui: ") and words in out.err, out.err
+        assert out.out == ""

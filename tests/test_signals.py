@@ -130,3 +130,42 @@ def test_closing_the_page_during_a_background_run(pages):
     page.close()
     assert gone_within(pid, BOUND)
     assert not alive(pid)
+
+
+# ------------------------------------------------------------------ the root cause
+def test_an_app_whose_output_nobody_reads_still_leaves():
+    """What left apps behind under textual-serve: the server stopped reading the app's output
+    when the page went, the app blocked writing its first screen (more than a pipe holds) and
+    so never saw "quit" or SIGTERM. Both must still end it."""
+    import json
+    import subprocess
+    import sys
+
+    from .servehelp import ROOT, app_env
+
+    env = dict(app_env(), TEXTUAL_DRIVER="textual.drivers.web_driver:WebDriver", COLUMNS="200", ROWS="55")
+    procs = {
+        how: subprocess.Popen(
+            [sys.executable, "-m", "xor_tui"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for how in ("quit", "SIGTERM")
+    }
+    try:
+        for p in procs.values():
+            assert p.stdout.readline() == b"__GANGLION__\n"  # started; from here on nobody reads
+        time.sleep(2)  # it renders its first screen into the pipe, which fills
+        quit = json.dumps({"type": "quit"}).encode()
+        procs["quit"].stdin.write(b"M" + len(quit).to_bytes(4, "big") + quit)
+        procs["quit"].stdin.flush()
+        procs["SIGTERM"].send_signal(signal.SIGTERM)
+        for how, p in procs.items():
+            assert gone_within(p.pid, BOUND), f"an app with a full output pipe ignored {how}"
+    finally:
+        for p in procs.values():
+            p.kill()
+            p.wait()

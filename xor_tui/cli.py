@@ -138,7 +138,7 @@ def open_app(args) -> int:
             check_seed(args.seed)
     except (ScenarioError, SpecError) as exc:
         return _err(str(exc))
-    from .app.lifecycle import install
+    from .app.lifecycle import install, leave
     from .app.main import XorApp
 
     app = XorApp(scenario=scenario, seed=args.seed)
@@ -147,12 +147,12 @@ def open_app(args) -> int:
         app.run()
     except Exception as exc:  # the app died before it could report it itself
         _err(f"the app stopped on an error: {type(exc).__name__}: {exc}")
-        return EXIT_CRASH
+        leave(EXIT_CRASH)
     code = app.return_code
     if code:  # Textual sets 1 after an unhandled exception (and has printed it)
         _err(f"the app stopped on an error (exit status {code})")
-        return code
-    return EXIT_OK
+        leave(code)
+    leave(EXIT_OK)  # the process ends here, skipping a slow interpreter teardown
 
 
 def cmd_cases() -> int:

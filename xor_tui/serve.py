@@ -52,7 +52,7 @@ def check_host(host: str, port: int, public_url: str | None) -> tuple[str | None
     if all(is_loopback(a) for a in addresses):
         return public_url, None
     if public_url is None and any(ipaddress.ip_address(a.split("%")[0]).is_unspecified for a in addresses):
-        public_url = f"http://{socket.getfqdn()}:{port}"  # 0.0.0.0 is no address a browser can use
+        public_url = f"http://{socket.gethostname()}:{port}"  # 0.0.0.0 is no address a browser can use
     warning = (
         f"xor-tui serve: WARNING: listening on {host}, not only on this machine: anyone who can reach "
         f"port {port} here can open the app, with no login, and each page runs a process here. "
@@ -153,20 +153,21 @@ class XorServer(Server):
 
 def cmd_serve(args, err) -> int:
     """Run the server until Ctrl+C or SIGTERM. ``err`` prints a one-line error and returns 2."""
-    from .core.run import SpecError, check_seed
-    from .core.scenario import ScenarioError, resolve
-
     if not 1 <= args.port <= 65535:
         return err(f"--port must be from 1 to 65535, got {args.port}")
-    try:
-        if args.scenario and args.seed is not None:
-            return err("give --scenario or --seed, not both")
-        if args.scenario:
-            resolve(args.scenario)  # check it now, not in every browser
-        elif args.seed is not None:
-            check_seed(args.seed)
-    except (ScenarioError, SpecError) as exc:
-        return err(str(exc))
+    if args.scenario and args.seed is not None:
+        return err("give --scenario or --seed, not both")
+    if args.scenario or args.seed is not None:  # check them now, not in every browser
+        from .core.run import SpecError, check_seed
+        from .core.scenario import ScenarioError, resolve
+
+        try:
+            if args.scenario:
+                resolve(args.scenario)
+            else:
+                check_seed(args.seed)
+        except (ScenarioError, SpecError) as exc:
+            return err(str(exc))
     try:
         public_url, warning = check_host(args.host, args.port, args.public_url)
     except OSError as exc:
