@@ -96,3 +96,99 @@ def test_bad_input_exits_2_with_a_message(tmp_path):
     assert r.returncode == 2
     r = run_cli("replay", "ex4-3", "--format", "seed")
     assert r.returncode == 2 and "one-hidden-layer" in r.stderr
+
+
+# ---------------------------------------------------------------- reliability
+
+
+def test_csv_target_problems_are_reported_before_the_run(tmp_path, capsys, monkeypatch):
+    import xor_tui.core.replay as replay_mod
+
+    def no_run(*a, **k):
+        raise AssertionError("the run started before the target was checked")
+
+    monkeypatch.setattr(replay_mod, "replay", no_run)
+    for target in ("", str(tmp_path / "missing" / "t.csv"), str(tmp_path / "t.csv") + "/"):
+        assert main(["replay", "case1", "--csv", target]) == 2
+        assert capsys.readouterr().err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_csv_file_created_during_the_run_is_kept(tmp_path, capsys, monkeypatch):
+    import xor_tui.core.replay as replay_mod
+
+    out = tmp_path / "t.csv"
+    real = replay_mod.replay
+
+    def slow_run(*a, **k):
+        out.write_text("someone else's")
+        return real(*a, **k)
+
+    monkeypatch.setattr(replay_mod, "replay", slow_run)
+    assert main(["replay", "case1", "--epochs", "3", "--csv", str(out)]) == 2
+    assert "t.csv: already exists" in capsys.readouterr().err
+    assert out.read_text() == "someone else's"
+
+
+def test_non_finite_losses_are_null_in_json_and_say_why(tmp_path, capsys):
+    p = tmp_path / "div.toml"
+    p.write_text(
+        'name = "div"\n[network]\nactivations = ["identity", "identity"]\n'
+        '[training]\nloss = "mse"\nlr = 1000.0\n[start]\nseed = 9\n'
+    )
+    assert main(["replay", str(p), "--json"]) == 0
+    text = capsys.readouterr().out
+    assert "Infinity" not in text and '"inf"' not in text.replace('{"loss": "inf"}', "")
+    data = json.loads(text)
+    last = data["epochs"][-1]
+    assert last["loss"] is None and last["nonfinite"] == {"loss": "inf"}
+    assert data["halt"]["message"] == "loss is inf"
+    assert main(["replay", str(p)]) == 0
+    table = capsys.readouterr().out
+    row2 = [line for line in table.splitlines() if line.split()[:1] == ["2"]][0]
+    assert row2.split()[1] == "—" and "halted: loss is inf" in row2
+    assert "the loss is inf: not finite" in table
+
+
+def test_ctrl_c_during_a_replay_stops_with_one_line_and_130(tmp_path):
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xor_tui", "replay", "case3", "--epochs", "1000000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(6)  # torch imported, the run under way (it would take minutes)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err == "xor-tui: interrupted\n"
+
+
+class _FakeApp:
+    def __init__(self, **kwargs):
+        self.return_code = None
+
+    def run(self):
+        self.return_code = 1  # what Textual sets after an unhandled exception
+
+
+class _DyingApp(_FakeApp):
+    def run(self):
+        raise RuntimeError("terminal\nvanished")
+
+
+def test_open_app_returns_non_zero_when_the_app_crashed(monkeypatch, capsys):
+    import xor_tui.app.main as app_main
+
+    monkeypatch.setattr(app_main, "XorApp", _FakeApp)
+    assert main([]) == 1
+    assert capsys.readouterr().err.count("\n") == 1
+    monkeypatch.setattr(app_main, "XorApp", _DyingApp)
+    assert main(["--seed", "3"]) == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "terminal\\nvanished" in err
+    assert main(["--seed", "18446744073709551616"]) == 2
+    assert "seed must be from 0 to 2**63-1" in capsys.readouterr().err

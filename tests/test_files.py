@@ -1,12 +1,13 @@
 """Files: atomic saves, no silent overwrite, and .pt imports that never unpickle objects."""
 
 import os
+import stat
 
 import pytest
 import torch
 
 from xor_tui.core.activations import SpecError
-from xor_tui.core.files import load_state_dict, write_atomic
+from xor_tui.core.files import ReadError, SaveError, load_state_dict, read_regular, write_atomic
 from xor_tui.core.scenario import ScenarioError, builtin, load, save
 from xor_tui.core.session import Session
 
@@ -105,3 +106,111 @@ def test_other_bad_pt_files_get_a_message(tmp_path, content, fragment):
         torch.save({"hidden.weight": torch.zeros(2, 2)}, p)
     with pytest.raises(SpecError, match=fragment):
         Session.from_state_dict_file(str(p))
+
+
+# ---------------------------------------------------------------- hostile targets and files
+
+
+def test_new_files_follow_the_umask_and_replaced_files_keep_their_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        p = write_atomic(tmp_path / "new.csv", "x")
+        assert stat.S_IMODE(os.stat(p).st_mode) == 0o644
+        os.chmod(p, 0o600)
+        write_atomic(p, "y", overwrite=True)
+        assert stat.S_IMODE(os.stat(p).st_mode) == 0o600 and p.read_text() == "y"
+    finally:
+        os.umask(old)
+
+
+def test_a_255_character_name_can_be_written(tmp_path):
+    p = write_atomic(tmp_path / ("n" * 251 + ".csv"), "x")
+    assert p.read_text() == "x" and len(p.name) == 255
+
+
+def test_a_file_created_during_the_write_is_not_clobbered(tmp_path, monkeypatch):
+    import tempfile
+
+    target = tmp_path / "late.csv"
+    real = tempfile.mkstemp
+
+    def racing(*a, **k):  # someone creates the file after our check, before our final step
+        target.write_text("theirs")
+        return real(*a, **k)
+
+    monkeypatch.setattr(tempfile, "mkstemp", racing)
+    with pytest.raises(FileExistsError, match="late.csv: already exists"):
+        write_atomic(target, "ours")
+    assert target.read_text() == "theirs"
+    assert [f.name for f in tmp_path.iterdir()] == ["late.csv"]
+
+
+def test_special_targets_are_refused_even_with_overwrite(tmp_path):
+    os.mkfifo(tmp_path / "fifo")
+    os.symlink(tmp_path / "nowhere", tmp_path / "dangling")
+    (tmp_path / "d").mkdir()
+    for name, fragment in (("fifo", "FIFO"), ("dangling", "symbolic link"), ("d", "directory")):
+        for overwrite in (False, True):
+            with pytest.raises(SaveError, match=fragment):
+                write_atomic(tmp_path / name, "x", overwrite=overwrite)
+    assert not (tmp_path / "nowhere").exists()
+    for bad, fragment in (("", "empty file name"), (f"{tmp_path}/x.csv/", "ends with a slash")):
+        with pytest.raises(SaveError, match=fragment):
+            write_atomic(bad, "x")
+    with pytest.raises(SaveError, match="missing/x.csv: folder .*missing does not exist"):
+        write_atomic(tmp_path / "missing" / "x.csv", "x")
+
+
+def test_read_regular_refuses_fifos_and_devices_without_reading(tmp_path):
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(ReadError, match="fifo: is a FIFO"):
+        read_regular(tmp_path / "fifo", 100)
+    with pytest.raises(ReadError, match="/dev/zero: is a character device"):
+        read_regular("/dev/zero", 100)
+    (tmp_path / "big").write_bytes(b"x" * 101)
+    with pytest.raises(ReadError, match="101 bytes; at most 100"):
+        read_regular(tmp_path / "big", 100)
+
+
+def _sd(**over):
+    sd = {
+        "hidden.weight": torch.zeros(2, 2),
+        "hidden.bias": torch.zeros(2),
+        "output.weight": torch.zeros(1, 2),
+        "output.bias": torch.zeros(1),
+    }
+    sd.update(over)
+    return sd
+
+
+@pytest.mark.parametrize(
+    "over,fragment",
+    [
+        ({"hidden.bias": torch.zeros(1).expand(5_000_000)}, "at most 2 dimensions and 16 values"),
+        ({"hidden.weight": torch.zeros(2, 2).to_sparse()}, "sparse"),
+        ({"hidden.bias": torch.zeros(2, dtype=torch.complex64)}, "dtype torch.complex64"),
+        ({"hidden.bias": torch.zeros(2, dtype=torch.int32)}, "dtype torch.int32"),
+        ({"hidden.bias": torch.zeros(2, device="meta")}, "device meta"),
+        ({"hide.bias": torch.zeros(2)}, "both 'hidden.bias' and the source's name"),
+    ],
+)
+def test_pt_tensors_are_checked_before_their_values_are_read(tmp_path, over, fragment):
+    torch.save(_sd(**over), tmp_path / "w.pt")
+    with pytest.raises(SpecError, match=fragment):
+        load_state_dict(tmp_path / "w.pt")
+
+
+def test_save_refuses_what_replay_would_refuse_and_writes_nothing(tmp_path):
+    from xor_tui.core.actions import SetLr
+
+    for change, fragment in (
+        (lambda sc: setattr(sc, "name", "   "), "name: must not be empty"),
+        (lambda sc: setattr(sc, "name", "x" * 240), "name: text is 240 characters long"),
+        (lambda sc: setattr(sc, "script", [SetLr(0, 0.01)] * 10_001), "script: expected at most 10000"),
+    ):
+        sc = builtin("case1")
+        change(sc)
+        with pytest.raises(ScenarioError, match=fragment) as info:
+            save(sc, tmp_path / "s.toml")
+        assert "\n" not in str(info.value)
+        assert not (tmp_path / "s.toml").exists()

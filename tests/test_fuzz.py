@@ -18,6 +18,8 @@ SETTINGS = settings(max_examples=1500, deadline=None, suppress_health_check=[Hea
 
 # ---------------------------------------------------------------- hostile values
 
+HOSTILE_TEXT = ["\x1b]0;pwned\x07\x1b[2J", "a\nb\r\nc\u202e"]
+
 scalars = st.one_of(
     st.none(),
     st.booleans(),
@@ -25,13 +27,15 @@ scalars = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=30),
     st.sampled_from([1e308, -1e308, 1e-320, float("nan"), float("inf"), -0.0, 2**63, -1]),
+    # on purpose, not only by chance: integers beyond any float, escape sequences, newlines
+    st.sampled_from([10**400, -(10**400), 2**64, HOSTILE_TEXT[0], HOSTILE_TEXT[1], "x" * 5000]),
 )
 values = st.recursive(
     scalars,
     lambda inner: st.one_of(st.lists(inner, max_size=5), st.dictionaries(st.text(max_size=12), inner, max_size=5)),
     max_leaves=25,
 )
-KEYS = ["name", "description", "epochs", "network", "training", "start", "script", "expect", "colour"]
+KEYS = ["name", "description", "epochs", "network", "training", "start", "script", "expect", "colour", *HOSTILE_TEXT]
 SUB = [
     "hidden",
     "activations",
@@ -56,6 +60,7 @@ SUB = [
     "hidden.weight",
     "output.bias",
     "reseed",
+    *HOSTILE_TEXT,
 ]
 
 
@@ -103,7 +108,10 @@ def _load_text(tmp_path, data: bytes):
     try:
         sc = load(p)
     except ScenarioError as exc:
-        assert str(exc).startswith(str(p))
+        msg = str(exc)
+        assert msg.startswith(str(p))
+        # one line, nothing a terminal would act on, bounded whatever the input
+        assert msg.isprintable() and len(msg) < 1200, msg[:200]
         return None
     # anything accepted must also run
     replay(sc, min(sc.epochs, 3))
@@ -141,7 +149,11 @@ def test_deep_nesting_and_huge_files(tmp_path_factory, depth, big):
 
 # ---------------------------------------------------------------- valid scenarios
 
-acts = st.sampled_from(activations.NAMES)
+acts = st.one_of(
+    st.sampled_from(activations.NAMES),
+    # parameters that 6 significant digits would change: saved and read back exactly
+    st.builds(lambda n, v: f"{n}:{v!r}", st.sampled_from(["leaky_relu", "elu"]), st.floats(0.0, 100.0)),
+)
 nums = st.floats(min_value=-3, max_value=3, allow_nan=False, width=32)
 
 

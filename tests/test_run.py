@@ -135,3 +135,58 @@ def test_zeros_start_and_relu_gradient_at_zero_freezes_everything():
     d = diagnose(run.current)
     assert run.current.loss == 50.0
     assert d.flowing == set()
+
+
+# ---------------------------------------------------------------- compact history
+
+
+def test_a_long_run_keeps_no_record_objects_and_records_are_recomputed_exactly():
+    import gc
+
+    from xor_tui.core.run import Record
+
+    run = builtin("case1").new_run()
+    run.advance(100_000)  # case 1 is a fixed point: filled in, not stepped
+    gc.collect()
+    assert sum(type(o) is Record for o in gc.get_objects()) < 300
+    assert len(run.records) == 100_001 and run.epoch == 100_000
+    first, late = run.records[0], run.records[77_777]
+    assert late.epoch == 77_777 and late.loss == first.loss == 50.0
+    for (w0, b0), (w1, b1) in zip(first.params, late.params):
+        assert torch.equal(w0, w1) and torch.equal(b0, b1)
+    assert Trace.follow(run).all_events() == Trace.follow(builtin("case1").new_run()).all_events()
+
+
+def test_lazy_records_equal_the_ones_seen_while_stepping():
+    run = builtin("case3").new_run()
+    seen = [run.current]
+    for _ in range(300):
+        seen.append(run.step())
+    for k in (0, 1, 150, 299, 300):
+        again = run.records[k]
+        assert again is not seen[k] or k == 300
+        assert again.loss == seen[k].loss and again.epoch == k
+        for (w0, b0), (w1, b1) in zip(again.params, seen[k].params):
+            assert torch.equal(w0, w1) and torch.equal(b0, b1)
+        for (w0, b0), (w1, b1) in zip(again.grads, seen[k].grads):
+            assert torch.equal(w0, w1) and torch.equal(b0, b1)
+    assert run.losses(0, 301) == [r.loss for r in seen]
+    assert [r.epoch for r in run.records[298:]] == [298, 299, 300]
+    assert run.records[-2].epoch == 299
+
+
+def test_acting_after_a_fixed_point_ends_it_and_back_restores_it():
+    run = builtin("case1").new_run()
+    run.advance(1000)
+    assert run.is_repeat(1000)
+    run.act(SetParam(0, "output.bias[0]", 0.7))  # the output comes alive: learning starts
+    assert not run.is_repeat(1000) and run.epoch == 1000
+    before = run.current.params
+    run.step()
+    assert not torch.equal(run.current.params[1][1], before[1][1])
+    trace = Trace.follow(run)
+    assert [e.kind for e in trace.events[1000]][0] == "action"
+    run.goto(10)
+    assert run.epoch == 10 and run.current.loss == 50.0 and run.actions() == []
+    run.advance(20)
+    assert run.epoch == 20 and run.is_repeat(20)

@@ -235,7 +235,7 @@ def _fmt_loss(loss) -> str:
 def _print_replay(rp) -> None:
     from .core.text import printable
 
-    con = Console(highlight=False)
+    con = Console(highlight=False, soft_wrap=True)  # long lines stay whole when piped
     sc = rp.scenario
     c = sc.config
     con.print(
