@@ -41,6 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("cases", help="list the built-in scenarios")
 
+    from .import_cli import add_parser as add_import
+
+    add_import(sub)
+
     s = sub.add_parser("survey", help="train many random starts at once and count the cases and outcomes")
     s.add_argument("--n", type=int, default=100_000, help="number of networks (default 100000)")
     s.add_argument("--epochs", type=int, default=200, help="epochs (default 200; 0 reports the start only)")
@@ -93,6 +97,10 @@ def _main(argv: list[str] | None) -> int:
         return cmd_replay(args)
     if args.command == "cases":
         return cmd_cases()
+    if args.command == "import":
+        from .import_cli import cmd_import
+
+        return cmd_import(args)
     if args.command == "survey":
         from .survey_cli import cmd_survey
 

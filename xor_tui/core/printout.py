@@ -140,9 +140,13 @@ _ENTRY_RE = re.compile(r"\(\s*'([\w.]+)'\s*,\s*tensor\(|'([\w.]+)'\s*:\s*tensor\
 class PrintoutError(ValueError):
     """A printout that cannot be read; ``line`` is 1-based (0: the file as a whole)."""
 
-    def __init__(self, line: int, message: str):
-        self.line, self.detail = line, message
-        super().__init__(f"line {line}: {message}" if line else message)
+    def __init__(self, line: int, message: str, source: str = ""):
+        self.line, self.detail, self.source = line, message, source
+        where = ": ".join(x for x in (source, f"line {line}" if line else "") if x)
+        super().__init__(f"{where}: {message}" if where else message)
+
+    def at(self, source: str) -> PrintoutError:
+        return PrintoutError(self.line, self.detail, source)
 
 
 @dataclass(frozen=True)
@@ -242,17 +246,17 @@ def read_log_text(path) -> str:
     p = Path(path)
     try:
         if p.is_dir():
-            raise PrintoutError(0, f"{p}: is a directory, not a log file")
+            raise PrintoutError(0, "is a directory, not a log file", str(p))
         size = p.stat().st_size
         if size > MAX_LOG_BYTES:
-            raise PrintoutError(0, f"{p}: file is {size:,} bytes; a log is at most {MAX_LOG_BYTES:,}")
+            raise PrintoutError(0, f"file is {size:,} bytes; a log is at most {MAX_LOG_BYTES:,}", str(p))
         raw = p.read_bytes()
     except FileNotFoundError:
-        raise PrintoutError(0, f"{p}: no such file") from None
+        raise PrintoutError(0, "no such file", str(p)) from None
     except PermissionError:
-        raise PrintoutError(0, f"{p}: permission denied") from None
+        raise PrintoutError(0, "permission denied", str(p)) from None
     except OSError as exc:
-        raise PrintoutError(0, f"{p}: cannot read: {exc.strerror or exc}") from None
+        raise PrintoutError(0, f"cannot read: {exc.strerror or exc}", str(p)) from None
     return decode_log(raw, str(p))
 
 
@@ -261,10 +265,10 @@ def decode_log(raw: bytes, name: str = "log") -> str:
         try:
             return raw.decode("utf-16")
         except UnicodeDecodeError:
-            raise PrintoutError(0, f"{name}: not a text file (broken UTF-16)") from None
+            raise PrintoutError(0, "not a text file (broken UTF-16)", name) from None
     if b"\x00" in raw:
         at = raw.index(b"\x00")
-        raise PrintoutError(0, f"{name}: not a text file (binary data at byte {at})")
+        raise PrintoutError(0, f"not a text file (binary data at byte {at})", name)
     # prose in another encoding does not matter: the printout itself is ASCII
     return raw.decode("utf-8-sig", errors="replace")
 

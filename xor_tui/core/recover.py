@@ -545,3 +545,258 @@ def verify(run: PrintedRun, config: Config, x: torch.Tensor, seconds: float = 0.
         mismatches += [(b.epoch, *m) for m in compare(b, ours[b.epoch])]
     total = run.total
     return Recovery(start, config, total - len(mismatches), total, mismatches, seconds, trained, run.epochs[-1] + 1)
+
+
+# ---------------------------------------------------------------- the learning rate
+
+
+def _moved(run: PrintedRun) -> bool:
+    """Does any printed parameter or loss differ between epoch 0 and a later printed epoch?"""
+    b0 = run.blocks[0]
+    for b in run.blocks[1:]:
+        if b.halt is not None or b.loss_text != b0.loss_text:
+            return True
+        if any(b.tensors[k].texts != b0.tensors[k].texts for k in STATE_KEYS):
+            return True
+    return False
+
+
+def _lr_misfit(run: PrintedRun, config: Config, lrs: torch.Tensor) -> torch.Tensor:
+    """How far training the printed epoch-0 state at each learning rate lands from the later
+    blocks (sum of squared distances in half-widths; the losses relative to 1e-4). Plain float32
+    arithmetic with one learning rate per network: an estimate, not a bit-exact replay."""
+    tg = _targets(run)
+    lo, hi = _box(run.blocks[0])
+    n = len(lrs)
+    params = _layers(_f32(((lo + hi) / 2)[:, None].expand(-1, n)), tg.units)
+    rate = lrs.to(torch.float32)
+    halted = torch.full((n,), -1, dtype=torch.long)
+    misfit = torch.zeros(n, dtype=torch.float64)
+    k, start = 0, 0
+    for epoch in range(tg.last + 1):
+        printed = epoch == tg.epochs[k]
+        p = engine.evaluate_bl(params, config, grads=epoch < tg.last, loss_value=printed)
+        bad = ~p.valid if p.loss is None else ~p.valid | ~torch.isfinite(p.loss)
+        newly = bad & (halted < 0)
+        halted[newly] = epoch
+        if printed:
+            size = tg.sizes[k]
+            f = _values(p, params, tg.units).double()
+            if tg.halt_epoch == epoch:
+                misfit += (~newly).double() * 900.0 * size
+            else:
+                f = torch.cat([f, p.loss.double()[None]])
+            mid = ((tg.lo + tg.hi) / 2)[start : start + size, None]
+            half = torch.where(tg.is_loss, (tg.lo.abs() * 1e-4).clamp_min(1e-9), tg.half)[start : start + size, None]
+            if epoch > 0:
+                # clamped: a value a rounded start cannot follow (a unit crossing zero at
+                # another epoch) counts as one miss, not as a landslide
+                r = ((f - mid) / half).nan_to_num(30.0, 30.0, 30.0).clamp(-30.0, 30.0)
+                r[:, (halted >= 0) & ~newly] = 30.0
+                misfit += (r * r).sum(0)
+            start += size
+            k += 1
+            if k == len(tg.epochs):
+                break
+        new = []
+        for w, b_ in params:
+            i = len(new)
+            gw, gb = p.grads[i]
+            new.append((w - rate * gw, b_ - rate * gb))
+        params = new
+    return misfit
+
+
+def _round_sig(x: float, digits: int) -> float:
+    return float(f"{x:.{digits - 1}e}")
+
+
+def infer_lr(run: PrintedRun) -> tuple[float, str]:
+    """The learning rate the later printed blocks show, and how it was found.
+
+    A coarse then finer scan of learning rates (each a network in one batch); the best is then
+    rounded to the simplest decimal (1, 2 or 3 significant digits) that fits as well, since people
+    type learning rates like 0.05. With nothing printed after epoch 0, or nothing that moved,
+    the printout does not show the rate: 0.001 (the source's) is assumed and said so.
+    """
+    if len(run.blocks) == 1:
+        return DEFAULT_LR, f"assumed {DEFAULT_LR:g}: only epoch 0 is printed"
+    if not _moved(run):
+        return DEFAULT_LR, f"assumed {DEFAULT_LR:g}: nothing printed moves, so any rate fits"
+    config = run_config(run, DEFAULT_LR)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        lrs = torch.logspace(-6, 1, 281, dtype=torch.float64)
+        m = _lr_misfit(run, config, lrs)
+        best = float(lrs[int(torch.argmin(m))])
+        for span in (0.07, 0.004):
+            lrs = best * torch.logspace(-span, span, 81, base=10.0, dtype=torch.float64)
+            m = _lr_misfit(run, config, lrs)
+            best = float(lrs[int(torch.argmin(m))])
+        floor = float(m.min())
+        simple = [_round_sig(best, d) for d in (1, 2, 3)]
+        ms = _lr_misfit(run, config, torch.tensor(simple, dtype=torch.float64))
+    finally:
+        torch.set_num_threads(threads)
+    for value, fit in zip(simple, ms.tolist()):
+        if abs(value / best - 1) < 0.01 and fit <= floor * 2 + 4.0:
+            best = value
+            break
+    else:
+        best = _round_sig(best, 4)
+    last = run.blocks[-1].epoch
+    return best, f"inferred from the printed epochs up to {last}"
+
+
+# ---------------------------------------------------------------- a printout as scenarios
+
+
+@dataclass
+class Imported:
+    """One run of a log, recovered: its scenario's text and what was matched."""
+
+    run: PrintedRun
+    name: str
+    lr: float
+    lr_note: str
+    recovery: Recovery
+    case: int | None  # at epoch 0, from the recovered start's diagnosis
+    text: str  # the scenario file
+
+    def scenario(self):
+        from .scenario import parse
+
+        return parse(self.text, f"{self.name}.toml")
+
+
+def _f32_text(v: float) -> str:
+    """The exact decimal of a float32 (repr of the float64 that equals it reads back exactly)."""
+    return repr(float(torch.tensor(v, dtype=torch.float32)))
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return _f32_text(v)
+
+
+def _printed_value(t) -> str:
+    """A printed tensor's entries as a TOML-like nested list of the printed texts."""
+    texts = list(t.texts)
+    if len(t.shape) == 2:
+        rows = [texts[r * t.shape[1] : (r + 1) * t.shape[1]] for r in range(t.shape[0])]
+        return "[" + ", ".join("[" + ", ".join(r) + "]" for r in rows) + "]"
+    return "[" + ", ".join(texts) + "]"
+
+
+def scenario_text(name: str, description: str, run: PrintedRun, rec: Recovery, diagnosis0) -> str:
+    """A scenario file for a recovered run: the exact float32 start (the printed 4-decimal values
+    in comments), the network and rate, and an expectation for every printed epoch."""
+    from .diagnosis import is_source_net
+
+    c = rec.config
+    b0 = run.blocks[0]
+    lines = [
+        f"name = {_toml_str(name)}",
+        f"description = {_toml_str(description)}",
+        f"epochs = {rec.epochs}",
+        "",
+        "[network]",
+        f"hidden = [{c.hidden[0]}]",
+        "activations = [" + ", ".join(_toml_str(a.spec) for a in c.activations) + "]",
+        "",
+        "[training]",
+        'loss = "bce"',
+        f"lr = {c.lr!r}",
+        "",
+        "[start]",
+        "# float32 values recovered from the printout, written as their exact decimals; as printed at",
+        "# epoch 0 (torch, 4 decimals):",
+    ]
+    for key in STATE_KEYS:
+        lines.append(f"#   {key} = {_printed_value(b0.tensors[key])}")
+    lines.append(
+        f"# The replay reproduces {rec.reproduced} of the {rec.total} printed values"
+        + (" (every tensor entry as torch prints it, every loss exactly)." if rec.complete else ".")
+    )
+    if not rec.complete:
+        lines.append(f"# Worst: {rec.worst_text()}")
+    lines.append("[start.params]")
+    for key, value in rec.start.items():
+        lines.append(f'"{key}" = {_toml_value(value)}')
+    for b in run.blocks:
+        lines += ["", "[[expect]]", f"epoch = {b.epoch}"]
+        if b.epoch == 0:
+            if is_source_net(c) and diagnosis0.case is not None:
+                lines.append(f"case = {diagnosis0.case}")
+            lines.append("dead = [" + ", ".join(_toml_str(u) for u in sorted(diagnosis0.dead)) + "]")
+        if b.halt is not None:
+            lines.append("halted = true")
+        else:
+            lines += [f"loss = {b.loss!r}  # printed: loss: {b.loss_text}", "tolerance = 0.0"]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_str(s: str) -> str:
+    import json
+
+    return json.dumps(s, ensure_ascii=False)
+
+
+def import_run(run: PrintedRun, name: str, source: str, time_limit: float = TIME_LIMIT, seed: int = 0) -> Imported:
+    """Infer the rate, recover the start, and write the scenario's text for one printed run."""
+    from .diagnosis import diagnose
+    from .run import measure
+
+    t0 = time.monotonic()
+    lr, note = infer_lr(run)
+    rec = recover(run, lr, max(time_limit - (time.monotonic() - t0), 1.0), seed)
+    rec.seconds = time.monotonic() - t0
+    params = engine.from_state_dict(rec.start, rec.config)
+    d0 = diagnose(measure(0, rec.config, params))
+    epochs = run.epochs
+    shown = ", ".join(map(str, epochs)) if len(epochs) <= 6 else f"{epochs[0]}, {epochs[1]}, ..., {epochs[-1]}"
+    description = (
+        f"Run {run.number} of {source} (line {run.line}): epochs {shown} printed"
+        + (f", crashed at epoch {run.halt.epoch}" if run.halt is not None else "")
+        + f"; lr {lr:g} ({note}); the recovered float32 start reproduces {rec.reproduced} of {rec.total} "
+        "printed values."
+    )
+    text = scenario_text(name, description, run, rec, d0)
+    imp = Imported(run, name, lr, note, rec, d0.case, text)
+    # the file must give back exactly the recovered start
+    sc = imp.scenario()
+    back = engine.from_state_dict(sc.start.values, sc.config)
+    for (w, b), (w2, b2) in zip(back, params):
+        if not (torch.equal(w, w2) and torch.equal(b, b2)):
+            raise AssertionError("scenario text does not round-trip the recovered float32 start")
+    return imp
+
+
+def read_log(path) -> list[PrintedRun]:
+    """The runs printed in a log file. Raises PrintoutError with a one-line message."""
+    from .printout import PrintoutError, parse_log, read_log_text
+
+    text = read_log_text(path)
+    try:
+        return parse_log(text)
+    except PrintoutError as exc:
+        raise exc.at(str(path)) from None
+
+
+def load_log(path, run: int = 1, time_limit: float = TIME_LIMIT):
+    """The app's way in: run ``run`` (1-based) of a printout log as a Scenario.
+
+    Recovery takes up to ``time_limit`` seconds (usually a few): call it off the UI thread.
+    Raises PrintoutError (a ValueError) with a one-line message for a log it cannot use.
+    """
+    from pathlib import Path
+
+    from .printout import PrintoutError
+
+    runs = read_log(path)
+    if not 1 <= run <= len(runs):
+        raise PrintoutError(0, f"has {len(runs)} run(s); there is no run {run}", str(path))
+    stem = Path(path).stem
+    return import_run(runs[run - 1], f"{stem}-run{run}", Path(path).name, time_limit).scenario()
