@@ -1,33 +1,44 @@
-"""Survey throughput against the source's own way of training, on the same starts.
+"""Survey throughput: the fused kernel against the torch engine, a torch.func vmap peer and the
+source's own loop, on the same starts, checking that every end state is bit for bit the same.
 
-    python benchmarks/survey_speed.py [--n 100000] [--epochs 200] [--slow 300]
+    python benchmarks/survey_speed.py [--n 100000] [--big 1000000] [--epochs 200] [--slow 300]
+                                      [--repeat 3] [--sweep]
 
-Prints network-epochs per second for the batched survey (all N networks x E epochs,
-counted whether or not a network left the batch early) and for the source's way (one
-pair of nn.Linear modules per network, a Python loop over epochs, an SGD optimizer made
-each epoch, stopping where BCELoss raises, as the student's script would) on the first
-``--slow`` of the same starts, and the ratio.
+Training time only (the starts are drawn before the clock starts), median of --repeat runs
+(interleaved, so machine load hits every method alike):
+- fused:  xor_tui.core.fastsurvey.train (numba, one network per SIMD lane, both cores)
+- engine: the torch survey engine (batched element-wise ops, one shard per core)
+- vmap:   torch.func.vmap over grad of a per-network loss (F.linear, ReLU, BCELoss), the update
+          as p.add(g, alpha=-lr), halted networks frozen: what one would write with torch.func.
+          On the first --vmap-n starts only: BCELoss after a batched linear + ReLU takes a slow
+          per-network path under vmap in torch 2.13 (~10 ms per network-epoch batch here)
+- source: the student's way on the first --slow starts (an nn.Linear pair per network, a Python
+          loop over epochs, an optimizer per epoch, stopping where BCELoss raises)
+Then `xor-tui survey` as a whole (judging the starts and the ends too) for --n and --big
+starts, and with --sweep the default 12 x 12 sweep at --n starts per point.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import time
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
-from xor_tui.core import engine
+from xor_tui.core import engine, fastsurvey, survey
 from xor_tui.core.engine import Config
-from xor_tui.core.survey import run_survey
 
 
-def source_way(result, count: int, epochs: int) -> tuple[float, int]:
+def source_way(start, config: Config, count: int, epochs: int) -> tuple[float, list]:
     x, y = engine.X, engine.TARGET
-    net_epochs = 0
+    finals = []
     t0 = time.perf_counter()
     for i in range(count):
-        sd = engine.state_dict(result.start_params, result.config, i)
+        sd = engine.state_dict(start, config, i)
         hide, out = nn.Linear(2, 2), nn.Linear(2, 1)
         with torch.no_grad():
             hide.weight.copy_(sd["hidden.weight"])
@@ -36,7 +47,7 @@ def source_way(result, count: int, epochs: int) -> tuple[float, int]:
             out.bias.copy_(sd["output.bias"])
         relu, loss_fn = nn.ReLU(), nn.BCELoss()
         for _ in range(epochs):
-            optimizer = torch.optim.SGD(list(hide.parameters()) + list(out.parameters()), lr=result.config.lr)
+            optimizer = torch.optim.SGD(list(hide.parameters()) + list(out.parameters()), lr=config.lr)
             y_hat = relu(out(relu(hide(x))))
             try:
                 loss = loss_fn(y_hat, y)
@@ -45,39 +56,131 @@ def source_way(result, count: int, epochs: int) -> tuple[float, int]:
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            net_epochs += 1
-    return time.perf_counter() - t0, net_epochs
+        finals.append([t.detach().clone() for t in (hide.weight, hide.bias, out.weight, out.bias)])
+    return time.perf_counter() - t0, finals
+
+
+def vmap_peer(start, config: Config, epochs: int) -> tuple[float, list]:
+    """torch.func: vmap(grad(loss)) over all networks; networks that halt are frozen."""
+    from torch.func import grad, vmap
+
+    x, t = engine.X, engine.TARGET
+    lr = config.lr
+
+    def forward(w1, b1, w2, b2):
+        return F.relu(F.linear(F.relu(F.linear(x, w1, b1)), w2, b2))
+
+    def loss(w1, b1, w2, b2):
+        # BCELoss's mean, written as none + mean: vmap has no fast rule for the fused 'mean'
+        # (it loops per network); the gradient is the same bits
+        return F.binary_cross_entropy(forward(w1, b1, w2, b2), t, reduction="none").mean()
+
+    fwd = vmap(forward)
+    grads = vmap(grad(loss, argnums=(0, 1, 2, 3)))
+    params = [start[0][0].clone(), start[0][1].clone(), start[1][0].clone(), start[1][1].clone()]
+    n = params[0].shape[0]
+    active = torch.ones(n, dtype=torch.bool)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for _ in range(epochs):
+            yv = fwd(*params)
+            ok = ((yv >= 0) & (yv <= 1)).flatten(1).all(1)
+            active &= ok
+            if not bool(active.any()):
+                break
+            # BCELoss checks its whole (batched) input: evaluate frozen networks at a harmless zero start
+            safe = [torch.where(active.view(-1, *[1] * (p.dim() - 1)), p, torch.zeros_like(p)) for p in params]
+            gs = grads(*safe)
+            params = [
+                torch.where(active.view(-1, *[1] * (p.dim() - 1)), p.add(g, alpha=-lr), p) for p, g in zip(params, gs)
+            ]
+    return time.perf_counter() - t0, params
+
+
+def timed(fn, *args):
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return time.perf_counter() - t0, out
+
+
+def same_ends(a: list, b: list) -> tuple[int, int]:
+    """(networks whose nine parameters are all equal, networks)."""
+    n = a[0][0].shape[0]
+    eq = torch.ones(n, dtype=torch.bool)
+    for (w, bb), (w2, b2) in zip(a, b):
+        eq &= (w == w2).flatten(1).all(1) & (bb == b2).flatten(1).all(1)
+    return int(eq.sum()), n
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--big", type=int, default=1_000_000)
     ap.add_argument("--epochs", type=int, default=200)
     ap.add_argument("--slow", type=int, default=300, help="networks trained the source's way")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--vmap-n", type=int, default=1000, help="networks for the vmap peer (0: skip it)")
+    ap.add_argument("--sweep", action="store_true", help="also time the default 12x12 sweep at --n starts per point")
     args = ap.parse_args()
     config = Config()
-    run_survey(config, 2000, 5)  # warm up
-    times = []
+    print(f"load average at the start: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} ({os.cpu_count()} cores)")
+    t_compile = fastsurvey.timed_compile(config)
+    print(f"kernel ready in {t_compile:.2f} s (compiled or loaded from {fastsurvey.cache_dir()})")
+    start = engine.init_batch(torch.Generator().manual_seed(0), args.n, config.sizes)
+    fused_t, engine_t, vmap_t = [], [], []
     for _ in range(args.repeat):
-        r = run_survey(config, args.n, args.epochs, seed=0)
-        times.append(r.seconds)
-    best, median = min(times), sorted(times)[len(times) // 2]
-    fast = args.n * args.epochs / median
-    print(
-        f"survey: {args.n:,} networks x {args.epochs} epochs: median {median:.3f} s, best {best:.3f} s "
-        f"of {args.repeat} ({fast / 1e6:.2f} M network-epochs/s; "
-        f"{r.trained_net_epochs:,} network-epochs actually computed)"
+        s, (fused, fused_halt, done) = timed(fastsurvey.train, start, config, args.epochs)
+        fused_t.append(s)
+        with torch.inference_mode():
+            s, (exact, exact_halt, _) = timed(survey._train_sharded, start, config, args.epochs, None)
+        engine_t.append(s)
+        if args.vmap_n:
+            sub = [(w[: args.vmap_n], b[: args.vmap_n]) for w, b in start]
+            s, vm = vmap_peer(sub, config, args.epochs)
+            vmap_t.append(s)
+    work = args.n * args.epochs
+    fm = statistics.median(fused_t)
+    print(f"{args.n:,} networks x {args.epochs} epochs of the source's setting, training only, "
+          f"median of {args.repeat}:")
+    print(f"  fused kernel   {fm:8.3f} s  {work / fm / 1e6:8.1f} M network-epochs/s  (runs: "
+          + ", ".join(f"{t:.3f}" for t in fused_t) + ")")
+    em = statistics.median(engine_t)
+    eq, n = same_ends(fused, exact)
+    halts = bool(torch.equal(torch.from_numpy(fused_halt), exact_halt))
+    print(f"  torch engine   {em:8.3f} s  {work / em / 1e6:8.1f} M/s  {em / fm:6.1f}x the fused time; "
+          f"end states equal {eq:,}/{n:,}, halt epochs equal: {halts}")
+    if vmap_t:
+        vm_ = statistics.median(vmap_t)
+        vmap_final = [(vm[0], vm[1]), (vm[2], vm[3])]
+        eq, n = same_ends([(w[: args.vmap_n], b[: args.vmap_n]) for w, b in fused], vmap_final)
+        rate = args.vmap_n * args.epochs / vm_
+        print(f"  torch.func vmap{vm_:8.3f} s for {args.vmap_n:,} networks: {rate / 1e6:.3f} M/s, "
+              f"{work / fm / rate:,.0f}x slower than fused; end states equal {eq:,}/{n:,}")
+    secs, finals = source_way(start, config, args.slow, args.epochs)
+    rate = args.slow * args.epochs / secs
+    eq = sum(
+        all(torch.equal(a, b) for a, b in zip(f, [fused[0][0][i], fused[0][1][i], fused[1][0][i], fused[1][1][i]]))
+        for i, f in enumerate(finals)
     )
-    secs, done = source_way(r, args.slow, args.epochs)
-    slow_nominal = args.slow * args.epochs / secs
-    slow_real = done / secs
-    print(
-        f"source's way: {args.slow} networks x {args.epochs} epochs: {secs:.2f} s "
-        f"({slow_nominal:,.0f} network-epochs/s counted like the survey; "
-        f"{slow_real:,.0f}/s counting only epochs it ran before a crash)"
-    )
-    print(f"ratio: {fast / slow_nominal:,.0f}x")
+    print(f"  source's loop  {secs:8.3f} s for {args.slow} networks: {rate:,.0f} network-epochs/s, "
+          f"the fused kernel is {work / fm / rate:,.0f}x faster; end states equal {eq}/{args.slow}")
+    for n in (args.n, args.big):
+        if n <= 0:
+            continue
+        times = []
+        for _ in range(args.repeat if n <= 200_000 else 1):
+            r = survey.run_survey(config, n, args.epochs, seed=0)
+            times.append(r.seconds)
+        print(f"run_survey (draw, judge the starts, train, judge the ends) {n:,} x {args.epochs}: "
+              f"median {statistics.median(times):.3f} s ({', '.join(f'{t:.3f}' for t in times)})")
+    if args.sweep:
+        from xor_tui.core.sweep import log_range, run_sweep
+
+        t0 = time.perf_counter()
+        run_sweep(config, log_range("0.001:1:12", "", 1e-6, 1e6), log_range("0.25:4:12", "", 1e-3, 1e3), args.n,
+                  args.epochs)
+        print(f"sweep 12 x 12 x {args.n:,} x {args.epochs}: {time.perf_counter() - t0:.1f} s")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}")
 
 
 if __name__ == "__main__":
