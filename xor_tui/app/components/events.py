@@ -30,6 +30,7 @@ KIND_VAR = {
 
 
 class EventPanel(VerticalScroll, can_focus=True):
+    ALLOW_MAXIMIZE = True  # (scroll containers say no by default); the panel around it grows
     DEFAULT_CSS = """
     EventPanel { height: 1fr; scrollbar-size-vertical: 1; }
     EventPanel > Static { width: 1fr; }

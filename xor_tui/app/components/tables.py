@@ -114,7 +114,7 @@ class ParamsTable(DataTable, can_focus=True):
     def _columns(self, names: list[str]) -> list[tuple[str, str, int]]:
         """The columns that fit whole (each cell has a padding of 2): name, value, gradient,
         change, then the frozen note; the name column as wide as the longest name."""
-        width = self.size.width
+        width = self.size.width - 2  # room for the vertical scrollbar
         keys, used = [], 0
         for label, key, w in self.COLUMNS:
             w = w or max(len(n) for n in names)
