@@ -118,10 +118,11 @@ class ParamsTable(DataTable, can_focus=True):
         keys, used = [], 0
         for label, key, w in self.COLUMNS:
             w = w or max(len(n) for n in names)
-            if not keys or used + w + 2 <= width:
-                keys.append((label, key, w))
-                used += w + 2
-        if used + 8 <= width:
+            if keys and used + w + 2 > width:
+                break
+            keys.append((label, key, w))
+            used += w + 2
+        if len(keys) == len(self.COLUMNS) and used + 8 <= width:
             keys.append(("", "note", 6))
         return keys
 
