@@ -107,8 +107,16 @@ class ParamsTable(DataTable, can_focus=True):
     # fixed widths: a later, longer number never gets cut by a column sized for an earlier one
     COLUMNS = (("parameter", "name", 0), ("value", "value", 9), ("gradient", "grad", 11), ("change", "change", 10))
 
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._again(recolour=True))
+
     def on_resize(self, event) -> None:
+        self._again()
+
+    def _again(self, recolour: bool = False) -> None:
         if self._frame is not None:
+            if recolour:
+                self._shape = None  # rebuild every cell in the new colours
             self.show(self._frame, self.selected)
 
     def _columns(self, names: list[str]) -> list[tuple[str, str, int]]:
