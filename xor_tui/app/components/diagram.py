@@ -28,6 +28,7 @@ from ...core.view import Frame
 from . import pixels as px
 from .canvas import Canvas
 from .lines import LinesWidget
+from .panel import set_key
 
 ANIMATE_FOR = 1.5  # seconds of motion after each new frame
 FPS = 12
@@ -66,18 +67,20 @@ def layout(sizes: tuple[int, ...], w: int, h: int) -> tuple[str, int, list[list[
     """Boxes per column for a net of ``sizes`` (inputs first) in w x h cells.
 
     Modes: "full" (6 rows: title, the four rows with a heatmap tile, bias), "compact"
-    (3 rows: title, the marks side by side, bias). Returns (mode, tile width, columns) or
+    (3 rows: title, the marks side by side, bias), "tiny" (compact, narrower: the marks
+    without spaces, the state only as the border's colour), "micro" (2 rows: the title and
+    the marks on the top border, the bias on the bottom one). Returns (mode, tile width, columns) or
     None when even the compact boxes do not fit."""
     cols = len(sizes)
     tallest = max(sizes[1:] + (2,))
-    for mode, node_h in (("full", 6), ("compact", 3)):
+    for mode, node_h in (("full", 6), ("compact", 3), ("tiny", 3), ("micro", 2)):
         if tallest * node_h > h:
             continue
-        in_w = 5 if mode == "full" else 9
+        in_w = {"full": 5, "compact": 9, "tiny": 6, "micro": 2}[mode]
         for tile in (16, 14, 12, 10, 8) if mode == "full" else (0,):
-            unit_w = (tile + 4) if mode == "full" else 11
+            unit_w = {"full": tile + 4, "compact": 11, "tiny": 7, "micro": 10 + (cols > 3)}[mode]
             gap = (w - in_w - unit_w * (cols - 1)) / (cols - 1)
-            if gap >= (12 if mode == "full" else 8):
+            if gap >= {"full": 12, "compact": 8, "tiny": 5, "micro": 5}[mode]:
                 break
         else:
             continue
@@ -107,6 +110,20 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         def __init__(self, name: str) -> None:
             self.name = name
             super().__init__()
+
+    KEYS = (
+        "[b $primary]━[/] w>0 [b $warning]━[/] w<0, width |w| · moving dashes: gradient · "
+        "[$warning 60%]┄[/] frozen · [b $success]●[/]>0 [b $error]○[/]<0 [b $warning]◌[/]=0",
+        "[b $primary]━[/]w>0 [b $warning]━[/]w<0 width |w| · [$warning 60%]┄[/]frozen · "
+        "[b $success]●[/]>0 [b $error]○[/]<0 [b $warning]◌[/]=0",
+        "[b $primary]━[/]w>0 [b $warning]━[/]w<0 [$warning 60%]┄[/]frozen",
+    )
+
+    def on_mount(self) -> None:
+        set_key(self, *self.KEYS)
+
+    def on_resize(self) -> None:
+        set_key(self, *self.KEYS)
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
@@ -168,6 +185,8 @@ class NetworkDiagram(LinesWidget, can_focus=True):
     # -- edges
     def _ports(self, box: Box, k: int, n: int, mode: str) -> float:
         """The dot row where the k-th of n connections meets ``box``'s side."""
+        if box.h == 2:  # micro: around the line between the two rows
+            return (box.y + 1) * 4 - 2 + 4 * (k + 0.5) / n if box.layer else (box.y + 1 - (box.unit == 0)) * 4 + 2
         inner = (box.h - 2) * 4
         return (box.y + 1) * 4 + inner * (k + 0.5) / n
 
@@ -253,17 +272,21 @@ class NetworkDiagram(LinesWidget, can_focus=True):
             values = [int(r.x1 if box.unit == 0 else r.x2) for r in f.rows]
             border = px.style(fg.blend(pal["background"], 0.4))
             title = f"x{box.unit + 1}"
+            if mode == "micro":  # no box: the name where the connections leave
+                canvas.text(x, y + 1 - (box.unit == 0), title, px.style(fg, bold=True))
+                return
             self._frame_lines(canvas, box, title, border, px.style(fg, bold=True))
             if mode == "full":
                 for r, v in enumerate(values):
                     canvas.text(x + 1, y + 1 + r, f"{v:^{w - 2}}", px.style(fg, bold=True))
             else:
-                canvas.text(x + 1, y + 1, " ".join(str(v) for v in values).center(w - 2), px.style(fg, bold=True))
+                sep = " " if mode == "compact" else ""
+                canvas.text(x + 1, y + 1, sep.join(str(v) for v in values).center(w - 2), px.style(fg, bold=True))
             return
         u = self._unit(box)
         state_colour = {"alive": pal["success"], "dead": pal["error"]}.get(u.state, pal["warning"])
         border = px.style(state_colour, bold=u.state == "dead")
-        title = f"{u.short} {state_text(u)}"
+        title = f"{u.short} {state_text(u)}" if mode in ("full", "compact") else u.short
         self._frame_lines(canvas, box, title, border, px.style(state_colour, bold=True))
         marks = []
         for i, z in enumerate(u.pre):
@@ -292,13 +315,17 @@ class NetworkDiagram(LinesWidget, can_focus=True):
             for r, (ch, st) in enumerate(marks):
                 canvas.put(x + 1, y + 1 + r, ch, st)
             self._draw_tile(canvas, box, tile_w, pal)
-        else:
-            mx = x + 1 + (w - 2 - 7) // 2
+        elif mode == "micro":  # the marks on the top border, after the title
             for i, (ch, st) in enumerate(marks):
-                canvas.put(mx + 2 * i, y + 1, ch, st)
+                canvas.put(x + w - 5 + i, y, ch, st)
+        else:
+            step = 2 if mode == "compact" else 1
+            mx = x + 1 + (w - 2 - (3 * step + 1)) // 2
+            for i, (ch, st) in enumerate(marks):
+                canvas.put(mx + step * i, y + 1, ch, st)
         # the bias on the bottom border, with its gradient when there is room
         b = next(b for b in f.biases if b.param == u.bias)
-        room = w - 3
+        room = w - 2
         text = "b" + px.fit_number(b.value, min(room - 1, 6))
         if b.grad is not None and len(text) + 9 <= room:
             text += " ∇" + px.fit_number(b.grad, 7, 4)
@@ -320,7 +347,7 @@ class NetworkDiagram(LinesWidget, can_focus=True):
             title = title.replace("alive", "4/4")
         if len(title) > inner:
             title = title.split(" ")[0]  # the state stays visible in the border's colour
-        canvas.text(x + (2 if len(title) < inner else 1), y, title, title_style)
+        canvas.text(x + (2 if len(title) < inner and h > 2 else 1), y, title, title_style)
         for r in range(1, h - 1):
             canvas.put(x, y + r, "│", border)
             canvas.text(x + 1, y + r, " " * inner)

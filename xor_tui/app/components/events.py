@@ -30,6 +30,7 @@ KIND_VAR = {
 
 
 class EventPanel(VerticalScroll, can_focus=True):
+    ALLOW_MAXIMIZE = True  # (scroll containers say no by default); the panel around it grows
     DEFAULT_CSS = """
     EventPanel { height: 1fr; scrollbar-size-vertical: 1; }
     EventPanel > Static { width: 1fr; }
@@ -38,6 +39,7 @@ class EventPanel(VerticalScroll, can_focus=True):
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self._key = None
+        self._last = None
         self.text = Text()
 
     @property
@@ -48,7 +50,15 @@ class EventPanel(VerticalScroll, can_focus=True):
     def compose(self):
         yield Static(id="events-text")
 
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._again())
+
+    def _again(self) -> None:
+        if self._last is not None:
+            self.show(*self._last)
+
     def show(self, frame: Frame, message: str = "") -> None:
+        self._last = (frame, message)
         key = (
             self.app.theme,
             message,

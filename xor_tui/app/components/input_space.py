@@ -115,17 +115,18 @@ class InputSpace(LinesWidget, can_focus=True):
                 mark,
                 px.style(pal["success" if row.correct else "error"], pal["background"], True),
             )
-        # the key, in the colours it explains
-        key = Text()
-        for u in first:
-            key.append("━", px.style(colours[u.index % len(colours)], bold=True))
-            key.append(f"{u.short} ")
-        key.append("▀", px.style(px.diverging(HEAT, pal["error"], mid, pal["success"])))
-        key.append("ŷ>½ ")
-        key.append("▀", px.style(px.diverging(-HEAT, pal["error"], mid, pal["success"])))
-        key.append("ŷ<½")
+        # the key, in the colours it explains; items that do not fit are left out whole
+        items = [Text.assemble(("━", px.style(colours[u.index % len(colours)], bold=True)), u.short) for u in first]
+        items.append(Text.assemble(("▀", px.style(px.diverging(HEAT, pal["error"], mid, pal["success"]))), "ŷ>½"))
+        items.append(Text.assemble(("▀", px.style(px.diverging(-HEAT, pal["error"], mid, pal["success"]))), "ŷ<½"))
         if not pred.finite:
-            key.append(" (ŷ not finite)", px.style(pal["error"], bold=True))
+            items.insert(0, Text("ŷ not finite", px.style(pal["error"], bold=True)))
+        key = Text()
+        for item in items:
+            if key.cell_len + (1 if key else 0) + item.cell_len <= w:
+                if key:
+                    key.append(" ")
+                key.append_text(item)
         self._key_into(canvas, key, h - 1)
         return canvas.strips()
 

@@ -18,6 +18,7 @@ from ...core.view import Frame
 from . import pixels as px
 from .canvas import Canvas
 from .lines import LinesWidget
+from .panel import set_key
 
 EVENT_MARKS = {
     "dies": ("▼", "error"),
@@ -43,11 +44,25 @@ def tick_label(exp: int) -> str:
 
 
 class LossPlot(LinesWidget, can_focus=True):
+    """Loss per epoch on a log axis; see the module's docstring for what each mark means."""
+
     DEFAULT_CSS = "LossPlot { height: 1fr; }"
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.frame: Frame | None = None
+
+    KEYS = (
+        "[b $error]▼[/]dies [b $success]▲[/]revives [b $accent]◆[/]case [b $error]✕[/]halt [b $accent]●[/]now",
+        "[b $error]▼[/]dies [b $success]▲[/]revives [b $accent]◆[/]case [b $error]✕[/]halt",
+        "[b $error]▼[/]dies [b $success]▲[/]lives [b $error]✕[/]halt",
+    )
+
+    def on_mount(self) -> None:
+        set_key(self, *self.KEYS)
+
+    def on_resize(self) -> None:
+        set_key(self, *self.KEYS)
 
     def show(self, frame: Frame) -> None:
         self.frame = frame
@@ -64,7 +79,9 @@ class LossPlot(LinesWidget, can_focus=True):
         head = f"epoch {f.epoch}: loss {now}"
         if w < 16 or h < 3:
             return Text(head, overflow="fold")
-        losses = np.asarray(f.losses, dtype=float)
+        past = np.asarray(f.losses, dtype=float)
+        ahead = np.asarray(f.losses_ahead, dtype=float)
+        losses = np.concatenate([past, ahead])
         canvas = Canvas(w, h)
         canvas.text(0, 0, head[:w], px.style(pal["foreground"], bold=True))
         good = np.isfinite(losses) & (losses > 0)
@@ -79,7 +96,7 @@ class LossPlot(LinesWidget, can_focus=True):
         pw = w - left
         if pw < 8:
             return Text(head, overflow="fold")
-        x_max = max(f.config.epochs, len(losses) - 1, 1)
+        x_max = max(f.config.epochs, len(losses) - 1, 1)  # the scenario's epochs, or all there is
         to_dx = lambda e: (e / x_max) * (pw * 2 - 1)  # noqa: E731
         to_dy = lambda v: (hi - math.log10(v)) / (hi - lo) * (ph * 4 - 1)  # noqa: E731
         # decade grid lines and labels
@@ -90,18 +107,19 @@ class LossPlot(LinesWidget, can_focus=True):
                 canvas.put(c, r, "·", dim)
         dots = px.Braille(pw, ph)
         pts = [(to_dx(i), to_dy(v)) if ok else None for i, (v, ok) in enumerate(zip(losses.tolist(), good.tolist()))]
+        cur = len(past) - 1
         prev = None
-        for p in pts:
+        for i, p in enumerate(pts):
+            owner = 1 if i > cur else 0  # the epochs ahead, after stepping back, are drawn dim
             if p is not None and prev is not None:
-                dots.line(prev[0], prev[1], p[0], p[1], 0)
+                dots.line(prev[0], prev[1], p[0], p[1], owner)
             elif p is not None:
-                dots.line(p[0], p[1], p[0], p[1], 0)
+                dots.line(p[0], p[1], p[0], p[1], owner)
             prev = p
-        line_st = px.style(pal["primary"], bold=True)
-        for x, y, ch, _ in dots.cells():
-            canvas.put(left + x, top + y, ch, line_st)
+        styles = {0: px.style(pal["primary"], bold=True), 1: px.style(pal["primary"].blend(pal["background"], 0.55))}
+        for x, y, ch, owner in dots.cells({0: 1}):
+            canvas.put(left + x, top + y, ch, styles[owner])
         # the current epoch
-        cur = len(losses) - 1
         if pts[cur] is not None:
             cx, cy = pts[cur]
             canvas.put(left + int(cx / 2), top + int(cy / 4), "●", px.style(pal["accent"], bold=True))

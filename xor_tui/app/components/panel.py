@@ -18,3 +18,21 @@ def boxed(box_id: str, title: str, widget) -> Panel:
     box = Panel(widget, id=box_id)
     box.border_title = title
     return box
+
+
+def set_key(widget, *variants: str) -> None:
+    """Show a key to the widget's symbols on the bottom border of the panel around it (if
+    there is one): the first of ``variants`` (Textual markup, theme variables) that fits whole."""
+    from textual.content import Content
+
+    parent = widget.parent
+    if not isinstance(parent, Panel):
+        return
+    room = parent.size.width - 4
+    chosen = ""
+    for markup in variants:
+        if Content.from_markup(markup).cell_length <= room:
+            chosen = markup
+            break
+    if parent.border_subtitle != chosen:
+        parent.border_subtitle = chosen

@@ -147,8 +147,8 @@ def fit_number(v: float, width: int, decimals: int = 2, sign: bool = True) -> st
     if math.isinf(v):
         s = ("+" if v > 0 else "-") + "inf"
         return s if len(s) <= width else "…"
-    if v == 0:
-        return "0"
+    if v == 0:  # a gradient of exactly 0 reads best as 0; a weight as 0.00 like its neighbours
+        return "0" if decimals > 2 or width < 4 else f"{0:.{min(decimals, width - 2)}f}"
     fmt = "+" if sign else ""
     for d in range(decimals, -1, -1):
         s = f"{v:{fmt}.{d}f}"

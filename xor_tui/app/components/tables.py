@@ -107,21 +107,30 @@ class ParamsTable(DataTable, can_focus=True):
     # fixed widths: a later, longer number never gets cut by a column sized for an earlier one
     COLUMNS = (("parameter", "name", 0), ("value", "value", 9), ("gradient", "grad", 11), ("change", "change", 10))
 
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._again(recolour=True))
+
     def on_resize(self, event) -> None:
+        self._again()
+
+    def _again(self, recolour: bool = False) -> None:
         if self._frame is not None:
+            if recolour:
+                self._shape = None  # rebuild every cell in the new colours
             self.show(self._frame, self.selected)
 
     def _columns(self, names: list[str]) -> list[tuple[str, str, int]]:
         """The columns that fit whole (each cell has a padding of 2): name, value, gradient,
         change, then the frozen note; the name column as wide as the longest name."""
-        width = self.size.width
+        width = self.size.width - 2  # room for the vertical scrollbar
         keys, used = [], 0
         for label, key, w in self.COLUMNS:
             w = w or max(len(n) for n in names)
-            if not keys or used + w + 2 <= width:
-                keys.append((label, key, w))
-                used += w + 2
-        if used + 8 <= width:
+            if keys and used + w + 2 > width:
+                break
+            keys.append((label, key, w))
+            used += w + 2
+        if len(keys) == len(self.COLUMNS) and used + 8 <= width:
             keys.append(("", "note", 6))
         return keys
 
