@@ -192,3 +192,15 @@ def test_open_app_returns_non_zero_when_the_app_crashed(monkeypatch, capsys):
     assert err.count("\n") == 1 and "terminal\\nvanished" in err
     assert main(["--seed", "18446744073709551616"]) == 2
     assert "seed must be from 0 to 2**63-1" in capsys.readouterr().err
+
+
+def test_streamed_json_is_the_same_object_as_replay_json():
+    from xor_tui.core import report
+    from xor_tui.core.replay import replay
+    from xor_tui.core.scenario import builtin
+
+    for name, epochs in (("case1", 40), ("case6", 30), ("case7", None)):
+        rp = replay(builtin(name), epochs)
+        buf = io.StringIO()
+        report.write_replay_json(rp, buf)
+        assert json.loads(buf.getvalue()) == report.replay_json(rp)

@@ -202,7 +202,8 @@ def cmd_replay(args) -> int:
     except ScenarioError as exc:
         return _err(str(exc))
     if args.epochs is not None and not 0 <= args.epochs <= MAX_EPOCHS:
-        return _err(f"--epochs must be from 0 to {MAX_EPOCHS}, got {args.epochs}")
+        got = args.epochs if abs(args.epochs) < 10**12 else f"a {len(str(abs(args.epochs)))}-digit number"
+        return _err(f"--epochs must be from 0 to {MAX_EPOCHS:,}, got {got}")
     if args.format == "seed" and len(sc.config.hidden) != 1:
         return _err(
             "--format seed prints the source's one-hidden-layer network; "
@@ -261,13 +262,15 @@ def _print_replay(rp) -> None:
     tr, run = rp.trace, rp.trace.run
     n = len(rp.records)
     out.write(f"{'epoch':>7}  {'loss':>10}  {'case':<12}  {'dead':<20}  events\n")
-    row = None
+    row, events, repeats, losses = None, tr.events, run.repeats(0, n), run.losses(0, n)
     for k in range(n):
-        if row is None or not run.is_repeat(k):
-            rec, d = tr.records[k], tr.diagnoses[k]
-            row = (_fmt_loss(rec.loss), d.case_text.replace("case ", ""), ", ".join(d.dead) or "-")
-        evs = "; ".join(e.text for e in tr.events[k])
-        out.write(f"{k:>7}  {row[0]:>10}  {row[1]:<12}  {row[2]:<20}  {evs}".rstrip() + "\n")
+        if row is None or not repeats[k]:
+            case, dead = tr.row(k)
+            loss = losses[k] if k < n - 1 else tr.records[k].loss  # the last one may be a halt
+            row = f"{_fmt_loss(loss):>10}  {case.replace('case ', ''):<12}  {', '.join(dead) or '-':<20}"
+        evs = events[k]
+        line = f"{k:>7}  {row}  {'; '.join(e.text for e in evs)}" if evs else f"{k:>7}  {row}"
+        out.write(line.rstrip() + "\n")
     out.flush()
     final = rp.final
     d = tr.diagnoses[final.epoch]

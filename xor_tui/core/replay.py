@@ -27,6 +27,9 @@ class Trace:
         self.run = run
         self._events: dict[int, list[Event]] = {}
         self._n = 0  # epochs whose events are known
+        # per epoch, a shared (case text, dead units) pair: what a table row needs, 8 bytes each
+        self._rows: list[tuple[str, tuple[str, ...]]] = []
+        self._row_kinds: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[str, ...]]] = {}
         self._diag: OrderedDict[int, tuple[Record, Diagnosis]] = OrderedDict()
 
     @classmethod
@@ -54,16 +57,26 @@ class Trace:
         start = max(0, min(self._n, n) - 1)
         for e in [e for e in self._events if e >= start]:
             del self._events[e]
-        for e in [e for e in self._diag if e >= start]:
-            del self._diag[e]
-        for k in self.run.changes(start, n):
+        # cached diagnoses stay: each is checked against the record object it was made from
+        del self._rows[start:]
+        repeats = self.run.repeats(start, n)
+        for k in range(start, n):
+            if repeats[k - start] and self._rows:
+                self._rows.append(self._rows[-1])
+                continue
             rec = self.run.records[k]
             d = self._diagnosis(k)
             prev = self._diagnosis(k - 1) if k else None
             evs = events(prev, d, rec)
             if evs:
                 self._events[k] = evs
+            row = (d.case_text, tuple(d.dead))
+            self._rows.append(self._row_kinds.setdefault(row, row))
         self._n = n
+
+    def row(self, k: int) -> tuple[str, tuple[str, ...]]:
+        """Epoch ``k``'s case text and dead units, stored: no recomputation."""
+        return self._rows[k]
 
     @property
     def diagnoses(self) -> LazySeq:
@@ -121,8 +134,9 @@ def replay(scenario: Scenario, epochs: int | None = None) -> Replay:
     """
     n = scenario.epochs if epochs is None else epochs
     run = scenario.new_run()
-    run.advance(n)
     trace = Trace.follow(run)
+    run.advance(n, on_step=trace.sync)  # diagnosed as it goes, while each record is at hand
+    trace.sync()
     ran = min(n, len(run.records)) if not run.halted else len(run.records)
     verdicts = [
         check(e, trace) if e.epoch <= n else Verdict(e, [], f"epoch {e.epoch} is past the {n} epoch(s) asked for")

@@ -85,13 +85,14 @@ def write_replay_json(rp: Replay, out) -> None:
     tr = rp.trace
     out.write('{"scenario": ' + json.dumps(rp.scenario.name) + ', "halt": ' + json.dumps(_halt_json(rp)))
     out.write(', "epochs": [')
-    for k, r in enumerate(rp.records):
-        out.write((", " if k else "") + json.dumps(record_json(r, tr.diagnoses[k], tr.events[k]), allow_nan=False))
+    run, text = tr.run, ""
+    for k in range(len(rp.records)):
+        if text and run.is_repeat(k) and not tr.events[k - 1]:  # the epoch before again, bit for bit
+            text = text.replace(f'{{"epoch": {k - 1}, ', f'{{"epoch": {k}, ', 1)
+        else:
+            text = json.dumps(record_json(rp.records[k], tr.diagnoses[k], tr.events[k]), allow_nan=False)
+        out.write((", " if k else "") + text)
     out.write('], "expectations": ' + json.dumps(_verdicts_json(rp)) + "}\n")
-
-
-def csv_text(rp: Replay) -> str:
-    return "".join(csv_chunks(rp))
 
 
 def csv_chunks(rp: Replay) -> Iterator[str]:

@@ -225,7 +225,8 @@ class Run:
         self._actions: dict[int, tuple[Action, ...]] = {}
         self._n = 0
         self._cache: OrderedDict[int, Record] = OrderedDict()
-        self._current = self._store(self._enter(0, config, params), repeat=False)
+        self._current: Record | None = None
+        self._store(self._enter(0, config, params), repeat=False)
 
     # -- storage
     def _grow(self, n: int) -> None:
@@ -265,8 +266,13 @@ class Run:
             self._configs.append((k, rec.config))
         if rec.actions:
             self._actions[k] = rec.actions
+        prev = self._current if self._n == k and k else None
         self._n = k + 1
         self._current = rec
+        if prev is not None and prev.epoch == k - 1:  # keep the one just left: it is asked for next
+            self._cache[k - 1] = prev
+            if len(self._cache) > self.CACHE:
+                self._cache.popitem(last=False)
         return rec
 
     def _truncate(self, k: int) -> None:
@@ -325,6 +331,11 @@ class Run:
         """True when epoch ``k`` is bit for bit epoch ``k - 1`` again (a fixed point), with no action."""
         return bool(self._repeat[k]) if 0 <= k < self._n else False
 
+    def repeats(self, start: int = 0, stop: int | None = None) -> list[bool]:
+        """``is_repeat`` of each epoch from ``start`` to ``stop``, as one list."""
+        stop = self._n if stop is None else min(stop, self._n)
+        return self._repeat[start:stop].tolist()
+
     def changes(self, start: int = 0, stop: int | None = None) -> list[int]:
         """The epochs in [start, stop) that are not repeats of the one before."""
         stop = self._n if stop is None else min(stop, self._n)
@@ -359,8 +370,16 @@ class Run:
         same = not rec.actions and rec.config == cur.config and _bits_equal(params, cur.params)
         return self._store(rec, repeat=same)
 
-    def advance(self, epoch: int, should_stop: Callable[[], bool] | None = None) -> None:
-        """Step to ``epoch`` or a halt; a fixed point is filled in at once, without stepping."""
+    def advance(
+        self,
+        epoch: int,
+        should_stop: Callable[[], bool] | None = None,
+        on_step: Callable[[], None] | None = None,
+    ) -> None:
+        """Step to ``epoch`` or a halt; a fixed point is filled in at once, without stepping.
+
+        ``on_step`` is called after each real step (not for the epochs filled in).
+        """
         while self.epoch < epoch and not self.halted:
             if should_stop is not None and should_stop():
                 return
@@ -380,6 +399,8 @@ class Run:
                     self._current = rec
                     continue
             self.step()
+            if on_step is not None:
+                on_step()
 
     def back(self) -> bool:
         if self._n <= 1:
