@@ -30,6 +30,7 @@ from .survey import render_survey
 RAMP = [(13, 8, 135), (84, 2, 163), (139, 10, 165), (185, 50, 137), (219, 92, 104), (244, 136, 73), (254, 188, 43),
         (240, 249, 33)]  # fmt: skip
 CELL = 4  # characters per cell
+NBSP = "\u00a0"  # padding that SVG renderers do not collapse (screenshots)
 LABEL = 7  # characters of the row labels
 
 
@@ -73,7 +74,7 @@ class Heatmap(Widget):
         t.append(" (% of starts)\n", style="dim")
         t.append("scale".rjust(LABEL - 1) + "\n", style="dim")
         for i in reversed(range(rows)):
-            t.append(f"x{_fmt(r.scales[i])}".rjust(LABEL - 1) + " ", style="dim")
+            t.append(f"x{_fmt(r.scales[i])}".rjust(LABEL - 1, NBSP) + NBSP, style="dim")
             for j in range(cols):
                 share = float(shares[i, j])
                 rgb, fg = colour(share)
@@ -84,7 +85,7 @@ class Heatmap(Widget):
                 style = f"{fg} on rgb({rgb[0]},{rgb[1]},{rgb[2]})"
                 if self.cursor == (i, j):
                     style += " reverse bold"
-                t.append(body + " ", style=style)
+                t.append(body.replace(" ", NBSP) + NBSP, style=style)
             t.append("\n")
         # x axis: the first and last learning rates, and others every few columns where they fit
         width = LABEL + cols * CELL
