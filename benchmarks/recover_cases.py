@@ -34,7 +34,7 @@ def start_block(run, rec) -> str:
     ]
     for key in printout.STATE_KEYS:
         lines.append(f"#   {key} = {recover._printed_value(b0.tensors[key])}")
-    lines.append(f"# Matched at lr 0.001 (the source's logged setting): every value it printed at epochs")
+    lines.append("# Matched at lr 0.001 (the source's logged setting): every value it printed at epochs")
     lines.append(
         f"# {', '.join(map(str, run.epochs))}, {rec.reproduced} of {rec.total}: each tensor entry as torch prints it,"
         + (" each loss exactly, and the crash at epoch 98." if run.halt is not None else " each loss exactly.")

@@ -88,9 +88,7 @@ def supported(config) -> str | None:
         return f"the fast path has no {hid.label} hidden layer"
     if out.name not in PIECEWISE_ACTS + ("sigmoid",):
         return f"the fast path has no {out.label} output"
-    if config.loss == "bce-logits" and out.name != "identity":
-        pass  # BCEWithLogitsLoss takes the pre-activation: the output activation is unused
-    return None
+    return None  # (BCEWithLogitsLoss takes the pre-activation: the output activation is unused)
 
 
 # --------------------------------------------------------------------- the kernel

@@ -175,38 +175,35 @@ def run_survey(
     trainer = _pick_trainer(config, epochs, fast, note)
     shards = [(lo, min(lo + SHARD, n)) for lo in range(0, n, SHARD)]
     total = max(epochs, 1) * len(shards)
-    parts = []
+    # results are written into whole-N tensors shard by shard: no second copy at the end
+    final = [(torch.empty_like(w), torch.empty_like(b)) for w, b in start]
+    start_case = torch.empty(n, dtype=torch.long) if judge_start and is_source_net(config) else None
+    flags = [torch.zeros(n, dtype=torch.bool) for _ in range(3)]  # dead hidden any / all, dead output
+    outcome = torch.empty(n, dtype=torch.long)
+    halt_epoch = torch.empty(n, dtype=torch.long)
+    trained = 0
     for k, (lo, hi) in enumerate(shards):
         part = [(w[lo:hi], b[lo:hi]) for w, b in start]
         report = None
         if progress is not None:
             report = lambda done, _total, k=k: progress(k * max(epochs, 1) + done, total)  # noqa: E731
-        parts.append(_survey_shard(part, config, epochs, trainer, report, stop, judge_start))
+        res = _survey_shard(part, config, epochs, trainer, report, stop, judge_start)
+        for (fw, fb), (pw, pb) in zip(final, res[0]):
+            fw[lo:hi], fb[lo:hi] = pw, pb
+        if start_case is not None:
+            start_case[lo:hi] = res[1]
+        for flag, value in zip(flags, res[2:5]):
+            flag[lo:hi] = value
+        outcome[lo:hi], halt_epoch[lo:hi] = res[5], res[6]
+        trained += res[7]
+        del res
         if stop is not None and stop():
             raise KeyboardInterrupt
     if progress is not None:
         progress(total, total)
-    cat = lambda i: torch.cat([p[i] for p in parts])  # noqa: E731
-    final = [
-        (torch.cat([p[0][li][0] for p in parts]), torch.cat([p[0][li][1] for p in parts])) for li in range(len(start))
-    ]
-    start_case = cat(1) if parts[0][1] is not None else None
     seconds = time.perf_counter() - t0
     return SurveyResult(
-        config,
-        n,
-        epochs,
-        seed,
-        start,
-        final,
-        start_case,
-        cat(2),
-        cat(3),
-        cat(4),
-        cat(5),
-        cat(6),
-        seconds,
-        sum(p[7] for p in parts),
+        config, n, epochs, seed, start, final, start_case, *flags, outcome, halt_epoch, seconds, trained
     )
 
 

@@ -83,7 +83,7 @@ class Canvas:
             row_styles, row_chars = self.styles[y], self.chars[y]
             for x in range(self.width):
                 st = row_styles[x]
-                if st != run_style and run:
+                if st is not run_style and run:
                     segs.append(Segment("".join(run), _style(run_style)))
                     run = []
                 run_style = st

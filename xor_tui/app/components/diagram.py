@@ -132,6 +132,7 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         self._hit: dict[tuple[int, int], str] = {}
         self._tiles: dict | None = None
         self._tiles_key = None
+        self._tile_cells: dict = {}
         self._motion_until = 0.0
         self._ticks = 0
         self._timer = None
@@ -244,15 +245,20 @@ class NetworkDiagram(LinesWidget, can_focus=True):
                     x, y = pts[int(frac * (len(pts) - 1))]
                     cx, cy = int(x / 2), int(y / 4)
                     lx = min(max(cx - len(text) // 2, int(x0 / 2)), int(x1 / 2) - len(text))
-                    inside = {(lx + i, cy) for i in range(len(text))}
-                    span = {(lx + i, cy) for i in range(-1, len(text) + 1)}
-                    if lx < 0 or cy >= canvas.height or span & taken or inside & boxes:
+                    if lx < 0 or cy >= canvas.height:
                         continue
-                    around = {(x, y + d) for x, y in span for d in (-1, 1)}
-                    others = sum(1 for c in span if owners.get(c, set()) - {i_e})
-                    score = (others > 0, bool(around & taken), ti, others, fi)
+                    span = [(lx + i, cy) for i in range(-1, len(text) + 1)]
+                    if any(c in taken for c in span) or any(c in boxes for c in span[1:-1]):
+                        continue
+                    others = sum(1 for c in span if len(owners.get(c, ())) > (i_e in owners.get(c, ())))
+                    near = any((cx_, cy + d) in taken for cx_, _ in span for d in (-1, 1))
+                    score = (others > 0, near, ti, others, fi)
                     if best is None or score < best[0]:
-                        best = (score, text, lx, cy, span)
+                        best = (score, text, lx, cy, set(span))
+                    if not score[0] and not near:
+                        break  # the best this text can get: no later spot beats it
+                if best is not None and not best[0][0] and not best[0][1]:
+                    break
             if best is not None:
                 _, text, lx, cy, span = best
                 canvas.text(lx, cy, text, st)
@@ -369,28 +375,38 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         return self._tiles
 
     def _draw_tile(self, canvas: Canvas, box: Box, tile_w: int, pal) -> None:
+        """The unit's heatmap (cached per frame, size and theme: animation frames reuse it)."""
+        key = (id(self.frame), tile_w, box.layer, box.unit, self.app.theme)
+        cells = self._tile_cells.get(key)
+        if cells is None:
+            if len(self._tile_cells) > 64:
+                self._tile_cells.clear()
+            cells = self._tile_cells[key] = self._tile(box, tile_w, pal)
+        x0, y0 = box.x + 3, box.y + 1
+        for r, row in enumerate(cells):
+            for c, (ch, st) in enumerate(row):
+                canvas.put(x0 + c, y0 + r, ch, st)
+
+    def _tile(self, box: Box, tile_w: int, pal) -> list[list[tuple[str, object]]]:
         t = self._tiles_for(tile_w)
         f = self.frame
-        last = box.layer == len(f.config.layer_names)
         mid = pal["surface"]
-        if last:
+        if box.layer == len(f.config.layer_names):  # the output: the network's prediction
             grid = np.asarray(t["pred"], dtype=float).reshape(t["shape"])
-            colour = lambda v: px.diverging(2 * v - 1, pal["error"], mid, pal["success"])  # noqa: E731
+            image = px.diverging_rgb(2 * grid - 1, pal["error"], mid, pal["success"])
         else:
             layer = np.asarray(t["acts"][box.layer - 1], dtype=float)
             grid = layer[:, box.unit].reshape(t["shape"])
             finite = np.abs(layer[np.isfinite(layer)])
             scale = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-            colour = lambda v: px.diverging(v / scale, pal["warning"], mid, pal["primary"])  # noqa: E731
-        rows = px.half_blocks(grid, colour)
-        x0, y0 = box.x + 3, box.y + 1
-        for r, cells in enumerate(rows):
-            for c, (ch, st) in enumerate(cells):
-                canvas.put(x0 + c, y0 + r, ch, st)
+            image = px.diverging_rgb(grid / scale, pal["warning"], mid, pal["primary"])
+        cells = px.half_blocks(image)
         # the four XOR points at the corners, as the target they should give
+        fg = px.rgb(pal["foreground"])
         for (c, r), target in (((0, 3), "0"), ((0, 0), "1"), ((tile_w - 1, 3), "1"), ((tile_w - 1, 0), "0")):
-            bg = colour(float(grid[2 * r + (1 if r == 3 else 0), c]))
-            canvas.put(x0 + c, y0 + r, target, px.style(pal["foreground"], bg, True))
+            bg = image[2 * r + (1 if r == 3 else 0), c]
+            cells[r][c] = (target, px.rgb_style(fg, bg, True))
+        return cells
 
     def on_click(self, event) -> None:
         name = self._hit.get((event.x, event.y))

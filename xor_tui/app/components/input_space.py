@@ -53,10 +53,8 @@ class InputSpace(LinesWidget, can_focus=True):
         pred = f.predict(np.stack([gx.ravel(), gy.ravel()], axis=1).tolist())
         p = np.asarray(pred.output, dtype=float).reshape(n_px, pw)
         mid = pal["surface"]
-        heat = [
-            [px.diverging(HEAT * (2 * v - 1), pal["error"], mid, pal["success"]) for v in row] for row in p.tolist()
-        ]
-        # first-layer units: active side tinted, the line itself where the sign changes within a pixel
+        heat = px.diverging_rgb(HEAT * (2 * p - 1), pal["error"], mid, pal["success"])  # (n_px, pw, 3)
+        # first-layer units: active side tinted, the line itself drawn in braille dots on top
         colours = unit_colours(pal)
         first = [u for u in f.units if u.layer == 0]
         weights = {(e.target_index, e.source_index): e.value for e in f.edges if e.layer == 0}
@@ -64,30 +62,21 @@ class InputSpace(LinesWidget, can_focus=True):
         dots = px.Braille(pw, ph)
         for u in first:
             w1, w2, b = weights[(u.index, 0)], weights[(u.index, 1)], biases[u.index]
-            z = w1 * gx + w2 * gy + b
-            colour = colours[u.index % len(colours)]
-            active = (z > 0).tolist()
-            for r in range(n_px):
-                row, act = heat[r], active[r]
-                for c in range(pw):
-                    if act[c]:
-                        row[c] = row[c].blend(colour, SHADE)
+            active = (w1 * gx + w2 * gy + b) > 0
+            tint = px.rgb(colours[u.index % len(colours)])
+            heat = np.where(active[..., None], heat + (tint - heat) * SHADE, heat)
             seg = _clip_line(w1, w2, b)
             if seg is not None:
                 (ax, ay), (bx, by) = seg
                 to_dot = lambda x, y: ((x - LO) / (HI - LO) * pw * 2 - 0.5, (HI - y) / (HI - LO) * ph * 4 - 0.5)  # noqa: E731
                 dots.line(*to_dot(ax, ay), *to_dot(bx, by), u.index)
-        line_cells = {}
+        cells = px.half_blocks(heat)
+        for r, row in enumerate(cells):
+            for c, (ch, st) in enumerate(row):
+                canvas.put(left + c, r, ch, st)
         for x, y, ch, owner in dots.cells():
-            line_cells[(x, y)] = (ch, colours[owner % len(colours)])
-        for r in range(ph):
-            for c in range(pw):
-                top, bottom = heat[2 * r][c], heat[2 * r + 1][c]
-                if (c, r) in line_cells:
-                    ch, colour = line_cells[(c, r)]
-                    canvas.put(left + c, r, ch, px.style(colour, top.blend(bottom, 0.5), True))
-                else:
-                    canvas.put(left + c, r, "▀", px.style(top, bottom))
+            cell_bg = (heat[2 * y, x] + heat[2 * y + 1, x]) / 2
+            canvas.put(left + x, y, ch, px.rgb_style(px.rgb(colours[owner % len(colours)]), cell_bg, True))
         # axes: ticks at 0 and 1 on both
         dim = px.style(pal["foreground"].blend(pal["background"], 0.35))
         col_of = lambda x: left + int((x - LO) / (HI - LO) * pw)  # noqa: E731

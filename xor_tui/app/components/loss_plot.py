@@ -106,16 +106,14 @@ class LossPlot(LinesWidget, can_focus=True):
             for c in range(left, w):
                 canvas.put(c, r, "·", dim)
         dots = px.Braille(pw, ph)
-        pts = [(to_dx(i), to_dy(v)) if ok else None for i, (v, ok) in enumerate(zip(losses.tolist(), good.tolist()))]
         cur = len(past) - 1
-        prev = None
-        for i, p in enumerate(pts):
-            owner = 1 if i > cur else 0  # the epochs ahead, after stepping back, are drawn dim
-            if p is not None and prev is not None:
-                dots.line(prev[0], prev[1], p[0], p[1], owner)
-            elif p is not None:
-                dots.line(p[0], p[1], p[0], p[1], owner)
-            prev = p
+        epochs = np.arange(len(losses))
+        safe = np.where(good, losses, 1.0)
+        dx = epochs / x_max * (pw * 2 - 1)
+        dy = np.where(good, (hi - np.log10(safe)) / (hi - lo) * (ph * 4 - 1), np.nan)
+        # the epochs ahead (after stepping back) are drawn dim
+        dots.polyline(dx, dy, (epochs >= cur).astype(np.int32))
+        pts = [(float(a), float(b)) if ok else None for a, b, ok in zip(dx, dy, good)]
         styles = {0: px.style(pal["primary"], bold=True), 1: px.style(pal["primary"].blend(pal["background"], 0.55))}
         for x, y, ch, owner in dots.cells({0: 1}):
             canvas.put(left + x, top + y, ch, styles[owner])

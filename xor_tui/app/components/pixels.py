@@ -60,12 +60,38 @@ class Braille:
         self.owner[py[ok], px[ok]] = owner
         return list(zip((x0 + (x1 - x0) * t).tolist(), (y0 + (y1 - y0) * t).tolist()))
 
+    def polyline(self, xs: np.ndarray, ys: np.ndarray, owners: np.ndarray) -> None:
+        """Connect consecutive points (in dots; NaN breaks the line) one dot thick; segment i
+        (from point i to i+1) and point i belong to ``owners[i]``. Vectorised: one call for a
+        whole loss history."""
+        xs, ys, owners = np.asarray(xs, float), np.asarray(ys, float), np.asarray(owners, np.int32)
+        ok = np.isfinite(xs) & np.isfinite(ys)
+        px_, py_, po = [xs[ok]], [ys[ok]], [owners[ok]]  # every point itself
+        if len(xs) > 1:
+            seg = ok[:-1] & ok[1:]
+            x0, y0, x1, y1 = xs[:-1][seg], ys[:-1][seg], xs[1:][seg], ys[1:][seg]
+            n = np.maximum(np.ceil(np.hypot(x1 - x0, y1 - y0) * 2).astype(int), 1)
+            idx = np.repeat(np.arange(len(n)), n)
+            starts = np.repeat(np.cumsum(n) - n, n)
+            t = (np.arange(n.sum()) - starts) / n[idx]
+            px_.append(x0[idx] + (x1 - x0)[idx] * t)
+            py_.append(y0[idx] + (y1 - y0)[idx] * t)
+            po.append(owners[:-1][seg][idx])
+        x = np.concatenate(px_).round().astype(np.int64)
+        y = np.concatenate(py_).round().astype(np.int64)
+        o = np.concatenate(po)
+        keep = (x >= 0) & (x < self.w * 2) & (y >= 0) & (y < self.h * 4)
+        self.owner[y[keep], x[keep]] = o[keep]
+
     def owners_by_cell(self) -> dict[tuple[int, int], set[int]]:
         """Which lines have dots in each cell."""
-        out: dict[tuple[int, int], set[int]] = {}
         ys, xs = np.nonzero(self.owner >= 0)
-        for y, x, o in zip(ys.tolist(), xs.tolist(), self.owner[ys, xs].tolist()):
-            out.setdefault((x // 2, y // 4), set()).add(o)
+        if not len(xs):
+            return {}
+        keys = np.unique(np.stack([xs // 2, ys // 4, self.owner[ys, xs]], axis=1), axis=0).tolist()
+        out: dict[tuple[int, int], set[int]] = {}
+        for x, y, o in keys:
+            out.setdefault((x, y), set()).add(o)
         return out
 
     def cells(self, priority: dict[int, int] | None = None):
@@ -129,12 +155,41 @@ def diverging(v: float, neg: Color, mid: Color, pos: Color, steps: int = 24) -> 
     return mid.blend(pos if v > 0 else neg, q)
 
 
-def half_blocks(grid: np.ndarray, colour) -> list[list[tuple[str, Style]]]:
-    """A (2h, w) array of values to h rows of cells: '▀' coloured top-on-bottom."""
+def rgb(c: Color) -> np.ndarray:
+    return np.array([c.r, c.g, c.b], dtype=float)
+
+
+def diverging_rgb(v: np.ndarray, neg: Color, mid: Color, pos: Color, steps: int = 24) -> np.ndarray:
+    """``diverging`` for a whole array at once: (...) values to (..., 3) RGB floats."""
+    v = np.clip(np.nan_to_num(np.asarray(v, dtype=float), nan=0.0), -1.0, 1.0)
+    q = np.round(np.abs(v) * steps) / steps
+    target = np.where((v > 0)[..., None], rgb(pos), rgb(neg))
+    return rgb(mid) + (target - rgb(mid)) * q[..., None]
+
+
+@lru_cache(maxsize=8192)
+def _rgb_style(fg: tuple[int, int, int] | None, bg: tuple[int, int, int] | None, bold: bool) -> Style:
+    return Style(
+        color=None if fg is None else RichColor.from_rgb(*fg),
+        bgcolor=None if bg is None else RichColor.from_rgb(*bg),
+        bold=bold or None,
+    )
+
+
+def rgb_style(fg: np.ndarray | None, bg: np.ndarray | None = None, bold: bool = False) -> Style:
+    """A style from RGB arrays (rounded), cached."""
+    f = None if fg is None else tuple(int(round(x)) for x in fg[:3])
+    b = None if bg is None else tuple(int(round(x)) for x in bg[:3])
+    return _rgb_style(f, b, bold)
+
+
+def half_blocks(grid_rgb: np.ndarray) -> list[list[tuple[str, Style]]]:
+    """A (2h, w, 3) RGB image to h rows of cells: '▀' coloured top-on-bottom."""
+    img = np.clip(np.round(grid_rgb), 0, 255).astype(int)
     rows = []
-    for r in range(0, grid.shape[0] - 1, 2):
-        top, bottom = grid[r].tolist(), grid[r + 1].tolist()
-        rows.append([("▀", style(colour(a), colour(b))) for a, b in zip(top, bottom)])
+    for r in range(0, img.shape[0] - 1, 2):
+        top, bottom = img[r].tolist(), img[r + 1].tolist()
+        rows.append([("▀", _rgb_style(tuple(a), tuple(b), False)) for a, b in zip(top, bottom)])
     return rows
 
 

@@ -11,6 +11,8 @@ Self-contained: ``SweepScreen(config)`` runs its own sweep in a worker thread (o
 
 from __future__ import annotations
 
+import re
+
 from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
@@ -73,7 +75,10 @@ class Heatmap(Widget):
         t.append(" (% of starts)\n", style="dim")
         t.append("scale".rjust(LABEL - 1) + "\n", style="dim")
         for i in reversed(range(rows)):
-            t.append(f"x{_fmt(r.scales[i])}".rjust(LABEL - 1) + " ", style="dim")
+            label = f"x{_fmt(r.scales[i])}"
+            t.append(" " * (LABEL - 1 - len(label)))  # separate segments: SVG keeps each one's column
+            t.append(label, style="dim")
+            t.append(" ")
             for j in range(cols):
                 share = float(shares[i, j])
                 rgb, fg = colour(share)
@@ -84,7 +89,11 @@ class Heatmap(Widget):
                 style = f"{fg} on rgb({rgb[0]},{rgb[1]},{rgb[2]})"
                 if self.cursor == (i, j):
                     style += " reverse bold"
-                t.append(body + " ", style=style)
+                digits = body.lstrip(" ")
+                bg = f"on rgb({rgb[0]},{rgb[1]},{rgb[2]})" + (" reverse" if self.cursor == (i, j) else "")
+                t.append(" " * (len(body) - len(digits)), style=bg)
+                t.append(digits, style=style)
+                t.append(" ", style=bg)
             t.append("\n")
         # x axis: the first and last learning rates, and others every few columns where they fit
         width = LABEL + cols * CELL
@@ -101,7 +110,9 @@ class Heatmap(Widget):
             last = _fmt(r.lrs[-1])
             at = max(width - 1 - len(last), end + 1)
             axis[at : at + len(last)] = last
-        t.append("".join(axis).rstrip() + "\n", style="dim")
+        for word in re.split(r"( +)", "".join(axis).rstrip()):
+            t.append(word, style=None if word.startswith(" ") else "dim")
+        t.append("\n")
         t.append(" " * LABEL + "learning rate →", style="dim")
         return t
 
