@@ -139,6 +139,7 @@ def csv_chunks(rp: Replay) -> Iterator[str]:
 
 # ---------------------------------------------------------------- the source's printout
 
+
 def seed_lines(rp: Replay) -> list[str]:
     """Each epoch printed as the student's loop printed it, through real torch modules.
 
