@@ -67,8 +67,10 @@ def main() -> None:
             slowest = max(slowest, (r["seconds"], label))
             biggest = max(biggest, (r["maxrss_kb"], label))
             if verbose or not r["all"]:
-                print(f"  {kind} / {label}: exit {r['code']}, {r['seconds']:.1f} s, "
-                      f"{r['maxrss_kb'] / 1024:.0f} MB, stderr {r['err'].strip()[:150]!r}")
+                print(
+                    f"  {kind} / {label}: exit {r['code']}, {r['seconds']:.1f} s, "
+                    f"{r['maxrss_kb'] / 1024:.0f} MB, stderr {r['err'].strip()[:150]!r}"
+                )
     head = ("kind", "tried", "exit 2", "one line", "no traceback", "< 20 s", "< 1.5 GB", "all of these")
     print(" | ".join(head))
     total = defaultdict(int)

@@ -3,6 +3,7 @@ exactly one line on stderr: no traceback, no hang, no raw escape sequence, nothi
 
 import os
 import stat
+import warnings
 
 import pytest
 
@@ -17,9 +18,12 @@ def corpus(tmp_path_factory):
 
 
 def _one_line_refusal(capsys, argv):
-    with pytest.raises(SystemExit) as info:
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(SystemExit) as info:
+        warnings.simplefilter("always")
         raise SystemExit(main(argv))
     out, err = capsys.readouterr()
+    # a warning would be a second stderr line in a real run (pytest captures it apart)
+    err += "".join(f"{w.category.__name__}: {w.message}\n" for w in caught)
     return info.value.code, out, err
 
 

@@ -280,8 +280,7 @@ def _print_replay(rp) -> None:
     if final.loss is not None and not math.isfinite(final.loss):
         loss += f" (the loss is {final.loss}: not finite)"
     con.print(
-        f"state after {final.epoch} update(s): {state}, loss {loss}, "
-        f"{d.case_text}, dead: {', '.join(d.dead) or 'none'}"
+        f"state after {final.epoch} update(s): {state}, loss {loss}, {d.case_text}, dead: {', '.join(d.dead) or 'none'}"
     )
     preds = final.predictions()
     con.print("predictions: " + "  ".join(f"{row}->{float(p):.3f}" for row, p in zip(("00", "01", "10", "11"), preds)))

@@ -18,6 +18,7 @@ import io
 import os
 import stat
 import tempfile
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -235,7 +236,9 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, list]:
     if not zipfile.is_zipfile(io.BytesIO(raw)):
         raise SpecError(f"{name}: not a PyTorch file (torch.save writes a zip archive)")
     try:
-        obj = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about some legacy contents: the checks below say it
+            warnings.simplefilter("ignore")
+            obj = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise SpecError(
             f"{name}: refused: it holds objects other than tensors; xor-tui reads .pt files with "

@@ -14,8 +14,9 @@ from .scenario import Expectation, Scenario
 class Trace:
     """A run's diagnosis and events, epoch by epoch.
 
-    Stored: the events of the epochs that have any (most have none) and the diagnosis of
-    the current epoch. ``diagnoses[k]`` is recomputed on demand from ``run.records[k]``
+    Stored: the events of the epochs that have any (most have none) and, per epoch, a
+    reference to a shared (case text, dead units) pair (8 bytes) for tables.
+    ``diagnoses[k]`` is recomputed on demand from ``run.records[k]``
     (a few recent ones are cached); ``events[k]`` is a stored list or empty. Epochs that
     repeat the one before bit for bit (``Run.is_repeat``) have no events by construction
     and are not diagnosed while syncing.

@@ -16,8 +16,21 @@ from .activations import SpecError
 from .engine import Config, Layer, ParamRef
 
 __all__ = [  # actions live in .actions; re-exported for callers that import them from here
-    "ACTION_KINDS", "FLOAT32_MAX", "MAX_ABS_VALUE", "Action", "check_seed", "check_value", "SpecError",
-    "Halt", "LazySeq", "MAX_EPOCHS", "Record", "Run", "RunHalted", "Start", "measure",
+    "ACTION_KINDS",
+    "FLOAT32_MAX",
+    "MAX_ABS_VALUE",
+    "Action",
+    "check_seed",
+    "check_value",
+    "SpecError",
+    "Halt",
+    "LazySeq",
+    "MAX_EPOCHS",
+    "Record",
+    "Run",
+    "RunHalted",
+    "Start",
+    "measure",
 ]
 
 
@@ -44,9 +57,7 @@ class Record:
 
     __slots__ = ("epoch", "config", "params", "actions", "_m", "_loss")
 
-    def __init__(
-        self, epoch: int, config: Config, params: list[Layer], actions: tuple[Action, ...] = (), loss=None
-    ):
+    def __init__(self, epoch: int, config: Config, params: list[Layer], actions: tuple[Action, ...] = (), loss=None):
         self.epoch = epoch
         self.config = config
         self.params = params  # batch of one: [(weight (1, out, in), bias (1, out)), ...]
@@ -200,8 +211,9 @@ class Run:
     saying the epoch repeats the one before bit for bit. Configs and actions are kept only
     at the epochs where they change or happen. Everything else in a record (forward pass,
     gradients, halt) is recomputed on demand by ``measure``, which is deterministic, so
-    ``records[k]`` is the same whenever it is asked for: a million epochs take about
-    45 MB. The current record and a few recent ones are cached.
+    ``records[k]`` is the same whenever it is asked for: 45 bytes per epoch for the
+    source's net, 45 MB for a million epochs. The current record and the last 64 asked
+    for are cached.
 
     A fixed point (stepping gave back bit for bit the same parameters, e.g. case 1 where
     no gradient flows) is detected, and its later epochs are filled in without
@@ -428,5 +440,3 @@ class Run:
 
 def _bits_equal(a: list[Layer], b: list[Layer]) -> bool:
     return all(torch.equal(x.view(torch.int32), y.view(torch.int32)) for p, q in zip(a, b) for x, y in zip(p, q))
-
-

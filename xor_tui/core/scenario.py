@@ -104,9 +104,7 @@ class _Reader:
             self.fail(where, f"expected a whole number from {lo} to {hi}, got {_int_text(value)}")
         return value
 
-    def number(
-        self, value, where: str, lo: float = -FLOAT32_MAX, hi: float = FLOAT32_MAX, positive: bool = False
-    ) -> float:
+    def number(self, value, where: str, lo: float = -FLOAT32_MAX, hi: float = FLOAT32_MAX) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.fail(where, f"expected a number, got {_kind(value)}")
         if isinstance(value, int) and abs(value) > FLOAT32_MAX:
@@ -114,8 +112,6 @@ class _Reader:
         value = float(value)
         if not math.isfinite(value):
             self.fail(where, f"expected a finite number, got {value}")
-        if positive and value <= 0:
-            self.fail(where, f"expected a number above 0, got {value:g}")
         if not lo <= value <= hi:
             self.fail(where, f"expected a number from {lo:g} to {hi:g}, got {value:g}")
         return value
@@ -163,9 +159,7 @@ def _kind(value) -> str:
 MAX_KEY_PARTS = 16  # a.b.c = 1 has 3; this project's deepest key has 2
 MAX_NESTING = 16  # arrays and inline tables inside each other
 
-_TOKENS = re.compile(
-    r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*|[\[\]{}=,.\n]'
-)
+_TOKENS = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*|[\[\]{}=,.\n]')
 
 
 def _prescan(text: str, source: str) -> None:
@@ -327,8 +321,14 @@ def _check_numbers(rd: _Reader, value, where: str, depth: int) -> None:
 
 
 _SCRIPT_TYPES = {
-    "set": "string", "value": "number", "activation": "string", "layer": "string",
-    "lr": "number", "loss": "string", "reseed": "whole", "zeros": "boolean",
+    "set": "string",
+    "value": "number",
+    "activation": "string",
+    "layer": "string",
+    "lr": "number",
+    "loss": "string",
+    "reseed": "whole",
+    "zeros": "boolean",
 }
 
 
@@ -415,8 +415,10 @@ def load(path: str | os.PathLike) -> Scenario:
         raise ScenarioError(source, "", str(exc).split(": ", 1)[-1]) from None
     if raw.startswith(b"PK\x03\x04"):
         raise ScenarioError(
-            source, "", 'a PyTorch file (a zip archive), not a scenario; to start from its weights, write '
-            'a scenario with [start] state_dict = "FILE.pt", or press f in the app'
+            source,
+            "",
+            "a PyTorch file (a zip archive), not a scenario; to start from its weights, write "
+            'a scenario with [start] state_dict = "FILE.pt", or press f in the app',
         )
     try:
         text = raw.decode("utf-8")
