@@ -76,6 +76,11 @@ def _line(imp, path: Path) -> str:
         f"run {run.number} (line {run.line}): epochs {_epochs_text(run.epochs)} printed",
         f"lr {imp.lr:g} ({imp.lr_note})",
         f"{rec.reproduced}/{rec.total} printed values reproduced"
+        + (
+            ""
+            if rec.exact_losses == rec.losses
+            else f" ({rec.exact_losses} of {rec.losses} losses exact, the rest within 1e-6)"
+        )
         + ("" if rec.complete else f", worst: {rec.worst_text()}"),
         f"case {imp.case} at epoch 0" if imp.case is not None else "no case at epoch 0",
         f"halts at epoch {run.halt.epoch}" if run.halt is not None else "no halt",
@@ -94,6 +99,7 @@ def _json(imp, path: Path) -> dict:
         "printed_epochs": run.epochs,
         "reproduced": rec.reproduced,
         "total": rec.total,
+        "exact_losses": rec.exact_losses,
         "case": imp.case,
         "halt": None if run.halt is None else {"epoch": run.halt.epoch, "message": run.halt.halt},
     }
