@@ -16,6 +16,12 @@ import tempfile
 from pathlib import Path
 
 SEED = Path(__file__).parent / "seed"
+
+
+def header(epoch: int) -> str:
+    return f"##########################epoches: {epoch} ##############################"
+
+
 _HEADER = re.compile(r"^#+epoches: (\d+) #+$")
 
 

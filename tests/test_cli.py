@@ -10,6 +10,7 @@ import pytest
 
 from tests import digest, student
 from xor_tui.cli import main
+from xor_tui.core.scenario import builtin
 
 
 def run_cli(*args):
@@ -56,7 +57,8 @@ def test_seed_format_matches_the_students_printout_line_for_line(capsys):
         assert main(["replay", f"case{case}", "--format", "seed", "--epochs", str(epochs)]) == 0
         ours = capsys.readouterr().out.splitlines()
         ref = io.StringIO()
-        student.train(digest.state_dict(case), 0.001, epochs, echo=lambda *a, ref=ref: print(*a, file=ref))
+        start = builtin(f"case{case}").start.values  # the recovered float32 start
+        student.train(start, 0.001, epochs, echo=lambda *a, ref=ref: print(*a, file=ref))
         theirs = ref.getvalue().splitlines()
         assert ours == theirs
     assert theirs[-1] == "RuntimeError: all elements of input should be between 0 and 1"

@@ -29,6 +29,7 @@ def _fail(message: str) -> int:
 
 
 def cmd_import(args) -> int:
+    from .core import recover
     from .core.files import write_atomic
     from .core.printout import PrintoutError
     from .core.recover import import_run, read_log
@@ -49,7 +50,7 @@ def cmd_import(args) -> int:
                 return _fail(f"{p}: already exists; pass --force to overwrite")
     results = []
     for run, name in zip(runs, names):
-        imp = import_run(run, name, Path(args.log).name)
+        imp = import_run(run, name, Path(args.log).name, recover.TIME_LIMIT)
         results.append(imp)
         if not args.json:
             print(_line(imp, out / f"{name}.toml"), flush=True)
@@ -76,6 +77,7 @@ def _line(imp, path: Path) -> str:
         f"run {run.number} (line {run.line}): epochs {_epochs_text(run.epochs)} printed",
         f"lr {imp.lr:g} ({imp.lr_note})",
         f"{rec.reproduced}/{rec.total} printed values reproduced"
+        + (f" ({len(rec.inexact_epochs)} losses within 1e-6, not to the last bit)" if rec.inexact_epochs else "")
         + ("" if rec.complete else f", worst: {rec.worst_text()}"),
         f"case {imp.case} at epoch 0" if imp.case is not None else "no case at epoch 0",
         f"halts at epoch {run.halt.epoch}" if run.halt is not None else "no halt",
@@ -94,6 +96,7 @@ def _json(imp, path: Path) -> dict:
         "printed_epochs": run.epochs,
         "reproduced": rec.reproduced,
         "total": rec.total,
+        "exact_losses": rec.exact_losses,
         "case": imp.case,
         "halt": None if run.halt is None else {"epoch": run.halt.epoch, "message": run.halt.halt},
     }
