@@ -28,8 +28,7 @@ async def shoot(name: str, scenario: str, keys: tuple[str, ...] = (), run_to_hal
             await pilot.press(*keys)
         if run_to_halt:
             await pilot.press("e")
-            while app.busy:
-                await pilot.pause(0.05)
+            await app.workers.wait_for_complete()
         await pilot.pause()
         path = HERE / f"{name}.svg"
         app.save_screenshot(str(path))

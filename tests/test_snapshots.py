@@ -15,8 +15,7 @@ def test_case7_halted(snap_compare):
     async def run_to_halt(pilot):
         app = pilot.app
         await pilot.press("e")
-        while app.busy:
-            await pilot.pause(0.05)
+        await app.workers.wait_for_complete()
         await pilot.pause()
 
     assert snap_compare(XorApp(scenario=builtin("case7")), terminal_size=(120, 36), run_before=run_to_halt)

@@ -235,12 +235,18 @@ class Session:
         self.set_activation(layer, nxt)
         return nxt
 
-    def set_lr(self, text) -> float:
+    @staticmethod
+    def check_lr(text) -> float:
+        """A learning rate a user typed, checked; raises SpecError with the reason."""
         try:
             value = float(str(text).strip())
         except ValueError:
             raise SpecError(f"learning rate: {text!r} is not a number") from None
         engine.check_lr(value, "learning rate")
+        return value
+
+    def set_lr(self, text) -> float:
+        value = self.check_lr(text)
         self._act(Action(self.epoch, "lr", value))
         return value
 

@@ -7,14 +7,13 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.message import Message
 
-from ...core import engine
-from ...core.diagnosis import Diagnosis
-from ...core.run import Record
+from ...core.view import Frame
 from . import style as S
 from .canvas import Canvas
 from .lines import LinesWidget
 
 BOX_W = 13
+GLYPH = {"+": "●", "-": "○", "0": "◌"}
 
 
 @dataclass
@@ -38,18 +37,23 @@ class NetworkDiagram(LinesWidget):
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        self.record: Record | None = None
-        self.diag: Diagnosis | None = None
+        self.frame: Frame | None = None
         self.selected: str | None = None
         self._hit: dict[tuple[int, int], str] = {}
 
-    def show(self, record: Record, diag: Diagnosis, selected: str | None) -> None:
-        self.record, self.diag, self.selected = record, diag, selected
+    def show(self, frame: Frame, selected: str | None) -> None:
+        self.frame, self.selected = frame, selected
         self.set_content(None)
+
+    def spot(self, name: str) -> tuple[int, int] | None:
+        """Where on the widget a click selects the parameter ``name`` (None if not drawn)."""
+        self.build()
+        return next((pos for pos, n in self._hit.items() if n == name), None)
 
     # ------------------------------------------------------------ layout
     def _layout(self, w: int, h: int) -> list[list[Node]]:
-        sizes = self.record.config.sizes
+        f = self.frame
+        sizes = (2, *(sum(u.layer == li for u in f.units) for li in range(len(f.config.layer_names))))
         cols = len(sizes)
         gap = max((w - BOX_W * cols) // max(cols - 1, 1), 2)
         layers = []
@@ -61,35 +65,28 @@ class NetworkDiagram(LinesWidget):
 
     def build(self):
         w, h = self.size.width, self.size.height
-        if self.record is None or w < 30 or h < 6:
+        if self.frame is None or w < 30 or h < 6:
             return Text("(the diagram needs at least 30x6 cells)", style="dim")
-        rec, diag = self.record, self.diag
+        f = self.frame
         canvas = Canvas(w, h)
         self._hit = {}
         layers = self._layout(w, h)
-        grads = rec.grads
         labels = []
-        for li in range(len(layers) - 1):
-            for tgt in layers[li + 1]:
-                for src in layers[li]:
-                    ref = engine.ParamRef(li, "weight", tgt.unit, src.unit)
-                    name = ref.name(rec.config)
-                    value = rec.value(ref)
-                    g = None if grads is None else rec.grad(ref)
-                    labels.append(self._edge(canvas, src, tgt, name, value, g))
+        for e in f.edges:
+            src, tgt = layers[e.layer][e.source_index], layers[e.layer + 1][e.target_index]
+            labels.append(self._edge(canvas, src, tgt, e.param, e.value, e.grad, e.flowing))
         for name, x, y, text, st in labels:
             canvas.text(x, y, text, st)
             for i in range(len(text)):
                 self._hit[(x + i, y)] = name
         for col in layers:
             for node in col:
-                self._node(canvas, node, rec, diag)
+                self._node(canvas, node, f)
         return canvas.strips()
 
-    def _edge(self, canvas: Canvas, src: Node, tgt: Node, name: str, value: float, g: float | None):
+    def _edge(self, canvas: Canvas, src: Node, tgt: Node, name: str, value: float, g: float | None, flowing: bool):
         x0, y0 = src.x + BOX_W, src.y
         x1, y1 = tgt.x - 1, tgt.y
-        flowing = g is not None and g != 0
         base = S.W_POS if value >= 0 else S.W_NEG
         st = f"bold {base}" if flowing else S.FROZEN
         size = abs(g) if flowing else 0.0
@@ -109,32 +106,27 @@ class NetworkDiagram(LinesWidget):
         style = S.SELECTED if name == self.selected else st
         return name, max(cx - len(label) // 2, 0), cy, label, style
 
-    def _node(self, canvas: Canvas, node: Node, rec: Record, diag: Diagnosis) -> None:
+    def _node(self, canvas: Canvas, node: Node, f: Frame) -> None:
         x, y = node.x, node.y
+        bias = None
         if node.layer < 0:
             title, border = f"x{node.unit + 1}", "grey70"
-            marks = [(f"{int(v)}", "bold white") for v in engine.X[:, node.unit].tolist()]
+            marks = [(f"{int(r.x1 if node.unit == 0 else r.x2)}", "bold white") for r in f.rows]
             bias_text, bias_name = "input", None
         else:
-            cfg = rec.config
-            lname = cfg.layer_names[node.layer]
-            # short names keep the state readable inside the box: h[0], h2[1], out
-            short = {"hidden": "h", "output": "out"}.get(lname, lname.replace("hidden", "h"))
-            title = f"{short}[{node.unit}]" if lname != "output" else short
-            z = rec.pre[node.layer][:, node.unit].tolist()
-            marks = [("●" if v > 0 else ("◌" if v == 0 else "○"), S.sign_style(v)) for v in z]
-            active = sum(v > 0 for v in z)
-            flat = cfg.activations[node.layer].flat_below_zero
-            if active == 4:
+            unit = next(u for u in f.units if u.layer == node.layer and u.index == node.unit)
+            # the state comes from the diagnosis: alive, dead, or "k of 4"
+            marks = [(GLYPH.get(m, "?"), S.sign_style(v)) for m, v in zip(unit.marks, unit.pre)]
+            if unit.state == "alive":
                 border, state = S.ALIVE, "alive"
-            elif active == 0 and flat:
+            elif unit.dead:
                 border, state = S.DEAD, "DEAD"
             else:
-                border, state = S.PARTLY, f"{active}/4" if flat else "live"
-            title = f"{title} {state}"
-            ref = engine.ParamRef(node.layer, "bias", node.unit)
-            bias_name = ref.name(cfg)
-            bias_text = f"b{rec.value(ref):+.2f}"
+                border, state = S.PARTLY, f"{unit.active_rows}/4"
+            title = f"{unit.short} {state}"
+            bias = next(b for b in f.biases if b.param == unit.bias)
+            bias_name = bias.param
+            bias_text = f"b{bias.value:+.2f}"
         inner = BOX_W - 2
         canvas.text(x, y - 1, "╭" + ("─" + title + "─" * inner)[:inner] + "╮", border)
         canvas.text(x, y, "│", border)
@@ -146,8 +138,7 @@ class NetworkDiagram(LinesWidget):
         bottom = ("─" + bias_text + "─" * inner)[:inner]
         canvas.text(x, y + 1, "╰" + bottom + "╯", border)
         if bias_name is not None:
-            g = rec.grad(engine.ParamRef(node.layer, "bias", node.unit)) if rec.grads is not None else None
-            bst = S.SELECTED if bias_name == self.selected else ("bold " + border if g not in (None, 0.0) else S.FROZEN)
+            bst = S.SELECTED if bias_name == self.selected else ("bold " + border if bias.flowing else S.FROZEN)
             canvas.text(x + 2, y + 1, bias_text, bst)
             for i in range(BOX_W):
                 for dy in (-1, 0, 1):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from ...core.diagnosis import Diagnosis, Event
+from ...core.view import Frame
 from .lines import LinesWidget
 
 KIND_STYLE = {
@@ -26,15 +26,15 @@ class EventPanel(LinesWidget):
 
     DEFAULT_CSS = "EventPanel { height: 1fr; }"
 
-    def show(self, diag: Diagnosis, events: list[Event], message: str = "") -> None:
+    def show(self, frame: Frame, message: str = "") -> None:
         t = Text()
         if message:
             t.append(message + "\n", "bold yellow")
-        for line in diag.explanation:
+        for line in frame.explanation:
             t.append("• " + line + "\n")
-        if events:
+        if frame.events:
             t.append("events (newest first)\n", "bold underline")
-        for e in reversed(events[-60:]):
+        for e in frame.events[:60]:
             t.append(f"epoch {e.epoch:>4}: ", "dim")
             t.append(e.text + "\n", KIND_STYLE.get(e.kind, ""))
         self.set_content(t)

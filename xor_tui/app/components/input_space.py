@@ -6,8 +6,7 @@ from __future__ import annotations
 import torch
 from rich.text import Text
 
-from ...core import engine, losses
-from ...core.run import Record
+from ...core.view import Frame
 from .canvas import Canvas
 from .lines import LinesWidget
 
@@ -20,16 +19,16 @@ class InputSpace(LinesWidget):
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        self.record: Record | None = None
+        self.frame: Frame | None = None
 
-    def show(self, record: Record) -> None:
-        self.record = record
+    def show(self, frame: Frame) -> None:
+        self.frame = frame
         self.set_content(None)
 
     def build(self):
         w, h = self.size.width, self.size.height
-        rec = self.record
-        if rec is None or w < 12 or h < 5:
+        f = self.frame
+        if f is None or w < 12 or h < 5:
             return Text("(too small)", style="dim")
         canvas = Canvas(w, h)
         # cell centres in input coordinates; y grows upwards
@@ -37,9 +36,9 @@ class InputSpace(LinesWidget):
         ys = torch.tensor([HI - (HI - LO) * (r + 0.5) / h for r in range(h)])
         gx, gy = torch.meshgrid(xs, ys, indexing="xy")  # (h, w)
         pts = torch.stack([gx.flatten(), gy.flatten()], dim=1)
-        w1, b1 = rec.params[0][0][0], rec.params[0][1][0]
-        z1 = pts @ w1.T + b1  # (h*w, units)
-        pred = self._predict(rec, pts)
+        p = f.predict(pts.tolist())  # the engine's forward over the plane
+        z1 = torch.tensor(p.layers[0].pre).T  # (h*w, units)
+        pred = list(p.output) if p.finite else None
         units = z1.shape[1]
         on = (z1 > 0).reshape(h, w, units)
         edge = torch.zeros_like(on)
@@ -66,22 +65,10 @@ class InputSpace(LinesWidget):
                     canvas.put(c, r, "+", f"grey70{bg}")
                 else:
                     canvas.put(c, r, " ", f"white{bg}")
-        for (x1, x2), t in zip(engine.X.tolist(), engine.TARGET[:, 0].tolist()):
+        for x1, x2, t in ((r.x1, r.x2, r.target) for r in f.rows):
             c = int((x1 - LO) / (HI - LO) * w)
             r = int((HI - x2) / (HI - LO) * h)
             canvas.text(max(c - 1, 0), min(r, h - 1), f"[{int(t)}]", "bold white on grey23")
         legend = " ".join(f"h{j}" for j in range(z1.shape[1]))
         canvas.text(0, h - 1, legend[:w], "dim")
         return canvas.strips()
-
-    @staticmethod
-    def _predict(rec: Record, pts: torch.Tensor):
-        """Network output over the plane (first-layer lines are exact; the rest follows)."""
-        a = pts
-        for (w, b), act in zip(rec.params, rec.config.activations):
-            z = a @ w[0].T + b[0]
-            a = act.forward(z)
-        p = losses.predictions(rec.config.loss, z, a)[:, 0]
-        if not torch.isfinite(p).all():
-            return None
-        return p.tolist()

@@ -54,6 +54,6 @@ class LossPlot(LinesWidget):
             for r in range(plot_h):
                 fill = max(0.0, min(8.0, level - 8 * (plot_h - 1 - r)))
                 canvas.put(x, r, BLOCKS[int(round(fill))], "cyan")
-        last = next((v for v in reversed(vals) if v is not None), None)
+        last = next((v for v in reversed(vals) if v is not None and v == v), None)
         canvas.text(0, h - 1, f"loss (log) over {n} epoch(s); now {last if last is None else f'{last:.6g}'}", "dim")
         return canvas.strips()

@@ -6,9 +6,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 
-from ...core import engine
-from ...core.run import Record
-from ...core.session import ParamRow
+from ...core.view import Frame, Param
 from . import style as S
 from .lines import LinesWidget
 
@@ -18,16 +16,15 @@ class RowsTable(LinesWidget):
 
     DEFAULT_CSS = "RowsTable { height: 5; }"
 
-    def show(self, rec: Record) -> None:
-        self.record = rec
+    def show(self, frame: Frame) -> None:
+        self.frame = frame
         self.set_content(None)
 
     def build(self) -> Text:
-        rec = getattr(self, "record", None)
-        if rec is None:
+        frame = getattr(self, "frame", None)
+        if frame is None:
             return Text()
-        cfg = rec.config
-        hidden = [(li, j) for li in range(len(cfg.hidden)) for j in range(cfg.sizes[li + 1])]
+        hidden = [(li, j) for li, layer in enumerate(frame.rows[0].hidden_pre) for j in range(len(layer))]
         # the hidden activations are shown when there is room for them
         compact = 27 + 17 * len(hidden) + 2 > self.size.width
         t = Text(no_wrap=True, overflow="crop")
@@ -38,25 +35,20 @@ class RowsTable(LinesWidget):
                 head += f" {'h' + str(j):>7}"
         head += f" {'z_out':>8} {'ŷ':>8}"
         t.append(head + "\n", "bold")
-        preds = rec.predictions().tolist()
-        pre = [z.tolist() for z in rec.pre]
-        out = [a.tolist() for a in rec.out]
-        for r in range(4):
-            x1, x2 = (int(v) for v in engine.X[r].tolist())
-            target = int(engine.TARGET[r, 0])
+        for r, row in enumerate(frame.rows):
+            x1, x2, target = int(row.x1), int(row.x2), int(row.target)
             t.append(f"  {x1}  {x2}  {target}")
             for li, j in hidden:
-                z = pre[li][r][j]
+                z = row.hidden_pre[li][j]
                 t.append(" " + S.fmt(z, 8, 3), S.sign_style(z))
                 if not compact:
-                    a = out[li][r][j]
+                    a = row.hidden_out[li][j]
                     t.append(" " + S.fmt(a, 7, 3), "white" if a != 0 else "grey50")
-            zo = pre[-1][r][0]
+            zo = row.output_pre
             t.append(" " + S.fmt(zo, 8, 3), S.sign_style(zo))
-            p = preds[r]
-            bad = rec.halt is not None and r in rec.halt.rows
-            t.append(" " + S.fmt(p, 8, 3), "bold red reverse" if bad else "white")
-            right = p == p and (p > 0.5) == bool(target)
+            p = row.prediction
+            t.append(" " + S.fmt(p, 8, 3), "bold red reverse" if row.offending else "white")
+            right = row.correct
             t.append(" ✓" if right else " ✗", "green" if right else "red")
             if r < 3:
                 t.append("\n")
@@ -90,22 +82,19 @@ class ParamsTable(LinesWidget, can_focus=True):
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        self.rows: list[ParamRow] = []
+        self.rows: tuple[Param, ...] = ()
         self.cursor = 0
 
     @property
     def names(self) -> list[str]:
         return [r.name for r in self.rows]
 
-    def show(self, rows: list[ParamRow], selected: str | None) -> None:
+    def show(self, rows: tuple[Param, ...], selected: str | None) -> None:
         self.rows = rows
         if selected in self.names:
             self.cursor = self.names.index(selected)
         self.cursor = min(self.cursor, max(len(rows) - 1, 0))
         self.set_content(None)
-
-    def selected_name(self) -> str | None:
-        return self.rows[self.cursor].name if self.rows else None
 
     def build(self) -> Text:
         t = Text(no_wrap=True, overflow="crop")
