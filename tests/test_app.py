@@ -138,20 +138,20 @@ async def test_play_pause_and_speed():
         assert player.speed == 60
 
 
-@pytest.mark.parametrize("opener", ["l", "enter", "w", "g", "c", "a", "question_mark", "ctrl+p", "v"])
-async def test_any_dialog_pauses_play(opener, tmp_path, monkeypatch):
+async def test_any_dialog_pauses_play(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     app = XorApp()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("3", "p")
-        assert app.main.player.playing
-        await pilot.press(opener)
-        await pilot.pause()
-        assert not isinstance(app.screen, MainScreen)
-        assert not app.main.player.playing
-        shown = app.session.epoch
-        await pilot.pause(0.2)
-        assert app.session.epoch == shown
+        await pilot.press("3")
+        for opener in ["l", "enter", "w", "g", "c", "a", "question_mark", "ctrl+p", "v"]:
+            await pilot.press("p")
+            assert app.main.player.playing, opener
+            await pilot.press(opener)
+            assert not isinstance(app.screen, MainScreen) and not app.main.player.playing, opener
+            shown = app.session.epoch
+            await pilot.pause(0.1)
+            assert app.session.epoch == shown, opener
+            await pilot.press("escape")
 
 
 async def test_the_edit_lands_at_the_epoch_shown_while_playing():
@@ -517,7 +517,7 @@ async def test_resizing_to_1x1_and_2x40_with_every_dialog_open_never_crashes():
     async with app.run_test(size=SIZE) as pilot:
         for opener in [*OPENERS, "v", ("a", "enter")]:
             await pilot.press(*(opener if isinstance(opener, tuple) else (opener,)))
-            for size in [(1, 1), (2, 40), (40, 2), SIZE]:
+            for size in [(1, 1), (2, 40), SIZE]:
                 await pilot.resize_terminal(*size)
                 await pilot.pause()
             while not isinstance(app.screen, MainScreen):

@@ -93,7 +93,7 @@ async def _dialogs_on_purpose(pilot, rng: random.Random) -> int:
     app, n = pilot.app, 0
     for opener in OPENERS:
         await pilot.press(opener)
-        for size in rng.sample(SIZES, 3) + [(120, 36)]:
+        for size in rng.sample(SIZES, 2) + [(120, 36)]:
             await pilot.resize_terminal(*size)
             n += 1
         await burst(pilot, *rng.choices(["enter", "escape"], k=rng.randint(2, 5)))
@@ -120,16 +120,16 @@ async def _monkey(tmp_path, monkeypatch, actions: int, seed: int) -> None:
                 await pilot.press("end", "ctrl+u", *[_key_for(c) for c in _random_text(rng)])
                 await pilot.press(rng.choice(["enter", "enter", "escape"]))
                 COUNTS["monkey: dialog texts typed"] += 1
-            elif roll < 0.45:
+            elif roll < 0.3:
                 await pilot.press(rng.choice(POOL))
                 COUNTS["monkey: keys pressed"] += 1
                 done += 1
-            elif roll < 0.75:
-                keys = rng.choices(POOL + ["enter", "escape"] * 4, k=rng.randint(2, 6))
+            elif roll < 0.8:
+                keys = rng.choices(POOL + ["enter", "escape"] * 4, k=rng.randint(2, 8))
                 await burst(pilot, *keys)
                 COUNTS["monkey: keys pressed in bursts"] += len(keys)
                 done += len(keys)
-            elif roll < 0.9:
+            elif roll < 0.92:
                 w, h = app.size
                 await pilot.click(offset=(rng.randrange(max(w, 1)), rng.randrange(max(h - 1, 1))))  # not the footer
                 COUNTS["monkey: clicks"] += 1
@@ -164,6 +164,7 @@ async def _monkey(tmp_path, monkeypatch, actions: int, seed: int) -> None:
     COUNTS["monkey: keys, clicks and resizes in all"] += done
 
 
+@pytest.mark.local
 async def test_monkey_short(tmp_path, monkeypatch):
     await _monkey(tmp_path, monkeypatch, int(os.environ.get("MONKEY_ACTIONS", "150")), seed=20261126)
 

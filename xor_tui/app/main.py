@@ -185,7 +185,7 @@ class MainScreen(Screen):
 
     def _start_run(self, target: int, stop_on_event: bool) -> None:
         self.player.pause()
-        if self.session.run.halted:
+        if self.session.record.halted:
             self.say("Training has halted: step back (b) or change something first.", error=True)
             return
         self.message = "Running… (x or escape stops)"

@@ -87,7 +87,7 @@ class Player(Widget):
             self.play()
 
     def play(self) -> None:
-        if self.session.run.halted:
+        if self.session.record.halted:
             self.post_message(self.Halted("Training has halted: step back (b) or change something first."))
             return
         self.playing = True
