@@ -15,9 +15,12 @@ import asyncio
 import statistics
 import time
 
-from textual import events  # noqa: E402  (after the app on purpose)
+# isort: off
+import xor_tui.app  # noqa: F401  first: it sets the app's TEXTUAL_FPS (120) before textual loads
+from textual import events
+# isort: on
 
-from xor_tui.app.main import XorApp  # first: it sets the app's TEXTUAL_FPS before textual loads
+from xor_tui.app.main import XorApp
 from xor_tui.core.scenario import builtin
 
 
@@ -44,21 +47,25 @@ async def bench(steps: int, size: tuple[int, int]) -> None:
             times.append((time.perf_counter() - t0) * 1000)
         assert app.session.epoch == steps, app.session.epoch
         times.sort()
+        import os
+
+        print(f"TEXTUAL_FPS={os.environ.get('TEXTUAL_FPS')}")
         print(
             f"step, key to redrawn screen at {size[0]}x{size[1]} over {steps} steps: "
             f"median {statistics.median(times):.1f} ms, p90 {times[int(0.9 * len(times))]:.1f} ms, "
             f"max {times[-1]:.1f} ms"
         )
 
+        player = app.main.player
         await pilot.press("r")
-        app.speed = 240
+        player.speed = 240
         await pilot.press("p")
         t0, e0 = time.perf_counter(), app.session.epoch
         await asyncio.sleep(2.0)
         rate = (app.session.epoch - e0) / (time.perf_counter() - t0)
         await pilot.press("p")
-        print(f"play mode at the top speed setting ({app.speed}/s): {rate:.0f} epochs per second")
-        app.speed = 30
+        print(f"play mode at the top speed setting ({player.speed}/s): {rate:.0f} epochs per second")
+        player.speed = 30
         await pilot.press("r", "p")
         t0, e0 = time.perf_counter(), app.session.epoch
         await asyncio.sleep(2.0)

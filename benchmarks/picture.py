@@ -18,13 +18,17 @@ import argparse
 import asyncio
 import os
 import statistics
+import sys
 import time
+from pathlib import Path
 
-from textual import events
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout, not an installed copy
 
-from xor_tui.app.components.diagram import NetworkDiagram
-from xor_tui.app.main import XorApp
-from xor_tui.core.scenario import builtin
+from xor_tui.app.main import XorApp  # noqa: E402, I001  (first: it sets the app's TEXTUAL_FPS before textual loads)
+from textual import events  # noqa: E402
+
+from xor_tui.app.components.diagram import NetworkDiagram  # noqa: E402
+from xor_tui.core.scenario import builtin  # noqa: E402
 
 
 async def step_times(steps: int, size: tuple[int, int], level: str) -> list[float]:

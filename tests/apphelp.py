@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from rich.console import Console
+from textual import events as textual_events
 
 from xor_tui.app.components.diagram import NetworkDiagram
 from xor_tui.app.components.events import EventPanel
@@ -13,6 +14,7 @@ from xor_tui.app.components.tables import RowsTable
 from xor_tui.core.engine import Config, all_params
 
 PARAMS_221 = [ref.name(Config()) for ref in all_params(Config())]  # hidden.weight[0][0] ... output.bias[0]
+KEY_CHARS = {"enter": "\r", "escape": "\x1b", "space": " ", "tab": "\t"}
 
 
 def plain(renderable, width: int = 200) -> str:
@@ -22,15 +24,15 @@ def plain(renderable, width: int = 200) -> str:
 
 
 def status(app) -> str:
-    return app.query_one(StatusLine).content.plain
+    return app.main.query_one(StatusLine).content.plain
 
 
 def events(app) -> str:
-    return app.query_one(EventPanel).content.plain
+    return app.main.query_one(EventPanel).content.plain
 
 
 def rows(app) -> str:
-    return app.query_one(RowsTable).build().plain
+    return app.main.query_one(RowsTable).build().plain
 
 
 def strips_text(widget) -> str:
@@ -38,7 +40,27 @@ def strips_text(widget) -> str:
 
 
 def diagram(app) -> str:
-    return strips_text(app.query_one(NetworkDiagram))
+    return strips_text(app.main.query_one(NetworkDiagram))
+
+
+async def settle(pilot) -> None:
+    """Wait for every background worker (a run, a seed search, a survey) and the redraw."""
+    app = pilot.app
+    await pilot.pause()  # queued keys first: they may start a worker
+    for _ in range(100):
+        await app.workers.wait_for_complete()
+        await pilot.pause()  # the worker's report arrives as a message
+        if not app.main.player.busy and not any(w.is_running for w in app.workers):
+            break
+    await pilot.pause()
+
+
+async def burst(pilot, *keys: str) -> None:
+    """Once what is pending has been handled, queue keys at once, faster than the UI answers."""
+    await pilot.pause()
+    app = pilot.app
+    for k in keys:
+        app.post_message(textual_events.Key(k, KEY_CHARS.get(k, k if len(k) == 1 else None)))
 
 
 async def type_text(pilot, text: str) -> None:
@@ -47,10 +69,10 @@ async def type_text(pilot, text: str) -> None:
 
 
 async def select_param(pilot, name: str) -> None:
-    """Put the parameters table's cursor on ``name`` (keyboard only)."""
-    app = pilot.app
+    """Put the selection on ``name`` (keyboard only)."""
+    main = pilot.app.main
     for _ in range(20):
-        if app.selected == name:
+        if main.selected == name:
             return
         await pilot.press("right_square_bracket")
     raise AssertionError(f"could not select {name}")
@@ -58,10 +80,6 @@ async def select_param(pilot, name: str) -> None:
 
 async def edit_param(pilot, name: str, text: str) -> None:
     await select_param(pilot, name)
-    app = pilot.app
-    app.query_one("#params").focus()
     await pilot.press("enter")
-    await pilot.pause()
     await type_text(pilot, text)
     await pilot.press("enter")
-    await pilot.pause()

@@ -1,8 +1,24 @@
-"""Counts that the hardening tests report at the end of the run (examples, keys, ...)."""
+"""Counts that the hardening tests report at the end of the run (examples, keys, ...).
+
+Under pytest-xdist (`-n 2`) each worker sends its counts back to the controller, which
+prints the totals."""
 
 from collections import Counter
 
+import pytest
+
 COUNTS: Counter = Counter()
+
+
+def pytest_sessionfinish(session):
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: hand the counts to the controller
+        workeroutput["counts"] = dict(COUNTS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    COUNTS.update(getattr(node, "workeroutput", {}).get("counts", {}))
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -1,18 +1,38 @@
 """The app under Pilot: every action through keys and clicks, checked on screen and engine."""
 
 import math
+import re
 
 import pytest
 import torch
 
 from tests import digest
-from tests.apphelp import PARAMS_221, diagram, edit_param, events, rows, select_param, status, type_text
-from xor_tui.app.main import XorApp
+from tests.apphelp import (
+    PARAMS_221,
+    burst,
+    diagram,
+    edit_param,
+    events,
+    plain,
+    rows,
+    select_param,
+    settle,
+    status,
+    type_text,
+)
+from xor_tui.app import keymap
+from xor_tui.app.main import MainScreen, XorApp
 from xor_tui.app.screens.dialogs import ChoiceScreen, ConfirmScreen, HelpScreen, PromptScreen
+from xor_tui.app.screens.survey import SurveyScreen
 from xor_tui.core.replay import replay
 from xor_tui.core.scenario import builtin, load
+from xor_tui.core.session import Session
 
 SIZE = (120, 36)
+
+
+def same_params(a, b) -> bool:
+    return all(torch.equal(w, w2) and torch.equal(x, x2) for (w, x), (w2, x2) in zip(a, b))
 
 
 async def test_opens_on_a_start_that_says_what_to_press():
@@ -24,54 +44,53 @@ async def test_opens_on_a_start_that_says_what_to_press():
         assert "h[0]" in diagram(app) and "out" in diagram(app)
 
 
-@pytest.mark.parametrize("case", range(1, 9))
-async def test_typing_the_nine_parameters_of_each_case_names_it(case):
+async def test_typing_the_nine_parameters_of_case_7_names_it():
     app = XorApp(seed=12345)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("s")  # a random start first
-        await pilot.pause()
-        sd = digest.state_dict(case)
+        sd = digest.state_dict(7)
         values = [*sum(sd["hidden.weight"], []), *sd["hidden.bias"], *sum(sd["output.weight"], []), *sd["output.bias"]]
         for name, value in zip(PARAMS_221, values):
             await edit_param(pilot, name, f"{value}")
-        assert app.session.epoch == 0
-        assert app.session.diagnosis.case == case
-        assert f"case {case}" in status(app)
-        # the engine holds exactly the typed start: same numbers as the built-in scenario
-        ref = builtin(f"case{case}").new_run().current
-        for (w, b), (w2, b2) in zip(app.session.record.params, ref.params):
-            assert torch.equal(w, w2) and torch.equal(b, b2)
+        assert app.session.epoch == 0 and app.session.diagnosis.case == 7
+        assert "case 7" in status(app)
+        assert same_params(app.session.record.params, builtin("case7").new_run().current.params)
+
+
+@pytest.mark.parametrize("case", [1, 2, 3, 4, 5, 6, 8])
+def test_setting_the_nine_parameters_of_each_other_case_names_it(case):
+    """The same path as the edit dialog (Session.set_param with the typed text), without Pilot."""
+    s = Session.from_seed(12345)
+    sd = digest.state_dict(case)
+    values = [*sum(sd["hidden.weight"], []), *sd["hidden.bias"], *sum(sd["output.weight"], []), *sd["output.bias"]]
+    for name, value in zip(PARAMS_221, values):
+        s.set_param(name, f"{value}")
+    assert s.frame().case == case and s.epoch == 0
+    assert same_params(s.record.params, builtin(f"case{case}").new_run().current.params)
 
 
 async def test_case7_runs_to_the_halt_and_keeps_the_state():
     app = XorApp()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("7")
-        await pilot.press("e")
-        for _ in range(200):
-            await pilot.pause(0.02)
-            if not app.busy:
-                break
-        assert not app.busy
+        await pilot.press("7", "e")
+        await settle(pilot)
+        assert not app.main.player.busy
         assert app.session.epoch == 98 and app.session.run.halted
         assert "HALTED" in status(app)
         ev = events(app)
-        assert "all elements of input should be between 0 and 1" in ev
-        assert "unbounded above" in ev
-        assert "✗" in rows(app) or "+3.1" in rows(app)
-        # the kept state is the replay's, bit for bit
-        rp = replay(builtin("case7"))
-        for (w, b), (w2, b2) in zip(app.session.record.params, rp.final.params):
-            assert torch.equal(w, w2) and torch.equal(b, b2)
+        assert "all elements of input should be between 0 and 1" in ev and "unbounded above" in ev
+        # rows (0,0) and (1,1) (target 0) predict 3.130 and 3.205: wrong; all four are offending
+        lines = rows(app).splitlines()
+        assert "+3.130" in lines[1] and lines[1].rstrip().endswith("✗")
+        assert "+3.205" in lines[4] and lines[4].rstrip().endswith("✗")
+        assert same_params(app.session.record.params, replay(builtin("case7")).final.params)
         # a step refuses politely; step back works; swapping the output activation resumes
         await pilot.press("space")
         assert app.session.epoch == 98 and "halted" in events(app)
         await pilot.press("b")
         assert app.session.epoch == 97 and not app.session.run.halted
-        await pilot.press("space")
-        await pilot.press("o", "o", "o")  # relu -> leaky_relu -> elu -> sigmoid
-        assert app.session.config.activations[1].name == "sigmoid"
-        assert not app.session.run.halted
+        await pilot.press("space", "o", "o", "o")  # relu -> leaky_relu -> elu -> sigmoid
+        assert app.session.config.activations[1].name == "sigmoid" and not app.session.run.halted
         await pilot.press("space")
         assert app.session.epoch == 99
 
@@ -79,62 +98,143 @@ async def test_case7_runs_to_the_halt_and_keeps_the_state():
 async def test_step_back_and_forth_match_the_replay():
     app = XorApp()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("3")
-        for _ in range(5):
-            await pilot.press("space")
-        await pilot.press("right", "b", "left")
+        await pilot.press("3", *["space"] * 5, "right", "b", "left")
         assert app.session.epoch == 4
-        rp = replay(builtin("case3"), 4)
-        assert app.session.record.loss == rp.final.loss
+        assert app.session.record.loss == replay(builtin("case3"), 4).final.loss
         assert "epoch 4" in status(app)
+
+
+async def test_stepping_back_over_an_edit_says_so():
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3", "space", "space")
+        await edit_param(pilot, "output.bias[0]", "0.25")
+        await pilot.press("b")
+        assert app.session.epoch == 1
+        assert "undone with the dropped epoch: set output.bias[0] = 0.25" in events(app)
+        await pilot.press("b")  # nothing was changed at epoch 1
+        assert "undone" not in events(app)
 
 
 async def test_play_pause_and_speed():
     app = XorApp()
     async with app.run_test(size=SIZE) as pilot:
+        player = app.main.player
         await pilot.press("3", "plus", "plus")
-        assert app.speed == 120
+        assert player.speed == 120
         await pilot.press("p")
-        assert app.playing
-        await pilot.pause(0.5)
+        assert player.playing and "playing 120/s" in status(app)
+        for _ in range(200):  # wait for a few epochs (a condition, not a time)
+            if app.session.epoch >= 3:
+                break
+            await pilot.pause(0.02)
         await pilot.press("p")
-        assert not app.playing
+        assert not player.playing
         reached = app.session.epoch
-        assert reached >= 10
+        assert reached >= 3
         await pilot.pause(0.2)
         assert app.session.epoch == reached  # paused means paused
         await pilot.press("minus")
-        assert app.speed == 60
+        assert player.speed == 60
+
+
+async def test_any_dialog_pauses_play(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        for opener in ["l", "enter", "w", "g", "c", "a", "question_mark", "ctrl+p", "v"]:
+            await pilot.press("p")
+            assert app.main.player.playing, opener
+            await pilot.press(opener)
+            assert not isinstance(app.screen, MainScreen) and not app.main.player.playing, opener
+            shown = app.session.epoch
+            await pilot.pause(0.1)
+            assert app.session.epoch == shown, opener
+            await pilot.press("escape")
+
+
+async def test_the_edit_lands_at_the_epoch_shown_while_playing():
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3", "p")
+        for _ in range(100):
+            if app.session.epoch >= 2:
+                break
+            await pilot.pause(0.02)
+        await pilot.press("enter")
+        shown = app.session.epoch
+        assert f"(epoch {shown})" in str(app.screen.query_one("Label").content)
+        await type_text(pilot, "0.5")
+        await pilot.press("enter")
+        assert app.session.epoch == shown
+        assert [a.epoch for a in app.session.run.actions()] == [shown]
+
+
+async def test_e_stops_at_the_scenarios_end():
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3", "e")
+        await settle(pilot)
+        assert app.session.epoch == 200 and "Reached epoch 200" in events(app)
+        await pilot.press("e")
+        await settle(pilot)
+        assert app.session.epoch == 200 and "Already at the end" in events(app)
 
 
 async def test_run_to_next_event_stops_there():
     app = XorApp()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("8", "n")
-        for _ in range(200):
-            await pilot.pause(0.02)
-            if not app.busy:
-                break
+        await settle(pilot)
         assert app.session.epoch == 72  # hidden.bias[1] and output.weight[0][1] freeze
         assert "freezes" in events(app)
 
 
-async def test_stop_a_long_run():
+async def test_a_long_run_stops_refuses_keys_and_frames_are_consistent():
     app = XorApp()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3")
         app.session.epochs = 50_000
         await pilot.press("e")
-        await pilot.pause(0.3)
-        assert app.busy
-        await pilot.press("space")  # refused while running, nothing breaks
+        main = app.main
+        assert main.busy and main.check_action("step", ()) is None  # dimmed in the footer
+        for _ in range(20):  # frames taken while the worker steps are whole states
+            f = app.session.frame()
+            assert len(f.losses) == f.epoch + 1 and all(e.epoch <= f.epoch for e in f.events)
+            await pilot.pause(0.01)
+        await pilot.press("space", "s", "k", "1", "c")  # refused while running: nothing opens or swaps
+        assert isinstance(app.screen, MainScreen) and app.session.name == "case3"
         await pilot.press("x")
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if not app.busy:
-                break
-        assert not app.busy and 0 < app.session.epoch < 50_000
-        assert "Stopped" in events(app)
+        await settle(pilot)
+        assert not main.busy and 0 < app.session.epoch < 50_000
+        assert "Stopped at epoch" in events(app)
+
+
+async def test_find_seed_never_swaps_the_session_under_a_run(monkeypatch):
+    import threading
+
+    from xor_tui.core import survey
+
+    release, real = threading.Event(), survey.find_seed
+
+    def held_search(case, start):  # the search waits until the test lets it finish
+        release.wait(10)
+        return real(case, start=start)
+
+    monkeypatch.setattr(survey, "find_seed", held_search)
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("k")
+        await type_text(pilot, "6")
+        await pilot.press("enter")
+        assert app.main.player.busy and "Searching" in events(app)
+        await pilot.press("e", "n", "space", "1", "k")  # refused while the search runs
+        assert isinstance(app.screen, MainScreen) and app.session.name == "seed 0" and app.session.epoch == 0
+        release.set()
+        await settle(pilot)
+        assert app.session.name != "seed 0" and app.session.epoch == 0 and app.session.diagnosis.case == 6
+        assert "case 6" in status(app)
 
 
 async def test_restart_and_reseed():
@@ -145,34 +245,27 @@ async def test_restart_and_reseed():
         await pilot.press("s")
         assert app.session.name.startswith("seed ")
         await pilot.press("g")
-        assert isinstance(app.screen, PromptScreen)
         await type_text(pilot, "abc")
         await pilot.press("enter")
         assert isinstance(app.screen, PromptScreen)  # refused, dialog stays
         assert "whole number" in str(app.screen.query_one("#error").content)
         await type_text(pilot, "42")
         await pilot.press("enter")
-        assert app.session.name == "seed 42"
-        assert "start seed 42" in status(app)
+        assert app.session.name == "seed 42" and "start seed 42" in status(app)
 
 
 async def test_activation_swaps_cycle_and_pick():
     app = XorApp()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("1", "h")
-        assert app.session.config.activations[0].name == "leaky_relu"
-        assert "LeakyReLU" in status(app)
+        assert app.session.config.activations[0].name == "leaky_relu" and "LeakyReLU" in status(app)
         await pilot.press("a")
         assert isinstance(app.screen, ChoiceScreen)
         await pilot.press("down", "enter")  # output
         assert isinstance(app.screen, ChoiceScreen)
-        await pilot.press("up", "up", "up", "up", "up", "up", "up", "up", "down", "down", "down", "enter")
-        assert app.session.config.activations[1].name == "sigmoid"
-        assert app.session.epoch == 0
-        # weights untouched by the swap
-        ref = builtin("case1").new_run().current
-        for (w, b), (w2, b2) in zip(app.session.record.params, ref.params):
-            assert torch.equal(w, w2) and torch.equal(b, b2)
+        await pilot.press(*["up"] * 8, "down", "down", "down", "enter")
+        assert app.session.config.activations[1].name == "sigmoid" and app.session.epoch == 0
+        assert same_params(app.session.record.params, builtin("case1").new_run().current.params)
 
 
 async def test_learning_rate_and_loss():
@@ -190,30 +283,21 @@ async def test_learning_rate_and_loss():
         assert app.session.config.loss == "bce-logits" and "BCEWithLogitsLoss" in status(app)
 
 
-@pytest.mark.parametrize(
-    "bad,fragment",
-    [
-        ("abc", "not a number"),
-        ("nan", "not finite"),
-        ("inf", "not finite"),
-        ("-inf", "not finite"),
-        ("1e30", "absurdly large"),
-        ("", "not a number"),
-    ],
-)
-async def test_bad_weight_input_is_refused_and_nothing_changes(bad, fragment):
+async def test_bad_weight_input_is_refused_and_nothing_changes():
+    bad = [("abc", "not a number"), ("nan", "not finite"), ("inf", "not finite"), ("-inf", "not finite")]
+    bad += [("1e30", "absurdly large"), ("", "not a number")]
     app = XorApp()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2")
         before = [t.clone() for pair in app.session.record.params for t in pair]
         await select_param(pilot, "hidden.weight[1][0]")
-        app.query_one("#params").focus()
-        await pilot.press("enter")
-        await type_text(pilot, bad)
-        await pilot.press("enter")
-        assert isinstance(app.screen, PromptScreen)
-        assert fragment in str(app.screen.query_one("#error").content)
-        await pilot.press("escape")
+        for text, fragment in bad:
+            await pilot.press("enter")
+            await type_text(pilot, text)
+            await pilot.press("enter")
+            assert isinstance(app.screen, PromptScreen)
+            assert fragment in str(app.screen.query_one("#error").content)
+            await pilot.press("escape")
         after = [t for pair in app.session.record.params for t in pair]
         assert all(torch.equal(a, b) for a, b in zip(before, after))
         assert app.session.run.actions() == []
@@ -223,21 +307,15 @@ async def test_clicking_a_connection_selects_its_weight_then_enter_edits_it():
     app = XorApp()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("6")
-        dia = app.query_one("#diagram")
-        dia.build()
-        target = next(pos for pos, name in dia._hit.items() if name == "output.weight[0][1]")
-        await pilot.click("#diagram", offset=target)
-        assert app.selected == "output.weight[0][1]"
+        dia = app.main.query_one("#diagram")
+        await pilot.click("#diagram", offset=dia.spot("output.weight[0][1]"))
+        assert app.main.selected == "output.weight[0][1]"
         await pilot.press("enter")
         await type_text(pilot, "0.5")
         await pilot.press("enter")
-        assert app.session.record.value(
-            __import__("xor_tui.core.engine", fromlist=["x"]).parse_param("output.weight[0][1]", app.session.config)
-        ) == pytest.approx(0.5)
-        # clicking a node selects its bias
-        target = next(pos for pos, name in dia._hit.items() if name == "hidden.bias[0]")
-        await pilot.click("#diagram", offset=target)
-        assert app.selected == "hidden.bias[0]"
+        assert app.session.frame().param("output.weight[0][1]").value == 0.5
+        await pilot.click("#diagram", offset=dia.spot("hidden.bias[0]"))  # a node selects its bias
+        assert app.main.selected == "hidden.bias[0]"
 
 
 async def test_every_case_one_key_away_and_the_scenario_picker():
@@ -248,12 +326,8 @@ async def test_every_case_one_key_away_and_the_scenario_picker():
             assert app.session.name == f"case{k}" and f"case {k}" in status(app)
         await pilot.press("c")
         assert isinstance(app.screen, ChoiceScreen)
-        await pilot.press("home")
-        for _ in range(10):
-            await pilot.press("down")
-        await pilot.press("enter")
-        assert app.session.name == "ex4-3"
-        assert "h2[0] DEAD" in diagram(app)
+        await pilot.press("home", *["down"] * 10, "enter")
+        assert app.session.name == "ex4-3" and "h2[0] DEAD" in diagram(app)
 
 
 async def test_load_a_file_with_errors_then_a_good_one(tmp_path):
@@ -286,35 +360,35 @@ async def test_saved_session_replays_exactly(tmp_path):
         await pilot.press("enter")
         assert path.exists()
         shown = app.session.record
-        # saving again asks before overwriting
-        await pilot.press("w")
+        await pilot.press("w")  # saving again asks before overwriting
         await type_text(pilot, str(path))
         await pilot.press("enter")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")
         assert "Not saved" in events(app)
     rp = replay(load(path))
-    assert rp.final.epoch == shown.epoch
-    assert rp.final.loss == shown.loss
-    for (w, b), (w2, b2) in zip(rp.final.params, shown.params):
-        assert torch.equal(w, w2) and torch.equal(b, b2)
+    assert rp.final.epoch == shown.epoch and rp.final.loss == shown.loss
+    assert same_params(rp.final.params, shown.params)
 
 
-async def test_help_and_command_palette():
+async def test_help_lists_every_key_of_the_keymap_and_the_palette_runs_actions():
     app = XorApp()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
+        listed = plain(app.screen.query_one("#keys").content, width=160)
+        for keys, _ in keymap.help_rows():
+            assert keys in listed
+        for needed in ("→", "←", "escape", "click", "[", "]", "ctrl+p", "1 … 8", "z", "i"):
+            assert needed in listed
         await pilot.press("escape")
         await pilot.press("ctrl+p")
-        await pilot.pause()
         await type_text(pilot, "Load case 6")
         await pilot.pause(0.3)
         await pilot.press("enter")
         await pilot.pause()
         assert app.session.name == "case6"
         await pilot.press("ctrl+p")
-        await pilot.pause()
         await type_text(pilot, "Step one epoch")
         await pilot.pause(0.3)
         await pilot.press("enter")
@@ -322,23 +396,47 @@ async def test_help_and_command_palette():
         assert app.session.epoch == 1
 
 
-@pytest.mark.parametrize("size", [(80, 24), (60, 20), (40, 12), (20, 8), (250, 80)])
-async def test_small_and_large_terminals_do_not_crash(size):
+def test_readme_key_table_is_the_keymap():
+    import pathlib
+
+    readme = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    m = re.search(r"^\| key \| action \|\n(?:\|.*\n)+", readme, flags=re.M)
+    assert m is not None
+    assert m.group(0).rstrip("\n") == keymap.readme_table()
+
+
+async def test_z_maximises_the_focused_panel_and_i_saves_fresh_svgs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     app = XorApp()
-    async with app.run_test(size=size) as pilot:
-        await pilot.press("7", "space", "h", "b", "question_mark", "escape")
-        await pilot.resize_terminal(max(20, size[0] // 2), max(8, size[1] // 2))
-        await pilot.press("space")
-        await pilot.resize_terminal(*size)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("z")
+        assert app.main.maximized is not None and app.main.maximized.id == "params-box"
+        await pilot.press("z")
+        assert app.main.maximized is None
+        await pilot.press("i", "i")
+        saved = sorted(p.name for p in tmp_path.glob("*.svg"))
+        assert saved == ["seed-0-epoch0-1.svg", "seed-0-epoch0-2.svg"]
+        assert "<svg" in (tmp_path / saved[0]).read_text()
+
+
+async def test_small_and_large_terminals_do_not_crash():
+    app = XorApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("7")
+        for size in [(80, 24), (60, 20), (40, 12), (20, 8), (250, 80), (1, 1), (2, 40)]:
+            await pilot.resize_terminal(*size)
+            await pilot.press("space", "h", "b", "question_mark", "escape")
+            await pilot.resize_terminal(max(1, size[0] // 2), max(1, size[1] // 2))
+            await pilot.pause()
+        await pilot.resize_terminal(120, 36)
         await pilot.pause()
-        assert app.session.epoch == 1
+        assert app.session.epoch == 0 and app.return_code is None
 
 
 async def test_app_opens_on_a_scenario_or_a_seed():
     app = XorApp(scenario=builtin("case5"))
     async with app.run_test(size=SIZE):
-        assert "case 5" in status(app)
-        assert "0.0203" in events(app)
+        assert "case 5" in status(app) and "0.0203" in events(app)
     app = XorApp(seed=7)
     async with app.run_test(size=SIZE):
         assert "start seed 7" in status(app)
@@ -347,62 +445,98 @@ async def test_app_opens_on_a_scenario_or_a_seed():
 async def test_nan_and_edge_values_halt_as_events_and_step_back_recovers():
     app = XorApp()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("3", "m", "m")  # mse
-        await pilot.press("o", "o", "o", "o", "o")  # relu -> ... -> identity
-        await pilot.press("h", "h", "h", "h", "h")
-        await pilot.press("l")
+        await pilot.press("3", "m", "m", *["o"] * 5, *["h"] * 5, "l")  # mse, identity, identity
         await type_text(pilot, "50")
         await pilot.press("enter")
         for _ in range(80):
             await pilot.press("space")
             if app.session.run.halted:
                 break
-        assert app.session.run.halted
-        assert "not finite" in events(app)
+        assert app.session.run.halted and "not finite" in events(app)
         await pilot.press("b")
         assert math.isfinite(app.session.record.loss)
 
 
-async def test_survey_screen_runs_and_shows_tables():
-    from xor_tui.app.screens.survey import SurveyScreen
-
+async def test_survey_screen_uses_the_current_settings_and_refuses_bad_counts():
     app = XorApp()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("v")
+        await pilot.press("l")
+        await type_text(pilot, "0.1")
+        await pilot.press("enter", "h", "v")
         assert isinstance(app.screen, SurveyScreen)
-        await type_text(pilot, "0")
-        await pilot.press("enter")
-        assert "whole number" in app.screen.query_one("#result").content.plain
+        assert app.screen.config == app.session.config
+        label = str(app.screen.query_one("Label").content)
+        assert "LeakyReLU(0.01)/ReLU" in label and "lr 0.1," in label
+        for bad in ("0", "²", "1e3", "٣"):
+            await type_text(pilot, bad)
+            await pilot.press("enter")
+            assert "whole number" in app.screen.query_one("#result").content.plain
         await type_text(pilot, "3000")
         await pilot.press("enter")
-        for _ in range(200):
-            await pilot.pause(0.05)
-            content = app.screen.query_one("#result").content
-            if not isinstance(content, str):
-                break
-        from tests.apphelp import plain
-
-        text = plain(content)
-        assert "3,000 networks" in text and "case 2" in text and "solved" in text and "dead output" in text
+        await settle(pilot)
+        text = plain(app.screen.query_one("#result").content)
+        assert "3,000 networks" in text and "solved" in text and "dead output" in text
         await pilot.press("escape")
-        assert not isinstance(app.screen, SurveyScreen)
+        assert isinstance(app.screen, MainScreen)
 
 
-async def test_find_a_seed_for_a_case():
+async def test_app_keys_do_not_act_behind_the_survey_screen():
     app = XorApp()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("k")
-        await type_text(pilot, "9")
-        await pilot.press("enter")
-        assert isinstance(app.screen, PromptScreen)  # only 1-8
-        await type_text(pilot, "6")
-        await pilot.press("enter")
-        for _ in range(200):
-            await pilot.pause(0.05)
-            if app.session.name.startswith("seed") and app.session.name != "seed 0":
-                break
-        assert app.session.diagnosis.case == 6
-        assert "case 6" in status(app)
+        await pilot.press("v", "tab")  # focus off the count box: keys reach the screen's bindings
+        await pilot.press("7", "space", "s", "c", "question_mark", "b", "e")
+        assert isinstance(app.screen, SurveyScreen)
+        assert app.session.name == "seed 0" and app.session.epoch == 0
+        await burst(pilot, "escape", "escape", "escape")  # a burst of escapes closes the survey only
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen) and app.return_code is None
+
+
+OPENERS = ["l", "g", "k", "w", "c", "a", "enter", "f", "question_mark", "ctrl+p"]
+
+
+@pytest.mark.parametrize("second", ["enter", "escape"])
+async def test_enter_twice_or_enter_then_escape_in_every_dialog_never_crashes(second, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # w saves here
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        for opener in OPENERS:
+            await pilot.press(opener)
+            await burst(pilot, "enter", second, "enter", second)
+            await settle(pilot)
+            while not isinstance(app.screen, MainScreen):
+                await pilot.press("escape")
+                await settle(pilot)
+            assert app.return_code is None, opener
+        assert len(app.screen_stack) == 1
+
+
+async def test_resizing_to_1x1_and_2x40_with_every_dialog_open_never_crashes():
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        for opener in [*OPENERS, "v", ("a", "enter")]:
+            await pilot.press(*(opener if isinstance(opener, tuple) else (opener,)))
+            for size in [(1, 1), (2, 40), SIZE]:
+                await pilot.resize_terminal(*size)
+                await pilot.pause()
+            while not isinstance(app.screen, MainScreen):
+                await pilot.press("escape")
+        assert app.return_code is None and len(app.screen_stack) == 1
+
+
+async def test_a_crash_sets_a_nonzero_return_code(monkeypatch):
+    app = XorApp()
+
+    def broken(self, epochs=1):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        async with app.run_test(size=SIZE) as pilot:
+            monkeypatch.setattr(type(app.main.player), "step", broken)
+            await pilot.press("space")
+            await pilot.pause()
+    assert app.return_code == 1
 
 
 async def test_open_a_pt_file(tmp_path):

@@ -42,3 +42,21 @@ def test_importing_the_core_and_replaying_loads_no_textual():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_widgets_import_nothing_from_core_but_view():
+    """Widgets render Frames: every rule (dead unit, frozen parameter, case) stays in core."""
+    offenders = []
+    for path in (PKG / "app" / "components").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            modules = []
+            if isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = "." * node.level + (node.module or "")
+                modules = [f"{base}.{a.name}" for a in node.names]
+            for m in modules:
+                parts = [p for p in m.split(".") if p]
+                if "core" in parts and parts[parts.index("core") + 1 : parts.index("core") + 2] != ["view"]:
+                    offenders.append(f"{path.name}: {m}")
+    assert offenders == []

@@ -1,39 +1,26 @@
-"""A monkey in front of the app: 1,000+ random keys, clicks, resizes and dialog texts."""
+"""A monkey in front of the app: random keys (often in bursts faster than the UI answers),
+clicks, resizes and dialog texts, plus, on purpose, Enter/Escape bursts inside every dialog
+and resizes down to 1x1 with each dialog open. Full length (1,000+ actions) runs under the
+``slow`` marker (CI); a short run always."""
 
+import os
 import random
 import string
 
+import pytest
 import torch
 
-from tests.apphelp import status
+from tests.apphelp import burst, settle, status
 from tests.conftest import COUNTS
-from xor_tui.app.main import KEYS, XorApp
-from xor_tui.app.screens.dialogs import PromptScreen
+from xor_tui.app import keymap
+from xor_tui.app.main import MainScreen, XorApp
+from xor_tui.app.screens.dialogs import Palette, PromptScreen
 from xor_tui.core.replay import replay
 
-ACTIONS = int(__import__("os").environ.get("MONKEY_ACTIONS", "1000"))  # keys + clicks + resizes
-BOUND = [k for k, action, _, _ in KEYS if action != "quit"]
-POOL = (
-    BOUND
-    + [str(d) for d in range(10)]
-    + [
-        "right",
-        "left",
-        "up",
-        "down",
-        "home",
-        "end",
-        "tab",
-        "enter",
-        "escape",
-        "space",
-        "x",
-        "escape",
-        "y",
-        "n",
-        "ctrl+p",
-    ]
-)
+BOUND = [key for k in keymap.KEYS for key in k.keys if k.action != "app.quit"]
+POOL = BOUND + [str(d) for d in range(10)] + ["home", "end", "tab", "enter", "escape", "y", "n", "ctrl+p"]
+OPENERS = ["l", "g", "k", "w", "c", "a", "enter", "f", "question_mark", "ctrl+p", "v"]
+SIZES = [(1, 1), (2, 40), (40, 2), (20, 8), (80, 24), (250, 80)]
 
 
 def _random_text(rng: random.Random) -> str:
@@ -101,49 +88,70 @@ def _key_for(ch: str) -> str:
     return names.get(ch, ch)
 
 
-async def test_monkey(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # a save dialog fed random text writes only here
-    rng = random.Random(20261126)
+async def _dialogs_on_purpose(pilot, rng: random.Random) -> int:
+    """Open every dialog; Enter/Escape bursts inside it; shrink to 1x1 and back with it open."""
+    app, n = pilot.app, 0
+    for opener in OPENERS:
+        await pilot.press(opener)
+        for size in rng.sample(SIZES, 2) + [(120, 36)]:
+            await pilot.resize_terminal(*size)
+            n += 1
+        await burst(pilot, *rng.choices(["enter", "escape"], k=rng.randint(2, 5)))
+        n += 1
+        await settle(pilot)
+        while not isinstance(app.screen, MainScreen):
+            await pilot.press("escape")
+        assert app.return_code is None, opener
+    return n
+
+
+async def _monkey(tmp_path, monkeypatch, actions: int, seed: int) -> None:
+    monkeypatch.chdir(tmp_path)  # save dialogs and screenshots fed random text write only here
+    rng = random.Random(seed)
     app = XorApp(seed=3)
     async with app.run_test(size=(120, 36)) as pilot:
-        done = 0
-        while done < ACTIONS:
+        done = await _dialogs_on_purpose(pilot, rng)
+        COUNTS["monkey: dialog bursts and resizes on purpose"] += done
+        while done < actions:
             roll = rng.random()
-            if isinstance(app.screen, PromptScreen) and roll < 0.7:
+            if isinstance(app.screen, Palette) and roll < 0.8:
+                await pilot.press("escape")  # random letters + enter in the palette could pick Quit
+            elif isinstance(app.screen, PromptScreen) and roll < 0.7:
                 await pilot.press("end", "ctrl+u", *[_key_for(c) for c in _random_text(rng)])
                 await pilot.press(rng.choice(["enter", "enter", "escape"]))
                 COUNTS["monkey: dialog texts typed"] += 1
-            elif roll < 0.75:
+            elif roll < 0.3:
                 await pilot.press(rng.choice(POOL))
                 COUNTS["monkey: keys pressed"] += 1
                 done += 1
+            elif roll < 0.8:
+                keys = rng.choices(POOL + ["enter", "escape"] * 4, k=rng.randint(2, 8))
+                await burst(pilot, *keys)
+                COUNTS["monkey: keys pressed in bursts"] += len(keys)
+                done += len(keys)
             elif roll < 0.92:
                 w, h = app.size
-                await pilot.click(offset=(rng.randrange(max(w, 1)), rng.randrange(max(h, 1))))
+                await pilot.click(offset=(rng.randrange(max(w, 1)), rng.randrange(max(h - 1, 1))))  # not the footer
                 COUNTS["monkey: clicks"] += 1
                 done += 1
             else:
-                await pilot.resize_terminal(rng.randint(20, 250), rng.randint(8, 80))
+                await pilot.resize_terminal(rng.randint(1, 250), rng.randint(1, 80))
                 COUNTS["monkey: resizes"] += 1
                 done += 1
-            if app.busy and rng.random() < 0.3:
+            if app.main.player.busy and rng.random() < 0.3:
                 await pilot.press("x")
-        # let any background run finish, close dialogs and check the invariants
-        app._stop = True
-        for _ in range(400):
-            if not app.busy:
-                break
-            await pilot.pause(0.05)
-        while len(app.screen_stack) > 1:
-            app.pop_screen()
+            assert app.return_code is None
+        # stop any background run, close dialogs and check the invariants
+        while not isinstance(app.screen, MainScreen):
+            await pilot.press("escape")
+        await pilot.press("x")
+        await settle(pilot)
         await pilot.resize_terminal(120, 36)
-        await pilot.pause()
-        app.refresh_view()
+        app.main.refresh_view()
         await pilot.pause()
         s = app.session
-        recs = s.run.records
+        recs = [s.run.records[k] for k in range(len(s.run.records))]
         assert [r.epoch for r in recs] == list(range(len(recs)))
-        assert len(s.trace.diagnoses) == len(recs) == len(s.trace.events)
         shown = status(app)
         assert f"epoch {s.epoch} " in shown
         loss = "—" if s.record.loss is None else f"{s.record.loss:.6g}"
@@ -154,3 +162,13 @@ async def test_monkey(tmp_path, monkeypatch):
         for (w, b), (w2, b2) in zip(rp.final.params, s.record.params):
             assert torch.equal(w, w2) and torch.equal(b, b2)
     COUNTS["monkey: keys, clicks and resizes in all"] += done
+
+
+@pytest.mark.local
+async def test_monkey_short(tmp_path, monkeypatch):
+    await _monkey(tmp_path, monkeypatch, int(os.environ.get("MONKEY_ACTIONS", "150")), seed=20261126)
+
+
+@pytest.mark.slow
+async def test_monkey_full(tmp_path, monkeypatch):
+    await _monkey(tmp_path, monkeypatch, 1000, seed=1126)

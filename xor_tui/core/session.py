@@ -1,7 +1,8 @@
-"""What the app does to a run, as plain Python: the TUI only calls these and draws.
+"""What the app does to a run, as plain Python: the TUI only calls these and draws Frames.
 
 A session owns one run and its trace (diagnoses and events per epoch) and knows how it
 started, so it can restart, reseed, load, and save itself as a scenario that replays it.
+``frame()`` gives what the app draws for an epoch, as immutable data built under the lock.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import random
 import threading
 from array import array
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import engine, losses
@@ -28,18 +28,6 @@ from .view import Frame, build_frame
 # events worth stopping for when running to the next one
 NOTABLE = {"dies", "revives", "freezes", "thaws", "halts", "nan", "case"}
 DEFAULT_EPOCHS = 200
-
-
-@dataclass
-class ParamRow:
-    """Deprecated: use ``Session.frame().params`` (kept until the app draws Frames)."""
-
-    ref: object
-    name: str
-    value: float
-    grad: float | None
-    change: float | None
-    frozen: bool
 
 
 class Session:
@@ -107,21 +95,26 @@ class Session:
         )
 
     # ------------------------------------------------------------ state
+    # every read takes the lock: a background run may be stepping (RLock: nesting is fine)
     @property
     def record(self) -> Record:
-        return self.run.current
+        with self.lock:
+            return self.run.current
 
     @property
     def diagnosis(self) -> Diagnosis:
-        return self.trace.diagnoses[-1]
+        with self.lock:
+            return self.trace.diagnoses[len(self.run.records) - 1]
 
     @property
     def epoch(self) -> int:
-        return self.run.epoch
+        with self.lock:
+            return self.run.epoch
 
     @property
     def config(self) -> Config:
-        return self.run.config
+        with self.lock:
+            return self.run.config
 
     @property
     def start_text(self) -> str:
@@ -144,20 +137,6 @@ class Session:
             return build_frame(
                 self.name, rec, diag, prev, newest, total, self.start_text, self.epochs, history, losses_ahead=ahead
             )
-
-    def param_rows(self) -> list[ParamRow]:
-        """Deprecated: use ``Session.frame().params``."""
-        with self.lock:
-            rec = self.record
-            prev = self.run.records[-2] if len(self.run.records) > 1 else None
-            rows = []
-            for ref in engine.all_params(rec.config):
-                value = rec.value(ref)
-                change = None
-                if prev is not None and prev.config.sizes == rec.config.sizes:
-                    change = value - prev.value(ref)
-                rows.append(ParamRow(ref, ref.name(rec.config), value, rec.grad(ref), change, rec.grad(ref) == 0))
-            return rows
 
     # ------------------------------------------------------------ moving
     def step(self) -> Record:
@@ -247,11 +226,18 @@ class Session:
         self.set_activation(layer, nxt)
         return nxt
 
-    def set_lr(self, text) -> float:
+    @staticmethod
+    def check_lr(text) -> float:
+        """A learning rate a user typed, checked; raises SpecError with the reason."""
         try:
             value = float(str(text).strip())
         except ValueError:
             raise SpecError(f"learning rate: {text!r} is not a number") from None
+        engine.check_lr(value, "learning rate")
+        return value
+
+    def set_lr(self, text) -> float:
+        value = self.check_lr(text)
         self._act(SetLr(self.epoch, value))
         return value
 

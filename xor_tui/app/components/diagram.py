@@ -133,6 +133,7 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         self._tiles: dict | None = None
         self._tiles_key = None
         self._tile_cells: dict = {}
+        self._cells_frame: Frame | None = None
         self._motion_until = 0.0
         self._ticks = 0
         self._timer = None
@@ -362,8 +363,8 @@ class NetworkDiagram(LinesWidget, can_focus=True):
 
     def _tiles_for(self, tile_w: int):
         """Each unit's activation over the input square, (8, tile_w) per unit (cached)."""
-        key = (id(self.frame), tile_w)
-        if self._tiles_key != key:
+        key = (self.frame, tile_w)
+        if self._tiles_key is None or self._tiles_key[0] is not self.frame or self._tiles_key[1] != tile_w:
             xs = np.linspace(0.0, 1.0, tile_w)
             ys = np.linspace(1.0, 0.0, 8)
             gx, gy = np.meshgrid(xs, ys)
@@ -376,11 +377,12 @@ class NetworkDiagram(LinesWidget, can_focus=True):
 
     def _draw_tile(self, canvas: Canvas, box: Box, tile_w: int, pal) -> None:
         """The unit's heatmap (cached per frame, size and theme: animation frames reuse it)."""
-        key = (id(self.frame), tile_w, box.layer, box.unit, self.app.theme)
+        if self._cells_frame is not self.frame:  # identity: a new Frame, new tiles
+            self._tile_cells.clear()
+            self._cells_frame = self.frame
+        key = (tile_w, box.layer, box.unit, self.app.theme)
         cells = self._tile_cells.get(key)
         if cells is None:
-            if len(self._tile_cells) > 64:
-                self._tile_cells.clear()
             cells = self._tile_cells[key] = self._tile(box, tile_w, pal)
         x0, y0 = box.x + 3, box.y + 1
         for r, row in enumerate(cells):

@@ -10,7 +10,7 @@ class Panel(Vertical):
     ALLOW_MAXIMIZE = True
     DEFAULT_CSS = """
     Panel { border: round $primary-darken-2; border-title-color: $text; }
-    Panel:focus-within { border: round $primary; }
+    Panel:focus-within { border: round $accent; }
     """
 
 

@@ -7,7 +7,9 @@ from collections.abc import Callable
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
@@ -20,13 +22,30 @@ PromptScreen, ChoiceScreen, ConfirmScreen, HelpScreen { align: center middle; }
 #dialog Label.title { text-style: bold; margin-bottom: 1; }
 #dialog .error { color: $error; text-style: bold; height: auto; }
 #dialog .hint { color: $text-muted; height: auto; }
-#dialog OptionList { height: auto; max-height: 20; }
+#dialog OptionList { height: auto; max-height: 20; min-width: 12; }
 #dialog Horizontal { height: auto; margin-top: 1; }
 #dialog Button { margin-right: 2; }
 """
 
 
-class PromptScreen(ModalScreen[str | None]):
+class _Once:
+    """Dismiss at most once, and only while on top: a second Enter (or Enter then Escape)
+    arriving before the screen is gone does nothing instead of popping the screen below."""
+
+    _xor_dismissed = False
+
+    def dismiss(self, result=None) -> AwaitComplete:
+        if self._xor_dismissed or not self.is_current:
+            return AwaitComplete.nothing()
+        self._xor_dismissed = True
+        return super().dismiss(result)
+
+
+class Palette(_Once, CommandPalette):
+    """Textual's command palette, dismissed at most once."""
+
+
+class PromptScreen(_Once, ModalScreen[str | None]):
     """Ask for one value; ``validate`` returns an error message or None. Bad input keeps
     the dialog open with the message, and nothing changes."""
 
@@ -63,7 +82,7 @@ class PromptScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class ChoiceScreen(ModalScreen[str | None]):
+class ChoiceScreen(_Once, ModalScreen[str | None]):
     DEFAULT_CSS = DIALOG_CSS
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
@@ -90,7 +109,7 @@ class ChoiceScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(_Once, ModalScreen[bool]):
     DEFAULT_CSS = DIALOG_CSS
     BINDINGS = [Binding("escape", "no", "No"), Binding("y", "yes", "Yes"), Binding("n", "no", "No")]
 
@@ -115,7 +134,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(False)
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(_Once, ModalScreen[None]):
     DEFAULT_CSS = DIALOG_CSS + "#dialog { width: 90; }"
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
 
@@ -128,12 +147,14 @@ class HelpScreen(ModalScreen[None]):
         t.add_column(style="bold cyan", no_wrap=True)
         t.add_column()
         for k, what in self.keys:
-            t.add_row(k, what)
+            t.add_row(Text(k), Text(what))  # Text, not markup: "[" and "h[j]" stay as they are
         with VerticalScroll(id="dialog"):
             yield Label(
-                "xor-tui keys (escape closes; every action is also in the command palette, ctrl+p)", classes="title"
+                "xor-tui keys (escape closes; every action is also in the command palette, ctrl+p)",
+                classes="title",
+                markup=False,
             )
-            yield Static(t)
+            yield Static(t, id="keys")
             yield Static(
                 "\nColours: a neuron's four marks are its pre-activation on the rows (0,0) (0,1) (1,0) (1,1):"
                 " ● green > 0 (active), ○ red < 0 (inactive), ◌ yellow exactly 0. A unit inactive on all four"
@@ -142,6 +163,7 @@ class HelpScreen(ModalScreen[None]):
                 " negative weight; bold/bright"
                 " where gradient flowed this epoch (thick ━ for larger gradients), grey dots where frozen.",
                 classes="hint",
+                markup=False,
             )
 
     def action_close(self) -> None:

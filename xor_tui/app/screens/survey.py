@@ -17,7 +17,9 @@ from ...core.survey import OUTCOMES, SurveyResult, run_survey
 
 
 class SurveyScreen(Screen):
-    BINDINGS = [Binding("escape,q", "app.pop_screen", "Back"), Binding("r", "run", "Run survey")]
+    """A screen of its own: the main screen's keys do not act while it is open."""
+
+    BINDINGS = [Binding("escape,q", "back", "Back"), Binding("r", "run", "Run survey")]
     DEFAULT_CSS = """
     SurveyScreen #form { height: auto; padding: 0 1; }
     SurveyScreen Input { width: 30; }
@@ -46,9 +48,14 @@ class SurveyScreen(Screen):
     def on_input_submitted(self) -> None:
         self.action_run()
 
+    def action_back(self) -> None:
+        if self.is_current:  # a second escape in a burst must not pop the main screen
+            self.dismiss()
+
     def action_run(self) -> None:
         text = self.query_one("#n", Input).value.strip()
-        if not text.isdigit() or not 1 <= int(text) <= 1_000_000:
+        # isdigit() accepts "²" and other non-ASCII digits that int() refuses
+        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 1_000_000:
             self.query_one("#result", Static).update(
                 Text("enter a whole number of networks from 1 to 1,000,000", style="bold red")
             )
@@ -64,11 +71,15 @@ class SurveyScreen(Screen):
             n,
             200,
             seed=0,
-            progress=lambda done, total: self.app.call_from_thread(bar.update, progress=done),
+            progress=lambda done, total: self.app.call_from_thread(bar.update, progress=done)
+            if self.is_attached
+            else None,
         )
         self.app.call_from_thread(self._show, result)
 
     def _show(self, r: SurveyResult) -> None:
+        if not self.is_attached:  # closed while the survey ran
+            return
         self.query_one("#result", Static).update(render_survey(r))
 
 

@@ -1,0 +1,162 @@
+"""Every key of the main screen, once: bindings, the footer, `?` help, the command palette
+and the README's key table are all derived from ``KEYS``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+# how a Textual key name is written for people
+KEY_LABELS = {
+    "space": "space",
+    "right": "→",
+    "left": "←",
+    "up": "↑",
+    "down": "↓",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
+    "question_mark": "?",
+    "plus": "+",
+    "equals_sign": "=",
+    "minus": "-",
+    "escape": "escape",
+    "enter": "enter",
+}
+
+
+@dataclass(frozen=True)
+class Key:
+    keys: tuple[str, ...]  # Textual key names; the first is the main one. Empty: a mouse gesture
+    action: str  # the MainScreen action (without "action_")
+    short: str  # footer label
+    help: str  # what it does, for help, the palette and the README
+    footer: bool = False  # shown in the footer
+    idle: bool = True  # refused (dimmed) while a background run is going
+    label: str = ""  # how the keys are written, when not derived from ``keys``
+    palette: bool = True  # offered in the command palette
+
+    @property
+    def keys_text(self) -> str:
+        if self.label:
+            return self.label
+        return ", ".join(KEY_LABELS.get(k, k) for k in self.keys)
+
+
+CASE_KEYS = tuple(str(k) for k in range(1, 9))
+
+KEYS: tuple[Key, ...] = (
+    Key(("space", "right"), "step", "Step", "step one epoch", footer=True),
+    Key(
+        ("b", "left"),
+        "back",
+        "Back",
+        "step back one epoch (exactly restores the earlier state; says so when that undoes an edit)",
+        footer=True,
+    ),
+    Key(("p",), "play", "Play/pause", "play / pause (any dialog pauses play)", footer=True),
+    Key(
+        ("plus", "equals_sign"), "faster", "Faster", "play faster (1 to 240 epochs per second, default 30)", idle=False
+    ),
+    Key(("minus",), "slower", "Slower", "play slower", idle=False),
+    Key(
+        ("e",),
+        "run_end",
+        "To end",
+        "run to the end (the scenario's epochs; 200 for a seed), off the UI thread; never past it",
+        footer=True,
+    ),
+    Key(
+        ("n",),
+        "next_event",
+        "Next event",
+        "run to the next event (a unit dies or revives, a parameter freezes or thaws, the case changes, a halt)",
+        footer=True,
+    ),
+    Key(("x", "escape"), "stop", "Stop", "stop a run or play", idle=False),
+    Key(("r",), "restart", "Restart", "restart from the same start"),
+    Key(("s",), "reseed", "Reseed", "reseed: a new random start", footer=True),
+    Key(("g",), "seed_prompt", "Seed…", "go to a seed you type"),
+    Key(("h",), "cycle_hidden", "Hidden act", "cycle the hidden activation"),
+    Key(("o",), "cycle_output", "Output act", "cycle the output activation"),
+    Key(("a",), "pick_activation", "Activation…", "pick an activation for any layer"),
+    Key(("l",), "set_lr", "LR…", "change the learning rate"),
+    Key(("m",), "cycle_loss", "Loss", "cycle the loss (bce, bce-logits, mse)"),
+    Key(
+        ("enter",),
+        "edit",
+        "Edit",
+        "edit the selected weight or bias (text, NaN, inf and |value| > 1e6 are refused, nothing changes)",
+        footer=True,
+    ),
+    Key(("left_square_bracket", "up"), "select_prev", "Prev param", "select the previous parameter"),
+    Key(("right_square_bracket", "down"), "select_next", "Next param", "select the next parameter"),
+    Key((), "", "", "select the clicked connection or neuron (its weight or bias)", label="click", palette=False),
+    Key(CASE_KEYS, "load_case", "Case", "load the source's case 1 … 8", label="1 … 8", palette=False),
+    Key(("c",), "pick_scenario", "Scenarios", "load a built-in scenario from a list", footer=True),
+    Key(
+        ("f",),
+        "open_file",
+        "Open…",
+        "load a scenario file (`.toml`) or start weights from a PyTorch state_dict (`.pt`)",
+    ),
+    Key(
+        ("w",),
+        "save",
+        "Save…",
+        "save the session as a scenario (asks before overwriting); `xor-tui replay FILE` reproduces it",
+    ),
+    Key(("v",), "survey", "Survey", "survey screen: many random starts with the current settings"),
+    Key(("k",), "find_seed", "Find seed", "find a seed whose start is in case k"),
+    Key(("z",), "maximize", "Maximise", "maximise the focused panel, or restore it", idle=False),
+    Key(
+        ("i",),
+        "screenshot",
+        "Screenshot",
+        "save the screen as an SVG file in the current folder (a fresh name, never overwriting)",
+        idle=False,
+    ),
+    Key(("question_mark",), "help", "Help", "help: every key", footer=True, idle=False),
+    Key(
+        ("ctrl+p",),
+        "app.command_palette",
+        "Palette",
+        "command palette: every action above is there too",
+        idle=False,
+        palette=False,
+    ),
+    Key(("q",), "app.quit", "Quit", "quit", footer=True, idle=False, palette=False),
+)
+
+IDLE_ONLY = frozenset(k.action for k in KEYS if k.idle)
+
+
+def bindings() -> list[Binding]:
+    """The MainScreen's bindings: the first key of each entry shown (in the footer when asked)."""
+    out = []
+    for k in KEYS:
+        if not k.keys or k.action == "app.command_palette":  # the App binds the palette itself
+            continue
+        if k.action == "load_case":
+            out += [Binding(key, f"load_case({key})", f"Case {key}", show=False) for key in k.keys]
+            continue
+        out.append(Binding(k.keys[0], k.action, k.short, show=k.footer))
+        out += [Binding(key, k.action, k.short, show=False) for key in k.keys[1:]]
+    return out
+
+
+def help_rows() -> list[tuple[str, str]]:
+    """(keys, what they do) for every entry, in order."""
+    return [(k.keys_text, k.help[0].upper() + k.help[1:]) for k in KEYS]
+
+
+def readme_table() -> str:
+    """The README's key table, exactly."""
+    lines = ["| key | action |", "|---|---|"]
+    for keys, what in help_rows():
+        lines.append(f"| {keys} | {what[0].lower() + what[1:]} |".replace("|value|", "\\|value\\|"))
+    return "\n".join(lines)
+
+
+def palette_entries() -> list[Key]:
+    return [k for k in KEYS if k.palette and k.action]
