@@ -31,7 +31,7 @@ def test_replay_prints_a_summary_and_exits_0():
     assert r.returncode == 0, r.stderr
     assert "final" in r.stdout and "case 1" in r.stdout
     assert "inactive on all four rows" in r.stdout
-    assert "skip epoch 200" in r.stdout  # the expectation past --epochs is not checked
+    assert "skip epoch 199" in r.stdout  # the expectation past --epochs is not checked
 
 
 def test_replay_json_shape(capsys):
