@@ -206,3 +206,15 @@ def test_streamed_json_is_the_same_object_as_replay_json():
         buf = io.StringIO()
         report.write_replay_json(rp, buf)
         assert json.loads(buf.getvalue()) == report.replay_json(rp)
+
+
+def test_a_reader_that_goes_away_gets_no_traceback_and_141():
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xor_tui", "replay", "case1", "--epochs", "100000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.readline()
+    proc.stdout.close()  # like `| head -1`
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141 and err == b""

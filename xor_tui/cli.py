@@ -10,7 +10,12 @@ import sys
 from rich.console import Console
 from rich.text import Text
 
-EXIT_OK, EXIT_EXPECT, EXIT_INPUT, EXIT_CRASH, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_EXPECT, EXIT_INPUT, EXIT_CRASH, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 3, 130, 141
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:  # Rich would exit 1, which here means "an expectation failed"
+        raise BrokenPipeError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -88,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `xor-tui replay case1 | head`: the reader left
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so the flush at exit does not complain again
-        return EXIT_OK
+        return EXIT_PIPE  # what a program stopped by SIGPIPE reports, like `yes | head`
 
 
 def _main(argv: list[str] | None) -> int:
@@ -166,7 +171,7 @@ def open_app(args) -> int:
 def cmd_cases() -> int:
     from .core.scenario import builtin, builtin_names
 
-    con = Console()
+    con = _Console()
     names = builtin_names()
     width = max(len(n) for n in names)
     for name in names:
@@ -244,7 +249,7 @@ def _fmt_loss(loss) -> str:
 def _print_replay(rp) -> None:
     from .core.text import printable
 
-    con = Console(highlight=False, soft_wrap=True)  # long lines stay whole when piped
+    con = _Console(highlight=False, soft_wrap=True)  # long lines stay whole when piped
     sc = rp.scenario
     c = sc.config
     con.print(

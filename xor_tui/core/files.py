@@ -124,6 +124,8 @@ def check_target(path: str | os.PathLike, overwrite: bool = False) -> Path:
     folder = p.parent
     if not folder.is_dir():
         raise SaveError(f"{name}: folder {_name(folder)} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise SaveError(f"{name}: folder {_name(folder)} is not writable")
     try:
         st = os.lstat(p)
     except FileNotFoundError:
