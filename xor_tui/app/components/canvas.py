@@ -6,7 +6,6 @@ from functools import lru_cache
 
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual.strip import Strip
 
 
@@ -35,45 +34,6 @@ class Canvas:
     def text(self, x: int, y: int, s: str, style: Style | str | None = None) -> None:
         for i, ch in enumerate(s):
             self.put(x + i, y, ch, style)
-
-    def line(self, x0: int, y0: int, x1: int, y1: int, char_for, style) -> list[tuple[int, int]]:
-        """Bresenham from (x0, y0) to (x1, y1); ``char_for(dx, dy)`` picks the glyph."""
-        cells = []
-        dx, dy = abs(x1 - x0), -abs(y1 - y0)
-        sx, sy = (1 if x0 < x1 else -1), (1 if y0 < y1 else -1)
-        err = dx + dy
-        x, y = x0, y0
-        glyph = char_for(x1 - x0, y1 - y0)
-        while True:
-            self.put(x, y, glyph, style)
-            cells.append((x, y))
-            if x == x1 and y == y1:
-                break
-            e2 = 2 * err
-            if e2 >= dy:
-                err += dy
-                x += sx
-            if e2 <= dx:
-                err += dx
-                y += sy
-        return cells
-
-    def render(self) -> Text:
-        out = Text(no_wrap=True, overflow="crop")
-        for y in range(self.height):
-            run_style, run = None, []
-            for x in range(self.width):
-                st = self.styles[y][x]
-                if st != run_style and run:
-                    out.append("".join(run), run_style)
-                    run = []
-                run_style = st
-                run.append(self.chars[y][x])
-            if run:
-                out.append("".join(run), run_style)
-            if y < self.height - 1:
-                out.append("\n")
-        return out
 
     def strips(self) -> list[Strip]:
         """The grid as Textual strips, one per row, without going through rich Text."""

@@ -138,6 +138,11 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         self._ticks = 0
         self._timer = None
 
+    def spot(self, name: str) -> tuple[int, int] | None:
+        """Where on the widget a click selects the parameter ``name`` (None if not drawn)."""
+        self.build()
+        return next((pos for pos, n in self._hit.items() if n == name), None)
+
     # ------------------------------------------------------------ feeding and motion
     def show(self, frame: Frame, selected: str | None = None) -> None:
         moved = self.frame is not None and (frame.epoch != self.frame.epoch or frame.edges != self.frame.edges)

@@ -10,6 +10,7 @@ from ...core.view import Frame
 from . import pixels as px
 from . import style as S
 from .lines import LinesWidget
+from .panel import set_key
 
 
 class RowsTable(LinesWidget, can_focus=True):
@@ -39,7 +40,7 @@ class RowsTable(LinesWidget, can_focus=True):
         # columns by priority: inputs and target, prediction, output pre-activation, then the
         # hidden pre-activations, then the hidden outputs; each shown whole or not at all
         width = self.size.width
-        base = 9 + 10 + 2 + (15 if f.halt is not None else 0)
+        base = 9 + 10 + 2
         show_zout = base + 9 <= width
         n_z = max(min(len(hidden), (width - base - 9 * show_zout) // 9), 0)
         show_out = base + 9 * show_zout + 17 * len(hidden) <= width
@@ -55,6 +56,15 @@ class RowsTable(LinesWidget, can_focus=True):
             head += f" {'z_out':>8}"
         head += f" {'ŷ':>9}"
         t.append(head + "\n", px.style(fg, bold=True))
+        # at a halt, the key to the red ŷ cells goes on the panel's border
+        set_key(
+            self,
+            *(
+                (r"[b $error]red ŷ[/]: outside \[0, 1], BCELoss refuses it", r"[b $error]red ŷ[/]: outside \[0, 1]")
+                if f.halt
+                else ("",)
+            ),
+        )
         for r, row in enumerate(f.rows):
             t.append(f"  {int(row.x1)}  {int(row.x2)}  {int(row.target)}")
             for u in hidden[:n_z]:
@@ -70,8 +80,6 @@ class RowsTable(LinesWidget, can_focus=True):
             else:
                 t.append(" " + S.fmt(row.prediction, 9, 4), px.style(fg))
             t.append(" ✓" if row.correct else " ✗", px.style(pal["success" if row.correct else "error"], bold=True))
-            if row.offending:
-                t.append(" outside [0, 1]", px.style(pal["error"], bold=True))
             if r < 3:
                 t.append("\n")
         return t
