@@ -108,6 +108,7 @@ KEYS: tuple[Key, ...] = (
     ),
     Key(("v",), "survey", "Survey", "survey screen: many random starts with the current settings"),
     Key(("k",), "find_seed", "Find seed", "find a seed whose start is in case k"),
+    Key(("tab",), "app.focus_next", "Next panel", "focus the next panel", idle=False, palette=False),
     Key(("z",), "maximize", "Maximise", "maximise the focused panel, or restore it", idle=False),
     Key(
         ("i",),
