@@ -170,6 +170,8 @@ def test_ctrl_c_during_a_replay_stops_with_one_line_and_130(tmp_path):
 
 
 class _FakeApp:
+    driver_class = object  # lifecycle.install wraps it
+
     def __init__(self, **kwargs):
         self.return_code = None
 

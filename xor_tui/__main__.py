@@ -1,5 +1,3 @@
-import sys
+from xor_tui.cli import run
 
-from xor_tui.cli import main
-
-sys.exit(main())
+run()

@@ -84,6 +84,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+_app_ran = False  # set once the app has been opened: the process then ends without a slow teardown
+
+
+def run() -> None:
+    """The ``xor-tui`` command: main(), then end the process with its status."""
+    code = main()
+    if _app_ran:
+        from .app.lifecycle import leave
+
+        leave(code)  # the interpreter's teardown of torch and textual takes 1-2 s and does nothing here
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
@@ -151,21 +164,23 @@ def open_app(args) -> int:
             check_seed(args.seed)
     except (ScenarioError, SpecError) as exc:
         return _err(str(exc))
-    from .app.lifecycle import install, leave
+    from .app.lifecycle import install
     from .app.main import XorApp
 
+    global _app_ran
+    _app_ran = True
     app = XorApp(scenario=scenario, seed=args.seed)
     install(app)  # leave promptly on SIGTERM, SIGHUP and a closed web client
     try:
         app.run()
     except Exception as exc:  # the app died before it could report it itself
         _err(f"the app stopped on an error: {type(exc).__name__}: {exc}")
-        leave(EXIT_CRASH)
+        return EXIT_CRASH
     code = app.return_code
     if code:  # Textual sets 1 after an unhandled exception (and has printed it)
         _err(f"the app stopped on an error (exit status {code})")
-        leave(code)
-    leave(EXIT_OK)  # the process ends here, skipping a slow interpreter teardown
+        return code
+    return EXIT_OK
 
 
 def cmd_cases() -> int:
