@@ -191,3 +191,14 @@ def test_acting_after_a_fixed_point_ends_it_and_back_restores_it():
     assert run.epoch == 10 and run.current.loss == 50.0 and run.actions() == []
     run.advance(20)
     assert run.epoch == 20 and run.is_repeat(20)
+
+
+def test_iterating_many_records_does_not_rebuild_each_one():
+    run = builtin("case3").new_run()
+    seen = [run.current] + [run.step() for _ in range(100)]
+    run.goto(50)
+    run.step()  # epoch 51 is rewritten: records handed out before keep their own numbers
+    assert [r.loss for r in run.records] == [r.loss for r in seen[:51]] + [run.current.loss]
+    old = seen[40]
+    for (w0, b0), (w1, b1) in zip(list(run.records)[40].params, old.params):
+        assert torch.equal(w0, w1) and torch.equal(b0, b1)

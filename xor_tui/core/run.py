@@ -55,15 +55,29 @@ class Record:
     can hand out records of old epochs without having kept them.
     """
 
-    __slots__ = ("epoch", "config", "params", "actions", "_m", "_loss")
+    __slots__ = ("epoch", "config", "_params", "actions", "_m", "_loss")
 
-    def __init__(self, epoch: int, config: Config, params: list[Layer], actions: tuple[Action, ...] = (), loss=None):
+    def __init__(
+        self,
+        epoch: int,
+        config: Config,
+        params: list[Layer] | Callable[[], list[Layer]],
+        actions: tuple[Action, ...] = (),
+        loss=None,
+    ):
         self.epoch = epoch
         self.config = config
-        self.params = params  # batch of one: [(weight (1, out, in), bias (1, out)), ...]
+        self._params = params  # the layers, or a function that makes them on first use
         self.actions = tuple(actions)
         self._m: _Measured | None = None
         self._loss = loss  # known without a forward pass (a stored finite loss), else None
+
+    @property
+    def params(self) -> list[Layer]:
+        """Batch of one: [(weight (1, out, in), bias (1, out)), ...]."""
+        if callable(self._params):
+            self._params = self._params()
+        return self._params
 
     def _measured(self) -> _Measured:
         if self._m is None:
@@ -180,8 +194,14 @@ class Start:
 class LazySeq(Sequence):
     """A read-only sequence whose items are made on demand by ``get(k)``."""
 
-    def __init__(self, length: int, get: Callable[[int], object], start: int = 0):
-        self._len, self._get, self._start = length, get, start
+    def __init__(
+        self,
+        length: int,
+        get: Callable[[int], object],
+        start: int = 0,
+        iterate: Callable[[int, int], Iterator] | None = None,
+    ):
+        self._len, self._get, self._start, self._iterate = length, get, start, iterate
 
     def __len__(self) -> int:
         return self._len
@@ -191,7 +211,7 @@ class LazySeq(Sequence):
             lo, hi, step = k.indices(self._len)
             if step != 1:
                 return [self[i] for i in range(lo, hi, step)]
-            return LazySeq(max(0, hi - lo), self._get, self._start + lo)
+            return LazySeq(max(0, hi - lo), self._get, self._start + lo, self._iterate)
         if k < 0:
             k += self._len
         if not 0 <= k < self._len:
@@ -199,6 +219,9 @@ class LazySeq(Sequence):
         return self._get(self._start + k)
 
     def __iter__(self) -> Iterator:
+        if self._iterate is not None:  # a faster way through many items at once
+            yield from self._iterate(self._start, self._start + self._len)
+            return
         for k in range(self._len):
             yield self._get(self._start + k)
 
@@ -255,7 +278,10 @@ class Run:
         return torch.cat([t.reshape(-1) for w, b in params for t in (w, b)])
 
     def _unrow(self, k: int) -> list[Layer]:
-        row, i, out = self._flat[k], 0, []
+        return self._layers(self._flat[k])
+
+    def _layers(self, row: torch.Tensor) -> list[Layer]:
+        i, out = 0, []
         for ws, bs in self._shapes:
             nw, nb = math.prod(ws), math.prod(bs)
             out.append((row[i : i + nw].reshape(1, *ws).clone(), row[i + nw : i + nw + nb].reshape(1, *bs).clone()))
@@ -303,7 +329,8 @@ class Run:
         rec = self._cache.get(k)
         if rec is None:
             loss = float(self._loss[k])  # an earlier epoch did step, so its loss was finite
-            rec = Record(k, self._config_at(k), self._unrow(k), self._actions.get(k, ()), loss)
+            row = self._flat[k].clone()  # a snapshot: the row may be rewritten after back()
+            rec = Record(k, self._config_at(k), lambda: self._layers(row), self._actions.get(k, ()), loss)
             self._cache[k] = rec
             if len(self._cache) > self.CACHE:
                 self._cache.popitem(last=False)
@@ -313,7 +340,21 @@ class Run:
     @property
     def records(self) -> LazySeq:
         """Every epoch's record, 0 .. epoch; each made on demand (see the class docstring)."""
-        return LazySeq(self._n, self._record)
+        return LazySeq(self._n, self._record, iterate=self._iter_records)
+
+    def _iter_records(self, start: int, stop: int) -> Iterator[Record]:
+        losses = self._loss[start:stop].tolist()
+        rows = self._flat[start:stop].clone()  # a snapshot: rows may be rewritten after back()
+        for i, k in enumerate(range(start, stop)):
+            if k == self._n - 1:
+                yield self._current
+            elif k in self._cache:
+                yield self._cache[k]
+            else:
+                row = rows[i]
+                yield Record(
+                    k, self._config_at(k), lambda row=row: self._layers(row), self._actions.get(k, ()), losses[i]
+                )
 
     @property
     def current(self) -> Record:
