@@ -11,6 +11,7 @@ from textual.await_complete import AwaitComplete
 from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -42,7 +43,16 @@ class _Once:
 
 
 class Palette(_Once, CommandPalette):
-    """Textual's command palette, dismissed at most once."""
+    """Textual's command palette, dismissed at most once. Its search worker may still report
+    while the palette is being taken down (a burst of keys then escape); the list it would
+    update is gone by then, so that late report is dropped instead of failing the app."""
+
+    def _watch__list_visible(self) -> None:
+        try:
+            super()._watch__list_visible()
+        except NoMatches:
+            if self.is_current and not self._xor_dismissed:
+                raise
 
 
 class PromptScreen(_Once, ModalScreen[str | None]):
