@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from rich.segment import Segment
 from rich.text import Text
+from textual.binding import Binding
+from textual.geometry import Size
 from textual.message import Message
-from textual.widgets import DataTable
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from ...core.view import Frame
 from . import pixels as px
@@ -89,11 +93,27 @@ def _mark(v: float) -> str:
     return "+" if v > 0 else ("-" if v < 0 else ("0" if v == 0 else "?"))
 
 
-class ParamsTable(DataTable, can_focus=True):
-    """One row per parameter, with a real cursor (up/down, page keys, home/end, the mouse);
-    the cursor row is the selected parameter and enter edits it."""
+class ParamsTable(ScrollView, can_focus=True):
+    """One row per parameter under a fixed header, with a real cursor: up/down, page keys,
+    home/end, the wheel and the mouse move it (the view scrolls to keep it in sight); the
+    cursor row is the selected parameter; enter, or a click on the cursor row, edits it.
 
-    DEFAULT_CSS = "ParamsTable { height: 1fr; }"
+    Drawn through the line API, one strip per visible row (a DataTable re-renders every
+    cell through rich on each update, which cost more than the whole rest of a step)."""
+
+    DEFAULT_CSS = "ParamsTable { height: 1fr; scrollbar-size-vertical: 1; overflow-x: hidden; }"
+    ALLOW_MAXIMIZE = True
+    BINDINGS = [
+        Binding("up", "move(-1)", "Up", show=False),
+        Binding("down", "move(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "move(-100000)", "First", show=False),
+        Binding("end", "move(100000)", "Last", show=False),
+        Binding("enter", "choose", "Edit", show=False),
+    ]
+    # fixed widths: a later, longer number never gets cut by a column sized for an earlier one
+    COLUMNS = (("parameter", "name", 0), ("value", "value", 9), ("gradient", "grad", 11), ("change", "change", 10))
 
     class Highlighted(Message):
         def __init__(self, name: str) -> None:
@@ -106,99 +126,145 @@ class ParamsTable(DataTable, can_focus=True):
             super().__init__()
 
     def __init__(self, **kw) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kw)
+        super().__init__(**kw)
         self.names: list[str] = []
-        self.selected: str | None = None  # what the app last said is selected
-        self._shape = None
+        self.selected: str | None = None
+        self.cursor_row = 0
         self._frame: Frame | None = None
+        self._lines: list[Strip] | None = None
+        self._key = None
 
-    # fixed widths: a later, longer number never gets cut by a column sized for an earlier one
-    COLUMNS = (("parameter", "name", 0), ("value", "value", 9), ("gradient", "grad", 11), ("change", "change", 10))
+    # ------------------------------------------------------------ feeding
+    def show(self, frame: Frame, selected: str | None = None) -> None:
+        self._frame = frame
+        self.names = [p.name for p in frame.params]
+        if selected in self.names:
+            self.selected = selected
+            self.cursor_row = self.names.index(selected)
+        self.cursor_row = min(self.cursor_row, max(len(self.names) - 1, 0))
+        self.virtual_size = Size(0, len(self.names) + 1)  # no horizontal scrolling: columns fit or go
+        self._lines = None
+        self._keep_cursor_in_view()
+        self.refresh()
 
-    def on_mount(self) -> None:
-        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._again(recolour=True))
+    def selected_name(self) -> str | None:
+        return self.names[self.cursor_row] if self.names else None
 
-    def on_resize(self, event) -> None:
-        self._again()
-
-    def _again(self, recolour: bool = False) -> None:
-        if self._frame is not None:
-            if recolour:
-                self._shape = None  # rebuild every cell in the new colours
-            self.show(self._frame, self.selected)
-
-    def _columns(self, names: list[str]) -> list[tuple[str, str, int]]:
-        """The columns that fit whole (each cell has a padding of 2): name, value, gradient,
-        change, then the frozen note; the name column as wide as the longest name."""
-        width = self.size.width - 2  # room for the vertical scrollbar
+    # ------------------------------------------------------------ drawing
+    def _columns(self, width: int) -> list[tuple[str, str, int]]:
+        """The columns that fit whole (one space between): name, value, gradient, change, then
+        the frozen note; the name column as wide as the longest name."""
         keys, used = [], 0
         for label, key, w in self.COLUMNS:
-            w = w or max(len(n) for n in names)
-            if keys and used + w + 2 > width:
+            w = w or max([len(n) for n in self.names] + [9])
+            if keys and used + w + 1 > width:
                 break
             keys.append((label, key, w))
-            used += w + 2
-        if len(keys) == len(self.COLUMNS) and used + 8 <= width:
+            used += w + 1
+        if len(keys) == len(self.COLUMNS) and used + 6 <= width:
             keys.append(("", "note", 6))
         return keys
 
-    def _cells(self, p, pal, cols):
+    def _build(self) -> list[Strip]:
+        """The header and every row, as strips of the widget's width (cursor row highlighted)."""
+        f = self._frame
+        width = self.scrollable_content_region.width
+        pal = px.theme_colours(self)
         fg, bg = pal["foreground"], pal["background"]
         dim = px.style(fg.blend(bg, 0.5))
-        value_st = px.style(pal["primary"] if p.value >= 0 else pal["warning"], bold=True)
-        grad = "0" if p.grad == 0 else S.fmt(p.grad, 11, 6).strip()
-        cells = dict(
-            zip(
-                ("name", "value", "grad", "change", "note"),
-                (
-                    Text(p.name, dim if p.frozen else px.style(fg)),
-                    Text(S.fmt(p.value, 9, 4).strip(), value_st, justify="right"),
-                    Text(grad, dim if p.frozen else px.style(fg, bold=True), justify="right"),
-                    Text(
-                        S.fmt(p.change, 10, 5).strip() if p.change else "0",
-                        px.style(fg) if p.change else dim,
-                        justify="right",
-                    ),
-                    Text("frozen" if p.frozen else "", px.style(pal["warning"])),
+        plain, bold = px.style(fg), px.style(fg, bold=True)
+        cursor_bg = pal["primary"] if self.has_focus else pal["primary"].blend(bg, 0.5)
+        cols = self._columns(width)
+        lines = []
+        head = []
+        for label, key, w in cols:
+            head.append(Segment((label.ljust(w) if key in ("name", "note") else label.rjust(w)) + " ", bold))
+        lines.append(Strip(head).adjust_cell_length(width))
+        for i, p in enumerate(f.params):
+            cells = {
+                "name": (p.name, dim if p.frozen else plain),
+                "value": (
+                    S.fmt(p.value, 9, 4).strip(),
+                    px.style(pal["primary"] if p.value >= 0 else pal["warning"], bold=True),
                 ),
-            )
-        )
-        return [cells[k] for k in cols]
+                "grad": ("0" if p.grad == 0 else S.fmt(p.grad, 11, 6).strip(), dim if p.frozen else bold),
+                "change": (S.fmt(p.change, 10, 5).strip() if p.change else "0", plain if p.change else dim),
+                "note": ("frozen" if p.frozen else "", px.style(pal["warning"])),
+            }
+            segs = []
+            for _, key, w in cols:
+                text, st = cells[key]
+                text = text.ljust(w) if key in ("name", "note") else text.rjust(w)
+                if i == self.cursor_row:
+                    st = st + px.style(fg, cursor_bg, True)
+                segs.append(Segment(text + " ", st))
+            strip = Strip(segs).adjust_cell_length(width)
+            if i == self.cursor_row:
+                strip = strip.apply_style(px.style(None, cursor_bg))
+            lines.append(strip)
+        return lines
 
-    def show(self, frame: Frame, selected: str | None = None) -> None:
-        pal = px.theme_colours(self)
-        names = [p.name for p in frame.params]
-        self._frame, self.selected = frame, selected
-        columns = self._columns(names)
-        cols = [k for _, k, _ in columns]
-        if (names, columns) != self._shape:
-            self._shape = (names, columns)
-            self.clear(columns=True)
-            for label, key, w in columns:
-                self.add_column(Text(label, justify="left" if key in ("name", "note") else "right"), width=w, key=key)
-            for p in frame.params:
-                self.add_row(*self._cells(p, pal, cols), key=p.name)
-            self.names = names
-        else:
-            for p in frame.params:
-                for col, cell in zip(cols, self._cells(p, pal, cols)):
-                    self.update_cell(p.name, col, cell)
-        if selected in names and names.index(selected) != self.cursor_row:
-            self.move_cursor(row=names.index(selected), animate=False)
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        key = (width, self.app.theme, self.has_focus, self.cursor_row)
+        if self._lines is None or self._key != key:
+            self._lines = self._build() if self._frame is not None else []
+            self._key = key
+        if y == 0:
+            return self._lines[0] if self._lines else Strip.blank(width)
+        i = int(self.scroll_offset.y) + y
+        return self._lines[i] if 0 < i < len(self._lines) else Strip.blank(width)
 
-    def selected_name(self) -> str | None:
-        return self.names[self.cursor_row] if self.names and 0 <= self.cursor_row < len(self.names) else None
+    def on_focus(self) -> None:
+        self.refresh()
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        event.stop()
-        name = self.selected_name()
-        if name is not None and name != self.selected:
+    def on_blur(self) -> None:
+        self.refresh()
+
+    def on_resize(self) -> None:
+        if self._frame is not None:
+            self.show(self._frame, self.selected)
+
+    # ------------------------------------------------------------ the cursor
+    def _keep_cursor_in_view(self) -> None:
+        rows_shown = max(self.scrollable_content_region.height - 1, 1)
+        top = int(self.scroll_offset.y)
+        if self.cursor_row < top:
+            top = self.cursor_row
+        elif self.cursor_row >= top + rows_shown:
+            top = self.cursor_row - rows_shown + 1
+        self.scroll_to(y=top, animate=False, immediate=True)
+
+    def _move_to(self, row: int) -> None:
+        if not self.names:
+            return
+        row = min(max(row, 0), len(self.names) - 1)
+        changed = row != self.cursor_row
+        self.cursor_row = row
+        self._keep_cursor_in_view()
+        self.refresh()
+        name = self.names[row]
+        if changed and name != self.selected:
             self.selected = name
             self.post_message(self.Highlighted(name))
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        """Enter (or a click on the cursor row) edits the parameter."""
-        event.stop()
+    def action_move(self, d: int) -> None:
+        self._move_to(self.cursor_row + d)
+
+    def action_page(self, d: int) -> None:
+        self._move_to(self.cursor_row + d * max(self.scrollable_content_region.height - 1, 1))
+
+    def action_choose(self) -> None:
         name = self.selected_name()
         if name is not None:
             self.post_message(self.Chosen(name))
+
+    def on_click(self, event) -> None:
+        if event.y < 1:
+            return
+        row = int(self.scroll_offset.y) + event.y - 1
+        if 0 <= row < len(self.names):
+            if row == self.cursor_row:
+                self.action_choose()
+            else:
+                self._move_to(row)
