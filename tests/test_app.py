@@ -367,8 +367,16 @@ async def test_saved_session_replays_exactly(tmp_path):
         await type_text(pilot, str(path))
         await pilot.press("enter")
         assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("n")
+        before = path.read_bytes()
+        await pilot.press("enter")  # No has the focus: Enter keeps the file
         assert "Not saved" in events(app)
+        assert path.read_bytes() == before
+        await pilot.press("w")  # a device is refused in the name dialog, never offered for overwriting
+        await type_text(pilot, "/dev/null")
+        await pilot.press("enter")
+        assert isinstance(app.screen, PromptScreen)
+        assert "character device" in str(app.screen.query_one("#error").content)
+        await pilot.press("escape")
     rp = replay(load(path))
     assert rp.final.epoch == shown.epoch and rp.final.loss == shown.loss
     assert same_params(rp.final.params, shown.params)

@@ -148,3 +148,22 @@ def test_never_overwrites_without_force(tmp_path):
     assert code == 0 and load(target).start.values["output.bias"] != [-0.5111]
     code, _, err = _import(str(log), "--out", str(tmp_path / "nowhere"))
     assert code == 2 and "no such folder" in err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "folder"])
+def test_special_files_are_refused_before_a_byte_is_read(tmp_path, kind):
+    """A FIFO would hang a read, /dev/zero would grow without end: both are refused by what they are."""
+    if kind == "fifo":
+        log = tmp_path / "pipe.log"
+        os.mkfifo(log)
+        words = "FIFO"
+    elif kind == "device":
+        log, words = "/dev/zero", "character device"
+    else:
+        log, words = tmp_path, "directory"
+    out = tmp_path / "out"
+    out.mkdir()
+    code, _, err = _import(str(log), "--out", str(out))
+    assert code == 2
+    assert words in err and err.count("\n") == 1
+    assert os.listdir(out) == []

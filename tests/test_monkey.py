@@ -157,7 +157,7 @@ async def _monkey(tmp_path, monkeypatch, actions: int, seed: int) -> None:
         loss = "—" if s.record.loss is None else f"{s.record.loss:.6g}"
         assert f"loss {loss}" in shown
         # the history is what replaying the session's own scenario gives, bit for bit
-        rp = replay(s.to_scenario())
+        rp = replay(s.to_scenario(), s.epoch)
         assert rp.final.epoch == s.epoch
         for (w, b), (w2, b2) in zip(rp.final.params, s.record.params):
             assert torch.equal(w, w2) and torch.equal(b, b2)

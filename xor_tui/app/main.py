@@ -13,6 +13,7 @@ from textual.widgets import Footer, Header
 
 from ..core.activations import NAMES as ACTIVATIONS
 from ..core.activations import SpecError
+from ..core.files import check_target
 from ..core.run import check_seed, check_value
 from ..core.scenario import ScenarioError, builtin, builtin_names, resolve, save
 from ..core.session import Session
@@ -260,20 +261,19 @@ class MainScreen(Screen):
         default = f"{self.session.name.replace(' ', '-')}-epoch{self.session.epoch}.toml"
 
         def check(text: str) -> str | None:
-            p = Path(text.strip()).expanduser()
-            if not text.strip():
-                return "give a file name"
-            if p.is_dir():
-                return f"{p} is a directory"
-            if not p.parent.is_dir():
-                return f"{p.parent} is not a directory"
+            # refuse now what can never be written (a device, a FIFO, a folder, a missing
+            # folder...), so the overwrite question is only ever asked about a regular file
+            try:
+                check_target(Path(text.strip()).expanduser(), overwrite=True)
+            except OSError as exc:
+                return str(exc)
             return None
 
         def write(path: Path, overwrite: bool) -> None:
             try:
                 sc = self.session.to_scenario()
                 save(sc, path, overwrite=overwrite)
-            except OSError as exc:
+            except (OSError, ScenarioError) as exc:  # a vanished folder; a session replay would refuse
                 self.say(f"Not saved: {exc}", error=True)
                 return
             self.say(

@@ -240,24 +240,17 @@ class PrintedRun:
 
 
 def read_log_text(path) -> str:
-    """A log file as text: UTF-8 (or UTF-16 with a BOM, as Windows shells write); binary refused."""
-    from pathlib import Path
+    """A log file as text: UTF-8 (or UTF-16 with a BOM, as Windows shells write); binary refused.
 
-    p = Path(path)
+    Only a regular file is read (a FIFO, a device or a folder is refused by what it is before
+    a byte is read), and at most MAX_LOG_BYTES of it."""
+    from .files import ReadError, read_regular
+
     try:
-        if p.is_dir():
-            raise PrintoutError(0, "is a directory, not a log file", str(p))
-        size = p.stat().st_size
-        if size > MAX_LOG_BYTES:
-            raise PrintoutError(0, f"file is {size:,} bytes; a log is at most {MAX_LOG_BYTES:,}", str(p))
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise PrintoutError(0, "no such file", str(p)) from None
-    except PermissionError:
-        raise PrintoutError(0, "permission denied", str(p)) from None
-    except OSError as exc:
-        raise PrintoutError(0, f"cannot read: {exc.strerror or exc}", str(p)) from None
-    return decode_log(raw, str(p))
+        raw = read_regular(path, MAX_LOG_BYTES)
+    except ReadError as exc:  # its message already names the file
+        raise PrintoutError(0, str(exc).split(": ", 1)[-1], str(path)) from None
+    return decode_log(raw, str(path))
 
 
 def decode_log(raw: bytes, name: str = "log") -> str:

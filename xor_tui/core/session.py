@@ -251,13 +251,16 @@ class Session:
 
     # ------------------------------------------------------------ saving
     def to_scenario(self, name: str | None = None) -> Scenario:
-        """The start, the settings and every action taken: replaying it gives this session."""
+        """The start, the settings and every action taken: replaying it gives this session.
+
+        Its length is the current epoch (replay ends on the state shown); at epoch 0, where
+        that would be an empty run, the session's own length (e.g. a scenario's 200)."""
         with self.lock:
             return Scenario(
                 name or self.name,
                 self.run.initial_config,
                 self.run.start,
-                self.epoch,
+                self.epoch or self.epochs,
                 self.description,
                 list(self.run.actions()),
             )

@@ -120,7 +120,10 @@ class ChoiceScreen(_Once, ModalScreen[str | None]):
 
 
 class ConfirmScreen(_Once, ModalScreen[bool]):
+    """A yes/no question; No has the focus, so Enter (or Enter twice) never destroys anything."""
+
     DEFAULT_CSS = DIALOG_CSS
+    AUTO_FOCUS = "#no"
     BINDINGS = [Binding("escape", "no", "No"), Binding("y", "yes", "Yes"), Binding("n", "no", "No")]
 
     def __init__(self, question: str) -> None:
