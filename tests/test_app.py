@@ -1,6 +1,7 @@
 """The app under Pilot: every action through keys and clicks, checked on screen and engine."""
 
 import math
+import pathlib
 import re
 
 import pytest
@@ -563,3 +564,34 @@ async def test_open_a_pt_file(tmp_path):
         await pilot.press("enter")
         assert app.session.name == "w"
         assert torch.equal(app.session.record.params[0][0][0], hide.weight.detach())
+
+
+async def test_shift_v_opens_the_sweep_on_the_current_settings_and_keys_stay_in_it():
+    from xor_tui.app.screens.sweep import SweepScreen
+
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l")
+        await type_text(pilot, "0.1")
+        await pilot.press("enter", "h")  # hidden: relu -> leaky_relu
+        await pilot.press("V")
+        assert isinstance(app.screen, SweepScreen)
+        assert app.screen.config.lr == 0.1 and app.screen.config.activations[0].name == "leaky_relu"
+        await pilot.press("7", "space")  # app keys do not act behind it
+        assert app.session.name == "seed 0" and app.session.epoch == 0
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_f_opens_a_printout_log_and_recovers_its_first_run():
+    log = pathlib.Path(__file__).parent / "seed" / "printouts.txt"
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f")
+        await type_text(pilot, str(log))
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await settle(pilot)
+        assert app.session.name == "printouts-run1" and app.session.frame().case == 1
+        assert "Loaded run 1 of" in events(app)

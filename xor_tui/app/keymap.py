@@ -107,6 +107,13 @@ KEYS: tuple[Key, ...] = (
         "save the session as a scenario (asks before overwriting); `xor-tui replay FILE` reproduces it",
     ),
     Key(("v",), "survey", "Survey", "survey screen: many random starts with the current settings"),
+    Key(
+        ("V",),
+        "sweep",
+        "Sweep",
+        "sweep screen: the survey over a grid of learning rate x init scale, as heatmaps",
+        label="V (shift+v)",
+    ),
     Key(("k",), "find_seed", "Find seed", "find a seed whose start is in case k"),
     Key(("tab",), "app.focus_next", "Next panel", "focus the next panel", idle=False, palette=False),
     Key(("z",), "maximize", "Maximise", "maximise the focused panel, or restore it", idle=False),

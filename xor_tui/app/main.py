@@ -14,6 +14,7 @@ from textual.widgets import Footer, Header
 from ..core.activations import NAMES as ACTIVATIONS
 from ..core.activations import SpecError
 from ..core.files import check_target
+from ..core.printout import is_printout
 from ..core.run import check_seed, check_value
 from ..core.scenario import ScenarioError, builtin, builtin_names, resolve, save
 from ..core.session import Session
@@ -146,6 +147,14 @@ class MainScreen(Screen):
         self.app.session = Session.from_seed(event.seed)
         self.say(f"Seed {event.seed} starts in case {event.case}.")
 
+    def on_player_log_loaded(self, event: Player.LogLoaded) -> None:
+        self.player.done()
+        self.busy = False
+        if event.error:
+            self.say(event.error, error=True)
+            return
+        self._load(Session.from_scenario(event.scenario), f"Loaded run 1 of {event.path}: {event.scenario.description}")
+
     # ------------------------------------------------------------ stepping
     def action_step(self) -> None:
         self.player.pause()
@@ -239,22 +248,34 @@ class MainScreen(Screen):
 
         def check(text: str) -> str | None:
             path = text.strip()
+            loaded.clear()
             try:
                 if path.endswith(".pt"):
                     loaded["session"] = Session.from_state_dict_file(path)
                 else:
                     loaded["session"] = Session.from_scenario(resolve(path))
             except (ScenarioError, SpecError) as exc:
+                if is_printout(path):  # the student's printed log: its first run, recovered
+                    loaded["log"] = path
+                    return None
                 return str(exc)
             return None
 
         def done(text: str | None) -> None:
-            if text is not None and "session" in loaded:
+            if text is None or self.player.busy:
+                return
+            if "log" in loaded:
+                self.message = f"Reading {loaded['log']}: recovering the float32 start of its first run…"
+                self.player.load_log(loaded["log"])
+            elif "session" in loaded:
                 session = loaded["session"]
                 self._load(session, f"Loaded {text.strip()}: {session.description}")
 
         self.app.push_screen(
-            PromptScreen("Scenario file (.toml), PyTorch state_dict (.pt) or built-in name", "", validate=check), done
+            PromptScreen(
+                "Scenario file (.toml), PyTorch state_dict (.pt), printout log or built-in name", "", validate=check
+            ),
+            done,
         )
 
     def action_save(self) -> None:
@@ -402,6 +423,12 @@ class MainScreen(Screen):
 
         self.player.pause()
         self.app.push_screen(SurveyScreen(self.session.config))
+
+    def action_sweep(self) -> None:
+        from .screens.sweep import SweepScreen
+
+        self.player.pause()
+        self.app.push_screen(SweepScreen(self.session.config))
 
     def action_find_seed(self) -> None:
         def check(text: str) -> str | None:

@@ -50,6 +50,13 @@ class Player(Widget):
             self.case, self.seed = case, seed
             super().__init__()
 
+    class LogLoaded(Message):
+        """A printout log was read and its start recovered: ``scenario``, or ``error`` (one line)."""
+
+        def __init__(self, path: str, scenario=None, error: str = "") -> None:
+            self.path, self.scenario, self.error = path, scenario, error
+            super().__init__()
+
     def __init__(self) -> None:
         super().__init__()
         self.speed = DEFAULT_SPEED
@@ -173,6 +180,24 @@ class Player(Widget):
 
         seed = find_seed(case, start=random.randrange(2**31))
         self.post_message(self.SeedFound(case, seed))  # its handler calls done(): busy until then
+
+    def load_log(self, path: str) -> None:
+        """Read a printout log's first run and recover its float32 start, on a worker thread."""
+        self.pause()
+        self.busy, self._stop_requested = True, False
+        self.post_message(self.Changed())
+        self._log_worker(path)
+
+    @work(thread=True, exclusive=True, group="log")
+    def _log_worker(self, path: str) -> None:
+        from ..core.recover import load_log
+
+        try:
+            sc = load_log(path)
+        except ValueError as exc:  # PrintoutError, ScenarioError: one line
+            self.post_message(self.LogLoaded(path, error=str(exc)))
+            return
+        self.post_message(self.LogLoaded(path, sc))  # its handler calls done(): busy until then
 
     def done(self) -> None:
         """A background job's result has been taken in (on the UI thread): not busy any more."""

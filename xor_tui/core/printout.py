@@ -253,6 +253,14 @@ def read_log_text(path) -> str:
     return decode_log(raw, str(path))
 
 
+def is_printout(path) -> bool:
+    """Whether ``path`` is a readable text file holding at least one printed run (cheap: no recovery)."""
+    try:
+        return bool(parse_log(read_log_text(path)))
+    except ValueError:
+        return False
+
+
 def decode_log(raw: bytes, name: str = "log") -> str:
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
