@@ -595,3 +595,17 @@ async def test_f_opens_a_printout_log_and_recovers_its_first_run():
         await settle(pilot)
         assert app.session.name == "printouts-run1" and app.session.frame().case == 1
         assert "Loaded run 1 of" in events(app)
+
+
+async def test_next_event_on_a_state_that_can_never_change_stops_and_says_so():
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("1", "n")  # case 1: no parameter receives gradient, ever
+        await app.workers.wait_for_complete()
+        await settle(pilot)
+        assert not app.main.player.busy and app.session.epoch <= 1
+        assert "no event can ever come" in events(app)
+        await pilot.press("e")  # run to the end: the fixed point is filled in, not stepped
+        await app.workers.wait_for_complete()
+        await settle(pilot)
+        assert app.session.epoch == 200 and "Reached epoch 200" in events(app)

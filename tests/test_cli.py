@@ -24,6 +24,8 @@ def test_cases_lists_every_builtin_one_line_each(capsys):
 
     assert len(out) == len(builtin_names())
     assert out[0].startswith("case1")
+    # to a pipe or a file each line is whole: the description's first sentence, uncut
+    assert out[0].rstrip().endswith("the output is all zero (loss 50) and no parameter ever updates")
 
 
 def test_replay_prints_a_summary_and_exits_0():

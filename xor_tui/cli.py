@@ -187,6 +187,8 @@ def cmd_cases() -> int:
     from .core.scenario import builtin, builtin_names
 
     con = _Console()
+    if not con.is_terminal:  # a pipe or a file gets whole lines
+        con = _Console(width=1000)
     names = builtin_names()
     width = max(len(n) for n in names)
     for name in names:
@@ -194,12 +196,13 @@ def cmd_cases() -> int:
         c = sc.config
         lr = f"{c.lr:g}" if c.layer_lr is None else "/".join(f"{v:g}" for v in c.layer_lr)
         net = f"{c.shape_text} {'/'.join(a.spec for a in c.activations)}"
+        net = net if len(net) <= 30 else f"{c.shape_text} {'/'.join(a.name[:4] for a in c.activations)}"
         line = Text.assemble(
             (name.ljust(width), "bold cyan"),
             f"  {net:<30} lr {lr:<9} {sc.epochs:>5} ep  ",
             (sc.description.split(". ")[0].removesuffix("."), "dim"),
         )
-        line.truncate(max(con.width, 60), overflow="ellipsis")
+        line.truncate(max(con.width, 60), overflow="ellipsis")  # a terminal: one screen line each
         con.print(line, no_wrap=True)
     return EXIT_OK
 

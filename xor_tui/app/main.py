@@ -135,6 +135,8 @@ class MainScreen(Screen):
             "stopped": f"Stopped at epoch {f.epoch}.",
             "event": f"Stopped at epoch {f.epoch}: " + "; ".join(e.text for e in f.events if e.epoch == f.epoch),
             "halted": f"Training halted at epoch {f.epoch}: {f.halt.message if f.halt else ''}",
+            "fixed": f"Stopped at epoch {f.epoch}: the state no longer changes (no parameter receives "
+            "gradient), so no event can ever come. Edit a weight or swap an activation to go on.",
         }
         self.say(text[event.reason])
 

@@ -37,7 +37,7 @@ class Player(Widget):
         """Playing, busy or the speed changed."""
 
     class RunFinished(Message):
-        """A background run ended: ``reason`` is end, stopped, event or halted."""
+        """A background run ended: ``reason`` is end, stopped, event, halted or fixed."""
 
         def __init__(self, reason: str) -> None:
             self.reason = reason

@@ -404,6 +404,13 @@ class Run:
                 applied.append(action)
         return measure(epoch, config, params, applied)
 
+    def settled(self) -> bool:
+        """True when the current state is a fixed point (bit for bit the epoch before, e.g. no
+        parameter receives gradient) and no scripted action lies ahead: stepping can never
+        change anything again."""
+        k = self.epoch
+        return not self.halted and self.is_repeat(k) and self._next_scripted(k) is None
+
     def _next_scripted(self, after: int) -> int | None:
         i = bisect.bisect_right(self._script_epochs, after)
         return self._script_epochs[i] if i < len(self._script_epochs) else None

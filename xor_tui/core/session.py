@@ -169,7 +169,9 @@ class Session:
         should_stop: Callable[[], bool] = lambda: False,
         on_step: Callable[[], None] | None = None,
     ) -> str:
-        """Step to ``epoch`` (or a halt, a notable event, or a stop request); say why it stopped."""
+        """Step to ``epoch`` (or a halt, a notable event, or a stop request); say why it stopped:
+        end, halted, event, stopped, or fixed (the state no longer changes, so no event can
+        come; a run to ``epoch`` fills the remaining epochs in at once instead)."""
         while True:
             if should_stop():
                 return "stopped"
@@ -178,6 +180,12 @@ class Session:
                     return "halted"
                 if self.run.epoch >= epoch:
                     return "end"
+                if self.run.settled():
+                    if stop_on_event:
+                        return "fixed"
+                    self.run.advance(epoch)
+                    self._sync()
+                    continue
                 self.step()
                 notable = stop_on_event and any(e.kind in NOTABLE for e in self.trace.events[-1])
             if on_step is not None:
