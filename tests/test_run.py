@@ -1,6 +1,7 @@
 """A run's history: step back restores exactly, actions re-diagnose at once, events."""
 
 import math
+import re
 
 import pytest
 import torch
@@ -202,3 +203,32 @@ def test_iterating_many_records_does_not_rebuild_each_one():
     old = seen[40]
     for (w0, b0), (w1, b1) in zip(list(run.records)[40].params, old.params):
         assert torch.equal(w0, w1) and torch.equal(b0, b1)
+
+
+@pytest.mark.parametrize(
+    ("typed", "says"),
+    [
+        ("1_000", "is not a number (digits 0-9"),  # float() would take it as 1000
+        ("९", "is not a number (digits 0-9"),  # and this as 9
+        ("1" + "0" * 400, "is too large to be a number"),  # not "inf is not finite": nobody typed inf
+        ("1e999999", "is too large to be a number"),
+        ("1e-400", "is too small: it rounds to 0"),  # not silently 0
+    ],
+)
+def test_typed_numbers_are_refused_with_what_is_wrong(typed, says):
+    from xor_tui.core.actions import check_value
+    from xor_tui.core.session import Session
+
+    with pytest.raises(SpecError, match=r"^value: .*" + re.escape(says)):
+        check_value(typed, "value")
+    s = Session.from_seed(0)
+    with pytest.raises(SpecError, match=re.escape(says)):
+        s.set_lr(typed)
+    assert s.config.lr == 0.001
+
+
+def test_a_negative_seed_is_out_of_range_not_unreadable():
+    from xor_tui.core.actions import check_seed
+
+    with pytest.raises(SpecError, match=r"seed must be from 0 to 2\*\*63-1, got -1"):
+        check_seed("-1")

@@ -23,15 +23,30 @@ FLOAT32_MAX = 3.4028234663852886e38  # what a script may set
 MAX_SEED = 2**63 - 1
 
 
+def parse_number(text: str, what: str = "value") -> float:
+    """A number a person typed: ASCII digits, a point, an exponent (Python's float() would
+    also take "1_000" and other scripts' digits); one-line errors that say what is wrong."""
+    t = text.strip()
+    shown = repr(t[:40]) + ("…" if len(t) > 40 else "")
+    if not t.isascii() or "_" in t:
+        raise SpecError(f"{what}: {shown} is not a number (digits 0-9, a point and an exponent only)")
+    try:
+        v = float(t)
+    except ValueError:
+        raise SpecError(f"{what}: {shown} is not a number") from None
+    if math.isinf(v) and "inf" not in t.lower():
+        raise SpecError(f"{what}: {shown} is too large to be a number")
+    if v == 0 and any(c in "123456789" for c in t.lower().split("e")[0]):
+        raise SpecError(f"{what}: {shown} is too small: it rounds to 0")
+    return v
+
+
 def check_value(value, what: str = "value", limit: float = MAX_ABS_VALUE) -> float:
     """A parameter value: a finite number of at most ``limit`` in size (text is parsed)."""
     if isinstance(value, bool):
         raise SpecError(f"{what}: expected a number, got {value!r}")
     if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            raise SpecError(f"{what}: {value[:40]!r} is not a number") from None
+        value = parse_number(value, what)
     if not isinstance(value, (int, float)):
         raise SpecError(f"{what}: expected a number, got {type(value).__name__}")
     if isinstance(value, int) and abs(value) > limit:
@@ -47,8 +62,9 @@ def check_value(value, what: str = "value", limit: float = MAX_ABS_VALUE) -> flo
 def check_seed(value) -> int:
     """A seed: a whole number from 0 to 2**63-1 (what torch.manual_seed accepts); text is parsed."""
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
-            value = int(value.strip()) if len(value.strip()) < 100 else MAX_SEED + 1
+        t = value.strip() if isinstance(value, str) else ""
+        if t.isascii() and t.removeprefix("-").isdigit():
+            value = int(t) if len(t) < 100 else MAX_SEED + 1
         else:
             shown = repr(value[:40]) if isinstance(value, str) else type(value).__name__
             raise SpecError(f"seed must be a whole number, got {shown}")

@@ -95,12 +95,13 @@ def check_lr(value, what: str = "learning rate") -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SpecError(f"{what}: expected a number above 0, got {type(value).__name__}")
     if isinstance(value, int) and value > MAX_LR:
-        raise SpecError(f"{what}: expected a number from above 0 to {MAX_LR:g}, got a {len(str(value))}-digit number")
+        digits = len(str(value))
+        raise SpecError(f"{what}: expected a number above 0 and at most {MAX_LR:g}, got a {digits}-digit number")
     value = float(value)
     if not math.isfinite(value) or value <= 0:
         raise SpecError(f"{what}: expected a number above 0, got {value:g}")
     if value > MAX_LR:
-        raise SpecError(f"{what}: expected a number from above 0 to {MAX_LR:g}, got {value:g}")
+        raise SpecError(f"{what}: expected a number above 0 and at most {MAX_LR:g}, got {value:g}")
     return value
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import engine, losses
-from .actions import Action, SetActivation, SetLoss, SetLr, SetParam, check_seed, check_value
+from .actions import Action, SetActivation, SetLoss, SetLr, SetParam, check_seed, check_value, parse_number
 from .activations import NAMES as ACTIVATIONS
 from .activations import SpecError, parse_activation
 from .diagnosis import Diagnosis, Event
@@ -237,10 +237,7 @@ class Session:
     @staticmethod
     def check_lr(text) -> float:
         """A learning rate a user typed, checked; raises SpecError with the reason."""
-        try:
-            value = float(str(text).strip())
-        except ValueError:
-            raise SpecError(f"learning rate: {text!r} is not a number") from None
+        value = parse_number(str(text), "learning rate")
         engine.check_lr(value, "learning rate")
         return value
 
