@@ -191,7 +191,7 @@ async def test_run_to_next_event_stops_there():
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("8", "n")
         await settle(pilot)
-        assert app.session.epoch == 72  # hidden.bias[1] and output.weight[0][1] freeze
+        assert app.session.epoch == 71  # hidden.bias[1] and output.weight[0][1] freeze (recovered start)
         assert "freezes" in events(app)
 
 

@@ -30,10 +30,10 @@ BOUND = 2.0
 STATES = {
     "playing": (["p"], r"playing \d+/s"),
     # case 1 never changes (a dead output), so "run to the next event" goes on and on
-    "background run": (["1", "n"], r"running…"),
+    "background run": (["3", "n"], r"running…"),  # case 3 meets no event for 100,000 epochs
     "dialog open": (["g"], r"Seed \(a whole number"),
 }
-TMUX_KEYS = {"p": "p", "1": "1", "n": "n", "g": "g"}
+TMUX_KEYS = {"p": "p", "1": "1", "3": "3", "n": "n", "g": "g"}
 
 
 # ------------------------------------------------------------------ in a terminal (tmux)
