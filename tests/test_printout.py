@@ -3,6 +3,7 @@
 import io
 import tomllib
 from contextlib import redirect_stdout
+from pathlib import Path
 
 import pytest
 import torch
@@ -139,3 +140,24 @@ def test_a_run_must_start_at_epoch_0():
     with pytest.raises(printout.PrintoutError) as info:
         printout.parse_log("intro\n" + text)
     assert str(info.value).startswith("line 2: epoch 3 is printed before any epoch 0")
+
+
+def test_builtin_cases_carry_the_sources_printed_blocks_and_replay_checks_them():
+    from xor_tui.core.replay import replay
+    from xor_tui.core.scenario import builtin, dumps, parse
+
+    source = (Path(__file__).parent / "seed" / "printouts.txt").read_text()
+    for k in range(1, 9):
+        sc = builtin(f"case{k}")
+        printed = [e for e in sc.expect if e.printed is not None]
+        assert [e.epoch for e in printed] == ([0, 98] if k == 7 else [0, 199])
+        for e in printed:
+            assert e.printed in source  # verbatim from the source's printouts
+        assert all(v.ok for v in replay(sc).verdicts)
+        assert parse(dumps(sc)).expect == sc.expect  # saved and read back whole
+    # one digit off in a printed block is a failed expectation that names the line
+    sc = builtin("case7")
+    bad = parse(dumps(sc).replace("[2.9508]], grad_fn=<ReluBackward0>", "[2.9509]], grad_fn=<ReluBackward0>"))
+    failed = [v for v in replay(bad).verdicts if not v.ok]
+    assert len(failed) == 1 and failed[0].expectation.epoch == 98
+    assert "printed line 17: expected '        [2.9509]], grad_fn=<ReluBackward0>)'" in failed[0].failures[0]

@@ -170,4 +170,13 @@ def check(ex: Expectation, trace: Trace) -> Verdict:
         fails.append(f"halted: expected {str(ex.halted).lower()}, got {str(rec.halted).lower()}")
     if ex.loss is not None and not _loss_close(rec.loss, ex.loss, ex.tolerance):
         fails.append(f"loss: expected {ex.loss} +- {ex.tolerance:g}, got {rec.loss}")
+    if ex.printed is not None:
+        from .printout import epoch_lines
+
+        want, got = ex.printed.splitlines(), epoch_lines(rec)
+        for i in range(max(len(want), len(got))):
+            w, g = (want[i] if i < len(want) else ""), (got[i] if i < len(got) else "")
+            if w != g:
+                fails.append(f"printed line {i + 1}: expected {w!r}, got {g!r}")
+                break
     return Verdict(ex, fails)

@@ -47,6 +47,7 @@ class Expectation:
     halted: bool | None = None
     loss: float | None = None
     tolerance: float = 1e-4
+    printed: str | None = None  # the block the student's loop prints at this epoch, verbatim
 
 
 @dataclass
@@ -70,7 +71,7 @@ _NETWORK = {"hidden", "activations"}
 _TRAINING = {"loss", "lr", "layer_lr", "weight_decay", "decay_bias"}
 _START = {"seed", "zeros", "params", "state_dict"}
 _SCRIPT = {"epoch", "layer", "value", *ACTION_KINDS}
-_EXPECT = {"epoch", "case", "dead", "halted", "loss", "tolerance"}
+_EXPECT = {"epoch", "case", "dead", "halted", "loss", "tolerance", "printed"}
 
 
 class _Reader:
@@ -401,8 +402,15 @@ def _read_expect(rd: _Reader, raw, config: Config, epochs: int) -> list[Expectat
             ex.loss = rd.number(it["loss"], f"{where}.loss")
         if "tolerance" in it:
             ex.tolerance = rd.number(it["tolerance"], f"{where}.tolerance", 0.0, 1e6)
+        if "printed" in it:
+            text = rd.string(it["printed"], f"{where}.printed", 20_000).strip("\n")
+            if len(config.hidden) != 1:
+                rd.fail(f"{where}.printed", "the student's printout shows a network with one hidden layer")
+            if not text.startswith("##########################epoches:"):
+                rd.fail(f"{where}.printed", "expected a printed block, starting with its '####...epoches: N' header")
+            ex.printed = text
         if len(it) == 1:
-            rd.fail(where, "expects nothing; give at least one of case, dead, halted, loss")
+            rd.fail(where, "expects nothing; give at least one of case, dead, halted, loss, printed")
         out.append(ex)
     return out
 
@@ -508,6 +516,8 @@ def _expect_dict(e: Expectation) -> dict:
     if e.loss is not None:
         d["loss"] = e.loss
         d["tolerance"] = e.tolerance
+    if e.printed is not None:
+        d["printed"] = e.printed
     return d
 
 
