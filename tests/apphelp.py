@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 from rich.console import Console
@@ -48,7 +49,11 @@ async def settle(pilot) -> None:
     app = pilot.app
     await pilot.pause()  # queued keys first: they may start a worker
     for _ in range(100):
-        await app.workers.wait_for_complete()
+        try:  # a worker that never starts (its node went away first) must not hang the test
+            await asyncio.wait_for(app.workers.wait_for_complete(), 30)
+        except TimeoutError:
+            stuck = [f"{w.name} {w.state.name} {type(w.node).__name__}" for w in app.workers if not w.is_finished]
+            raise AssertionError(f"workers still not complete after 30 s: {stuck}") from None
         await pilot.pause()  # the worker's report arrives as a message
         if not app.main.player.busy and not any(w.is_running for w in app.workers):
             break
