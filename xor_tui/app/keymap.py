@@ -98,7 +98,8 @@ KEYS: tuple[Key, ...] = (
         ("f",),
         "open_file",
         "Open…",
-        "load a scenario file (`.toml`) or start weights from a PyTorch state_dict (`.pt`)",
+        "load a scenario file (`.toml`), start weights from a PyTorch state_dict (`.pt`), or the first run "
+        "of a printout log (its float32 start recovered)",
     ),
     Key(
         ("w",),
