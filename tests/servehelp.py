@@ -58,6 +58,19 @@ def need_browser():
         pytest.skip(why)
 
 
+@contextlib.contextmanager
+def chromium():
+    """Debian's headless Chromium under Playwright (by its path: never `playwright install`)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

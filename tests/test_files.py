@@ -6,6 +6,7 @@ import stat
 import pytest
 import torch
 
+from tests.hostile import _state_dict
 from xor_tui.core.activations import SpecError
 from xor_tui.core.files import ReadError, SaveError, load_state_dict, read_regular, write_atomic
 from xor_tui.core.scenario import ScenarioError, builtin, load, save
@@ -172,15 +173,7 @@ def test_read_regular_refuses_fifos_and_devices_without_reading(tmp_path):
         read_regular(tmp_path / "big", 100)
 
 
-def _sd(**over):
-    sd = {
-        "hidden.weight": torch.zeros(2, 2),
-        "hidden.bias": torch.zeros(2),
-        "output.weight": torch.zeros(1, 2),
-        "output.bias": torch.zeros(1),
-    }
-    sd.update(over)
-    return sd
+_sd = _state_dict  # a state dict of the right shapes, with ``over`` replacing entries
 
 
 @pytest.mark.parametrize(

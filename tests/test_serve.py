@@ -12,8 +12,8 @@ import pytest
 from xor_tui.serve import app_command, check_host
 
 from .servehelp import (
-    CHROMIUM,
     children,
+    chromium,
     gone_within,
     kill_group,
     need_browser,
@@ -34,12 +34,8 @@ def served():
 
 @pytest.fixture(scope="module")
 def browser(served):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def test_play_case7_in_the_browser_then_quit(served, browser):

@@ -14,9 +14,9 @@ import time
 import pytest
 
 from .servehelp import (
-    CHROMIUM,
     Tmux,
     alive,
+    chromium,
     gone_within,
     kill_group,
     need_browser,
@@ -80,12 +80,8 @@ def served():
 
 @pytest.fixture(scope="module")
 def browser(served):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
