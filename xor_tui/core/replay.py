@@ -6,8 +6,11 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass
 
+import torch
+
+from . import engine
 from .diagnosis import Diagnosis, Event, diagnose, events
-from .run import LazySeq, Record, Run
+from .run import LazySeq, Record, Run, fast_replay
 from .scenario import Expectation, Scenario
 
 
@@ -61,8 +64,9 @@ class Trace:
         # cached diagnoses stay: each is checked against the record object it was made from
         del self._rows[start:]
         repeats = self.run.repeats(start, n)
+        same = self._unchanged(start, n)
         for k in range(start, n):
-            if repeats[k - start] and self._rows:
+            if (repeats[k - start] or same[k - start]) and self._rows:
                 self._rows.append(self._rows[-1])
                 continue
             rec = self.run.records[k]
@@ -74,6 +78,29 @@ class Trace:
             row = (d.case_text, tuple(d.dead))
             self._rows.append(self._row_kinds.setdefault(row, row))
         self._n = n
+
+    SIGNED_MIN = 64  # shorter syncs diagnose every epoch
+
+    def _unchanged(self, start: int, n: int) -> list[bool]:
+        """Per epoch from ``start`` to ``n``: True where the epoch's diagnosis is bound to equal the
+        one before, so it has no events and the same table row, and need not be made. That holds
+        when nothing a diagnosis looks at changed: which pre-activations are positive, which
+        parameters have a nonzero gradient, whether it halts, the config, no action. Found for
+        long stretches (a fast ``Run.advance``) with one batched pass over the stored states, in
+        the settings where a batch gives each state's own bits (``fast_replay``)."""
+        out = [False] * (n - start)
+        if n - start < self.SIGNED_MIN:
+            return out
+        run = self.run
+        acted = run.acted(start, n)
+        for lo, hi, config in run.segments(max(0, start - 1), n - 1):  # the current one is always diagnosed
+            if hi - lo < 2 or not fast_replay(config):
+                continue
+            sig = _signatures(run, config, lo, hi)
+            for j in range(max(lo + 1, start), hi):
+                if sig[j - lo] == sig[j - lo - 1] and j not in acted:
+                    out[j - start] = True
+        return out
 
     def row(self, k: int) -> tuple[str, tuple[str, ...]]:
         """Epoch ``k``'s case text and dead units, stored: no recomputation."""
@@ -93,6 +120,24 @@ class Trace:
 
     def all_events(self) -> list[Event]:
         return [e for k in sorted(self._events) for e in self._events[k]]
+
+
+def _signatures(run: Run, config, lo: int, hi: int, chunk: int = 1 << 16) -> list[int]:
+    """For the stored states lo..hi-1 of one config: one integer per state whose bits are the
+    signs of every pre-activation (> 0) and whether each gradient is nonzero, and validity."""
+    out: list[int] = []
+    for a in range(lo, hi, chunk):
+        b = min(hi, a + chunk)
+        rows = run.flat(a, b)
+        w, bias, v, c = rows[:, 0:4], rows[:, 4:6], rows[:, 6:8], rows[:, 8:9]
+        p = engine.evaluate([(w.reshape(-1, 2, 2), bias), (v.reshape(-1, 1, 2), c)], config)
+        bits = [t.reshape(len(rows), -1) > 0 for t in p.pre]
+        bits += [g.reshape(len(rows), -1) != 0 for layer in p.grads for g in layer]
+        bits.append(~p.valid[:, None])
+        flags = torch.cat(bits, dim=1).to(torch.int64)
+        weights = 2 ** torch.arange(flags.shape[1], dtype=torch.int64)
+        out.extend((flags * weights).sum(1).tolist())
+    return out
 
 
 @dataclass

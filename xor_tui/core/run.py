@@ -380,6 +380,25 @@ class Run:
         stop = self._n if stop is None else min(stop, self._n)
         return [None if math.isnan(v) else v for v in self._loss[start:stop].tolist()]
 
+    def flat(self, start: int, stop: int) -> torch.Tensor:
+        """The stored parameters of epochs ``start`` to ``stop``, one row of float32 each (a view)."""
+        return self._flat[start : min(stop, self._n)]
+
+    def segments(self, start: int, stop: int) -> list[tuple[int, int, Config]]:
+        """(first, end, config) for each stretch of epochs in [start, stop) with one config."""
+        stop = min(stop, self._n)
+        out = []
+        for i, (first, config) in enumerate(self._configs):
+            end = self._configs[i + 1][0] if i + 1 < len(self._configs) else self._n
+            lo, hi = max(first, start), min(end, stop)
+            if lo < hi:
+                out.append((lo, hi, config))
+        return out
+
+    def acted(self, start: int, stop: int) -> set[int]:
+        """The epochs in [start, stop) at which actions happened."""
+        return {e for e in self._actions if start <= e < stop}
+
     def is_repeat(self, k: int) -> bool:
         """True when epoch ``k`` is bit for bit epoch ``k - 1`` again (a fixed point), with no action."""
         return bool(self._repeat[k]) if 0 <= k < self._n else False
@@ -435,16 +454,23 @@ class Run:
         epoch: int,
         should_stop: Callable[[], bool] | None = None,
         on_step: Callable[[], None] | None = None,
+        fill: bool = True,
     ) -> None:
-        """Step to ``epoch`` or a halt; a fixed point is filled in at once, without stepping.
+        """Step to ``epoch`` or a halt; a fixed point is filled in at once, without stepping
+        (with ``fill`` false, advancing stops there instead).
 
-        ``on_step`` is called after each real step (not for the epochs filled in).
+        Long stretches without scripted actions, in the settings the fused kernel trains
+        (``fastsurvey.trajectory``), are computed by it in slices of ``FAST_SLICE`` epochs,
+        bit for bit what ``step`` would give. ``on_step`` is called after each real step or
+        slice (not for the epochs filled in); ``should_stop`` is asked as often.
         """
         while self.epoch < epoch and not self.halted:
             if should_stop is not None and should_stop():
                 return
             k = self.epoch
             if self._repeat[k]:
+                if not fill:
+                    return
                 nxt = self._next_scripted(k)
                 end = min(epoch, (nxt - 1) if nxt is not None else epoch)
                 if end > k:
@@ -458,9 +484,54 @@ class Run:
                     self._n = end + 1
                     self._current = rec
                     continue
-            self.step()
+            if not self._fast(epoch):
+                self.step()
             if on_step is not None:
                 on_step()
+
+    FAST_MIN = 32  # shorter stretches are stepped one by one
+    FAST_SLICE = 1 << 16  # epochs per kernel call: a stop request waits at most ~20 ms
+
+    def fast_end(self, epoch: int) -> int | None:
+        """How far towards ``epoch`` one fused-kernel slice would go from here, or None when the
+        kernel does not apply (another setting, a scripted action or ``epoch`` too near)."""
+        k = self.epoch
+        nxt = self._next_scripted(k)
+        end = min(epoch, (nxt - 1) if nxt is not None else epoch, k + self.FAST_SLICE)
+        if end - k < self.FAST_MIN or self.halted or not fast_replay(self._current.config):
+            return None
+        return end
+
+    def _fast(self, epoch: int) -> bool:
+        """Advance a stretch with the fused kernel; False when it does not apply here."""
+        end = self.fast_end(epoch)
+        if end is None:
+            return False
+        from . import fastsurvey
+
+        k, config = self.epoch, self._current.config
+
+        rows, why = fastsurvey.trajectory(self._flat[k].numpy(), config, end - k)
+        m = len(rows)
+        if m == 0:  # the current state halts: step() says so with torch's message
+            return False
+        stop = k + m
+        self._grow(stop + 1)
+        new = torch.from_numpy(rows)
+        self._flat[k + 1 : stop + 1] = new
+        if m > 1:  # every state but the last was stepped from, so its loss is finite
+            w, b, v, c = new[:-1, 0:4], new[:-1, 4:6], new[:-1, 6:8], new[:-1, 8:9]
+            p = engine.evaluate([(w.reshape(-1, 2, 2), b), (v.reshape(-1, 1, 2), c)], config, grads=False)
+            self._loss[k + 1 : stop] = p.loss.double()
+        self._repeat[k + 1 : stop + 1] = False
+        rec = self._enter(stop, config, self._layers(self._flat[stop]))
+        self._loss[stop] = math.nan if rec.loss is None else rec.loss
+        self._repeat[stop] = why == fastsurvey.REPEATS
+        for e in [e for e in self._cache if e > k]:
+            del self._cache[e]
+        self._n = stop + 1
+        self._current = rec
+        return True
 
     def back(self) -> bool:
         if self._n <= 1:
@@ -484,6 +555,20 @@ class Run:
         action = action.at(cur.epoch)
         config, params = action.apply(cur.config, cur.params)
         return self._store(measure(cur.epoch, config, params, cur.actions + (action,)), repeat=False)
+
+
+def fast_replay(config: Config) -> bool:
+    """True when ``Run.advance`` may use the fused kernel for this setting: it trains it
+    (``fastsurvey.supported``), and the losses of many states computed at once are bit for bit
+    those of each state alone (no sigmoid or exp, whose vectorised kernels differ in the
+    last bit between a batch and a single run)."""
+    from . import fastsurvey
+
+    return (
+        config.loss in ("bce", "mse")
+        and config.activations[-1].name != "sigmoid"
+        and fastsurvey.supported(config) is None
+    )
 
 
 def _bits_equal(a: list[Layer], b: list[Layer]) -> bool:

@@ -62,10 +62,10 @@ class Session:
         del self._losses[keep:]
         del self._event_ends[keep:]
         del self._events[self._event_ends[-1] if keep else 0 :]
-        for k in range(keep, n):
-            loss = self.run.records[k].loss
+        events = self.trace.events
+        for k, loss in zip(range(keep, n), self.run.losses(keep, n)):
             self._losses.append(math.nan if loss is None else loss)
-            self._events.extend(self.trace.events[k])
+            self._events.extend(events[k])
             self._event_ends.append(len(self._events))
 
     # ------------------------------------------------------------ construction
@@ -162,6 +162,8 @@ class Session:
                 self._ahead.clear()
             return dropped
 
+    SLICE = 4096  # epochs per fused-kernel stretch in run_until: the screen is redrawn between them
+
     def run_until(
         self,
         epoch: int,
@@ -186,8 +188,22 @@ class Session:
                     self.run.advance(epoch)
                     self._sync()
                     continue
-                self.step()
-                notable = stop_on_event and any(e.kind in NOTABLE for e in self.trace.events[-1])
+                k = self.run.epoch
+                end = None if self._ahead else self.run.fast_end(min(epoch, k + self.SLICE))
+                if end is None:
+                    self.step()
+                    notable = stop_on_event and any(e.kind in NOTABLE for e in self.trace.events[-1])
+                else:  # a stretch through the fused kernel, cut back to its first notable event
+                    self.run.advance(end, fill=not stop_on_event)
+                    self._sync()
+                    notable = False
+                    if stop_on_event:
+                        for j in range(k + 1, self.run.epoch + 1):
+                            if any(e.kind in NOTABLE for e in self.trace.events[j]):
+                                self.run.goto(j)
+                                self._sync()
+                                notable = True
+                                break
             if on_step is not None:
                 on_step()
             if notable:

@@ -1,0 +1,109 @@
+"""Long runs through the fused kernel: every state, loss, repeat flag, event and table row
+bit for bit what stepping one epoch at a time gives."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from xor_tui.core.actions import SetLr, SetParam
+from xor_tui.core.activations import parse_activation
+from xor_tui.core.engine import Config
+from xor_tui.core.replay import Trace
+from xor_tui.core.run import Run, Start, fast_replay
+
+SETTINGS = [
+    ("relu", "relu", "bce", 0.1),
+    ("relu", "relu", "bce", 0.001),
+    ("leaky_relu:0.01", "relu", "bce", 0.5),
+    ("relu", "identity", "mse", 0.05),
+    ("leaky_relu:0.2", "leaky_relu:0.1", "mse", 0.3),
+    ("identity", "relu", "bce", 1.0),
+]
+
+
+def _config(hidden, output, loss, lr):
+    return Config((2,), (parse_activation(hidden), parse_activation(output)), loss, lr)
+
+
+def _stepped(run: Run, epochs: int) -> Run:
+    """The same run moved one real step at a time (the fast path never applies)."""
+    while run.epoch < epochs and not run.halted:
+        run.step()
+    return run
+
+
+def _same(a: Run, b: Run) -> None:
+    n = len(a.records)
+    assert len(b.records) == n
+    assert torch.equal(a._flat[:n].view(torch.int32), b._flat[:n].view(torch.int32))
+    assert a.losses() == b.losses()
+    assert a.repeats() == b.repeats()
+    assert a.halted == b.halted
+    assert a.current.loss == b.current.loss or a.halted
+
+
+@pytest.mark.parametrize("hidden, output, loss, lr", SETTINGS)
+def test_fast_advance_equals_stepping(hidden, output, loss, lr):
+    config = _config(hidden, output, loss, lr)
+    assert fast_replay(config)
+    rng = random.Random(hash((hidden, output, loss, lr)) & 0xFFFF)
+    halts = repeats = 0
+    for _ in range(12):
+        seed = rng.randrange(2**31)
+        fast = Run(config, Start("seed", seed=seed))
+        fast.advance(600)
+        slow = _stepped(Run(config, Start("seed", seed=seed)), 600)
+        _same(fast, slow)
+        halts += fast.halted
+        repeats += any(fast.repeats())
+    assert halts + repeats > 0  # the sample includes runs that stop changing or halt
+
+
+def test_scripted_actions_and_events_are_where_stepping_puts_them():
+    config = Config(lr=0.1)
+    script = [SetLr(150, 0.5), SetParam(300, "output.bias[0]", -0.25), SetParam(301, "hidden.weight[1][0]", 2.0)]
+    fast = Run(config, Start("seed", seed=3), script)
+    ft = Trace(fast)
+    fast.advance(1000, on_step=ft.sync)
+    ft.sync()
+    slow = Run(config, Start("seed", seed=3), script)
+    st = Trace.follow(slow)
+    while slow.epoch < 1000 and not slow.halted:
+        slow.step()
+        st.sync()
+    _same(fast, slow)
+    assert [a.epoch for a in fast.actions()] == [150, 300, 301]
+    assert ft.all_events() == st.all_events()
+    assert [ft.row(k) for k in range(len(fast.records))] == [st.row(k) for k in range(len(slow.records))]
+
+
+def test_settings_with_exp_step_one_by_one():
+    assert not fast_replay(_config("relu", "sigmoid", "bce", 0.1))
+    assert not fast_replay(_config("relu", "relu", "bce-logits", 0.1))
+    assert not fast_replay(_config("tanh", "relu", "bce", 0.1))
+    assert not fast_replay(Config((3,), (parse_activation("relu"),) * 2))
+
+
+def test_run_until_an_event_stops_where_single_steps_stop():
+    from xor_tui.core.session import NOTABLE, Session
+
+    stops, late, halted = set(), 0, 0
+    for seed in range(40):
+        fast = Session.from_seed(seed, Config(lr=0.3))
+        reason = fast.run_until(20_000, stop_on_event=True)
+        slow = Session.from_seed(seed, Config(lr=0.3))
+        while slow.epoch < 20_000 and not slow.run.halted and not slow.run.settled():
+            slow.step()
+            if any(e.kind in NOTABLE for e in slow.trace.events[-1]):
+                break
+        assert fast.epoch == slow.epoch, seed
+        assert torch.equal(fast.record.params[0][0], slow.record.params[0][0])
+        assert fast.frame().events == slow.frame().events
+        stops.add(reason)
+        late += reason == "event" and fast.epoch > Run.FAST_MIN  # found inside a fused stretch
+        halted += fast.run.halted
+    assert stops == {"event", "fixed"}
+    assert late > 0 and halted > 0
