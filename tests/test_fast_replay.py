@@ -107,3 +107,24 @@ def test_run_until_an_event_stops_where_single_steps_stop():
         halted += fast.run.halted
     assert stops == {"event", "fixed"}
     assert late > 0 and halted > 0
+
+
+def test_compiled_kernels_are_reused_by_the_next_process(tmp_path):
+    """The cache key of a kernel must be the same in every process (a closure holding a numba
+    function made it differ, so every run compiled again)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np; from xor_tui.core import fastsurvey as fs; from xor_tui.core.engine import Config;"
+        "fs.trajectory(np.zeros(9, np.float32), Config(), 2);"
+        "print(sum(fs.PATHS[(fs.BCE, fs.PIECEWISE)].stats.cache_hits.values()))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}  # set by this process's import
+    env["XOR_TUI_CACHE"] = str(tmp_path)
+    hits = [
+        subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+        for _ in range(2)
+    ]
+    assert hits == ["0\n", "1\n"]

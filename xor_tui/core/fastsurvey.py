@@ -184,113 +184,108 @@ if not _UNAVAILABLE:
         loss = ((_logits_row(q0, ZERO) + _logits_row(q1, ONE)) + _logits_row(q2, ONE)) + _logits_row(q3, ZERO)
         return ~_finite(loss / FOUR)
 
-    def _make_epoch(LOSS, OUT):
-        """One epoch of one network (forward, loss, backward, SGD) for a loss and an output
-        kind, both closure constants so every branch on them folds away. Returns the nine
-        updated parameters, whether this state halts (no step is possible from it) and
-        whether the update changed nothing (a fixed point). The survey's kernel and a single
-        run's trajectory both call it: one arithmetic."""
-
-        @njit(inline="always", fastmath=False, error_model="numpy")
-        def epoch(w00, w01, w10, w11, b0, b1, v0, v1, c, hs, hrelu, os_, orelu, neg_lr):
-            x0, x1 = ZERO, ONE
-            t0, t1 = ZERO, ONE
-            # forward: rows (0,0) (0,1) (1,0) (1,1); x * w then + x * w then + b
-            z00 = (x0 * w00 + x0 * w01) + b0
-            z01 = (x0 * w10 + x0 * w11) + b1
-            z10 = (x0 * w00 + x1 * w01) + b0
-            z11 = (x0 * w10 + x1 * w11) + b1
-            z20 = (x1 * w00 + x0 * w01) + b0
-            z21 = (x1 * w10 + x0 * w11) + b1
-            z30 = (x1 * w00 + x1 * w01) + b0
-            z31 = (x1 * w10 + x1 * w11) + b1
-            h00 = _fwd(z00, hs, hrelu)
-            h01 = _fwd(z01, hs, hrelu)
-            h10 = _fwd(z10, hs, hrelu)
-            h11 = _fwd(z11, hs, hrelu)
-            h20 = _fwd(z20, hs, hrelu)
-            h21 = _fwd(z21, hs, hrelu)
-            h30 = _fwd(z30, hs, hrelu)
-            h31 = _fwd(z31, hs, hrelu)
-            q0 = (h00 * v0 + h01 * v1) + c
-            q1 = (h10 * v0 + h11 * v1) + c
-            q2 = (h20 * v0 + h21 * v1) + c
-            q3 = (h30 * v0 + h31 * v1) + c
-            if OUT == SIGMOID:
-                y0, y1, y2, y3 = _sigmoid(q0), _sigmoid(q1), _sigmoid(q2), _sigmoid(q3)
-            else:
-                y0, y1, y2 = _fwd(q0, os_, orelu), _fwd(q1, os_, orelu), _fwd(q2, os_, orelu)
-                y3 = _fwd(q3, os_, orelu)
-            if LOSS == BCE:
-                bad = halt_bce(q0, q1, q2, q3, y0, y1, y2, y3)
-                g0, g1 = grad_bce(q0, y0, t0), grad_bce(q1, y1, t1)
-                g2, g3 = grad_bce(q2, y2, t1), grad_bce(q3, y3, t0)
-            elif LOSS == MSE:
-                bad = halt_mse(q0, q1, q2, q3, y0, y1, y2, y3)
-                g0, g1 = grad_mse(q0, y0, t0), grad_mse(q1, y1, t1)
-                g2, g3 = grad_mse(q2, y2, t1), grad_mse(q3, y3, t0)
-            else:
-                bad = halt_logits(q0, q1, q2, q3, y0, y1, y2, y3)
-                g0, g1 = grad_logits(q0, y0, t0), grad_logits(q1, y1, t1)
-                g2, g3 = grad_logits(q2, y2, t1), grad_logits(q3, y3, t0)
-            if LOSS == LOGITS:  # the gradient is already w.r.t. the pre-activation
-                pass
-            elif OUT == SIGMOID:
-                g0, g1 = back_sigmoid(g0, y0), back_sigmoid(g1, y1)
-                g2, g3 = back_sigmoid(g2, y2), back_sigmoid(g3, y3)
-            else:
-                g0, g1 = _bwd(g0, q0, os_, orelu), _bwd(g1, q1, os_, orelu)
-                g2, g3 = _bwd(g2, q2, os_, orelu), _bwd(g3, q3, os_, orelu)
-            # backward
-            gv0 = ((g0 * h00 + g1 * h10) + g2 * h20) + g3 * h30
-            gv1 = ((g0 * h01 + g1 * h11) + g2 * h21) + g3 * h31
-            gc = ((g0 + g1) + g2) + g3
-            u00 = _bwd(g0 * v0, z00, hs, hrelu)
-            u01 = _bwd(g0 * v1, z01, hs, hrelu)
-            u10 = _bwd(g1 * v0, z10, hs, hrelu)
-            u11 = _bwd(g1 * v1, z11, hs, hrelu)
-            u20 = _bwd(g2 * v0, z20, hs, hrelu)
-            u21 = _bwd(g2 * v1, z21, hs, hrelu)
-            u30 = _bwd(g3 * v0, z30, hs, hrelu)
-            u31 = _bwd(g3 * v1, z31, hs, hrelu)
-            gw00 = ((u00 * x0 + u10 * x0) + u20 * x1) + u30 * x1
-            gw01 = ((u00 * x0 + u10 * x1) + u20 * x0) + u30 * x1
-            gw10 = ((u01 * x0 + u11 * x0) + u21 * x1) + u31 * x1
-            gw11 = ((u01 * x0 + u11 * x1) + u21 * x0) + u31 * x1
-            gb0 = ((u00 + u10) + u20) + u30
-            gb1 = ((u01 + u11) + u21) + u31
-            # SGD: one fused multiply-add per parameter
-            n00 = fma32(neg_lr, gw00, w00)
-            n01 = fma32(neg_lr, gw01, w01)
-            n10 = fma32(neg_lr, gw10, w10)
-            n11 = fma32(neg_lr, gw11, w11)
-            nb0 = fma32(neg_lr, gb0, b0)
-            nb1 = fma32(neg_lr, gb1, b1)
-            nv0 = fma32(neg_lr, gv0, v0)
-            nv1 = fma32(neg_lr, gv1, v1)
-            nc = fma32(neg_lr, gc, c)
-            same = (
-                (n00 == w00)
-                & (n01 == w01)
-                & (n10 == w10)
-                & (n11 == w11)
-                & (nb0 == b0)
-                & (nb1 == b1)
-                & (nv0 == v0)
-                & (nv1 == v1)
-                & (nc == c)
-            )
-            return n00, n01, n10, n11, nb0, nb1, nv0, nv1, nc, bad, same
-
-        return epoch
+    # One epoch of one network (forward, loss, backward, SGD) for a loss and an output kind.
+    # Returns the nine updated parameters, whether this state halts (no step is possible from
+    # it) and whether the update changed nothing (a fixed point). The survey's kernel and a
+    # single run's trajectory both call it with their LOSS and OUT closure constants: inlined,
+    # every branch on them folds away. (A module-level function, not a closure: numba's cache
+    # key pickles closure variables, and a dispatcher pickles differently in every process.)
+    @njit(inline="always", fastmath=False, error_model="numpy")
+    def one_epoch(LOSS, OUT, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, hrelu, os_, orelu, neg_lr):
+        x0, x1 = ZERO, ONE
+        t0, t1 = ZERO, ONE
+        # forward: rows (0,0) (0,1) (1,0) (1,1); x * w then + x * w then + b
+        z00 = (x0 * w00 + x0 * w01) + b0
+        z01 = (x0 * w10 + x0 * w11) + b1
+        z10 = (x0 * w00 + x1 * w01) + b0
+        z11 = (x0 * w10 + x1 * w11) + b1
+        z20 = (x1 * w00 + x0 * w01) + b0
+        z21 = (x1 * w10 + x0 * w11) + b1
+        z30 = (x1 * w00 + x1 * w01) + b0
+        z31 = (x1 * w10 + x1 * w11) + b1
+        h00 = _fwd(z00, hs, hrelu)
+        h01 = _fwd(z01, hs, hrelu)
+        h10 = _fwd(z10, hs, hrelu)
+        h11 = _fwd(z11, hs, hrelu)
+        h20 = _fwd(z20, hs, hrelu)
+        h21 = _fwd(z21, hs, hrelu)
+        h30 = _fwd(z30, hs, hrelu)
+        h31 = _fwd(z31, hs, hrelu)
+        q0 = (h00 * v0 + h01 * v1) + c
+        q1 = (h10 * v0 + h11 * v1) + c
+        q2 = (h20 * v0 + h21 * v1) + c
+        q3 = (h30 * v0 + h31 * v1) + c
+        if OUT == SIGMOID:
+            y0, y1, y2, y3 = _sigmoid(q0), _sigmoid(q1), _sigmoid(q2), _sigmoid(q3)
+        else:
+            y0, y1, y2 = _fwd(q0, os_, orelu), _fwd(q1, os_, orelu), _fwd(q2, os_, orelu)
+            y3 = _fwd(q3, os_, orelu)
+        if LOSS == BCE:
+            bad = halt_bce(q0, q1, q2, q3, y0, y1, y2, y3)
+            g0, g1 = grad_bce(q0, y0, t0), grad_bce(q1, y1, t1)
+            g2, g3 = grad_bce(q2, y2, t1), grad_bce(q3, y3, t0)
+        elif LOSS == MSE:
+            bad = halt_mse(q0, q1, q2, q3, y0, y1, y2, y3)
+            g0, g1 = grad_mse(q0, y0, t0), grad_mse(q1, y1, t1)
+            g2, g3 = grad_mse(q2, y2, t1), grad_mse(q3, y3, t0)
+        else:
+            bad = halt_logits(q0, q1, q2, q3, y0, y1, y2, y3)
+            g0, g1 = grad_logits(q0, y0, t0), grad_logits(q1, y1, t1)
+            g2, g3 = grad_logits(q2, y2, t1), grad_logits(q3, y3, t0)
+        if LOSS == LOGITS:  # the gradient is already w.r.t. the pre-activation
+            pass
+        elif OUT == SIGMOID:
+            g0, g1 = back_sigmoid(g0, y0), back_sigmoid(g1, y1)
+            g2, g3 = back_sigmoid(g2, y2), back_sigmoid(g3, y3)
+        else:
+            g0, g1 = _bwd(g0, q0, os_, orelu), _bwd(g1, q1, os_, orelu)
+            g2, g3 = _bwd(g2, q2, os_, orelu), _bwd(g3, q3, os_, orelu)
+        # backward
+        gv0 = ((g0 * h00 + g1 * h10) + g2 * h20) + g3 * h30
+        gv1 = ((g0 * h01 + g1 * h11) + g2 * h21) + g3 * h31
+        gc = ((g0 + g1) + g2) + g3
+        u00 = _bwd(g0 * v0, z00, hs, hrelu)
+        u01 = _bwd(g0 * v1, z01, hs, hrelu)
+        u10 = _bwd(g1 * v0, z10, hs, hrelu)
+        u11 = _bwd(g1 * v1, z11, hs, hrelu)
+        u20 = _bwd(g2 * v0, z20, hs, hrelu)
+        u21 = _bwd(g2 * v1, z21, hs, hrelu)
+        u30 = _bwd(g3 * v0, z30, hs, hrelu)
+        u31 = _bwd(g3 * v1, z31, hs, hrelu)
+        gw00 = ((u00 * x0 + u10 * x0) + u20 * x1) + u30 * x1
+        gw01 = ((u00 * x0 + u10 * x1) + u20 * x0) + u30 * x1
+        gw10 = ((u01 * x0 + u11 * x0) + u21 * x1) + u31 * x1
+        gw11 = ((u01 * x0 + u11 * x1) + u21 * x0) + u31 * x1
+        gb0 = ((u00 + u10) + u20) + u30
+        gb1 = ((u01 + u11) + u21) + u31
+        # SGD: one fused multiply-add per parameter
+        n00 = fma32(neg_lr, gw00, w00)
+        n01 = fma32(neg_lr, gw01, w01)
+        n10 = fma32(neg_lr, gw10, w10)
+        n11 = fma32(neg_lr, gw11, w11)
+        nb0 = fma32(neg_lr, gb0, b0)
+        nb1 = fma32(neg_lr, gb1, b1)
+        nv0 = fma32(neg_lr, gv0, v0)
+        nv1 = fma32(neg_lr, gv1, v1)
+        nc = fma32(neg_lr, gc, c)
+        same = (
+            (n00 == w00)
+            & (n01 == w01)
+            & (n10 == w10)
+            & (n11 == w11)
+            & (nb0 == b0)
+            & (nb1 == b1)
+            & (nv0 == v0)
+            & (nv1 == v1)
+            & (nc == c)
+        )
+        return n00, n01, n10, n11, nb0, nb1, nv0, nv1, nc, bad, same
 
     def _make(LOSS, OUT):
         """One kernel for a loss and an output kind. Both are closure constants: every branch on
         them folds away, so the lane loop is straight-line code and vectorises. (Only plain
         numbers in the closure: numba's cache key pickles them, and they pickle the same in
         every process.)"""
-
-        one_epoch = _make_epoch(LOSS, OUT)
 
         @njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
         def kernel(P, halt, live, clo, chi, e0, e1, hs, hrelu, os_, orelu, neg_lr):
@@ -338,7 +333,7 @@ if not _UNAVAILABLE:
                         w00, w01, w10, w11 = a0[i], a1[i], a2[i], a3[i]
                         b0, b1, v0, v1, c = a4[i], a5[i], a6[i], a7[i], a8[i]
                         n00, n01, n10, n11, nb0, nb1, nv0, nv1, nc, bad, same = one_epoch(
-                            w00, w01, w10, w11, b0, b1, v0, v1, c, hs, hrelu, os_, orelu, neg_lr
+                            LOSS, OUT, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, hrelu, os_, orelu, neg_lr
                         )
                         r = run[i]
                         step = r & ~bad
@@ -390,7 +385,6 @@ if not _UNAVAILABLE:
 
     def _make_path(LOSS, OUT):
         """A single run's trajectory: the survey's epoch, one network, every state kept."""
-        one_epoch = _make_epoch(LOSS, OUT)
 
         @njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
         def path(p, rows, hs, hrelu, os_, orelu, neg_lr):
@@ -401,7 +395,7 @@ if not _UNAVAILABLE:
             w00, w01, w10, w11, b0, b1, v0, v1, c = p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8]
             for i in range(rows.shape[0]):
                 n00, n01, n10, n11, nb0, nb1, nv0, nv1, nc, bad, same = one_epoch(
-                    w00, w01, w10, w11, b0, b1, v0, v1, c, hs, hrelu, os_, orelu, neg_lr
+                    LOSS, OUT, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, hrelu, os_, orelu, neg_lr
                 )
                 if bad:
                     return i, HALTS

@@ -18,7 +18,7 @@ class Trace:
     """A run's diagnosis and events, epoch by epoch.
 
     Stored: the events of the epochs that have any (most have none) and, per epoch, a
-    reference to a shared (case text, dead units) pair (8 bytes) for tables.
+    reference to a shared (case text, dead units, case) triple (8 bytes) for tables.
     ``diagnoses[k]`` is recomputed on demand from ``run.records[k]``
     (a few recent ones are cached); ``events[k]`` is a stored list or empty. Epochs that
     repeat the one before bit for bit (``Run.is_repeat``) have no events by construction
@@ -31,9 +31,10 @@ class Trace:
         self.run = run
         self._events: dict[int, list[Event]] = {}
         self._n = 0  # epochs whose events are known
-        # per epoch, a shared (case text, dead units) pair: what a table row needs, 8 bytes each
-        self._rows: list[tuple[str, tuple[str, ...]]] = []
-        self._row_kinds: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[str, ...]]] = {}
+        # per epoch, a shared (case text, dead units, case) triple: what a table row or a JSON
+        # record needs, 8 bytes each
+        self._rows: list[tuple[str, tuple[str, ...], int | None]] = []
+        self._row_kinds: dict[tuple, tuple[str, tuple[str, ...], int | None]] = {}
         self._diag: OrderedDict[int, tuple[Record, Diagnosis]] = OrderedDict()
 
     @classmethod
@@ -75,7 +76,7 @@ class Trace:
             evs = events(prev, d, rec)
             if evs:
                 self._events[k] = evs
-            row = (d.case_text, tuple(d.dead))
+            row = (d.case_text, tuple(d.dead), d.case)
             self._rows.append(self._row_kinds.setdefault(row, row))
         self._n = n
 
@@ -104,7 +105,11 @@ class Trace:
 
     def row(self, k: int) -> tuple[str, tuple[str, ...]]:
         """Epoch ``k``'s case text and dead units, stored: no recomputation."""
-        return self._rows[k]
+        return self._rows[k][:2]
+
+    def case(self, k: int) -> int | None:
+        """Epoch ``k``'s case (None where none matches), stored: no recomputation."""
+        return self._rows[k][2]
 
     @property
     def diagnoses(self) -> LazySeq:
