@@ -184,19 +184,41 @@ def csv_chunks(rp: Replay) -> Iterator[str]:
     head += [r.name(c) for r in refs] + [f"grad:{r.name(c)}" for r in refs] + ["events"]
     w.writerow(head)
     yield take()
-    run = rp.trace.run
+    run, tr = rp.trace.run, rp.trace
+    n = len(recs)
     body = None
-    for k in range(len(recs)):
+    batched: dict[int, dict] = {}
+    names = c.layer_names
+    for k in range(n):
         if body is None or not run.is_repeat(k):
-            rec, d = recs[k], rp.trace.diagnoses[k]
-            loss = "" if rec.loss is None or not math.isfinite(rec.loss) else repr(rec.loss)  # events say why
-            body = [loss, d.case or "", int(rec.halted), " ".join(d.dead)]
-            for li in range(len(c.layer_names)):
-                for j in range(rec.pre[li].shape[1]):
-                    body += [repr(float(rec.pre[li][r, j])) for r in range(4)]
-            body += [repr(rec.value(r)) for r in refs]
-            body += ["" if rec.grads is None else repr(rec.grad(r)) for r in refs]
-        w.writerow([k, *body, "; ".join(e.text for e in rp.trace.events[k])])
+            if k not in batched and k % _SLICE == 0:
+                batched = _measured_slice(run, k, min(n - 1, k + _SLICE))  # the last one: on its own
+            got = batched.pop(k, None)
+            if got is None:
+                rec, d = recs[k], tr.diagnoses[k]
+                loss = "" if rec.loss is None or not math.isfinite(rec.loss) else repr(rec.loss)  # events say why
+                body = [loss, d.case or "", int(rec.halted), " ".join(d.dead)]
+                for li in range(len(names)):
+                    for j in range(rec.pre[li].shape[1]):
+                        body += [repr(float(rec.pre[li][r, j])) for r in range(4)]
+                body += [repr(rec.value(r)) for r in refs]
+                body += ["" if rec.grads is None else repr(rec.grad(r)) for r in refs]
+            else:  # a stretch measured in one batched pass: the same numbers
+                _, dead = tr.row(k)
+                body = [repr(got["loss"]), tr.case(k) or "", 0, " ".join(dead)]
+                for nm in names:
+                    pre = got[f"{nm}_pre"]
+                    body += [repr(pre[r][j]) for j in range(len(pre[0])) for r in range(4)]
+                for part in ("params", "grads"):
+                    body += [repr(_at(got[part], r, names)) for r in refs]
+        w.writerow([k, *body, "; ".join(e.text for e in tr.events[k])])
         if k % 1000 == 999:
             yield take()
     yield take()
+
+
+def _at(values: dict, ref, names) -> float:
+    """A parameter's (or gradient's) number in a ``record_json`` "params" (or "grads") dict."""
+    if ref.kind == "weight":
+        return values[f"{names[ref.layer]}.weight"][ref.unit][ref.source]
+    return values[f"{names[ref.layer]}.bias"][ref.unit]
