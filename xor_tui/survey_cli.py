@@ -15,11 +15,8 @@ from rich.text import Text
 
 from .core.activations import SpecError, parse_activation
 from .core.engine import Config
-from .core.survey import OUTCOMES, SurveyResult, run_survey
+from .core.survey import MAX_N, MAX_SEED, MAX_SURVEY_EPOCHS, OUTCOMES, SurveyResult, run_survey
 
-MAX_N = 10_000_000
-MAX_EPOCHS = 100_000
-MAX_SEED = 2**64 - 1  # torch.Generator.manual_seed's range
 EXIT_INTERRUPTED = 130
 
 
@@ -44,8 +41,8 @@ def survey_config(args) -> Config:
         raise SpecError(f"--n must be at most {MAX_N:,}, got {_num(args.n)}")
     if args.epochs < 0:
         raise SpecError(f"--epochs must be 0 or more, got {_num(args.epochs)}")
-    if args.epochs > MAX_EPOCHS:
-        raise SpecError(f"--epochs must be at most {MAX_EPOCHS:,}, got {_num(args.epochs)}")
+    if args.epochs > MAX_SURVEY_EPOCHS:
+        raise SpecError(f"--epochs must be at most {MAX_SURVEY_EPOCHS:,}, got {_num(args.epochs)}")
     if not math.isfinite(args.lr) or args.lr <= 0:
         raise SpecError(f"--lr must be a finite number above 0, got {args.lr}")
     if args.lr > 1e6:

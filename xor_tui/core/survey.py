@@ -24,6 +24,10 @@ from .run import Start
 from .scenario import Scenario
 
 OUTCOMES = ("solved", "halted", "stuck", "learning")
+# a survey's limits (a single run's epochs are limited by run.MAX_EPOCHS)
+MAX_N = 10_000_000  # networks (memory stays bounded: they are trained in shards)
+MAX_SURVEY_EPOCHS = 100_000
+MAX_SEED = 2**64 - 1  # torch.Generator.manual_seed's range
 FIXED_POINT_EVERY = 8  # epochs between checks for networks that stopped moving
 COMPACT_SHARE = 0.2  # drop finished networks from the batch once they are this share of it
 SOLVED, HALTED, STUCK, LEARNING = range(4)
