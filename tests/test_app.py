@@ -199,6 +199,8 @@ async def test_a_long_run_stops_refuses_keys_and_frames_are_consistent():
     app = XorApp()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3")
+        # a sigmoid output keeps the run off the fused kernel, so it is stepped one epoch at a time
+        app.session.set_activation("output", "sigmoid")
         app.session.epochs = 50_000
         await pilot.press("e")
         main = app.main
@@ -213,6 +215,22 @@ async def test_a_long_run_stops_refuses_keys_and_frames_are_consistent():
         await settle(pilot)
         assert not main.busy and 0 < app.session.epoch < 50_000
         assert "Stopped at epoch" in events(app)
+
+
+async def test_a_million_epochs_to_the_end_in_the_app():
+    """The source's setting takes the fused kernel: e runs a million epochs of case 3 at once."""
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        app.session.epochs = 1_000_000
+        await pilot.press("e")
+        await settle(pilot)
+        assert app.session.epoch == 1_000_000
+        assert "epoch 1000000 " in status(app)
+        assert len(app.session.frame().losses) == 1_000_001
+        await pilot.press("b")
+        await settle(pilot)
+        assert "epoch 999999 " in status(app)
 
 
 async def test_find_seed_never_swaps_the_session_under_a_run(monkeypatch):

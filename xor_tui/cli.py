@@ -97,11 +97,19 @@ def run() -> None:
     sys.exit(code)
 
 
+def interrupted(command: str = "") -> str:
+    """The one-line message for Ctrl-C. A survey or sweep writes its files only at the end."""
+    if command in ("survey", "sweep"):
+        return f"{command} interrupted (Ctrl-C); nothing was written"
+    return "interrupted"
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         return _main(argv)
-    except KeyboardInterrupt:
-        _err("interrupted")
+    except KeyboardInterrupt:  # before a command's own handler is in place (e.g. while importing)
+        words = sys.argv[1:] if argv is None else argv
+        _err(interrupted(next((w for w in words if w in ("survey", "sweep")), "")))
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. `xor-tui replay case1 | head`: the reader left
         devnull = os.open(os.devnull, os.O_WRONLY)

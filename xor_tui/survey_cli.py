@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from .cli import interrupted
 from .core.activations import SpecError, parse_activation
 from .core.engine import Config
 from .core.survey import MAX_N, MAX_SEED, MAX_SURVEY_EPOCHS, OUTCOMES, SurveyResult, run_survey
@@ -131,7 +132,7 @@ def cmd_survey(args) -> int:
             args.json,
         )
     except KeyboardInterrupt:
-        say("survey interrupted (Ctrl-C); nothing was written")
+        say(interrupted("survey"))
         return EXIT_INTERRUPTED
     if export:
         from .core.files import SaveError

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from .cli import interrupted
 from .core.activations import SpecError
 from .survey_cli import EXIT_INTERRUPTED, check_target, run_with_progress, say
 
@@ -69,7 +70,7 @@ def cmd_sweep(args) -> int:
             quiet=False,
         )
     except KeyboardInterrupt:
-        say("sweep interrupted (Ctrl-C); nothing was written")
+        say(interrupted("sweep"))
         return EXIT_INTERRUPTED
     if args.csv is not None:
         from .core.files import write_atomic

@@ -64,12 +64,16 @@ class Trace:
             del self._events[e]
         # cached diagnoses stay: each is checked against the record object it was made from
         del self._rows[start:]
-        repeats = self.run.repeats(start, n)
-        same = self._unchanged(start, n)
-        for k in range(start, n):
-            if (repeats[k - start] or same[k - start]) and self._rows:
-                self._rows.append(self._rows[-1])
+        # epochs that repeat the one before bit for bit have its row and no events; so have
+        # those whose diagnosis is bound to equal the one before (``_unchanged``)
+        todo = self.run.changes(start, n)
+        same = self._unchanged(todo, n)
+        rows = self._rows
+        for k in todo:
+            if k in same and rows:
                 continue
+            if len(rows) < k:
+                rows.extend([rows[-1]] * (k - len(rows)))
             rec = self.run.records[k]
             d = self._diagnosis(k)
             prev = self._diagnosis(k - 1) if k else None
@@ -77,30 +81,40 @@ class Trace:
             if evs:
                 self._events[k] = evs
             row = (d.case_text, tuple(d.dead), d.case)
-            self._rows.append(self._row_kinds.setdefault(row, row))
+            rows.append(self._row_kinds.setdefault(row, row))
+        if len(rows) < n:
+            rows.extend([rows[-1]] * (n - len(rows)))
         self._n = n
 
-    SIGNED_MIN = 64  # shorter syncs diagnose every epoch
+    SIGNED_MIN = 64  # fewer epochs to look at are diagnosed one by one
 
-    def _unchanged(self, start: int, n: int) -> list[bool]:
-        """Per epoch from ``start`` to ``n``: True where the epoch's diagnosis is bound to equal the
-        one before, so it has no events and the same table row, and need not be made. That holds
-        when nothing a diagnosis looks at changed: which pre-activations are positive, which
-        parameters have a nonzero gradient, whether it halts, the config, no action. Found for
-        long stretches (a fast ``Run.advance``) with one batched pass over the stored states, in
-        the settings where a batch gives each state's own bits (``fast_replay``)."""
-        out = [False] * (n - start)
-        if n - start < self.SIGNED_MIN:
+    def _unchanged(self, todo: list[int], n: int) -> set[int]:
+        """Of the epochs ``todo``, those whose diagnosis is bound to equal the one before, so they
+        have no events and the same table row, and need not be diagnosed. That holds when nothing
+        a diagnosis looks at changed: which pre-activations are positive, which parameters have a
+        nonzero gradient, whether it halts, the config, no action. Found for many epochs at once
+        (after a fast ``Run.advance``) with one batched pass over their stored states and those of
+        the epochs before them, in the settings where a batch gives each state's own bits
+        (``fast_replay``). The current (last) epoch is always diagnosed."""
+        out: set[int] = set()
+        if len(todo) < self.SIGNED_MIN:
             return out
         run = self.run
-        acted = run.acted(start, n)
-        for lo, hi, config in run.segments(max(0, start - 1), n - 1):  # the current one is always diagnosed
-            if hi - lo < 2 or not fast_replay(config):
+        acted = run.acted(todo[0], n)
+        i = 0
+        for lo, hi, config in run.segments(max(0, todo[0] - 1), n - 1):
+            while i < len(todo) and todo[i] <= lo:
+                i += 1
+            js = []
+            while i < len(todo) and todo[i] < hi:
+                if todo[i] not in acted:
+                    js.append(todo[i])
+                i += 1
+            if not js or not fast_replay(config):
                 continue
-            sig = _signatures(run, config, lo, hi)
-            for j in range(max(lo + 1, start), hi):
-                if sig[j - lo] == sig[j - lo - 1] and j not in acted:
-                    out[j - start] = True
+            at = sorted(set(js) | {j - 1 for j in js})
+            sig = dict(zip(at, _signatures(run, config, at)))
+            out.update(j for j in js if sig[j] == sig[j - 1])
         return out
 
     def row(self, k: int) -> tuple[str, tuple[str, ...]]:
@@ -123,17 +137,20 @@ class Trace:
     def records(self) -> LazySeq:
         return self.run.records
 
+    def event_counts(self, start: int, stop: int) -> dict[int, int]:
+        """How many events each epoch in [start, stop) has, for those that have any."""
+        return {k: len(v) for k, v in self._events.items() if start <= k < stop}
+
     def all_events(self) -> list[Event]:
         return [e for k in sorted(self._events) for e in self._events[k]]
 
 
-def _signatures(run: Run, config, lo: int, hi: int, chunk: int = 1 << 16) -> list[int]:
-    """For the stored states lo..hi-1 of one config: one integer per state whose bits are the
-    signs of every pre-activation (> 0) and whether each gradient is nonzero, and validity."""
+def _signatures(run: Run, config, epochs: list[int], chunk: int = 1 << 16) -> list[int]:
+    """For stored states of one config: one integer per state whose bits are the signs of
+    every pre-activation (> 0), whether each gradient is nonzero, and validity."""
     out: list[int] = []
-    for a in range(lo, hi, chunk):
-        b = min(hi, a + chunk)
-        rows = run.flat(a, b)
+    for a in range(0, len(epochs), chunk):
+        rows = run.flat_at(epochs[a : a + chunk])
         w, bias, v, c = rows[:, 0:4], rows[:, 4:6], rows[:, 6:8], rows[:, 8:9]
         p = engine.evaluate([(w.reshape(-1, 2, 2), bias), (v.reshape(-1, 1, 2), c)], config)
         bits = [t.reshape(len(rows), -1) > 0 for t in p.pre]

@@ -384,6 +384,10 @@ class Run:
         """The stored parameters of epochs ``start`` to ``stop``, one row of float32 each (a view)."""
         return self._flat[start : min(stop, self._n)]
 
+    def flat_at(self, epochs: list[int]) -> torch.Tensor:
+        """The stored parameters of the given epochs, one row each (a copy)."""
+        return self._flat[torch.tensor(epochs, dtype=torch.int64)]
+
     def segments(self, start: int, stop: int) -> list[tuple[int, int, Config]]:
         """(first, end, config) for each stretch of epochs in [start, stop) with one config."""
         stop = min(stop, self._n)
@@ -411,7 +415,7 @@ class Run:
     def changes(self, start: int = 0, stop: int | None = None) -> list[int]:
         """The epochs in [start, stop) that are not repeats of the one before."""
         stop = self._n if stop is None else min(stop, self._n)
-        return [start + int(i) for i in torch.nonzero(~self._repeat[start:stop]).flatten()]
+        return (torch.nonzero(~self._repeat[start:stop]).flatten() + start).tolist()
 
     # -- moving
     def _enter(self, epoch: int, config: Config, params: list[Layer]) -> Record:

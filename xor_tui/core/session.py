@@ -7,6 +7,7 @@ started, so it can restart, reseed, load, and save itself as a scenario that rep
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import threading
@@ -62,11 +63,19 @@ class Session:
         del self._losses[keep:]
         del self._event_ends[keep:]
         del self._events[self._event_ends[-1] if keep else 0 :]
-        events = self.trace.events
-        for k, loss in zip(range(keep, n), self.run.losses(keep, n)):
-            self._losses.append(math.nan if loss is None else loss)
-            self._events.extend(events[k])
-            self._event_ends.append(len(self._events))
+        losses = self.run.losses(keep, n)
+        self._losses.extend(math.nan if v is None else v for v in losses)
+        total = len(self._events)
+        counts = self.trace.event_counts(keep, n)  # {epoch: how many}, only where there are any
+        if not counts:
+            self._event_ends.extend(itertools.repeat(total, n - keep))
+            return
+        for k in range(keep, n):
+            c = counts.get(k)
+            if c:
+                self._events.extend(self.trace.events[k])
+                total += c
+            self._event_ends.append(total)
 
     # ------------------------------------------------------------ construction
     @classmethod

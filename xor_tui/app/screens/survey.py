@@ -71,9 +71,9 @@ class SurveyScreen(Screen):
             n,
             200,
             seed=0,
-            progress=lambda done, total: self.app.call_from_thread(bar.update, progress=done)
-            if self.is_attached
-            else None,
+            progress=lambda done, total: (
+                self.app.call_from_thread(bar.update, progress=done) if self.is_attached else None
+            ),
         )
         self.app.call_from_thread(self._show, result)
 
