@@ -18,6 +18,12 @@ def pytest_configure(config):
         config.option.markexpr = "not local"
 
 
+def pytest_collection_modifyitems(config, items):
+    """The slow tests (the full-length monkey) first: under `-n 2` one worker starts on them at
+    once while the other takes everything else, instead of the longest test starting last."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_sessionfinish(session):
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:  # an xdist worker: hand the counts to the controller

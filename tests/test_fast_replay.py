@@ -51,11 +51,11 @@ def test_fast_advance_equals_stepping(hidden, output, loss, lr):
     assert fast_replay(config)
     rng = random.Random(hash((hidden, output, loss, lr)) & 0xFFFF)
     halts = repeats = 0
-    for _ in range(12):
+    for _ in range(8):
         seed = rng.randrange(2**31)
         fast = Run(config, Start("seed", seed=seed))
-        fast.advance(600)
-        slow = _stepped(Run(config, Start("seed", seed=seed)), 600)
+        fast.advance(400)
+        slow = _stepped(Run(config, Start("seed", seed=seed)), 400)
         _same(fast, slow)
         halts += fast.halted
         repeats += any(fast.repeats())
@@ -141,13 +141,13 @@ def test_long_json_and_csv_exports_equal_the_record_by_record_ones(monkeypatch):
     from xor_tui.core.scenario import resolve
 
     sc = resolve("case3")
-    sc.script = [SetLr(700, 0.05), SetParam(1500, "output.weight[0][1]", -3.0)]
-    monkeypatch.setattr(report, "_SLICE", 512)
-    rp = replay(sc, 2600)
+    sc.script = [SetLr(300, 0.05), SetParam(900, "output.weight[0][1]", -3.0)]
+    monkeypatch.setattr(report, "_SLICE", 256)
+    rp = replay(sc, 1500)
     buf = io.StringIO()
     report.write_replay_json(rp, buf)
     assert json.loads(buf.getvalue()) == report.replay_json(rp)
     fast_csv = "".join(report.csv_chunks(rp))
     monkeypatch.setattr(report, "_measured_slice", lambda run, lo, hi: {})
     assert fast_csv == "".join(report.csv_chunks(rp))
-    assert len(fast_csv.splitlines()) == 1 + 2600
+    assert len(fast_csv.splitlines()) == 1 + 1500
