@@ -14,7 +14,7 @@ from textual.widgets import Footer, Header
 from ..core.activations import NAMES as ACTIVATIONS
 from ..core.activations import SpecError
 from ..core.files import check_target
-from ..core.printout import is_printout
+from ..core.printout import printed_runs
 from ..core.run import check_seed, check_value
 from ..core.scenario import ScenarioError, builtin, builtin_names, resolve, save
 from ..core.session import Session
@@ -257,8 +257,9 @@ class MainScreen(Screen):
                 else:
                     loaded["session"] = Session.from_scenario(resolve(path))
             except (ScenarioError, SpecError) as exc:
-                if is_printout(path):  # the student's printed log: its first run, recovered
-                    loaded["log"] = path
+                runs = printed_runs(path)
+                if runs:  # the student's printed log: its first run, recovered from what was read here
+                    loaded["log"], loaded["runs"] = path, runs
                     return None
                 return str(exc)
             return None
@@ -268,7 +269,7 @@ class MainScreen(Screen):
                 return
             if "log" in loaded:
                 self.message = f"Reading {loaded['log']}: recovering the float32 start of its first run…"
-                self.player.load_log(loaded["log"])
+                self.player.load_log(loaded["log"], loaded["runs"])
             elif "session" in loaded:
                 session = loaded["session"]
                 self._load(session, f"Loaded {text.strip()}: {session.description}")

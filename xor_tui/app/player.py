@@ -181,19 +181,20 @@ class Player(Widget):
         seed = find_seed(case, start=random.randrange(2**31))
         self.post_message(self.SeedFound(case, seed))  # its handler calls done(): busy until then
 
-    def load_log(self, path: str) -> None:
-        """Read a printout log's first run and recover its float32 start, on a worker thread."""
+    def load_log(self, path: str, runs: list) -> None:
+        """Recover the float32 start of a printout log's first run (its runs already read from
+        ``path``), on a worker thread."""
         self.pause()
         self.busy, self._stop_requested = True, False
         self.post_message(self.Changed())
-        self._log_worker(path)
+        self._log_worker(path, runs)
 
     @work(thread=True, exclusive=True, group="log")
-    def _log_worker(self, path: str) -> None:
+    def _log_worker(self, path: str, runs: list) -> None:
         from ..core.recover import load_log
 
         try:
-            sc = load_log(path)
+            sc = load_log(path, runs=runs)
         except ValueError as exc:  # PrintoutError, ScenarioError: one line
             self.post_message(self.LogLoaded(path, error=str(exc)))
             return

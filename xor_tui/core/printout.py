@@ -253,12 +253,13 @@ def read_log_text(path) -> str:
     return decode_log(raw, str(path))
 
 
-def is_printout(path) -> bool:
-    """Whether ``path`` is a readable text file holding at least one printed run (cheap: no recovery)."""
+def printed_runs(path) -> list[PrintedRun] | None:
+    """The runs printed in ``path`` when it is a readable text file holding at least one, else
+    None (cheap: no recovery). The caller recovers from these, without reading the file again."""
     try:
-        return bool(parse_log(read_log_text(path)))
+        return parse_log(read_log_text(path)) or None
     except ValueError:
-        return False
+        return None
 
 
 def decode_log(raw: bytes, name: str = "log") -> str:

@@ -837,17 +837,18 @@ def read_log(path) -> list[PrintedRun]:
         raise exc.at(str(path)) from None
 
 
-def load_log(path, run: int = 1, time_limit: float = TIME_LIMIT):
+def load_log(path, run: int = 1, time_limit: float = TIME_LIMIT, runs: list[PrintedRun] | None = None):
     """The app's way in: run ``run`` (1-based) of a printout log as a Scenario.
 
     Recovery takes up to ``time_limit`` seconds (usually a few): call it off the UI thread.
     Raises PrintoutError (a ValueError) with a one-line message for a log it cannot use.
+    ``runs``: the log's runs when already read (``printout.printed_runs``).
     """
     from pathlib import Path
 
     from .printout import PrintoutError
 
-    runs = read_log(path)
+    runs = read_log(path) if runs is None else runs
     if not 1 <= run <= len(runs):
         raise PrintoutError(0, f"has {len(runs)} run(s); there is no run {run}", str(path))
     stem = Path(path).stem
