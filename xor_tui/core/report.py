@@ -94,9 +94,10 @@ def write_replay_json(rp: Replay, out) -> None:
     out.write(', "epochs": [')
     run, text = tr.run, ""
     n = len(rp.records)
+    repeats = run.repeats(0, n)
     batched: dict[int, dict] = {}
     for k in range(n):
-        if text and run.is_repeat(k) and not tr.events[k - 1]:  # the epoch before again, bit for bit
+        if text and repeats[k] and not tr.events[k - 1]:  # the epoch before again, bit for bit
             text = text.replace(f'{{"epoch": {k - 1}, ', f'{{"epoch": {k}, ', 1)
         else:
             if k not in batched and k % _SLICE == 0:
@@ -186,11 +187,12 @@ def csv_chunks(rp: Replay) -> Iterator[str]:
     yield take()
     run, tr = rp.trace.run, rp.trace
     n = len(recs)
+    repeats = run.repeats(0, n)
     body = None
     batched: dict[int, dict] = {}
     names = c.layer_names
     for k in range(n):
-        if body is None or not run.is_repeat(k):
+        if body is None or not repeats[k]:
             if k not in batched and k % _SLICE == 0:
                 batched = _measured_slice(run, k, min(n - 1, k + _SLICE))  # the last one: on its own
             got = batched.pop(k, None)
