@@ -117,14 +117,12 @@ def write_replay_json(rp: Replay, out) -> None:
 _SLICE = 4096
 
 
-def _measured_slice(run, lo: int, hi: int) -> dict[int, dict]:
-    """``record_json`` of the epochs lo..hi-1 (without case, dead and events, filled in by the
-    caller) for those in stretches of a ``fast_replay`` setting, from one batched pass; epochs
-    of other settings, with actions or with a number that is not finite are left out."""
+def _batched(run, lo: int, hi: int):
+    """The epochs lo..hi-1 that lie in stretches of a ``fast_replay`` setting, measured in one
+    batched pass per stretch: yields (config, epochs, params, Pass). Stretches holding a number
+    that is not finite or an invalid output are left out (their records say it on their own)."""
     from .run import fast_replay
 
-    got: dict[int, dict] = {}
-    acted = run.acted(lo, hi)
     for a, b, config in run.segments(lo, hi):
         if not fast_replay(config):
             continue
@@ -135,16 +133,26 @@ def _measured_slice(run, lo: int, hi: int) -> dict[int, dict]:
         parts = [p.loss, *p.pre, *p.out, *(t for layer in p.grads for t in layer)]
         if not p.valid.all() or not all(bool(torch.isfinite(t).all()) for t in parts):
             continue
+        yield config, range(a, b), params, p
+
+
+def _lists(t: torch.Tensor) -> list:
+    """numpy's tolist: the same Python floats as torch's, ~20x faster."""
+    return t.contiguous().numpy().tolist()
+
+
+def _measured_slice(run, lo: int, hi: int) -> dict[int, dict]:
+    """``record_json`` of the epochs lo..hi-1 in ``_batched`` stretches without an action
+    (case, dead and events are filled in by the caller)."""
+    got: dict[int, dict] = {}
+    acted = run.acted(lo, hi)
+    for config, epochs, params, p in _batched(run, lo, hi):
         names = config.layer_names
-
-        def lists(t: torch.Tensor) -> list:  # numpy's tolist: the same floats, ~20x faster
-            return t.contiguous().numpy().tolist()
-
-        loss = lists(p.loss)
-        plist = [(lists(x), lists(y)) for x, y in params]
-        glist = [(lists(x), lists(y)) for x, y in p.grads]
-        pre, post = [lists(t) for t in p.pre], [lists(t) for t in p.out]
-        for i, k in enumerate(range(a, b)):
+        loss = _lists(p.loss)
+        plist = [(_lists(x), _lists(y)) for x, y in params]
+        glist = [(_lists(x), _lists(y)) for x, y in p.grads]
+        pre, post = [_lists(t) for t in p.pre], [_lists(t) for t in p.out]
+        for i, k in enumerate(epochs):
             if k in acted:
                 continue
             d = {
@@ -158,6 +166,24 @@ def _measured_slice(run, lo: int, hi: int) -> dict[int, dict]:
                 d[f"{nm}_pre"] = pre[li][i]
                 d[f"{nm}_out"] = post[li][i]
             got[k] = d
+    return got
+
+
+def _csv_slice(run, lo: int, hi: int) -> dict[int, list[str]]:
+    """The numbers of a CSV row (loss, pre-activations unit by unit, parameters, gradients) of
+    the epochs lo..hi-1 in ``_batched`` stretches without an action, as text."""
+    got: dict[int, list[str]] = {}
+    acted = run.acted(lo, hi)
+    for _, epochs, params, p in _batched(run, lo, hi):
+        cols = [p.loss[:, None]]
+        cols += [z.transpose(1, 2).reshape(len(z), -1) for z in p.pre]  # (B, 4, units) -> unit by unit
+        for layers in (params, p.grads):
+            for w, b in layers:
+                cols += [w.reshape(len(w), -1), b.reshape(len(b), -1)]
+        table = _lists(torch.cat(cols, dim=1))
+        for i, k in enumerate(epochs):
+            if k not in acted:
+                got[k] = [repr(v) for v in table[i]]
     return got
 
 
@@ -194,7 +220,7 @@ def csv_chunks(rp: Replay) -> Iterator[str]:
     for k in range(n):
         if body is None or not repeats[k]:
             if k not in batched and k % _SLICE == 0:
-                batched = _measured_slice(run, k, min(n - 1, k + _SLICE))  # the last one: on its own
+                batched = _csv_slice(run, k, min(n - 1, k + _SLICE))  # the last one: on its own
             got = batched.pop(k, None)
             if got is None:
                 rec, d = recs[k], tr.diagnoses[k]
@@ -207,20 +233,8 @@ def csv_chunks(rp: Replay) -> Iterator[str]:
                 body += ["" if rec.grads is None else repr(rec.grad(r)) for r in refs]
             else:  # a stretch measured in one batched pass: the same numbers
                 _, dead = tr.row(k)
-                body = [repr(got["loss"]), tr.case(k) or "", 0, " ".join(dead)]
-                for nm in names:
-                    pre = got[f"{nm}_pre"]
-                    body += [repr(pre[r][j]) for j in range(len(pre[0])) for r in range(4)]
-                for part in ("params", "grads"):
-                    body += [repr(_at(got[part], r, names)) for r in refs]
+                body = [got[0], tr.case(k) or "", 0, " ".join(dead), *got[1:]]
         w.writerow([k, *body, "; ".join(e.text for e in tr.events[k])])
         if k % 1000 == 999:
             yield take()
     yield take()
-
-
-def _at(values: dict, ref, names) -> float:
-    """A parameter's (or gradient's) number in a ``record_json`` "params" (or "grads") dict."""
-    if ref.kind == "weight":
-        return values[f"{names[ref.layer]}.weight"][ref.unit][ref.source]
-    return values[f"{names[ref.layer]}.bias"][ref.unit]
