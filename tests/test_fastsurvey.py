@@ -145,3 +145,21 @@ def test_stop_ends_a_survey_between_slices(monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         survey.run_survey(Config(), 2000, 500, stop=stop)
     assert len(asked) == 3
+
+
+@pytest.mark.parametrize("n", [1, 15, 17, 511, 513, 1100])
+def test_group_packing_and_slices_change_nothing(monkeypatch, n):
+    """Any count of starts (partial groups of lanes, partial blocks), one thread or two, one
+    kernel call or many (each restarting from the states the last one wrote out): the same
+    bits as the torch engine, halts included."""
+    config = Config(lr=0.1)
+    start = engine.init_batch(torch.Generator().manual_seed(n), n, config.sizes)
+    exact, exact_halt, _ = survey._train_sharded(start, config, 90, None)
+    runs = [fastsurvey.train(start, config, 90, threads=1), fastsurvey.train(start, config, 90, threads=2)]
+    monkeypatch.setattr(fastsurvey, "SLICE_WORK", 37)  # a call every few epochs
+    runs.append(fastsurvey.train(start, config, 90))
+    for fast, fast_halt, _ in runs:
+        for (w, b), (fw, fb) in zip(exact, fast):
+            assert torch.equal(w.view(torch.int32), fw.view(torch.int32))
+            assert torch.equal(b.view(torch.int32), fb.view(torch.int32))
+        assert torch.equal(exact_halt, torch.from_numpy(fast_halt))

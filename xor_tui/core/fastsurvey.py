@@ -37,6 +37,7 @@ import numpy as np
 
 CHUNK = 512  # networks per block: 9 x 512 float32 = 18 KB of parameters, in L1
 LANES = 16  # networks trained side by side: two AVX2 vectors of float32
+SHIFT = 4  # LANES == 1 << SHIFT
 SPAN = 16  # epochs in the second slice (the first is one epoch); each later slice doubles
 
 # --------------------------------------------------------------------- cache location
@@ -130,11 +131,15 @@ if not _UNAVAILABLE:
         return z * slope if z <= ZERO else z
 
     @_h
-    def _bwd(KIND, g, z, slope):
-        # threshold_backward(g, relu(z), 0) / leaky_relu_backward(g, z, slope)
+    def _bwd(KIND, g, z, y, slope):
+        # relu: threshold_backward(g, y, 0), from the output y = relu(z) as torch does: g where
+        # y > 0, else 0. leaky_relu_backward(g, z, slope) is g where z > 0, else g * slope;
+        # written with the forward's test (z <= 0) so that one comparison serves both. They
+        # differ only for z NaN, and then the loss is NaN or BCELoss refuses: the epoch halts
+        # and its gradient is never used.
         if KIND == RELU:
-            return g if z > ZERO else ZERO
-        return g if z > ZERO else g * slope
+            return g if y > ZERO else ZERO
+        return g * slope if z <= ZERO else g
 
     @_h
     def _sigmoid(z):
@@ -168,12 +173,15 @@ if not _UNAVAILABLE:
         return (_sigmoid(z) - t) / FOUR
 
     @_h
-    def _bce_ok(y):
-        return (y >= ZERO) & (y <= ONE)
+    def _bce_ok(OUT, y):
+        # ReLU and sigmoid outputs are never below 0 (NaN fails y <= 1 too): one test is enough
+        if OUT == LEAKY:
+            return (y >= ZERO) & (y <= ONE)
+        return y <= ONE
 
     @_h
-    def halt_bce(q0, q1, q2, q3, y0, y1, y2, y3):
-        return ~(_bce_ok(y0) & _bce_ok(y1) & _bce_ok(y2) & _bce_ok(y3))  # BCELoss refuses
+    def halt_bce(OUT, y0, y1, y2, y3):
+        return ~(_bce_ok(OUT, y0) & _bce_ok(OUT, y1) & _bce_ok(OUT, y2) & _bce_ok(OUT, y3))  # BCELoss refuses
 
     @_h
     def halt_mse(q0, q1, q2, q3, y0, y1, y2, y3):
@@ -227,7 +235,7 @@ if not _UNAVAILABLE:
             y0, y1, y2 = _fwd(OKIND, q0, os_), _fwd(OKIND, q1, os_), _fwd(OKIND, q2, os_)
             y3 = _fwd(OKIND, q3, os_)
         if LOSS == BCE:
-            bad = halt_bce(q0, q1, q2, q3, y0, y1, y2, y3)
+            bad = halt_bce(OUT, y0, y1, y2, y3)
             g0, g1 = grad_bce(q0, y0, t0), grad_bce(q1, y1, t1)
             g2, g3 = grad_bce(q2, y2, t1), grad_bce(q3, y3, t0)
         elif LOSS == MSE:
@@ -244,20 +252,20 @@ if not _UNAVAILABLE:
             g0, g1 = back_sigmoid(g0, y0), back_sigmoid(g1, y1)
             g2, g3 = back_sigmoid(g2, y2), back_sigmoid(g3, y3)
         else:
-            g0, g1 = _bwd(OKIND, g0, q0, os_), _bwd(OKIND, g1, q1, os_)
-            g2, g3 = _bwd(OKIND, g2, q2, os_), _bwd(OKIND, g3, q3, os_)
+            g0, g1 = _bwd(OKIND, g0, q0, y0, os_), _bwd(OKIND, g1, q1, y1, os_)
+            g2, g3 = _bwd(OKIND, g2, q2, y2, os_), _bwd(OKIND, g3, q3, y3, os_)
         # backward
         gv0 = ((g0 * h00 + g1 * h10) + g2 * h20) + g3 * h30
         gv1 = ((g0 * h01 + g1 * h11) + g2 * h21) + g3 * h31
         gc = ((g0 + g1) + g2) + g3
-        u00 = _bwd(HID, g0 * v0, z00, hs)
-        u01 = _bwd(HID, g0 * v1, z01, hs)
-        u10 = _bwd(HID, g1 * v0, z10, hs)
-        u11 = _bwd(HID, g1 * v1, z11, hs)
-        u20 = _bwd(HID, g2 * v0, z20, hs)
-        u21 = _bwd(HID, g2 * v1, z21, hs)
-        u30 = _bwd(HID, g3 * v0, z30, hs)
-        u31 = _bwd(HID, g3 * v1, z31, hs)
+        u00 = _bwd(HID, g0 * v0, z00, h00, hs)
+        u01 = _bwd(HID, g0 * v1, z01, h01, hs)
+        u10 = _bwd(HID, g1 * v0, z10, h10, hs)
+        u11 = _bwd(HID, g1 * v1, z11, h11, hs)
+        u20 = _bwd(HID, g2 * v0, z20, h20, hs)
+        u21 = _bwd(HID, g2 * v1, z21, h21, hs)
+        u30 = _bwd(HID, g3 * v0, z30, h30, hs)
+        u31 = _bwd(HID, g3 * v1, z31, h31, hs)
         gw00 = ((u00 * x0 + u10 * x0) + u20 * x1) + u30 * x1
         gw01 = ((u00 * x0 + u10 * x1) + u20 * x0) + u30 * x1
         gw10 = ((u01 * x0 + u11 * x0) + u21 * x1) + u31 * x1
@@ -350,15 +358,14 @@ if not _UNAVAILABLE:
             for blo in range(clo, chi, CHUNK):
                 hi = min(blo + CHUNK, chi)
                 m = 0
-                for k in range(blo, hi):
-                    if live[k]:
-                        g, j = m // L, m % L
-                        NET[g, j] = k
-                        for q in range(9):
-                            S[g, q, j] = P[q, k]
-                        R[g, j] = 1
-                        H[g, j] = -1
-                        m += 1
+                for k in range(blo, hi):  # gather the live ones (no branch: a dead one is overwritten)
+                    g, j = m >> SHIFT, m & (L - 1)
+                    NET[g, j] = k
+                    for q in range(9):
+                        S[g, q, j] = P[q, k]
+                    R[g, j] = 1
+                    H[g, j] = -1
+                    m += 1 if live[k] else 0
                 if m == 0:
                     continue
                 epoch = e0
@@ -366,7 +373,7 @@ if not _UNAVAILABLE:
                 while epoch < e1 and m > 0:
                     G = (m + L - 1) // L
                     for j in range(m, G * L):  # padding: a copy of lane 0, never running
-                        g, jj = j // L, j % L
+                        g, jj = j >> SHIFT, j & (L - 1)
                         NET[g, jj] = -1
                         R[g, jj] = 0
                         for q in range(9):
@@ -399,24 +406,26 @@ if not _UNAVAILABLE:
                             total += WI[cur + 11, j]
                     epoch = end
                     span = SPAN if span == 1 else span * 2
-                    # write out the networks that stopped (all of them at the end), pack the rest
+                    # write out every network (the running ones will be again) and pack the running
+                    # ones: no branch, as about half of them stop in the first slice, at random
                     keep = 0
+                    more = epoch < e1
                     for j in range(m):
-                        g, jj = j // L, j % L
+                        g, jj = j >> SHIFT, j & (L - 1)
                         k = NET[g, jj]
-                        if R[g, jj] != 0 and epoch < e1:
-                            g2, j2 = keep // L, keep % L
-                            NET[g2, j2] = k
-                            R[g2, j2] = 1
-                            H[g2, j2] = H[g, jj]
-                            for q in range(9):
-                                S[g2, q, j2] = S[g, q, jj]
-                            keep += 1
-                        else:
-                            for q in range(9):
-                                P[q, k] = S[g, q, jj]
-                            halt[k] = H[g, jj]
-                            live[k] = R[g, jj] != 0
+                        for q in range(9):
+                            P[q, k] = S[g, q, jj]
+                        halt[k] = H[g, jj]
+                        run = R[g, jj] != 0
+                        live[k] = run
+                        g2, j2 = keep >> SHIFT, keep & (L - 1)
+                        NET[g2, j2] = k
+                        H[g2, j2] = H[g, jj]
+                        for q in range(9):
+                            S[g2, q, j2] = S[g, q, jj]
+                        keep += 1 if (run and more) else 0
+                    for j in range(keep):
+                        R[j >> SHIFT, j & (L - 1)] = 1
                     m = keep
             return total
 
@@ -467,7 +476,7 @@ if not _UNAVAILABLE:
 
 # --------------------------------------------------------------------- driving it
 
-SLICE_WORK = 1 << 23  # network-epochs per kernel call: a stop request waits at most ~0.1 s
+SLICE_WORK = 1 << 24  # network-epochs per kernel call: a stop request waits at most ~0.1 s
 
 
 def _kinds(config) -> tuple[int, int, int]:
@@ -565,7 +574,8 @@ def train(
             alive = int(live.sum())
             if alive == 0:
                 break
-            step = max(1, min(epochs - epoch, SLICE_WORK // alive))
+            # the first epoch alone: about half the starts stop there, the rest is sized on the others
+            step = 1 if epoch == 0 else max(1, min(epochs - epoch, SLICE_WORK // alive))
             e1 = epoch + step
             args = (hs, os_, neg_lr)
             if pool is None:
