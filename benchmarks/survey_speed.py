@@ -2,7 +2,7 @@
 source's own loop, on the same starts, checking that every end state is bit for bit the same.
 
     python benchmarks/survey_speed.py [--n 100000] [--big 1000000] [--epochs 200] [--slow 300]
-                                      [--repeat 3] [--sweep]
+                                      [--repeat 3] [--sweep] [--against FILE]
 
 Training time only (the starts are drawn before the clock starts), median of --repeat runs
 (interleaved, so machine load hits every method alike):
@@ -14,6 +14,8 @@ Training time only (the starts are drawn before the clock starts), median of --r
           per-network path under vmap in torch 2.13 (~10 ms per network-epoch batch here)
 - source: the student's way on the first --slow starts (an nn.Linear pair per network, a Python
           loop over epochs, an optimizer per epoch, stopping where BCELoss raises)
+- against: with --against FILE, another copy of fastsurvey.py (e.g. main's, to compare a change),
+          loaded under its own name, timed interleaved with ours, its end states compared with ours
 Then `xor-tui survey` as a whole (judging the starts and the ends too) for --n and --big
 starts, and with --sweep the default 12 x 12 sweep at --n starts per point.
 """
@@ -23,14 +25,18 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
+from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from xor_tui.core import engine, fastsurvey, survey
-from xor_tui.core.engine import Config
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this tree's xor_tui, not an installed one
+from xor_tui.core import engine, fastsurvey, survey  # noqa: E402
+from xor_tui.core.engine import Config  # noqa: E402
 
 
 def source_way(start, config: Config, count: int, epochs: int) -> tuple[float, list]:
@@ -121,16 +127,31 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--vmap-n", type=int, default=1000, help="networks for the vmap peer (0: skip it)")
     ap.add_argument("--sweep", action="store_true", help="also time the default 12x12 sweep at --n starts per point")
+    ap.add_argument("--against", metavar="FILE", help="another fastsurvey.py to time against ours, interleaved")
     args = ap.parse_args()
     config = Config()
     print(f"load average at the start: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} ({os.cpu_count()} cores)")
     t_compile = fastsurvey.timed_compile(config)
     print(f"kernel ready in {t_compile:.2f} s (compiled or loaded from {fastsurvey.cache_dir()})")
+    other = None
+    if args.against:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("other_fastsurvey", args.against)
+        other = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(other)
+        print(f"the other kernel ({args.against}) ready in {other.timed_compile(config):.2f} s")
     start = engine.init_batch(torch.Generator().manual_seed(0), args.n, config.sizes)
-    fused_t, engine_t, vmap_t = [], [], []
-    for _ in range(args.repeat):
+    fused_t, engine_t, vmap_t, other_t = [], [], [], []
+    for i in range(args.repeat):
+        if other is not None and i % 2:  # alternate which of the two goes first
+            s, (theirs, theirs_halt, _) = timed(other.train, start, config, args.epochs)
+            other_t.append(s)
         s, (fused, fused_halt, done) = timed(fastsurvey.train, start, config, args.epochs)
         fused_t.append(s)
+        if other is not None and not i % 2:
+            s, (theirs, theirs_halt, _) = timed(other.train, start, config, args.epochs)
+            other_t.append(s)
         with torch.inference_mode():
             s, (exact, exact_halt, _) = timed(survey._train_sharded, start, config, args.epochs, None)
         engine_t.append(s)
@@ -144,6 +165,13 @@ def main() -> None:
           f"median of {args.repeat}:")
     print(f"  fused kernel   {fm:8.3f} s  {work / fm / 1e6:8.1f} M network-epochs/s  (runs: "
           + ", ".join(f"{t:.3f}" for t in fused_t) + ")")
+    if other_t:
+        om = statistics.median(other_t)
+        eq, n = same_ends(fused, theirs)
+        halts = bool(np.array_equal(fused_halt, theirs_halt))
+        runs = ", ".join(f"{t:.3f}" for t in other_t)
+        print(f"  other kernel   {om:8.3f} s  {work / om / 1e6:8.1f} M/s  {om / fm:6.2f}x the fused time "
+              f"(runs: {runs}); end states equal {eq:,}/{n:,}, halt epochs equal: {halts}")
     em = statistics.median(engine_t)
     eq, n = same_ends(fused, exact)
     halts = bool(torch.equal(torch.from_numpy(fused_halt), exact_halt))

@@ -119,7 +119,7 @@ def test_compiled_kernels_are_reused_by_the_next_process(tmp_path):
     code = (
         "import numpy as np; from xor_tui.core import fastsurvey as fs; from xor_tui.core.engine import Config;"
         "fs.trajectory(np.zeros(9, np.float32), Config(), 2);"
-        "print(sum(fs.PATHS[(fs.BCE, fs.PIECEWISE)].stats.cache_hits.values()))"
+        "print(sum(fs._path_for(Config()).stats.cache_hits.values()))"
     )
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}  # set by this process's import
     env["XOR_TUI_CACHE"] = str(tmp_path)

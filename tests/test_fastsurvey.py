@@ -145,3 +145,56 @@ def test_stop_ends_a_survey_between_slices(monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         survey.run_survey(Config(), 2000, 500, stop=stop)
     assert len(asked) == 3
+
+
+@pytest.mark.parametrize("n", [1, 15, 17, 511, 513, 1100])
+def test_group_packing_and_slices_change_nothing(monkeypatch, n):
+    """Any count of starts (partial groups of lanes, partial blocks), one thread or two, one
+    kernel call or many (each restarting from the states the last one wrote out): the same
+    bits as the torch engine, halts included."""
+    config = Config(lr=0.1)
+    start = engine.init_batch(torch.Generator().manual_seed(n), n, config.sizes)
+    exact, exact_halt, _ = survey._train_sharded(start, config, 90, None)
+    runs = [fastsurvey.train(start, config, 90, threads=1), fastsurvey.train(start, config, 90, threads=2)]
+    monkeypatch.setattr(fastsurvey, "SLICE_WORK", 37)  # a call every few epochs
+    runs.append(fastsurvey.train(start, config, 90))
+    for fast, fast_halt, _ in runs:
+        for (w, b), (fw, fb) in zip(exact, fast):
+            assert torch.equal(w.view(torch.int32), fw.view(torch.int32))
+            assert torch.equal(b.view(torch.int32), fb.view(torch.int32))
+        assert torch.equal(exact_halt, torch.from_numpy(fast_halt))
+
+
+async def test_the_survey_screen_says_it_compiles_then_shows_progress(monkeypatch):
+    """The first survey of a setting compiles its kernel (seconds with the bar at 0%): the
+    screen says so on one line, then shows the run; the result no longer mentions it."""
+    import threading
+
+    from tests.apphelp import plain, settle, type_text
+    from xor_tui.app.main import XorApp
+    from xor_tui.app.screens.survey import SurveyScreen
+
+    release, real = threading.Event(), fastsurvey.timed_compile
+    monkeypatch.setattr(fastsurvey, "needs_compiling", lambda config: True)
+    monkeypatch.setattr(fastsurvey, "timed_compile", lambda config: (release.wait(30), real(config))[1])
+    app = XorApp()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("v")
+        assert isinstance(app.screen, SurveyScreen)
+        await type_text(pilot, "2000")
+        await pilot.press("enter")
+        result = app.screen.query_one("#result")
+        for _ in range(200):
+            await pilot.pause(0.02)
+            if "compiling" in plain(result.content):
+                break
+        shown = plain(result.content)
+        compiling = [line for line in shown.splitlines() if "compiling" in line]
+        assert len(compiling) == 1 and "first run only" in compiling[0]
+        assert str(fastsurvey.cache_dir()) in shown
+        assert app.screen.query_one("#bar").progress == 0
+        release.set()
+        await settle(pilot)
+        shown = plain(result.content)
+        assert "2,000 networks" in shown and "compiling" not in shown
+        assert app.screen.query_one("#bar").progress == 200

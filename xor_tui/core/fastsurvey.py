@@ -36,7 +36,9 @@ from pathlib import Path
 import numpy as np
 
 CHUNK = 512  # networks per block: 9 x 512 float32 = 18 KB of parameters, in L1
-COMPACT = 4  # compact a block once a quarter of its lanes have finished
+LANES = 16  # networks trained side by side: two AVX2 vectors of float32
+SHIFT = 4  # LANES == 1 << SHIFT
+SPAN = 16  # epochs in the second slice (the first is one epoch); each later slice doubles
 
 # --------------------------------------------------------------------- cache location
 
@@ -69,9 +71,9 @@ try:
 except Exception as exc:  # ImportError, or a broken install
     _UNAVAILABLE = f"numba is not available ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
 
-# loss kinds and output kinds: compile-time constants of each kernel
+# loss kinds and activation kinds: compile-time constants of each kernel
 BCE, MSE, LOGITS = 0, 1, 2
-PIECEWISE, SIGMOID = 0, 1
+RELU, LEAKY, SIGMOID = 0, 1, 2  # LEAKY: LeakyReLU(slope), and identity as slope 1
 RAN_OUT, HALTS, REPEATS = 0, 1, 2  # why a trajectory stopped
 LOSS_KIND = {"bce": BCE, "mse": MSE, "bce-logits": LOGITS}
 PIECEWISE_ACTS = ("relu", "leaky_relu", "identity")
@@ -100,6 +102,9 @@ if not _UNAVAILABLE:
     ZERO, ONE, TWO, FOUR = f32(0.0), f32(1.0), f32(2.0), f32(4.0)
     EPS = f32(1e-12)  # BCELoss's backward: max((1 - y) * y, EPSILON)
 
+    _h = njit(fastmath=False, error_model="numpy")  # small helpers: LLVM inlines them
+    _inl = njit(inline="always", fastmath=False, error_model="numpy")  # inlined by numba
+
     @intrinsic
     def fma32(typingctx, a, b, c):
         """a * b + c rounded once, as torch's vectorised ``add(alpha=)`` does."""
@@ -112,22 +117,29 @@ if not _UNAVAILABLE:
 
         return sig, codegen
 
-    _h = njit(fastmath=False, error_model="numpy")
+    # Every function below that takes a KIND, LOSS, OUT or HID gets it from a kernel's closure
+    # constants; inlined, every branch on it folds away. (Module-level functions, not closures:
+    # numba's cache key pickles a kernel's closure variables, and a dispatcher pickles
+    # differently in every process, so only plain numbers may be there.)
 
     @_h
-    def _fwd(z, slope, relu):
+    def _fwd(KIND, z, slope):
         # relu: z <= 0 -> 0 (NaN stays NaN, -inf gives 0 as torch's clamp does);
         # leaky_relu: z > 0 ? z : z * slope; identity is leaky with slope 1 (z * 1 == z)
-        if z <= ZERO:
-            return ZERO if relu else z * slope
-        return z
+        if KIND == RELU:
+            return ZERO if z <= ZERO else z
+        return z * slope if z <= ZERO else z
 
     @_h
-    def _bwd(g, z, slope, relu):
-        # threshold_backward(g, relu(z), 0) / leaky_relu_backward(g, z, slope)
-        if z > ZERO:
-            return g
-        return ZERO if relu else g * slope
+    def _bwd(KIND, g, z, y, slope):
+        # relu: threshold_backward(g, y, 0), from the output y = relu(z) as torch does: g where
+        # y > 0, else 0. leaky_relu_backward(g, z, slope) is g where z > 0, else g * slope;
+        # written with the forward's test (z <= 0) so that one comparison serves both. They
+        # differ only for z NaN, and then the loss is NaN or BCELoss refuses: the epoch halts
+        # and its gradient is never used.
+        if KIND == RELU:
+            return g if y > ZERO else ZERO
+        return g * slope if z <= ZERO else g
 
     @_h
     def _sigmoid(z):
@@ -161,12 +173,15 @@ if not _UNAVAILABLE:
         return (_sigmoid(z) - t) / FOUR
 
     @_h
-    def _bce_ok(y):
-        return (y >= ZERO) & (y <= ONE)
+    def _bce_ok(OUT, y):
+        # ReLU and sigmoid outputs are never below 0 (NaN fails y <= 1 too): one test is enough
+        if OUT == LEAKY:
+            return (y >= ZERO) & (y <= ONE)
+        return y <= ONE
 
     @_h
-    def halt_bce(q0, q1, q2, q3, y0, y1, y2, y3):
-        return ~(_bce_ok(y0) & _bce_ok(y1) & _bce_ok(y2) & _bce_ok(y3))  # BCELoss refuses
+    def halt_bce(OUT, y0, y1, y2, y3):
+        return ~(_bce_ok(OUT, y0) & _bce_ok(OUT, y1) & _bce_ok(OUT, y2) & _bce_ok(OUT, y3))  # BCELoss refuses
 
     @_h
     def halt_mse(q0, q1, q2, q3, y0, y1, y2, y3):
@@ -184,14 +199,13 @@ if not _UNAVAILABLE:
         loss = ((_logits_row(q0, ZERO) + _logits_row(q1, ONE)) + _logits_row(q2, ONE)) + _logits_row(q3, ZERO)
         return ~_finite(loss / FOUR)
 
-    # One epoch of one network (forward, loss, backward, SGD) for a loss and an output kind.
-    # Returns the nine updated parameters, whether this state halts (no step is possible from
-    # it) and whether the update changed nothing (a fixed point). The survey's kernel and a
-    # single run's trajectory both call it with their LOSS and OUT closure constants: inlined,
-    # every branch on them folds away. (A module-level function, not a closure: numba's cache
-    # key pickles closure variables, and a dispatcher pickles differently in every process.)
-    @njit(inline="always", fastmath=False, error_model="numpy")
-    def one_epoch(LOSS, OUT, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, hrelu, os_, orelu, neg_lr):
+    @_inl
+    def one_epoch(LOSS, OUT, HID, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, os_, neg_lr):
+        """One epoch of one network (forward, loss, backward, SGD). Returns the nine updated
+        parameters, whether this state halts (no step is possible from it) and whether the
+        update changed nothing (a fixed point). The survey's kernel and a single run's
+        trajectory both call it: one arithmetic."""
+        OKIND = RELU if OUT == RELU else LEAKY
         x0, x1 = ZERO, ONE
         t0, t1 = ZERO, ONE
         # forward: rows (0,0) (0,1) (1,0) (1,1); x * w then + x * w then + b
@@ -203,14 +217,14 @@ if not _UNAVAILABLE:
         z21 = (x1 * w10 + x0 * w11) + b1
         z30 = (x1 * w00 + x1 * w01) + b0
         z31 = (x1 * w10 + x1 * w11) + b1
-        h00 = _fwd(z00, hs, hrelu)
-        h01 = _fwd(z01, hs, hrelu)
-        h10 = _fwd(z10, hs, hrelu)
-        h11 = _fwd(z11, hs, hrelu)
-        h20 = _fwd(z20, hs, hrelu)
-        h21 = _fwd(z21, hs, hrelu)
-        h30 = _fwd(z30, hs, hrelu)
-        h31 = _fwd(z31, hs, hrelu)
+        h00 = _fwd(HID, z00, hs)
+        h01 = _fwd(HID, z01, hs)
+        h10 = _fwd(HID, z10, hs)
+        h11 = _fwd(HID, z11, hs)
+        h20 = _fwd(HID, z20, hs)
+        h21 = _fwd(HID, z21, hs)
+        h30 = _fwd(HID, z30, hs)
+        h31 = _fwd(HID, z31, hs)
         q0 = (h00 * v0 + h01 * v1) + c
         q1 = (h10 * v0 + h11 * v1) + c
         q2 = (h20 * v0 + h21 * v1) + c
@@ -218,10 +232,10 @@ if not _UNAVAILABLE:
         if OUT == SIGMOID:
             y0, y1, y2, y3 = _sigmoid(q0), _sigmoid(q1), _sigmoid(q2), _sigmoid(q3)
         else:
-            y0, y1, y2 = _fwd(q0, os_, orelu), _fwd(q1, os_, orelu), _fwd(q2, os_, orelu)
-            y3 = _fwd(q3, os_, orelu)
+            y0, y1, y2 = _fwd(OKIND, q0, os_), _fwd(OKIND, q1, os_), _fwd(OKIND, q2, os_)
+            y3 = _fwd(OKIND, q3, os_)
         if LOSS == BCE:
-            bad = halt_bce(q0, q1, q2, q3, y0, y1, y2, y3)
+            bad = halt_bce(OUT, y0, y1, y2, y3)
             g0, g1 = grad_bce(q0, y0, t0), grad_bce(q1, y1, t1)
             g2, g3 = grad_bce(q2, y2, t1), grad_bce(q3, y3, t0)
         elif LOSS == MSE:
@@ -238,20 +252,20 @@ if not _UNAVAILABLE:
             g0, g1 = back_sigmoid(g0, y0), back_sigmoid(g1, y1)
             g2, g3 = back_sigmoid(g2, y2), back_sigmoid(g3, y3)
         else:
-            g0, g1 = _bwd(g0, q0, os_, orelu), _bwd(g1, q1, os_, orelu)
-            g2, g3 = _bwd(g2, q2, os_, orelu), _bwd(g3, q3, os_, orelu)
+            g0, g1 = _bwd(OKIND, g0, q0, y0, os_), _bwd(OKIND, g1, q1, y1, os_)
+            g2, g3 = _bwd(OKIND, g2, q2, y2, os_), _bwd(OKIND, g3, q3, y3, os_)
         # backward
         gv0 = ((g0 * h00 + g1 * h10) + g2 * h20) + g3 * h30
         gv1 = ((g0 * h01 + g1 * h11) + g2 * h21) + g3 * h31
         gc = ((g0 + g1) + g2) + g3
-        u00 = _bwd(g0 * v0, z00, hs, hrelu)
-        u01 = _bwd(g0 * v1, z01, hs, hrelu)
-        u10 = _bwd(g1 * v0, z10, hs, hrelu)
-        u11 = _bwd(g1 * v1, z11, hs, hrelu)
-        u20 = _bwd(g2 * v0, z20, hs, hrelu)
-        u21 = _bwd(g2 * v1, z21, hs, hrelu)
-        u30 = _bwd(g3 * v0, z30, hs, hrelu)
-        u31 = _bwd(g3 * v1, z31, hs, hrelu)
+        u00 = _bwd(HID, g0 * v0, z00, h00, hs)
+        u01 = _bwd(HID, g0 * v1, z01, h01, hs)
+        u10 = _bwd(HID, g1 * v0, z10, h10, hs)
+        u11 = _bwd(HID, g1 * v1, z11, h11, hs)
+        u20 = _bwd(HID, g2 * v0, z20, h20, hs)
+        u21 = _bwd(HID, g2 * v1, z21, h21, hs)
+        u30 = _bwd(HID, g3 * v0, z30, h30, hs)
+        u31 = _bwd(HID, g3 * v1, z31, h31, hs)
         gw00 = ((u00 * x0 + u10 * x0) + u20 * x1) + u30 * x1
         gw01 = ((u00 * x0 + u10 * x1) + u20 * x0) + u30 * x1
         gw10 = ((u01 * x0 + u11 * x0) + u21 * x1) + u31 * x1
@@ -281,113 +295,147 @@ if not _UNAVAILABLE:
         )
         return n00, n01, n10, n11, nb0, nb1, nv0, nv1, nc, bad, same
 
-    def _make(LOSS, OUT):
-        """One kernel for a loss and an output kind. Both are closure constants: every branch on
-        them folds away, so the lane loop is straight-line code and vectorises. (Only plain
-        numbers in the closure: numba's cache key pickles them, and they pickle the same in
-        every process.)"""
+    @_inl
+    def _group_epoch(LOSS, OUT, HID, W, WI, A, B, ep, hs, os_, neg_lr):
+        """One epoch of a group of LANES networks. Rows A..A+11 of W hold their state: nine
+        parameters, then (as int32, through the view WI) running (1/0), halt epoch (-1: none)
+        and epochs computed; the new state goes to rows B..B+11. A network that halts keeps
+        its state (and records the epoch); one that halts or repeats stops running. Writing
+        other rows keeps every store unconditional: "new if running else old" stored back in
+        place becomes a masked store, slow on AMD and never forwarded to the next epoch's
+        loads. A and B are constants where it is inlined. Returns whether any network still
+        runs."""
+        running = False
+        for j in range(LANES):
+            w00, w01, w10, w11 = W[A, j], W[A + 1, j], W[A + 2, j], W[A + 3, j]
+            b0, b1, v0, v1, c = W[A + 4, j], W[A + 5, j], W[A + 6, j], W[A + 7, j], W[A + 8, j]
+            n00, n01, n10, n11, nb0, nb1, nv0, nv1, nc, bad, same = one_epoch(
+                LOSS, OUT, HID, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, os_, neg_lr
+            )
+            ri = WI[A + 9, j]
+            r = ri != 0
+            step = r & ~bad
+            W[B, j] = n00 if step else w00
+            W[B + 1, j] = n01 if step else w01
+            W[B + 2, j] = n10 if step else w10
+            W[B + 3, j] = n11 if step else w11
+            W[B + 4, j] = nb0 if step else b0
+            W[B + 5, j] = nb1 if step else b1
+            W[B + 6, j] = nv0 if step else v0
+            W[B + 7, j] = nv1 if step else v1
+            W[B + 8, j] = nc if step else c
+            go = r & ~(bad | same)
+            WI[B + 9, j] = np.int32(1) if go else np.int32(0)
+            WI[B + 10, j] = ep if (r & bad) else WI[A + 10, j]
+            WI[B + 11, j] = WI[A + 11, j] + ri
+            running |= go
+        return running
+
+    def _make(LOSS, OUT, HID):
+        """One survey kernel for a loss, an output kind and a hidden kind, all closure constants:
+        every branch on them folds away. (Only plain numbers in the closure: numba's cache key
+        pickles them, and they pickle the same in every process.)
+
+        The live networks of each block of CHUNK are packed into groups of LANES; a group's
+        nine parameters, its run mask and halt epochs sit in one small local array, and the
+        lane loop (a fixed LANES iterations over that one array, so no runtime alias checks
+        and no remainder) runs inside the epoch loop for a slice of epochs. Between slices
+        the networks that stopped are written out and the rest packed into fewer groups."""
+
+        L = LANES
 
         @njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
-        def kernel(P, halt, live, clo, chi, e0, e1, hs, hrelu, os_, orelu, neg_lr):
+        def kernel(P, halt, live, clo, chi, e0, e1, hs, os_, neg_lr):
             """Train the live networks among clo..chi-1 for epochs e0..e1-1; return net-epochs computed."""
             total = 0
+            G0 = (CHUNK + L - 1) // L
+            S = np.zeros((G0, 9, L), np.float32)  # parameters of every group
+            R = np.zeros((G0, L), np.int32)  # running (1) or not
+            H = np.zeros((G0, L), np.int32)  # halt epoch
+            NET = np.empty((G0, L), np.int64)  # network of each lane (-1: padding)
+            W = np.zeros((24, L), np.float32)  # the group being trained, twice (see _group_epoch)
+            WI = W.view(np.int32)
             for blo in range(clo, chi, CHUNK):
                 hi = min(blo + CHUNK, chi)
-                lo = blo
-                n = hi - lo
-                idx = np.empty(n, np.int64)
                 m = 0
-                for k in range(lo, hi):
-                    if live[k]:
-                        idx[m] = k
-                        m += 1
+                for k in range(blo, hi):  # gather the live ones (no branch: a dead one is overwritten)
+                    g, j = m >> SHIFT, m & (L - 1)
+                    NET[g, j] = k
+                    for q in range(9):
+                        S[g, q, j] = P[q, k]
+                    R[g, j] = 1
+                    H[g, j] = -1
+                    m += 1 if live[k] else 0
                 if m == 0:
                     continue
-                a0 = np.empty(m, np.float32)
-                a1 = np.empty(m, np.float32)
-                a2 = np.empty(m, np.float32)
-                a3 = np.empty(m, np.float32)
-                a4 = np.empty(m, np.float32)
-                a5 = np.empty(m, np.float32)
-                a6 = np.empty(m, np.float32)
-                a7 = np.empty(m, np.float32)
-                a8 = np.empty(m, np.float32)
-                run = np.ones(m, np.bool_)
-                hep = np.full(m, -1, np.int32)
-                for i in range(m):
-                    k = idx[i]
-                    a0[i] = P[0, k]
-                    a1[i] = P[1, k]
-                    a2[i] = P[2, k]
-                    a3[i] = P[3, k]
-                    a4[i] = P[4, k]
-                    a5[i] = P[5, k]
-                    a6[i] = P[6, k]
-                    a7[i] = P[7, k]
-                    a8[i] = P[8, k]
-                for epoch in range(e0, e1):
-                    total += m
-                    finished = False
-                    ep = np.int32(epoch)
-                    for i in range(m):
-                        w00, w01, w10, w11 = a0[i], a1[i], a2[i], a3[i]
-                        b0, b1, v0, v1, c = a4[i], a5[i], a6[i], a7[i], a8[i]
-                        n00, n01, n10, n11, nb0, nb1, nv0, nv1, nc, bad, same = one_epoch(
-                            LOSS, OUT, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, hrelu, os_, orelu, neg_lr
-                        )
-                        r = run[i]
-                        step = r & ~bad
-                        a0[i] = n00 if step else w00
-                        a1[i] = n01 if step else w01
-                        a2[i] = n10 if step else w10
-                        a3[i] = n11 if step else w11
-                        a4[i] = nb0 if step else b0
-                        a5[i] = nb1 if step else b1
-                        a6[i] = nv0 if step else v0
-                        a7[i] = nv1 if step else v1
-                        a8[i] = nc if step else c
-                        stop = r & (bad | same)
-                        hep[i] = ep if (r & bad) else hep[i]
-                        run[i] = r & ~stop
-                        finished |= stop
-                    if not finished:
-                        continue
-                    stopped = 0
-                    for i in range(m):
-                        stopped += 0 if run[i] else 1
-                    if stopped * COMPACT < m and epoch + 1 < e1:
-                        continue
-                    j = 0
-                    for i in range(m):
-                        if run[i]:
-                            a0[j], a1[j], a2[j], a3[j], a4[j] = a0[i], a1[i], a2[i], a3[i], a4[i]
-                            a5[j], a6[j], a7[j], a8[j] = a5[i], a6[i], a7[i], a8[i]
-                            idx[j], hep[j], run[j] = idx[i], hep[i], True
-                            j += 1
-                        else:
-                            k = idx[i]
-                            P[0, k], P[1, k], P[2, k], P[3, k], P[4, k] = a0[i], a1[i], a2[i], a3[i], a4[i]
-                            P[5, k], P[6, k], P[7, k], P[8, k] = a5[i], a6[i], a7[i], a8[i]
-                            halt[k] = hep[i]
-                            live[k] = False
-                    m = j
-                    if m == 0:
-                        break
-                for i in range(m):
-                    k = idx[i]
-                    P[0, k], P[1, k], P[2, k], P[3, k], P[4, k] = a0[i], a1[i], a2[i], a3[i], a4[i]
-                    P[5, k], P[6, k], P[7, k], P[8, k] = a5[i], a6[i], a7[i], a8[i]
-                    halt[k] = hep[i]
-                    live[k] = run[i]
+                epoch = e0
+                span = 1 if e0 == 0 else SPAN  # about half the starts stop after the first epoch
+                while epoch < e1 and m > 0:
+                    G = (m + L - 1) // L
+                    for j in range(m, G * L):  # padding: a copy of lane 0, never running
+                        g, jj = j >> SHIFT, j & (L - 1)
+                        NET[g, jj] = -1
+                        R[g, jj] = 0
+                        for q in range(9):
+                            S[g, q, jj] = S[0, q, 0]
+                    end = min(e1, epoch + span)
+                    for g in range(G):
+                        for q in range(9):
+                            for j in range(L):
+                                W[q, j] = S[g, q, j]
+                        for j in range(L):
+                            WI[9, j] = R[g, j]
+                            WI[10, j] = H[g, j]
+                            WI[11, j] = 0
+                        cur = 0  # the rows holding the group's state: 0..11 or 12..23
+                        for ep in range(epoch, end):
+                            if cur == 0:
+                                running = _group_epoch(LOSS, OUT, HID, W, WI, 0, 12, np.int32(ep), hs, os_, neg_lr)
+                                cur = 12
+                            else:
+                                running = _group_epoch(LOSS, OUT, HID, W, WI, 12, 0, np.int32(ep), hs, os_, neg_lr)
+                                cur = 0
+                            if not running:
+                                break
+                        for q in range(9):
+                            for j in range(L):
+                                S[g, q, j] = W[cur + q, j]
+                        for j in range(L):
+                            R[g, j] = WI[cur + 9, j]
+                            H[g, j] = WI[cur + 10, j]
+                            total += WI[cur + 11, j]
+                    epoch = end
+                    span = SPAN if span == 1 else span * 2
+                    # write out every network (the running ones will be again) and pack the running
+                    # ones: no branch, as about half of them stop in the first slice, at random
+                    keep = 0
+                    more = epoch < e1
+                    for j in range(m):
+                        g, jj = j >> SHIFT, j & (L - 1)
+                        k = NET[g, jj]
+                        for q in range(9):
+                            P[q, k] = S[g, q, jj]
+                        halt[k] = H[g, jj]
+                        run = R[g, jj] != 0
+                        live[k] = run
+                        g2, j2 = keep >> SHIFT, keep & (L - 1)
+                        NET[g2, j2] = k
+                        H[g2, j2] = H[g, jj]
+                        for q in range(9):
+                            S[g2, q, j2] = S[g, q, jj]
+                        keep += 1 if (run and more) else 0
+                    for j in range(keep):
+                        R[j >> SHIFT, j & (L - 1)] = 1
+                    m = keep
             return total
 
         return kernel
 
-    def _make_path(LOSS, OUT):
+    def _make_path(LOSS, OUT, HID):
         """A single run's trajectory: the survey's epoch, one network, every state kept."""
 
         @njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
-        def path(p, rows, hs, hrelu, os_, orelu, neg_lr):
+        def path(p, rows, hs, os_, neg_lr):
             """From the nine parameters ``p`` of a state, step up to len(rows) times, writing
             each new state into ``rows``. Returns (states written, why it stopped): RAN_OUT,
             HALTS (the last state, ``p`` itself if none was written, halts) or REPEATS (the
@@ -395,7 +443,7 @@ if not _UNAVAILABLE:
             w00, w01, w10, w11, b0, b1, v0, v1, c = p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8]
             for i in range(rows.shape[0]):
                 n00, n01, n10, n11, nb0, nb1, nv0, nv1, nc, bad, same = one_epoch(
-                    LOSS, OUT, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, hrelu, os_, orelu, neg_lr
+                    LOSS, OUT, HID, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, os_, neg_lr
                 )
                 if bad:
                     return i, HALTS
@@ -423,37 +471,50 @@ if not _UNAVAILABLE:
     def _sign(x):
         return math.copysign(ONE, x)
 
-    KERNELS = {(loss, out): _make(loss, out) for loss in (BCE, MSE) for out in (PIECEWISE, SIGMOID)}
-    KERNELS[(LOGITS, PIECEWISE)] = KERNELS[(LOGITS, SIGMOID)] = _make(LOGITS, PIECEWISE)
-    PATHS = {(loss, out): _make_path(loss, out) for loss in (BCE, MSE) for out in (PIECEWISE, SIGMOID)}
-    PATHS[(LOGITS, PIECEWISE)] = PATHS[(LOGITS, SIGMOID)] = _make_path(LOGITS, PIECEWISE)
-
+    _KERNELS: dict = {}
+    _PATHS: dict = {}
 
 # --------------------------------------------------------------------- driving it
 
-SLICE_WORK = 1 << 23  # network-epochs per kernel call: a stop request waits at most ~0.1 s
+SLICE_WORK = 1 << 24  # network-epochs per kernel call: a stop request waits at most ~0.1 s
+
+
+def _kinds(config) -> tuple[int, int, int]:
+    """(loss, output kind, hidden kind) of a supported setting: the compile-time constants."""
+    hid, out = config.activations
+    loss = LOSS_KIND[config.loss]
+    okind = SIGMOID if out.name == "sigmoid" else RELU if out.name == "relu" else LEAKY
+    if loss == LOGITS:  # BCEWithLogitsLoss takes the pre-activation: the output activation is unused
+        okind = RELU
+    return loss, okind, RELU if hid.name == "relu" else LEAKY
 
 
 def _kernel_for(config):
-    out = config.activations[-1]
-    kind = SIGMOID if out.name == "sigmoid" else PIECEWISE
-    return KERNELS[(LOSS_KIND[config.loss], kind)]
+    key = _kinds(config)
+    if key not in _KERNELS:
+        _KERNELS[key] = _make(*key)
+    return _KERNELS[key]
 
 
-def _piecewise(act) -> tuple[np.float32, bool]:
-    """(slope, is_relu) of a ReLU / LeakyReLU / identity layer (sigmoid: unused)."""
-    if act.name == "relu":
-        return np.float32(0.0), True
+def _path_for(config):
+    key = _kinds(config)
+    if key not in _PATHS:
+        _PATHS[key] = _make_path(*key)
+    return _PATHS[key]
+
+
+def _slope(act) -> np.float32:
+    """The slope of a LeakyReLU (torch passes it to its kernel as float32); identity is slope 1;
+    unused for ReLU and sigmoid."""
     if act.name == "leaky_relu":
-        return np.float32(act.param), False  # torch passes the slope to its kernel as float32
-    return np.float32(1.0), False
+        return np.float32(act.param)
+    return np.float32(1.0) if act.name == "identity" else np.float32(0.0)
 
 
 def _example_args(config) -> tuple:
-    hs, hrelu = _piecewise(config.activations[0])
-    os_, orelu = _piecewise(config.activations[-1])
+    hid, out = config.activations
     P, halt, live = np.zeros((9, 1), np.float32), np.full(1, -1, np.int64), np.ones(1, np.bool_)
-    return (P, halt, live, 0, 1, 0, 1, hs, hrelu, os_, orelu, np.float32(-config.lr))
+    return (P, halt, live, 0, 1, 0, 1, _slope(hid), _slope(out), np.float32(-config.lr))
 
 
 def needs_compiling(config) -> bool:
@@ -494,8 +555,7 @@ def train(
     halt = np.full(n, -1, np.int64)
     live = np.ones(n, np.bool_)
     kernel = _kernel_for(config)
-    hs, hrelu = _piecewise(config.activations[0])
-    os_, orelu = _piecewise(config.activations[-1])
+    hs, os_ = _slope(config.activations[0]), _slope(config.activations[-1])
     neg_lr = np.float32(-config.lr)
     threads = threads or max(1, min(os.cpu_count() or 1, torch.get_num_threads()))
     blocks = -(-n // CHUNK)
@@ -514,9 +574,10 @@ def train(
             alive = int(live.sum())
             if alive == 0:
                 break
-            step = max(1, min(epochs - epoch, SLICE_WORK // alive))
+            # the first epoch alone: about half the starts stop there, the rest is sized on the others
+            step = 1 if epoch == 0 else max(1, min(epochs - epoch, SLICE_WORK // alive))
             e1 = epoch + step
-            args = (hs, hrelu, os_, orelu, neg_lr)
+            args = (hs, os_, neg_lr)
             if pool is None:
                 trained += kernel(P, halt, live, 0, n, epoch, e1, *args)
             else:
@@ -544,13 +605,10 @@ def trajectory(row: np.ndarray, config, count: int) -> tuple[np.ndarray, int]:
     reached, (k, 9), and why it stopped: RAN_OUT, HALTS (the last state reached, or ``row``
     when k is 0, halts) or REPEATS (the last state is bit for bit the one before).
     ``config`` must be ``supported``."""
-    out = config.activations[-1]
-    kind = SIGMOID if out.name == "sigmoid" else PIECEWISE
-    path = PATHS[(LOSS_KIND[config.loss], kind)]
-    hs, hrelu = _piecewise(config.activations[0])
-    os_, orelu = _piecewise(out)
+    path = _path_for(config)
+    hs, os_ = _slope(config.activations[0]), _slope(config.activations[-1])
     rows = np.empty((count, 9), np.float32)
-    k, why = path(np.ascontiguousarray(row, np.float32), rows, hs, hrelu, os_, orelu, np.float32(-config.lr))
+    k, why = path(np.ascontiguousarray(row, np.float32), rows, hs, os_, np.float32(-config.lr))
     return rows[:k], int(why)
 
 

@@ -66,21 +66,41 @@ class SurveyScreen(Screen):
     @work(thread=True, exclusive=True)
     def _run(self, n: int) -> None:
         bar = self.query_one(ProgressBar)
-        result = run_survey(
-            self.config,
-            n,
-            200,
-            seed=0,
-            progress=lambda done, total: (
-                self.app.call_from_thread(bar.update, progress=done) if self.is_attached else None
-            ),
-        )
-        self.app.call_from_thread(self._show, result)
+        notes: list[str] = []  # one-line remarks from the survey (e.g. compiling its kernel)
+        started = []
 
-    def _show(self, r: SurveyResult) -> None:
+        def note(text: str) -> None:
+            notes.append(text)
+            if self.is_attached:  # the first survey of a setting compiles: seconds at 0%
+                self.app.call_from_thread(self._say, ["running…", *notes])
+
+        def progress(done: int, total: int) -> None:
+            if not self.is_attached:
+                return
+            if not started and notes:  # compiled: the compile note has done its job
+                started.append(True)
+                self.app.call_from_thread(self._say, ["running…", *self._lasting(notes)])
+            self.app.call_from_thread(bar.update, progress=done)
+
+        result = run_survey(self.config, n, 200, seed=0, progress=progress, note=note)
+        self.app.call_from_thread(self._show, result, self._lasting(notes))
+
+    @staticmethod
+    def _lasting(notes: list[str]) -> list[str]:
+        """The notes worth keeping once the survey runs: not the one saying it compiles."""
+        return [t for t in notes if not t.startswith("compiling")]
+
+    def _say(self, lines: list[str]) -> None:
+        if self.is_attached:
+            self.query_one("#result", Static).update("\n".join(lines))
+
+    def _show(self, r: SurveyResult, notes: list[str] = ()) -> None:
         if not self.is_attached:  # closed while the survey ran
             return
-        self.query_one("#result", Static).update(render_survey(r))
+        shown = render_survey(r)
+        if notes:
+            shown = Group(*(Text(t, style="italic") for t in notes), shown)
+        self.query_one("#result", Static).update(shown)
 
 
 def _bar(share: float, width: int = 30) -> str:
