@@ -7,6 +7,7 @@ import io
 
 from rich.console import Console
 from textual import events as textual_events
+from textual.worker import WorkerCancelled
 
 from xor_tui.app.components.diagram import NetworkDiagram
 from xor_tui.app.components.events import EventPanel
@@ -51,7 +52,7 @@ async def settle(pilot) -> None:
     for _ in range(100):
         try:  # a worker that never starts (its node went away first) must not hang the test
             await asyncio.wait_for(app.workers.wait_for_complete(), 30)
-        except TimeoutError:
+        except (TimeoutError, WorkerCancelled):  # wait_for cancels the waits at its timeout
             stuck = [f"{w.name} {w.state.name} {type(w.node).__name__}" for w in app.workers if not w.is_finished]
             raise AssertionError(f"workers still not complete after 30 s: {stuck}") from None
         await pilot.pause()  # the worker's report arrives as a message
@@ -88,3 +89,11 @@ async def edit_param(pilot, name: str, text: str) -> None:
     await pilot.press("enter")
     await type_text(pilot, text)
     await pilot.press("enter")
+
+
+def screen_text(app) -> str:
+    """The whole screen as text, as a full repaint draws it (dialogs over what they cover)."""
+    w, h = app.size
+    con = Console(width=w, height=h, file=io.StringIO(), record=True, color_system=None, legacy_windows=False)
+    con.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return con.export_text()
