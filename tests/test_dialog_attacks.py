@@ -153,6 +153,28 @@ async def test_enter_then_ctrl_p_at_every_small_gap_never_leaves_a_dialog_that_i
         await still_usable(pilot, name)
 
 
+@pytest.mark.parametrize("name", ["c", "l", "v"])
+async def test_the_palette_over_a_dialog_or_the_survey_runs_nothing_behind_it(name):
+    """Over a dialog or the survey the palette offers Textual's own commands only: the main
+    screen's actions (load a case, step, edit...) would act behind what is open."""
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_dialog(pilot, name)
+        under = app.screen
+        await pilot.press("ctrl+p", *"load", "space", *"case", "space", "7")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.session.name == "seed 0" and app.session.epoch == 0, name
+        await escape_to_main(pilot, name)  # the palette, then what it was opened over
+        assert under.is_attached is False
+        await pilot.press("ctrl+p", *"load", "space", *"case", "space", "7")  # over the main screen it does
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.session.name == "case7"
+
+
 # ------------------------------------------------------------------ every dialog, on purpose
 def _small_sweep(config, lrs, scales, n, epochs, seed, **kw):
     """The sweep screen's own sweep on 300 networks a cell instead of 10,000: the same code
