@@ -132,7 +132,7 @@ async def test_a_dialog_covered_by_the_palette_before_its_enter_arrives_keeps_es
 async def test_enter_then_ctrl_p_at_every_small_gap_never_leaves_a_dialog_that_ignores_escape(
     name, tmp_path, monkeypatch
 ):
-    """The same race through real keys: Enter, then ctrl+p after 2 to 7 turns of the event
+    """The same race through real keys: Enter, then ctrl+p after 3 to 6 turns of the event
     loop (the Enter travels from the focused widget up to the app and back as a message;
     with fewer turns ctrl+p comes first, with more the dialog has closed). On the old code,
     4 turns left the scenario list stuck and 5 crashed the app (the palette's search outlived
@@ -141,7 +141,7 @@ async def test_enter_then_ctrl_p_at_every_small_gap_never_leaves_a_dialog_that_i
     (tmp_path / SAVED).write_text("")
     app = XorApp()
     async with app.run_test(size=SIZE) as pilot:
-        for gap in range(2, 8):
+        for gap in range(3, 7):
             await open_dialog(pilot, name)
             app.post_message(events.Key("enter", "\r"))
             for _ in range(gap):

@@ -4,14 +4,16 @@ and resizes down to 1x1 with each dialog open. Full length (1,000+ actions) runs
 ``slow`` marker (CI); a short run always (MONKEY_ACTIONS and MONKEY_SEED set its length and
 seed, to try more locally)."""
 
+import asyncio
 import os
 import random
 import string
 
 import pytest
 import torch
+from textual import events
 
-from tests.apphelp import burst, settle, status
+from tests.apphelp import KEY_CHARS, burst, settle, status
 from tests.conftest import COUNTS
 from xor_tui.app import keymap
 from xor_tui.app.main import MainScreen, XorApp
@@ -89,6 +91,16 @@ def _key_for(ch: str) -> str:
     return names.get(ch, ch)
 
 
+async def _spaced_burst(pilot, keys: list[str], rng: random.Random) -> None:
+    """Keys a few turns of the event loop apart: each lands while the previous one is still
+    travelling through the app as messages (how Enter then ctrl+p once left a dialog stuck)."""
+    await pilot.pause()
+    for k in keys:
+        pilot.app.post_message(events.Key(k, KEY_CHARS.get(k, k if len(k) == 1 else None)))
+        for _ in range(rng.randint(0, 8)):
+            await asyncio.sleep(0)
+
+
 async def _dialogs_on_purpose(pilot, rng: random.Random) -> int:
     """Open every dialog; Enter/Escape bursts inside it; shrink to 1x1 and back with it open."""
     app, n = pilot.app, 0
@@ -125,10 +137,15 @@ async def _monkey(tmp_path, monkeypatch, actions: int, seed: int) -> None:
                 await pilot.press(rng.choice(POOL))
                 COUNTS["monkey: keys pressed"] += 1
                 done += 1
-            elif roll < 0.8:
+            elif roll < 0.65:
                 keys = rng.choices(POOL + ["enter", "escape"] * 4, k=rng.randint(2, 8))
                 await burst(pilot, *keys)
                 COUNTS["monkey: keys pressed in bursts"] += len(keys)
+                done += len(keys)
+            elif roll < 0.8:
+                keys = rng.choices(POOL + ["enter", "escape", "ctrl+p"] * 4, k=rng.randint(2, 5))
+                await _spaced_burst(pilot, keys, rng)
+                COUNTS["monkey: keys pressed a few event-loop turns apart"] += len(keys)
                 done += len(keys)
             elif roll < 0.92:
                 w, h = app.size
