@@ -208,6 +208,21 @@ async def test_enter_twice_enter_then_escape_and_1x1_in_every_dialog(name, tmp_p
         await still_usable(pilot, f"{name}: resized to 1x1")
 
 
+@pytest.mark.parametrize("keys", [("ctrl+p", *"case"), ("c",), ("a", "enter")], ids=["palette listing", "c", "a"])
+async def test_lists_a_few_columns_wide_never_crash(keys):
+    """A list open (the palette showing matches, a choice dialog) while the terminal is a few
+    columns wide: Textual's OptionList measured its options at width <= 0 (ValueError)."""
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*keys)
+        await pilot.pause(0.3)  # the palette's matches are listed
+        for size in [(1, 1), (2, 40), (4, 30), (6, 30), (10, 5), SIZE]:
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+        assert app.return_code is None
+        await escape_to_main(pilot, keys[0])
+
+
 # ------------------------------------------------------------------ rapid resizes
 BURST = [(1, 1), (2, 40), (200, 60), (40, 2), (80, 24), (1, 1), (250, 80), (20, 8), (2, 40), (120, 36)]
 STATES = {"no dialog": ("7", "space"), "choice open": ("7", "space", "c"), "help open": ("7", "question_mark")}

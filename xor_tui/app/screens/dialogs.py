@@ -61,7 +61,11 @@ def _on_top(screen) -> bool:
 class Palette(_Once, CommandPalette):
     """Textual's command palette, dismissed at most once. Its search worker may still report
     while the palette is being taken down (a burst of keys then escape); the list it would
-    update is gone by then, so that late report is dropped instead of failing the app."""
+    update is gone by then, so that late report is dropped instead of failing the app.
+    Its command list keeps a minimum width: at a terminal a few columns wide Textual's
+    OptionList measured its options at a width of zero or less and failed (ValueError)."""
+
+    DEFAULT_CSS = "Palette CommandList { min-width: 12; }"
 
     def _watch__list_visible(self) -> None:
         try:
