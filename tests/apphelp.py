@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+import time
 
 from rich.console import Console
 from textual import events as textual_events
+from textual.worker import WorkerCancelled, WorkerState
 
 from xor_tui.app.components.diagram import NetworkDiagram
 from xor_tui.app.components.events import EventPanel
@@ -48,15 +51,22 @@ async def settle(pilot) -> None:
     """Wait for every background worker (a run, a seed search, a survey) and the redraw."""
     app = pilot.app
     await pilot.pause()  # queued keys first: they may start a worker
-    for _ in range(100):
-        try:  # a worker that never starts (its node went away first) must not hang the test
-            await asyncio.wait_for(app.workers.wait_for_complete(), 30)
-        except TimeoutError:
-            stuck = [f"{w.name} {w.state.name} {type(w.node).__name__}" for w in app.workers if not w.is_finished]
-            raise AssertionError(f"workers still not complete after 30 s: {stuck}") from None
-        await pilot.pause()  # the worker's report arrives as a message
-        if not app.main.player.busy and not any(w.is_running for w in app.workers):
+    deadline = time.monotonic() + 30
+    for _ in range(100):  # bounded: the player can stay busy with no worker left (a known bug)
+        # workers still to finish; one cancelled before it started (its screen closed first)
+        # never will, and is done as far as anyone can tell
+        pending = [
+            w for w in app.workers if not w.is_finished and not (w.is_cancelled and w.state == WorkerState.PENDING)
+        ]
+        if not pending and not app.main.player.busy:  # busy until the worker's report is taken in
             break
+        if pending and time.monotonic() > deadline:
+            stuck = [f"{w.name} {w.state.name} {type(w.node).__name__}" for w in pending]
+            raise AssertionError(f"workers still not complete after 30 s: {stuck}")
+        started = [w for w in pending if w.state != WorkerState.PENDING]  # wait() refuses the others
+        with contextlib.suppress(TimeoutError, WorkerCancelled):  # still going; cancelled is done
+            await asyncio.wait_for(app.workers.wait_for_complete(started), 0.5)
+        await pilot.pause()  # the worker's report arrives as a message
     await pilot.pause()
 
 
@@ -88,3 +98,11 @@ async def edit_param(pilot, name: str, text: str) -> None:
     await pilot.press("enter")
     await type_text(pilot, text)
     await pilot.press("enter")
+
+
+def screen_text(app) -> str:
+    """The whole screen as text, as a full repaint draws it (dialogs over what they cover)."""
+    w, h = app.size
+    con = Console(width=w, height=h, file=io.StringIO(), record=True, color_system=None, legacy_windows=False)
+    con.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return con.export_text()

@@ -494,6 +494,8 @@ class XorApp(App):
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
         main = self.main
+        if screen is not main:  # opened over a dialog or the survey: main's actions must not act behind it
+            return
         for k in keymap.palette_entries():
             yield SystemCommand(
                 k.help[0].upper() + k.help[1:],

@@ -30,22 +30,42 @@ PromptScreen, ChoiceScreen, ConfirmScreen, HelpScreen { align: center middle; }
 
 
 class _Once:
-    """Dismiss at most once, and only while on top: a second Enter (or Enter then Escape)
-    arriving before the screen is gone does nothing instead of popping the screen below."""
+    """Dismiss at most once, and only while on top of the stack.
+
+    Textual's ``Screen.dismiss`` pops whatever screen is on top (``App.pop_screen``), not
+    necessarily this one, and ``Screen.is_current`` is also true for a screen merely visible
+    under a translucent modal. A dialog's Enter arrives as a message (an option selected, an
+    input submitted, a button pressed) that the dialog handles a few turns of the event loop
+    later; a key in between (ctrl+p, a priority key) can push the palette over it first. The
+    dialog then dismissed itself from under the palette: its callback ran, the palette was
+    popped in its place, and the dialog stayed on top marked as dismissed, ignoring escape
+    forever. So a dialog that is covered acts on nothing: its late Enter is dropped, it stays
+    open and visible, and once it is on top again escape or Enter close it as usual. A second
+    Enter (or Enter then Escape) before the screen is gone does nothing either."""
 
     _xor_dismissed = False
 
     def dismiss(self, result=None) -> AwaitComplete:
-        if self._xor_dismissed or not self.is_current:
+        if self._xor_dismissed or not _on_top(self):
             return AwaitComplete.nothing()
         self._xor_dismissed = True
         return super().dismiss(result)
 
 
+def _on_top(screen) -> bool:
+    """True when ``screen`` is the top of the app's screen stack (not merely visible)."""
+    stack = screen.app.screen_stack
+    return bool(stack) and stack[-1] is screen
+
+
 class Palette(_Once, CommandPalette):
     """Textual's command palette, dismissed at most once. Its search worker may still report
     while the palette is being taken down (a burst of keys then escape); the list it would
-    update is gone by then, so that late report is dropped instead of failing the app."""
+    update is gone by then, so that late report is dropped instead of failing the app.
+    Its command list keeps a minimum width: at a terminal a few columns wide Textual's
+    OptionList measured its options at a width of zero or less and failed (ValueError)."""
+
+    DEFAULT_CSS = "Palette CommandList { min-width: 12; }"
 
     def _watch__list_visible(self) -> None:
         try:

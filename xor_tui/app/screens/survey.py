@@ -49,7 +49,9 @@ class SurveyScreen(Screen):
         self.action_run()
 
     def action_back(self) -> None:
-        if self.is_current:  # a second escape in a burst must not pop the main screen
+        # only while on top: a second escape in a burst must not pop the main screen, and
+        # is_current is also true under a translucent screen (dismiss would pop that one)
+        if self.app.screen is self:
             self.dismiss()
 
     def action_run(self) -> None:
