@@ -217,6 +217,35 @@ async def test_a_long_run_stops_refuses_keys_and_frames_are_consistent():
         assert "Stopped at epoch" in events(app)
 
 
+async def test_x_frees_the_keys_when_a_runs_report_never_arrived(monkeypatch):
+    from xor_tui.app.player import Player
+
+    real = Player.post_message
+    lost = []
+
+    def lose_one_report(self, message):
+        if isinstance(message, Player.RunFinished) and not lost:
+            lost.append(message)
+            return True
+        return real(self, message)
+
+    monkeypatch.setattr(Player, "post_message", lose_one_report)
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        app.session.epochs = 300
+        await pilot.press("e")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert lost and app.main.busy  # the job is gone, its report lost: keys stay refused
+        await pilot.press("x")
+        await pilot.pause()
+        assert not app.main.busy and "Stopped at epoch 300" in events(app)
+        await pilot.press("space")
+        await pilot.pause()
+        assert app.session.epoch == 301
+
+
 async def test_a_million_epochs_to_the_end_in_the_app():
     """The source's setting takes the fused kernel: e runs a million epochs of case 3 at once."""
     app = XorApp()

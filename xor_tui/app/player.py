@@ -142,9 +142,13 @@ class Player(Widget):
         self._run_worker(self.session, target, stop_on_event)
 
     def stop(self) -> None:
-        """Ask a background run to stop (it stops between epochs) or pause play."""
+        """Ask a background run to stop (it stops between epochs) or pause play. Busy with no
+        job left (its report never arrived: seen once after bursts of keys around the sweep
+        screen, cause unknown), stop frees the keys instead of leaving them refused for good."""
         if self.busy:
             self._stop_requested = True
+            if not any(w.node is self and not w.is_finished for w in self.app.workers):
+                self.post_message(self.RunFinished("stopped"))  # its handler calls done()
         else:
             self.pause()
 
