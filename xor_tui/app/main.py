@@ -3,6 +3,7 @@ keys; the Player owns the play clock and the background run."""
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from textual.app import App, ComposeResult, SystemCommand
@@ -484,6 +485,9 @@ class XorApp(App):
     def get_default_screen(self) -> Screen:
         return self.main
 
+    def on_ready(self) -> None:
+        _tune_gc()
+
     def action_command_palette(self) -> None:
         from .screens.dialogs import Palette
 
@@ -521,6 +525,25 @@ class XorApp(App):
                 return None
             return path
         return None
+
+
+_gc_tuned = False
+
+
+def _tune_gc() -> None:
+    """Once per process, when the first screen is up: keep the collector off what startup
+    built (PyTorch, Textual, the first screen: about 200,000 objects that live as long as the
+    app) and let it run less often. Each step makes thousands of short-lived objects; with
+    Python's defaults the collector ran several times a step and a full collection, which
+    walked every one of those objects, took 150-180 ms (measured with gc.callbacks while
+    stepping; benchmarks/app_step.py). Textual itself pauses the collector while scrolling."""
+    global _gc_tuned
+    if _gc_tuned:
+        return
+    _gc_tuned = True
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
 
 
 _boxed = boxed  # a titled panel that z maximises (components/panel.py)

@@ -29,10 +29,22 @@ class InputSpace(LinesWidget, can_focus=True):
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.frame: Frame | None = None
+        self._drawn = None
 
     def show(self, frame: Frame) -> None:
         self.frame = frame
-        self.set_content(None)
+        # what the picture is drawn from: the network (weights, activations, loss) and the
+        # rows' verdicts; a step that changes none of these (a dead run) redraws nothing
+        key = (
+            tuple(e.value for e in frame.edges),
+            tuple(b.value for b in frame.biases),
+            frame.config.activations,
+            frame.config.loss,
+            tuple(r.correct for r in frame.rows),
+        )
+        if key != self._drawn:
+            self._drawn = key
+            self.set_content(None)
 
     def build(self):
         w, h = self.size.width, self.size.height

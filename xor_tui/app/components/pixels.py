@@ -20,6 +20,14 @@ from textual.color import Color
 _BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dtype=np.int32)
 
 
+@lru_cache(maxsize=256)
+def line_points(x0: float, y0: float, x1: float, y1: float) -> tuple[tuple[float, float], ...]:
+    """The centre points ``Braille.line`` samples along a segment (in dots), undashed."""
+    n = max(int(math.hypot(x1 - x0, y1 - y0) * 2), 1)
+    t = np.linspace(0.0, 1.0, n + 1)
+    return tuple(zip((x0 + (x1 - x0) * t).tolist(), (y0 + (y1 - y0) * t).tolist()))
+
+
 class Braille:
     """A dot grid of ``w x h`` cells; each dot remembers which line (an int id) drew it."""
 
@@ -36,7 +44,7 @@ class Braille:
         owner: int,
         width: int = 1,
         dash: tuple[float, float, float] | None = None,
-    ) -> list[tuple[float, float]]:
+    ) -> tuple[tuple[float, float], ...]:
         """A segment in dot coordinates, ``width`` dots thick. ``dash = (on, off, phase)``
         keeps only the dots where ``(s + phase) mod (on + off) < on``, ``s`` being the distance
         from (x0, y0); a growing phase moves the dashes towards (x0, y0).
@@ -58,7 +66,7 @@ class Braille:
         py = (ys[None, :] + ny * offsets[:, None]).round().astype(np.int64).ravel()
         ok = (px >= 0) & (px < self.w * 2) & (py >= 0) & (py < self.h * 4)
         self.owner[py[ok], px[ok]] = owner
-        return list(zip((x0 + (x1 - x0) * t).tolist(), (y0 + (y1 - y0) * t).tolist()))
+        return line_points(x0, y0, x1, y1)
 
     def polyline(self, xs: np.ndarray, ys: np.ndarray, owners: np.ndarray) -> None:
         """Connect consecutive points (in dots; NaN breaks the line) one dot thick; segment i
@@ -103,11 +111,24 @@ class Braille:
         filled = o >= 0
         codes = (filled * _BITS[None, :, None, :]).sum(axis=(1, 3))
         ys, xs = np.nonzero(codes)
+        if not len(ys):
+            return
         prio = priority or {}
-        for y, x in zip(ys.tolist(), xs.tolist()):
-            ids = o[y, :, x, :][filled[y, :, x, :]].tolist()
-            best = max(set(ids), key=lambda i: (ids.count(i), prio.get(i, 0), i))
-            yield x, y, chr(0x2800 + int(codes[y, x])), best
+        # per cell, each line's score (dots, priority, id), compared as one number; the best wins
+        ids = np.unique(o[filled])
+        best = np.full(codes.shape, -1, dtype=np.int64)
+        owner = np.zeros(codes.shape, dtype=np.int64)
+        span = int(ids.max()) + 1
+        prio_span = max([abs(v) for v in prio.values()] + [0]) * 2 + 1
+        for i in ids.tolist():
+            count = (o == i).sum(axis=(1, 3))
+            score = (count * prio_span + (prio.get(i, 0) + prio_span // 2)) * span + i
+            score[count == 0] = -1
+            better = score > best
+            best[better] = score[better]
+            owner[better] = i
+        for y, x, code, who in zip(ys.tolist(), xs.tolist(), codes[ys, xs].tolist(), owner[ys, xs].tolist()):
+            yield x, y, chr(0x2800 + code), who
 
 
 # ---------------------------------------------------------------- colours
