@@ -47,6 +47,12 @@ def test_svg_shows_the_halt_screen(halt_svg):
     assert "h[1] DEAD" in text  # the dead hidden unit, as the app draws it
 
 
+def test_the_loss_chart_spans_the_scenarios_epochs_not_the_epoch_asked_for(halt_svg):
+    """As in the app: case 7 has 200 epochs, so its chart at the halt (98) still ends at 200."""
+    axis = next(ln for ln in screen_lines(halt_svg) if "└0" in ln)
+    assert "98" in axis and axis.rstrip().rstrip("│").endswith("200"), axis
+
+
 def test_never_overwrites_without_force(halt_svg, capsys):
     before = halt_svg.read_bytes()
     assert main(["snapshot", "case7", "--epoch", "3", "-o", str(halt_svg)]) == 2

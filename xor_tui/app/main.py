@@ -194,6 +194,10 @@ class MainScreen(Screen):
             return
         self._start_run(s.epochs, stop_on_event=False)
 
+    def run_to(self, epoch: int) -> None:
+        """Run to ``epoch`` (or a halt) off the UI thread, as ``e`` does to the scenario's end."""
+        self._start_run(epoch, stop_on_event=False)
+
     def action_next_event(self) -> None:
         self._start_run(self.session.epoch + 100_000, stop_on_event=True)
 
