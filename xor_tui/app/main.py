@@ -4,6 +4,8 @@ keys; the Player owns the play clock and the background run."""
 from __future__ import annotations
 
 import gc
+import os
+import re
 from pathlib import Path
 
 from textual.app import App, ComposeResult, SystemCommand
@@ -14,11 +16,12 @@ from textual.widgets import Footer, Header
 
 from ..core.activations import NAMES as ACTIVATIONS
 from ..core.activations import SpecError
-from ..core.files import check_target
+from ..core.files import SaveError, check_target, write_atomic
 from ..core.printout import is_printout
 from ..core.run import check_seed, check_value
 from ..core.scenario import ScenarioError, builtin, builtin_names, resolve, save
 from ..core.session import Session
+from ..core.text import printable
 from ..core.view import Frame
 from . import keymap
 from .components.diagram import NetworkDiagram
@@ -156,7 +159,11 @@ class MainScreen(Screen):
         if event.error:
             self.say(event.error, error=True)
             return
-        self._load(Session.from_scenario(event.scenario), f"Loaded run 1 of {event.path}: {event.scenario.description}")
+        self._load(
+            Session.from_scenario(event.scenario),
+            f"Loaded run 1 of {event.path}: {event.scenario.description}",
+            file=event.path,
+        )
 
     # ------------------------------------------------------------ stepping
     def action_step(self) -> None:
@@ -213,9 +220,11 @@ class MainScreen(Screen):
         self.player.stop()
 
     # ------------------------------------------------------------ starts
-    def _load(self, session: Session, message: str) -> None:
+    def _load(self, session: Session, message: str, file: str | Path | None = None) -> None:
+        """Show ``session``; ``file``: the file it came from (screenshots go next to it)."""
         self.player.pause()
         self.app.session = session
+        self.app.session_file = None if file is None else Path(file).expanduser()
         self.say(message)
 
     def action_restart(self) -> None:
@@ -261,6 +270,7 @@ class MainScreen(Screen):
                     loaded["session"] = Session.from_state_dict_file(path)
                 else:
                     loaded["session"] = Session.from_scenario(resolve(path))
+                loaded["file"] = None if path in builtin_names() else path
             except (ScenarioError, SpecError) as exc:
                 if is_printout(path):  # the student's printed log: its first run, recovered
                     loaded["log"] = path
@@ -276,7 +286,7 @@ class MainScreen(Screen):
                 self.player.load_log(loaded["log"])
             elif "session" in loaded:
                 session = loaded["session"]
-                self._load(session, f"Loaded {text.strip()}: {session.description}")
+                self._load(session, f"Loaded {text.strip()}: {session.description}", file=loaded["file"])
 
         self.app.push_screen(
             PromptScreen(
@@ -304,6 +314,7 @@ class MainScreen(Screen):
             except (OSError, ScenarioError) as exc:  # a vanished folder; a session replay would refuse
                 self.say(f"Not saved: {exc}", error=True)
                 return
+            self.app.session_file = path  # the session now lives in this file
             self.say(
                 f"Saved {path}: `xor-tui replay {path}` reproduces this session "
                 f"({len(sc.script)} action(s), {sc.epochs} epoch(s))."
@@ -468,8 +479,12 @@ class MainScreen(Screen):
         self.maximize(self.focused or self.query_one(ParamsTable))
 
     def action_screenshot(self) -> None:
-        path = self.app.save_fresh_screenshot()
-        self.say(f"Saved the screen as {path}." if path else "Could not save the screen: folder not writable.")
+        try:
+            path = self.app.save_fresh_screenshot()
+        except OSError as exc:  # SaveError names the file and says why, in one line
+            self.say(f"Screen not saved: {printable(str(exc), 300)}", error=True)
+            return
+        self.say(f"Saved the screen as {printable(str(path), 300)}.")
 
 
 class XorApp(App):
@@ -478,13 +493,24 @@ class XorApp(App):
     TITLE = "xor-tui"
     CSS_PATH = "app.tcss"
 
-    def __init__(self, scenario=None, seed: int | None = None, **kw) -> None:
+    def __init__(self, scenario=None, seed: int | None = None, scenario_file: str | Path | None = None, **kw) -> None:
         super().__init__(**kw)
         if scenario is not None:
             self.session = Session.from_scenario(scenario)
         else:
             self.session = Session.from_seed(0 if seed is None else seed)
+        self.session_file = None if scenario_file is None else Path(scenario_file)
         self.main = MainScreen()
+
+    @property
+    def session(self) -> Session:
+        return self._session
+
+    @session.setter
+    def session(self, session: Session) -> None:
+        """A new session; it came from no file until told otherwise (``session_file``)."""
+        self._session = session
+        self.session_file: Path | None = None
 
     def get_default_screen(self) -> Screen:
         return self.main
@@ -514,21 +540,30 @@ class XorApp(App):
                 lambda k=k: self.call_later(main.run_action, f"load_case({k})"),
             )
 
-    def save_fresh_screenshot(self, folder: str | Path = ".") -> Path | None:
-        """Save the screen as SVG under a name that does not exist yet; never overwrites."""
-        folder = Path(folder)
-        stem = self.session.name.replace(" ", "-").replace("/", "-") or "xor-tui"
+    def save_fresh_screenshot(self) -> Path:
+        """Save the screen as SVG next to the session: in the folder of the file it came from
+        (``--scenario``, ``f``, or the last ``w``), else the current folder; named after the
+        scenario and the epoch, with -2, -3... when that name is taken. Never overwrites (the
+        name is claimed exclusively when written). Raises OSError with a one-line message."""
+        folder = Path(".") if self.session_file is None else self.session_file.parent
+        stem = f"{_file_stem(self.session.name)}-epoch{self.session.epoch}"
+        svg = self.export_screenshot(title=f"xor-tui: {self.session.name}, epoch {self.session.epoch}")
         for i in range(1, 10_000):
-            path = folder / f"{stem}-epoch{self.session.epoch}-{i}.svg"
-            try:
-                with open(path, "x", encoding="utf-8") as fh:  # created exclusively
-                    fh.write(self.export_screenshot())
-            except FileExistsError:
+            path = folder / (f"{stem}.svg" if i == 1 else f"{stem}-{i}.svg")
+            if os.path.lexists(path):
                 continue
-            except OSError:
-                return None
-            return path
-        return None
+            try:
+                return write_atomic(path, svg)
+            except FileExistsError:  # appeared meanwhile: keep it, take the next name
+                continue
+        raise SaveError(f"{folder / stem}-*.svg: 9,999 names taken; not saved")
+
+
+def _file_stem(name: str) -> str:
+    """A scenario's name as a file name: letters, digits, '.', '+', '_' and '-' kept, anything
+    else (spaces, slashes, control characters) a '-'; no leading dot; at most 80 characters."""
+    stem = re.sub(r"[^A-Za-z0-9._+-]+", "-", name).lstrip(".-")[:80]
+    return stem or "xor-tui"
 
 
 _gc_tuned = False
