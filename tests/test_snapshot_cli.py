@@ -116,7 +116,7 @@ async def test_the_screenshot_key_saves_next_to_the_scenario_file_and_never_over
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     scenario_file = save(builtin("case3"), home / "mine.toml")
-    taken = home / "case3-epoch1.svg"
+    taken = home / "case3-epoch1-1.svg"
     taken.write_text("kept")
     (home / "case3-epoch1-2.svg").symlink_to(home / "nowhere")  # a dangling link is a taken name too
     app = XorApp(scenario=load(str(scenario_file)), scenario_file=scenario_file)
@@ -142,14 +142,14 @@ async def test_the_screenshot_key_follows_the_session(tmp_path, monkeypatch):
     app = XorApp()
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press("7", "space", "space", "i")
-        assert saved_svgs(tmp_path) == ["case7-epoch2.svg"]
-        assert "Saved the screen as case7-epoch2.svg." in events(app)
+        assert saved_svgs(tmp_path) == ["case7-epoch2-1.svg"]
+        assert "Saved the screen as case7-epoch2-1.svg." in events(app)
         await pilot.press("w")
         await type_text(pilot, "saved/lesson.toml")
         await pilot.press("enter", "i")
-        assert saved_svgs(tmp_path / "saved") == ["case7-epoch2.svg"]
+        assert saved_svgs(tmp_path / "saved") == ["case7-epoch2-1.svg"]
         await pilot.press("7", "i")
-        assert saved_svgs(tmp_path) == ["case7-epoch0.svg", "case7-epoch2.svg"]
+        assert saved_svgs(tmp_path) == ["case7-epoch0-1.svg", "case7-epoch2-1.svg"]
 
 
 async def test_the_screenshot_key_reports_a_folder_that_went_away_in_one_line(tmp_path):

@@ -123,8 +123,8 @@ KEYS: tuple[Key, ...] = (
         "screenshot",
         "Screenshot",
         "save the screen as an SVG file next to the session (beside the scenario file it came from or was "
-        "saved to, else in the current folder), named after the scenario and epoch; never overwrites "
-        "(-2, -3... when taken)",
+        "saved to, else in the current folder), named after the scenario and epoch with a number; never "
+        "overwrites",
         idle=False,
     ),
     Key(("question_mark",), "help", "Help", "help: every key", footer=True, idle=False),

@@ -45,6 +45,9 @@ class MainScreen(Screen):
     """Layout, keys and what they do; draws one Frame of the App's session at a time."""
 
     BINDINGS = keymap.bindings()
+    # a maximised panel keeps the status line (epoch, loss, case) above it and the footer below;
+    # the title bar goes (both dock at the top, where Textual would draw one over the other)
+    ALLOW_IN_MAXIMIZED_VIEW = "StatusLine, Footer"
     busy = reactive(False, bindings=True)  # a background run is going: refused keys dim
 
     def __init__(self) -> None:
@@ -524,8 +527,14 @@ class XorApp(App):
         if self.use_command_palette and not Palette.is_open(self):
             self.push_screen(Palette(id="--command-palette"))
 
+    # Textual's own entries that an xor-tui one does better: z maximises and restores, and i
+    # saves the screen next to the session (Textual's "Screenshot" writes elsewhere)
+    REPLACED_COMMANDS = frozenset({"Maximize", "Minimize", "Screenshot"})
+
     def get_system_commands(self, screen):
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title not in self.REPLACED_COMMANDS:
+                yield command
         main = self.main
         for k in keymap.palette_entries():
             yield SystemCommand(
@@ -543,13 +552,13 @@ class XorApp(App):
     def save_fresh_screenshot(self) -> Path:
         """Save the screen as SVG next to the session: in the folder of the file it came from
         (``--scenario``, ``f``, or the last ``w``), else the current folder; named after the
-        scenario and the epoch, with -2, -3... when that name is taken. Never overwrites (the
+        scenario and the epoch, numbered (-1, then -2...: the first name not taken). Never overwrites (the
         name is claimed exclusively when written). Raises OSError with a one-line message."""
         folder = Path(".") if self.session_file is None else self.session_file.parent
         stem = f"{_file_stem(self.session.name)}-epoch{self.session.epoch}"
         svg = self.export_screenshot(title=f"xor-tui: {self.session.name}, epoch {self.session.epoch}")
         for i in range(1, 10_000):
-            path = folder / (f"{stem}.svg" if i == 1 else f"{stem}-{i}.svg")
+            path = folder / f"{stem}-{i}.svg"
             if os.path.lexists(path):
                 continue
             try:
