@@ -82,6 +82,7 @@ class MainScreen(Screen):
         self._fit(self.app.size.height)
         self.refresh_view()
         self.query_one(ParamsTable).focus()
+        self.call_after_refresh(_tune_gc)  # once the first screen is up
 
     def on_resize(self, event) -> None:
         self._fit(event.size.height)
@@ -517,9 +518,6 @@ class XorApp(App):
 
     def get_default_screen(self) -> Screen:
         return self.main
-
-    def on_ready(self) -> None:
-        _tune_gc()
 
     def action_command_palette(self) -> None:
         from .screens.dialogs import Palette

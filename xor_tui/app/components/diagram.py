@@ -187,27 +187,32 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         key = (w, h, self.app.theme, self.selected)
         if self._still is None or self._still[0] is not f or self._still[1] != key:
             self._still = (f, key, self._draw_still(columns, mode, tile_w, pal, w, h))
-        labels, box_cells, hit = self._still[2]
+        line_cells, labels, box_cells, hit = self._still[2]
         canvas = Canvas(w, h)
         self._hit = hit
-        dots, styles, prio = self._edge_dots(columns, mode, pal, w, h, moving=self.moving)
-        for x, y, ch, owner in dots.cells(prio):
-            canvas.put(x, y, ch, styles[owner])
+        if self.moving:
+            dots, styles, prio = self._edge_dots(columns, mode, pal, w, h, moving=True)
+            line_cells = [(x, y, ch, styles[owner]) for x, y, ch, owner in dots.cells(prio)]
+        chars, cell_styles = canvas.chars, canvas.styles
+        for x, y, ch, st in line_cells:
+            chars[y][x] = ch
+            cell_styles[y][x] = st
         for lx, cy, text, st in labels:
             canvas.text(lx, cy, text, st)
-        chars, cell_styles = canvas.chars, canvas.styles
         for x, y, ch, st in box_cells:
             chars[y][x] = ch
             cell_styles[y][x] = st
         return canvas.strips()
 
     def _draw_still(self, columns, mode: str, tile_w: int, pal, w: int, h: int):
-        """The labels, the boxes' cells and the click map of the still picture (the lines as
-        they are drawn with the animation off: flowing ones solid, frozen ones dotted)."""
+        """The lines' cells, the labels, the boxes' cells and the click map of the still picture
+        (the lines as drawn with the animation off: flowing ones solid, frozen ones dotted)."""
         self._hit = {}
         f = self.frame
-        dots, _, prio = self._edge_dots(columns, mode, pal, w, h, moving=False)
-        for x, y, _ch, owner in dots.cells(prio):
+        dots, styles, prio = self._edge_dots(columns, mode, pal, w, h, moving=False)
+        line_cells = []
+        for x, y, ch, owner in dots.cells(prio):
+            line_cells.append((x, y, ch, styles[owner]))
             self._hit[(x, y)] = f.edges[owner].param
         # then labels and boxes, which win a click over the lines under them
         labels = self._draw_labels(h, columns, mode, pal, dots.owners_by_cell())
@@ -219,7 +224,7 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         box_cells = [
             (x, y, ch, canvas.styles[y][x]) for y, row in enumerate(canvas.chars) for x, ch in enumerate(row) if ch
         ]
-        return labels, box_cells, self._hit
+        return line_cells, labels, box_cells, self._hit
 
     # -- edges
     def _ports(self, box: Box, k: int, n: int, mode: str) -> float:
@@ -430,8 +435,7 @@ class NetworkDiagram(LinesWidget, can_focus=True):
             cells = self._tile_cells[key] = self._tile(box, tile_w, pal)
         x0, y0 = box.x + 3, box.y + 1
         for r, row in enumerate(cells):
-            for c, (ch, st) in enumerate(row):
-                canvas.put(x0 + c, y0 + r, ch, st)
+            canvas.cells(x0, y0 + r, row)
 
     def _tile(self, box: Box, tile_w: int, pal) -> list[list[tuple[str, object]]]:
         t = self._tiles_for(tile_w)

@@ -84,8 +84,7 @@ class InputSpace(LinesWidget, can_focus=True):
                 dots.line(*to_dot(ax, ay), *to_dot(bx, by), u.index)
         cells = px.half_blocks(heat)
         for r, row in enumerate(cells):
-            for c, (ch, st) in enumerate(row):
-                canvas.put(left + c, r, ch, st)
+            canvas.cells(left, r, row)
         for x, y, ch, owner in dots.cells():
             cell_bg = (heat[2 * y, x] + heat[2 * y + 1, x]) / 2
             canvas.put(left + x, y, ch, px.rgb_style(px.rgb(colours[owner % len(colours)]), cell_bg, True))

@@ -91,15 +91,30 @@ class Braille:
         keep = (x >= 0) & (x < self.w * 2) & (y >= 0) & (y < self.h * 4)
         self.owner[y[keep], x[keep]] = o[keep]
 
+    def _per_cell(self):
+        """The cells with a dot: rows, columns, braille codes, the line ids drawn, and how many
+        dots each line has in each cell (cells x ids)."""
+        o = self.owner.reshape(self.h, 4, self.w, 2)
+        filled = o >= 0
+        codes = (filled * _BITS[None, :, None, :]).sum(axis=(1, 3))
+        ys, xs = np.nonzero(codes)
+        if not len(ys):
+            return ys, xs, codes[ys, xs], np.zeros(0, np.int64), np.zeros((0, 0), np.int64)
+        ids, index = np.unique(o, return_inverse=True)  # ids[0] is -1 (no dot) when any dot is empty
+        index = index.reshape(o.shape)
+        cell = (np.arange(self.h)[:, None, None, None] * self.w + np.arange(self.w)[None, None, :, None]) * len(ids)
+        counts = np.bincount((cell + index).ravel(), minlength=self.h * self.w * len(ids))
+        counts = counts.reshape(self.h, self.w, len(ids))[ys, xs]
+        keep = ids >= 0
+        return ys, xs, codes[ys, xs], ids[keep], counts[:, keep]
+
     def owners_by_cell(self) -> dict[tuple[int, int], set[int]]:
         """Which lines have dots in each cell."""
-        ys, xs = np.nonzero(self.owner >= 0)
-        if not len(xs):
-            return {}
-        keys = np.unique(np.stack([xs // 2, ys // 4, self.owner[ys, xs]], axis=1), axis=0).tolist()
+        ys, xs, _, ids, counts = self._per_cell()
         out: dict[tuple[int, int], set[int]] = {}
-        for x, y, o in keys:
-            out.setdefault((x, y), set()).add(o)
+        ids_list = ids.tolist()
+        for y, x, row in zip(ys.tolist(), xs.tolist(), (counts > 0).tolist()):
+            out[(x, y)] = {i for i, has in zip(ids_list, row) if has}
         return out
 
     def cells(self, priority: dict[int, int] | None = None):
@@ -107,27 +122,18 @@ class Braille:
         most dots in the cell (ties: the higher ``priority``, then the higher id)."""
         if not self.w or not self.h:
             return
-        o = self.owner.reshape(self.h, 4, self.w, 2)
-        filled = o >= 0
-        codes = (filled * _BITS[None, :, None, :]).sum(axis=(1, 3))
-        ys, xs = np.nonzero(codes)
+        ys, xs, codes, ids, counts = self._per_cell()
         if not len(ys):
             return
         prio = priority or {}
-        # per cell, each line's score (dots, priority, id), compared as one number; the best wins
-        ids = np.unique(o[filled])
-        best = np.full(codes.shape, -1, dtype=np.int64)
-        owner = np.zeros(codes.shape, dtype=np.int64)
+        # each line's score in each cell (dots, then priority, then id) as one number: the best wins
+        p = np.array([prio.get(i, 0) for i in ids.tolist()], dtype=np.int64)
+        p_span = int(np.abs(p).max()) * 2 + 1
         span = int(ids.max()) + 1
-        prio_span = max([abs(v) for v in prio.values()] + [0]) * 2 + 1
-        for i in ids.tolist():
-            count = (o == i).sum(axis=(1, 3))
-            score = (count * prio_span + (prio.get(i, 0) + prio_span // 2)) * span + i
-            score[count == 0] = -1
-            better = score > best
-            best[better] = score[better]
-            owner[better] = i
-        for y, x, code, who in zip(ys.tolist(), xs.tolist(), codes[ys, xs].tolist(), owner[ys, xs].tolist()):
+        score = (counts * p_span + (p + p_span // 2)[None, :]) * span + ids[None, :]
+        score[counts == 0] = -1
+        owner = ids[score.argmax(axis=1)]
+        for y, x, code, who in zip(ys.tolist(), xs.tolist(), codes.tolist(), owner.tolist()):
             yield x, y, chr(0x2800 + code), who
 
 
