@@ -79,6 +79,15 @@ class LinesWidget(Widget):
         if isinstance(built, list):  # already strips (a Canvas)
             return built[:height]
         console = self.app.console
+        if isinstance(built, Text) and built.no_wrap and built.overflow in ("crop", "ellipsis"):
+            # lines that never wrap: each line cut (or ended with an ellipsis) to the width and
+            # padded, without Rich measuring and wrapping the whole text first
+            strips = []
+            for line in built.split("\n", allow_blank=True)[:height]:
+                if line.cell_len > width:
+                    line.truncate(width, overflow=built.overflow)
+                strips.append(Strip(line.render(console, end=""), line.cell_len).extend_cell_length(width))
+            return strips
         options = console.options.update(width=max(width, 1), height=None, no_wrap=False)
         lines = console.render_lines(built, options, pad=True, new_lines=False)
         return [Strip(line, width) for line in lines[:height]]

@@ -34,6 +34,7 @@ class Braille:
     def __init__(self, w: int, h: int) -> None:
         self.w, self.h = max(w, 0), max(h, 0)
         self.owner = np.full((self.h * 4, self.w * 2), -1, dtype=np.int32)
+        self._cells = None  # _per_cell's answer until the next line is drawn
 
     def line(
         self,
@@ -66,6 +67,7 @@ class Braille:
         py = (ys[None, :] + ny * offsets[:, None]).round().astype(np.int64).ravel()
         ok = (px >= 0) & (px < self.w * 2) & (py >= 0) & (py < self.h * 4)
         self.owner[py[ok], px[ok]] = owner
+        self._cells = None
         return line_points(x0, y0, x1, y1)
 
     def polyline(self, xs: np.ndarray, ys: np.ndarray, owners: np.ndarray) -> None:
@@ -90,10 +92,16 @@ class Braille:
         o = np.concatenate(po)
         keep = (x >= 0) & (x < self.w * 2) & (y >= 0) & (y < self.h * 4)
         self.owner[y[keep], x[keep]] = o[keep]
+        self._cells = None
 
     def _per_cell(self):
         """The cells with a dot: rows, columns, braille codes, the line ids drawn, and how many
         dots each line has in each cell (cells x ids)."""
+        if self._cells is None:
+            self._cells = self._count_cells()
+        return self._cells
+
+    def _count_cells(self):
         o = self.owner.reshape(self.h, 4, self.w, 2)
         filled = o >= 0
         codes = (filled * _BITS[None, :, None, :]).sum(axis=(1, 3))
