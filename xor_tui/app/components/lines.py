@@ -1,19 +1,17 @@
 """A widget drawn through Textual's line API from a rich renderable or a list of strips.
 
 Our views redraw on every epoch, where most of a picture stays the same (the loss chart
-gains a few dots, a table a few digits). So a new content is built at once (when the widget
-is on screen), compared line by line with what is shown, and only the lines that changed are
-repainted; an unchanged line keeps its ``Strip`` object, and with it Textual's caches of its
-cropped, filtered and styled forms. Off screen (a panel hidden behind a maximised one) the
-build waits until Textual asks for a line. The build is done at once rather than on the next
-turn of the event loop, so every panel a step changes is repainted in the same screen update.
+gains a few dots, a table a few digits). A new content is built when Textual next draws the
+widget (so a burst of updates, e.g. a background run's, costs one build per screen update),
+and a line equal to the one shown keeps its ``Strip`` object, and with it Textual's caches of
+its cropped, filtered and styled forms. (Building at once and repainting only the changed
+lines was tried: under load the builds queued up behind a background run's updates.)
 """
 
 from __future__ import annotations
 
 from rich.console import RenderableType
 from rich.text import Text
-from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -24,45 +22,18 @@ class LinesWidget(Widget):
         self._content: RenderableType = Text()
         self._strips: list[Strip] | None = None
         self._built_key = None
+        self._stale = True
 
     @property
     def content(self) -> RenderableType:
         return self._content
 
     def set_content(self, renderable: RenderableType) -> None:
-        """A new content: the lines that differ from what is shown are built now and repainted
-        in the next screen update."""
+        """A new content: built when Textual next draws the widget (once however many are
+        set meanwhile, so a burst of updates never queues up builds)."""
         self._content = renderable
-        if self._strips is None or not self.is_mounted or not self.region:
-            self._strips = None
-            self.refresh()
-            return
-        key = self._key()
-        if key != self._built_key:
-            self._strips = None
-            self.refresh()
-            return
-        old, new = self._strips, self._render(key)
-        if len(old) != len(new):
-            self._strips = new
-            self.refresh()
-            return
-        changed = []
-        for y, (a, b) in enumerate(zip(old, new)):
-            if a == b:
-                new[y] = a  # the same line: keep the shown Strip (and Textual's caches of it)
-            else:
-                changed.append(y)
-        self._strips = new
-        width = key[0]
-        runs: list[list[int]] = []  # runs of consecutive changed lines: [first, last]
-        for y in changed:
-            if runs and runs[-1][1] == y - 1:
-                runs[-1][1] = y
-            else:
-                runs.append([y, y])
-        for first, last in runs:
-            self.refresh(Region(0, first, width, last - first + 1))
+        self._stale = True
+        self.refresh()
 
     def build(self) -> RenderableType | list[Strip]:
         """What to draw at the current size; by default the content last set."""
@@ -94,9 +65,13 @@ class LinesWidget(Widget):
 
     def render_line(self, y: int) -> Strip:
         key = self._key()
-        if self._strips is None or self._built_key != key:
-            self._strips = self._render(key)
-            self._built_key = key
+        if self._strips is None or self._built_key != key or self._stale:
+            new = self._render(key)
+            old = self._strips if self._built_key == key else None
+            if old is not None and len(old) == len(new):
+                # an unchanged line keeps its Strip object (and Textual's caches of it)
+                new = [a if a == b else b for a, b in zip(old, new)]
+            self._strips, self._built_key, self._stale = new, key, False
         if y < len(self._strips):
             return self._strips[y]
         return Strip.blank(key[0])
