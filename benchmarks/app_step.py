@@ -4,24 +4,33 @@
 
 Runs the app headless (Textual's own renderer, no terminal I/O), sends a space key,
 and times until the screen has composited the update (the moment Textual would write
-it to the terminal). Prints median, 90th percentile and max over the steps, then plays
-for two seconds at the top speed and prints epochs per second.
+it to the terminal). Prints median, 90th percentile and max over the steps, the main
+thread's CPU time per step (median: less sensitive than wall time to other processes on a
+shared machine) and the garbage collector's passes during the steps, then plays for two
+seconds at the top speed and prints epochs per second. Compare with the load average
+printed first.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import os
 import statistics
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout, not an installed copy
 
 # isort: off
-import xor_tui.app  # noqa: F401  first: it sets the app's TEXTUAL_FPS (120) before textual loads
-from textual import events
+import xor_tui.app  # noqa: E402, F401  first: it sets the app's TEXTUAL_FPS (120) before textual loads
+from textual import events  # noqa: E402
 # isort: on
 
-from xor_tui.app.main import XorApp
-from xor_tui.core.scenario import builtin
+from xor_tui.app.main import XorApp  # noqa: E402
+from xor_tui.core.scenario import builtin  # noqa: E402
 
 
 async def bench(steps: int, size: tuple[int, int]) -> None:
@@ -31,29 +40,50 @@ async def bench(steps: int, size: tuple[int, int]) -> None:
         shown = asyncio.Event()
         display = app._display
 
+        want = [0]
+
         def timed_display(screen, renderable):
             display(screen, renderable)
-            if renderable is not None:
+            # the update that shows the new epoch (not one the diagram's animation drew meanwhile)
+            if renderable is not None and app.session.epoch >= want[0]:
                 shown.set()
 
         app._display = timed_display
-        times = []
-        for _ in range(steps):
+        passes, started = [], [0.0]
+
+        def timed_gc(phase, info):
+            if phase == "start":
+                started[0] = time.perf_counter()
+            else:
+                passes.append((info["generation"], (time.perf_counter() - started[0]) * 1000))
+
+        gc.callbacks.append(timed_gc)
+        times, cpu = [], []
+        for k in range(1, steps + 1):
             await pilot.pause()
             shown.clear()
-            t0 = time.perf_counter()
+            want[0] = k
+            t0, c0 = time.perf_counter(), time.thread_time()
             app._driver.send_message(events.Key("space", " "))
             await shown.wait()
             times.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.thread_time() - c0) * 1000)
+        gc.callbacks.remove(timed_gc)
         assert app.session.epoch == steps, app.session.epoch
+        assert xor_tui.app.__file__.startswith(str(Path(__file__).resolve().parent.parent)), xor_tui.app.__file__
         times.sort()
-        import os
-
-        print(f"TEXTUAL_FPS={os.environ.get('TEXTUAL_FPS')}")
+        load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+        print(f"load average {load}, TEXTUAL_FPS={os.environ.get('TEXTUAL_FPS')}")
         print(
             f"step, key to redrawn screen at {size[0]}x{size[1]} over {steps} steps: "
             f"median {statistics.median(times):.1f} ms, p90 {times[int(0.9 * len(times))]:.1f} ms, "
-            f"max {times[-1]:.1f} ms"
+            f"max {times[-1]:.1f} ms; main thread CPU median {statistics.median(cpu):.1f} ms"
+        )
+        worst = max((ms for _, ms in passes), default=0.0)
+        full, total = sum(g == 2 for g, _ in passes), sum(ms for _, ms in passes)
+        print(
+            f"garbage collector during the steps: {len(passes)} passes ({full} full), "
+            f"{total:.0f} ms in all, longest {worst:.1f} ms"
         )
 
         player = app.main.player

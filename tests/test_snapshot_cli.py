@@ -47,6 +47,12 @@ def test_svg_shows_the_halt_screen(halt_svg):
     assert "h[1] DEAD" in text  # the dead hidden unit, as the app draws it
 
 
+def test_the_loss_chart_spans_the_scenarios_epochs_not_the_epoch_asked_for(halt_svg):
+    """As in the app: case 7 has 200 epochs, so its chart at the halt (98) still ends at 200."""
+    axis = next(ln for ln in screen_lines(halt_svg) if "└0" in ln)
+    assert "98" in axis and axis.rstrip().rstrip("│").endswith("200"), axis
+
+
 def test_never_overwrites_without_force(halt_svg, capsys):
     before = halt_svg.read_bytes()
     assert main(["snapshot", "case7", "--epoch", "3", "-o", str(halt_svg)]) == 2
@@ -87,3 +93,81 @@ def test_bad_input_is_one_message_and_no_file(argv, words, tmp_path, capsys, mon
     err = capsys.readouterr().err
     assert err.startswith("xor-tui: ") and words in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- the app's screenshot key (i)
+
+
+def saved_svgs(folder) -> list[str]:
+    return sorted(p.name for p in Path(folder).iterdir() if p.suffix == ".svg")
+
+
+def svg_status(path) -> str:
+    return next(ln for ln in screen_lines(path) if ln.lstrip().startswith("epoch "))
+
+
+async def test_the_screenshot_key_saves_next_to_the_scenario_file_and_never_overwrites(tmp_path, monkeypatch):
+    from tests.apphelp import events
+    from xor_tui.app.main import XorApp
+    from xor_tui.core.scenario import builtin, load, save
+
+    home, elsewhere = tmp_path / "lesson", tmp_path / "cwd"
+    home.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    scenario_file = save(builtin("case3"), home / "mine.toml")
+    taken = home / "case3-epoch1-1.svg"
+    taken.write_text("kept")
+    (home / "case3-epoch1-2.svg").symlink_to(home / "nowhere")  # a dangling link is a taken name too
+    app = XorApp(scenario=load(str(scenario_file)), scenario_file=scenario_file)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("space", "i")
+        first = home / "case3-epoch1-3.svg"
+        assert f"Saved the screen as {first}." in events(app)
+        await pilot.press("i")
+        assert f"Saved the screen as {home / 'case3-epoch1-4.svg'}." in events(app)
+    assert taken.read_text() == "kept" and (home / "case3-epoch1-2.svg").is_symlink()
+    assert "epoch 1" in svg_status(first) and "case 3" in svg_status(first)
+    assert saved_svgs(elsewhere) == []
+
+
+async def test_the_screenshot_key_follows_the_session(tmp_path, monkeypatch):
+    """A built-in case saves in the current folder; after `w` the session lives in the saved
+    file, so the screen goes next to it; loading a case again goes back to the current folder."""
+    from tests.apphelp import events, type_text
+    from xor_tui.app.main import XorApp
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "saved").mkdir()
+    app = XorApp()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("7", "space", "space", "i")
+        assert saved_svgs(tmp_path) == ["case7-epoch2-1.svg"]
+        assert "Saved the screen as case7-epoch2-1.svg." in events(app)
+        await pilot.press("w")
+        await type_text(pilot, "saved/lesson.toml")
+        await pilot.press("enter", "i")
+        assert saved_svgs(tmp_path / "saved") == ["case7-epoch2-1.svg"]
+        await pilot.press("7", "i")
+        assert saved_svgs(tmp_path) == ["case7-epoch0-1.svg", "case7-epoch2-1.svg"]
+
+
+async def test_the_screenshot_key_reports_a_folder_that_went_away_in_one_line(tmp_path):
+    from tests.apphelp import events
+    from xor_tui.app.main import MainScreen, XorApp
+    from xor_tui.core.scenario import builtin, load, save
+
+    home = tmp_path / "gone"
+    home.mkdir()
+    scenario_file = save(builtin("case1"), home / "c.toml")
+    app = XorApp(scenario=load(str(scenario_file)), scenario_file=scenario_file)
+    async with app.run_test(size=(120, 36)) as pilot:
+        scenario_file.unlink()
+        home.rmdir()
+        await pilot.press("i")
+        text = events(app)
+        assert text.startswith("Screen not saved: ") and "does not exist" in text.splitlines()[0], text
+        assert isinstance(app.screen, MainScreen)
+        await pilot.press("space")  # the app goes on
+        assert app.session.epoch == 1
+    assert not home.exists()

@@ -311,3 +311,26 @@ async def test_a_new_theme_recolours_the_diagram():
 def test_sizes_counts_units_per_column():
     assert sizes(frame_of("ex4-3")) == (2, 2, 2, 1)
     assert sizes(replace(frame_of("case1"), halt=HaltInfo(0, "m", "r", (0,), (1.5,)))) == (2, 2, 1)
+
+
+async def test_a_maximised_panel_keeps_the_status_line_and_the_palette_has_one_maximise():
+    from xor_tui.app.main import XorApp
+
+    app = XorApp(scenario=builtin("case7"))
+    app.animation_level = "none"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("space", "z")  # the parameters table has the focus
+        await pilot.pause()
+        lines = screen_lines(app)
+        assert app.main.maximized is not None
+        assert lines[0].lstrip().startswith("epoch 1 ") and "case 7" in lines[0], lines[0]
+        assert "parameters" in lines[1]
+        await pilot.press("space")
+        await pilot.pause()
+        assert screen_lines(app)[0].lstrip().startswith("epoch 2 ")
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert [t for t in titles if t.lower().startswith(("maximi", "minimi"))] == [
+            "Maximise the focused panel, or restore it"
+        ]
+        assert sum("screen" in t.lower() and "save" in t.lower() for t in titles) == 1
+        assert "Screenshot" not in titles

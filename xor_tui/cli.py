@@ -160,7 +160,7 @@ def _err(message: str) -> int:
 
 def open_app(args) -> int:
     from .core.run import SpecError, check_seed
-    from .core.scenario import ScenarioError, resolve
+    from .core.scenario import ScenarioError, builtin_names, resolve
 
     scenario = None
     try:
@@ -177,7 +177,8 @@ def open_app(args) -> int:
 
     global _app_ran
     _app_ran = True
-    app = XorApp(scenario=scenario, seed=args.seed)
+    from_file = args.scenario if scenario is not None and args.scenario not in builtin_names() else None
+    app = XorApp(scenario=scenario, seed=args.seed, scenario_file=from_file)
     install(app)  # leave promptly on SIGTERM, SIGHUP and a closed web client
     try:
         app.run()

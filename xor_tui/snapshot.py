@@ -1,18 +1,21 @@
 """``xor-tui snapshot``: the app at an epoch, rendered headless, saved as SVG or PNG.
 
 The screen is Textual's own SVG export (``App.export_screenshot``) of the real app, driven
-as a user would: load the scenario, run to the epoch (the ``e`` key, with the scenario's
-length set to that epoch), wait for the run to finish. A PNG is that SVG converted by
+as a user would: load the scenario, run to the epoch (what ``e`` does, off the UI thread,
+with the target set to that epoch; the scenario keeps its length, so the loss chart spans
+the same epochs as in the app), wait for the run to finish, then press any further keys.
+Textual's animation level is "none", so the picture is the still frame (no dashes caught
+mid-run) and the same state always gives the same file. A PNG is that SVG converted by
 ``rsvg-convert`` (librsvg, the GNOME project's SVG renderer; Debian/Ubuntu:
 ``apt-get install librsvg2-bin``, macOS: ``brew install librsvg``).
 
-:func:`render_svg` is the one path for every figure: ``screenshots/make.py`` can call it.
+:func:`render_svg_async` and :func:`svg_to_png` are the one path for every figure:
+``xor-tui snapshot`` and ``screenshots/make.py`` both use them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import re
 import shutil
 import subprocess
@@ -31,38 +34,63 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-async def render_svg_async(scenario, epoch: int = 0, size: tuple[int, int] = (120, 36), title: str | None = None):
-    """The app's screen as SVG text, on ``scenario`` run to ``epoch`` (or to its halt).
+async def render_svg_async(
+    scenario,
+    epoch: int = 0,
+    size: tuple[int, int] = (120, 36),
+    title: str | None = None,
+    keys: tuple[str, ...] = (),
+):
+    """The app's screen as SVG text, on ``scenario`` run to ``epoch`` (or to its halt), after
+    pressing ``keys`` there (e.g. ``("v", "enter")``: the survey screen, run), each key's
+    background work waited for.
 
     Returns ``(svg, epoch_reached)``.
     """
     from .app.main import XorApp
 
-    app = XorApp(scenario=dataclasses.replace(scenario, epochs=epoch))
+    app = XorApp(scenario=scenario)
+    app.animation_level = "none"  # the still picture
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
         if epoch > 0:
-            await pilot.press("e")  # run to the end, which is now `epoch`
-            await pilot.pause()
-            await app.workers.wait_for_complete()
-        await pilot.pause()
+            app.main.run_to(epoch)
+            await _settle(app, pilot)
+        for key in keys:
+            await pilot.press(key)
+            await _settle(app, pilot)
         await pilot.pause()
         reached = app.session.epoch
         svg = app.export_screenshot(title=title or f"xor-tui: {scenario.name}, epoch {reached}")
     return svg, reached
 
 
-def render_svg(scenario, epoch: int = 0, size: tuple[int, int] = (120, 36), title: str | None = None):
-    return asyncio.run(render_svg_async(scenario, epoch, size, title))
+async def _settle(app, pilot) -> None:
+    """Wait for the background work of the app and of every screen, and for its results."""
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    for screen in app.screen_stack:
+        await screen.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()
+
+
+def render_svg(scenario, epoch: int = 0, size: tuple[int, int] = (120, 36), title: str | None = None, keys=()):
+    return asyncio.run(render_svg_async(scenario, epoch, size, title, tuple(keys)))
 
 
 def svg_to_png(svg: str) -> bytes:
-    """Convert with rsvg-convert; raises RuntimeError with a one-line reason."""
+    """Convert with rsvg-convert; raises RuntimeError with a one-line reason.
+
+    Textual writes each run of text with non-breaking spaces (``&#160;``) for its blanks;
+    rsvg-convert draws some of those runs a cell off, so for the PNG they become plain spaces
+    kept as they are (``xml:space="preserve"``): the columns line up as on the screen."""
     exe = shutil.which("rsvg-convert")
     if exe is None:
         raise RuntimeError(
             "PNG needs rsvg-convert (librsvg): apt-get install librsvg2-bin, or brew install librsvg; or write .svg"
         )
+    svg = re.sub(r"<svg ", '<svg xml:space="preserve" ', svg.replace("&#160;", " "), count=1)
     done = subprocess.run([exe, "--format=png"], input=svg.encode(), capture_output=True, timeout=60)
     if done.returncode != 0:
         reason = done.stderr.decode(errors="replace").strip().splitlines()

@@ -122,7 +122,9 @@ KEYS: tuple[Key, ...] = (
         ("i",),
         "screenshot",
         "Screenshot",
-        "save the screen as an SVG file in the current folder (a fresh name, never overwriting)",
+        "save the screen as an SVG file next to the session (beside the scenario file it came from or was "
+        "saved to, else in the current folder), named after the scenario and epoch with a number; never "
+        "overwrites",
         idle=False,
     ),
     Key(("question_mark",), "help", "Help", "help: every key", footer=True, idle=False),

@@ -3,6 +3,9 @@ keys; the Player owns the play clock and the background run."""
 
 from __future__ import annotations
 
+import gc
+import os
+import re
 from pathlib import Path
 
 from textual.app import App, ComposeResult, SystemCommand
@@ -13,11 +16,12 @@ from textual.widgets import Footer, Header
 
 from ..core.activations import NAMES as ACTIVATIONS
 from ..core.activations import SpecError
-from ..core.files import check_target
+from ..core.files import SaveError, check_target, write_atomic
 from ..core.printout import printed_runs
 from ..core.run import check_seed, check_value
 from ..core.scenario import ScenarioError, builtin, builtin_names, resolve, save
 from ..core.session import Session
+from ..core.text import printable
 from ..core.view import Frame
 from . import keymap
 from .components.diagram import NetworkDiagram
@@ -41,6 +45,9 @@ class MainScreen(Screen):
     """Layout, keys and what they do; draws one Frame of the App's session at a time."""
 
     BINDINGS = keymap.bindings()
+    # a maximised panel keeps the status line (epoch, loss, case) above it and the footer below;
+    # the title bar goes (both dock at the top, where Textual would draw one over the other)
+    ALLOW_IN_MAXIMIZED_VIEW = "StatusLine, Footer"
     busy = reactive(False, bindings=True)  # a background run is going: refused keys dim
 
     def __init__(self) -> None:
@@ -75,6 +82,7 @@ class MainScreen(Screen):
         self._fit(self.app.size.height)
         self.refresh_view()
         self.query_one(ParamsTable).focus()
+        self.call_after_refresh(_tune_gc)  # once the first screen is up
 
     def on_resize(self, event) -> None:
         self._fit(event.size.height)
@@ -155,7 +163,11 @@ class MainScreen(Screen):
         if event.error:
             self.say(event.error, error=True)
             return
-        self._load(Session.from_scenario(event.scenario), f"Loaded run 1 of {event.path}: {event.scenario.description}")
+        self._load(
+            Session.from_scenario(event.scenario),
+            f"Loaded run 1 of {event.path}: {event.scenario.description}",
+            file=event.path,
+        )
 
     # ------------------------------------------------------------ stepping
     def action_step(self) -> None:
@@ -193,6 +205,10 @@ class MainScreen(Screen):
             return
         self._start_run(s.epochs, stop_on_event=False)
 
+    def run_to(self, epoch: int) -> None:
+        """Run to ``epoch`` (or a halt) off the UI thread, as ``e`` does to the scenario's end."""
+        self._start_run(epoch, stop_on_event=False)
+
     def action_next_event(self) -> None:
         self._start_run(self.session.epoch + 100_000, stop_on_event=True)
 
@@ -208,9 +224,11 @@ class MainScreen(Screen):
         self.player.stop()
 
     # ------------------------------------------------------------ starts
-    def _load(self, session: Session, message: str) -> None:
+    def _load(self, session: Session, message: str, file: str | Path | None = None) -> None:
+        """Show ``session``; ``file``: the file it came from (screenshots go next to it)."""
         self.player.pause()
         self.app.session = session
+        self.app.session_file = None if file is None else Path(file).expanduser()
         self.say(message)
 
     def action_restart(self) -> None:
@@ -256,6 +274,7 @@ class MainScreen(Screen):
                     loaded["session"] = Session.from_state_dict_file(path)
                 else:
                     loaded["session"] = Session.from_scenario(resolve(path))
+                loaded["file"] = None if path in builtin_names() else path
             except (ScenarioError, SpecError) as exc:
                 runs = printed_runs(path)
                 if runs:  # the student's printed log: its first run, recovered from what was read here
@@ -272,7 +291,7 @@ class MainScreen(Screen):
                 self.player.load_log(loaded["log"], loaded["runs"])
             elif "session" in loaded:
                 session = loaded["session"]
-                self._load(session, f"Loaded {text.strip()}: {session.description}")
+                self._load(session, f"Loaded {text.strip()}: {session.description}", file=loaded["file"])
 
         self.app.push_screen(
             PromptScreen(
@@ -300,6 +319,7 @@ class MainScreen(Screen):
             except (OSError, ScenarioError) as exc:  # a vanished folder; a session replay would refuse
                 self.say(f"Not saved: {exc}", error=True)
                 return
+            self.app.session_file = path  # the session now lives in this file
             self.say(
                 f"Saved {path}: `xor-tui replay {path}` reproduces this session "
                 f"({len(sc.script)} action(s), {sc.epochs} epoch(s))."
@@ -464,8 +484,12 @@ class MainScreen(Screen):
         self.maximize(self.focused or self.query_one(ParamsTable))
 
     def action_screenshot(self) -> None:
-        path = self.app.save_fresh_screenshot()
-        self.say(f"Saved the screen as {path}." if path else "Could not save the screen: folder not writable.")
+        try:
+            path = self.app.save_fresh_screenshot()
+        except OSError as exc:  # SaveError names the file and says why, in one line
+            self.say(f"Screen not saved: {printable(str(exc), 300)}", error=True)
+            return
+        self.say(f"Saved the screen as {printable(str(path), 300)}.")
 
 
 class XorApp(App):
@@ -474,13 +498,24 @@ class XorApp(App):
     TITLE = "xor-tui"
     CSS_PATH = "app.tcss"
 
-    def __init__(self, scenario=None, seed: int | None = None, **kw) -> None:
+    def __init__(self, scenario=None, seed: int | None = None, scenario_file: str | Path | None = None, **kw) -> None:
         super().__init__(**kw)
         if scenario is not None:
             self.session = Session.from_scenario(scenario)
         else:
             self.session = Session.from_seed(0 if seed is None else seed)
+        self.session_file = None if scenario_file is None else Path(scenario_file)
         self.main = MainScreen()
+
+    @property
+    def session(self) -> Session:
+        return self._session
+
+    @session.setter
+    def session(self, session: Session) -> None:
+        """A new session; it came from no file until told otherwise (``session_file``)."""
+        self._session = session
+        self.session_file: Path | None = None
 
     def get_default_screen(self) -> Screen:
         return self.main
@@ -491,8 +526,14 @@ class XorApp(App):
         if self.use_command_palette and not Palette.is_open(self):
             self.push_screen(Palette(id="--command-palette"))
 
+    # Textual's own entries that an xor-tui one does better: z maximises and restores, and i
+    # saves the screen next to the session (Textual's "Screenshot" writes elsewhere)
+    REPLACED_COMMANDS = frozenset({"Maximize", "Minimize", "Screenshot"})
+
     def get_system_commands(self, screen):
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title not in self.REPLACED_COMMANDS:
+                yield command
         main = self.main
         if screen is not main:  # opened over a dialog or the survey: main's actions must not act behind it
             return
@@ -509,21 +550,49 @@ class XorApp(App):
                 lambda k=k: self.call_later(main.run_action, f"load_case({k})"),
             )
 
-    def save_fresh_screenshot(self, folder: str | Path = ".") -> Path | None:
-        """Save the screen as SVG under a name that does not exist yet; never overwrites."""
-        folder = Path(folder)
-        stem = self.session.name.replace(" ", "-").replace("/", "-") or "xor-tui"
+    def save_fresh_screenshot(self) -> Path:
+        """Save the screen as SVG next to the session: in the folder of the file it came from
+        (``--scenario``, ``f``, or the last ``w``), else the current folder; named after the
+        scenario and the epoch, numbered (-1, then -2...: the first name not taken). Never overwrites (the
+        name is claimed exclusively when written). Raises OSError with a one-line message."""
+        folder = Path(".") if self.session_file is None else self.session_file.parent
+        stem = f"{_file_stem(self.session.name)}-epoch{self.session.epoch}"
+        svg = self.export_screenshot(title=f"xor-tui: {self.session.name}, epoch {self.session.epoch}")
         for i in range(1, 10_000):
-            path = folder / f"{stem}-epoch{self.session.epoch}-{i}.svg"
-            try:
-                with open(path, "x", encoding="utf-8") as fh:  # created exclusively
-                    fh.write(self.export_screenshot())
-            except FileExistsError:
+            path = folder / f"{stem}-{i}.svg"
+            if os.path.lexists(path):
                 continue
-            except OSError:
-                return None
-            return path
-        return None
+            try:
+                return write_atomic(path, svg)
+            except FileExistsError:  # appeared meanwhile: keep it, take the next name
+                continue
+        raise SaveError(f"{folder / stem}-*.svg: 9,999 names taken; not saved")
+
+
+def _file_stem(name: str) -> str:
+    """A scenario's name as a file name: letters, digits, '.', '+', '_' and '-' kept, anything
+    else (spaces, slashes, control characters) a '-'; no leading dot; at most 80 characters."""
+    stem = re.sub(r"[^A-Za-z0-9._+-]+", "-", name).lstrip(".-")[:80]
+    return stem or "xor-tui"
+
+
+_gc_tuned = False
+
+
+def _tune_gc() -> None:
+    """Once per process, when the first screen is up: keep the collector off what startup
+    built (PyTorch, Textual, the first screen: about 200,000 objects that live as long as the
+    app) and let it run less often. Each step makes thousands of short-lived objects; with
+    Python's defaults the collector ran several times a step and a full collection, which
+    walked every one of those objects, took 150-180 ms (measured with gc.callbacks while
+    stepping; benchmarks/app_step.py). Textual itself pauses the collector while scrolling."""
+    global _gc_tuned
+    if _gc_tuned:
+        return
+    _gc_tuned = True
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
 
 
 _boxed = boxed  # a titled panel that z maximises (components/panel.py)

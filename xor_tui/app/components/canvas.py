@@ -32,8 +32,23 @@ class Canvas:
             self.styles[y][x] = style
 
     def text(self, x: int, y: int, s: str, style: Style | str | None = None) -> None:
-        for i, ch in enumerate(s):
-            self.put(x + i, y, ch, style)
+        """``s`` from (x, y) rightwards, one character a cell, clipped to the grid."""
+        if not 0 <= y < self.height:
+            return
+        a, b = max(x, 0), min(x + len(s), self.width)
+        if a < b:
+            self.chars[y][a:b] = s[a - x : b - x]
+            self.styles[y][a:b] = [style] * (b - a)
+
+    def cells(self, x: int, y: int, cells: list[tuple[str, Style | str | None]]) -> None:
+        """(char, style) pairs from (x, y) rightwards, clipped to the grid."""
+        if not 0 <= y < self.height:
+            return
+        a, b = max(x, 0), min(x + len(cells), self.width)
+        if a < b:
+            part = cells[a - x : b - x]
+            self.chars[y][a:b] = [ch for ch, _ in part]
+            self.styles[y][a:b] = [st for _, st in part]
 
     def strips(self) -> list[Strip]:
         """The grid as Textual strips, one per row, without going through rich Text."""

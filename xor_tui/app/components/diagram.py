@@ -137,6 +137,7 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         self._motion_until = 0.0
         self._ticks = 0
         self._timer = None
+        self._still = None  # (frame, key, (labels, box cells, click map)): see build
 
     def spot(self, name: str) -> tuple[int, int] | None:
         """Where on the widget a click selects the parameter ``name`` (None if not drawn)."""
@@ -181,13 +182,49 @@ class NetworkDiagram(LinesWidget, can_focus=True):
             return Text("(the diagram needs more room: maximise it)", style="dim", overflow="fold")
         mode, tile_w, columns = placed
         pal = px.theme_colours(self)
+        # what stays put while the dashes run (the boxes, the labels, where a click lands) is
+        # drawn once per frame, size, theme and selection; an animation frame redraws the lines
+        key = (w, h, self.app.theme, self.selected)
+        if self._still is None or self._still[0] is not f or self._still[1] != key:
+            self._still = (f, key, self._draw_still(columns, mode, tile_w, pal, w, h))
+        line_cells, labels, box_cells, hit = self._still[2]
         canvas = Canvas(w, h)
+        self._hit = hit
+        if self.moving:
+            dots, styles, prio = self._edge_dots(columns, mode, pal, w, h, moving=True)
+            line_cells = [(x, y, ch, styles[owner]) for x, y, ch, owner in dots.cells(prio)]
+        chars, cell_styles = canvas.chars, canvas.styles
+        for x, y, ch, st in line_cells:
+            chars[y][x] = ch
+            cell_styles[y][x] = st
+        for lx, cy, text, st in labels:
+            canvas.text(lx, cy, text, st)
+        for x, y, ch, st in box_cells:
+            chars[y][x] = ch
+            cell_styles[y][x] = st
+        return canvas.strips()
+
+    def _draw_still(self, columns, mode: str, tile_w: int, pal, w: int, h: int):
+        """The lines' cells, the labels, the boxes' cells and the click map of the still picture
+        (the lines as drawn with the animation off: flowing ones solid, frozen ones dotted)."""
         self._hit = {}
-        self._draw_edges(canvas, columns, mode, pal)
+        f = self.frame
+        dots, styles, prio = self._edge_dots(columns, mode, pal, w, h, moving=False)
+        line_cells = []
+        for x, y, ch, owner in dots.cells(prio):
+            line_cells.append((x, y, ch, styles[owner]))
+            self._hit[(x, y)] = f.edges[owner].param
+        # then labels and boxes, which win a click over the lines under them
+        labels = self._draw_labels(h, columns, mode, pal, dots.owners_by_cell())
+        canvas = Canvas(w, h)
+        canvas.chars = [[None] * w for _ in range(h)]  # None: a cell no box draws
         for col in columns:
             for box in col:
                 self._draw_box(canvas, box, mode, tile_w, pal)
-        return canvas.strips()
+        box_cells = [
+            (x, y, ch, canvas.styles[y][x]) for y, row in enumerate(canvas.chars) for x, ch in enumerate(row) if ch
+        ]
+        return line_cells, labels, box_cells, self._hit
 
     # -- edges
     def _ports(self, box: Box, k: int, n: int, mode: str) -> float:
@@ -197,20 +234,20 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         inner = (box.h - 2) * 4
         return (box.y + 1) * 4 + inner * (k + 0.5) / n
 
-    def _draw_edges(self, canvas: Canvas, columns, mode: str, pal) -> None:
-        f = self.frame
-        dots = px.Braille(canvas.width, canvas.height)
-        edges = list(f.edges)
-        moving = self.moving
-        styles, prio, lines = {}, {}, []
-        for i, e in enumerate(edges):
-            src = columns[e.layer][e.source_index]
-            dst = columns[e.layer + 1][e.target_index]
-            n_out, n_in = len(columns[e.layer + 1]), len(columns[e.layer])
-            x0, y0 = (src.x + src.w) * 2, self._ports(src, e.target_index, n_out, mode)
-            x1, y1 = dst.x * 2 - 1, self._ports(dst, e.source_index, n_in, mode)
+    def _ends(self, columns, e, mode: str) -> tuple[float, float, float, float]:
+        src = columns[e.layer][e.source_index]
+        dst = columns[e.layer + 1][e.target_index]
+        n_out, n_in = len(columns[e.layer + 1]), len(columns[e.layer])
+        x0, y0 = (src.x + src.w) * 2, self._ports(src, e.target_index, n_out, mode)
+        x1, y1 = dst.x * 2 - 1, self._ports(dst, e.source_index, n_in, mode)
+        return x0, y0, x1, y1
+
+    def _edge_dots(self, columns, mode: str, pal, w: int, h: int, moving: bool):
+        """Every connection's dots (dashed when ``moving``), each line's style and priority."""
+        dots = px.Braille(w, h)
+        styles, prio = {}, {}
+        for i, e in enumerate(self.frame.edges):
             colour = pal["primary"] if e.value >= 0 else pal["warning"]
-            width = thickness(e.value)
             dash = None
             if e.frozen:  # dim dots, never moving
                 dash = (1.0, 1.0, 0.0)
@@ -219,24 +256,28 @@ class NetworkDiagram(LinesWidget, can_focus=True):
                 g = abs(e.grad or 0.0)
                 speed = 1.0 + max(0.0, min(3.0, math.log10(g) + 5.0)) if g > 0 else 1.0
                 dash = (5.0, 3.0, (self._ticks * speed) % 8.0)
-            pts = dots.line(x0, y0, x1, y1, i, width, dash)
+            dots.line(*self._ends(columns, e, mode), i, thickness(e.value), dash)
             selected = e.param == self.selected
             styles[i] = px.style(colour, bold=e.flowing or selected)
             prio[i] = 2 if selected else (1 if e.flowing else 0)
-            lines.append((e, pts, x0, x1))
-        for x, y, ch, owner in dots.cells(prio):
-            canvas.put(x, y, ch, styles[owner])
-            self._hit[(x, y)] = edges[owner].param
-        boxes = {(b.x + i, b.y + j) for col in columns for b in col for i in range(b.w) for j in range(b.h)}
-        self._draw_labels(canvas, lines, pal, boxes, dots.owners_by_cell())
+        return dots, styles, prio
 
-    def _draw_labels(self, canvas: Canvas, lines, pal, boxes: set[tuple[int, int]], owners) -> None:
+    def _draw_labels(self, height: int, columns, mode: str, pal, owners) -> list[tuple[int, int, str, object]]:
         """Each weight's value on its own line, as near the source as it can go where no
         other line passes (so it is clear which line it labels), never over a box or another
-        label, preferably not even above or below one."""
+        label, preferably not even above or below one. Returns the labels (x, y, text, style)."""
         taken: set[tuple[int, int]] = set()
+        # per row, the column spans of the boxes on it
+        spans_by_row: dict[int, list[tuple[int, int]]] = {}
+        for col in columns:
+            for b in col:
+                for j in range(b.h):
+                    spans_by_row.setdefault(b.y + j, []).append((b.x, b.x + b.w))
+        out = []
         bg = pal["background"]
-        for i_e, (e, pts, x0, x1) in enumerate(lines):
+        for i_e, e in enumerate(self.frame.edges):
+            x0, y0, x1, y1 = self._ends(columns, e, mode)
+            pts = px.line_points(x0, y0, x1, y1)
             gap_cells = (x1 - x0) / 2
             texts = [px.fit_number(e.value, 5)]
             if e.grad is not None and gap_cells >= 16:
@@ -251,10 +292,12 @@ class NetworkDiagram(LinesWidget, can_focus=True):
                     x, y = pts[int(frac * (len(pts) - 1))]
                     cx, cy = int(x / 2), int(y / 4)
                     lx = min(max(cx - len(text) // 2, int(x0 / 2)), int(x1 / 2) - len(text))
-                    if lx < 0 or cy >= canvas.height:
+                    if lx < 0 or cy >= height:
                         continue
                     span = [(lx + i, cy) for i in range(-1, len(text) + 1)]
-                    if any(c in taken for c in span) or any(c in boxes for c in span[1:-1]):
+                    if any(c in taken for c in span) or any(
+                        a < lx + len(text) and lx < b for a, b in spans_by_row.get(cy, ())
+                    ):
                         continue
                     others = sum(1 for c in span if len(owners.get(c, ())) > (i_e in owners.get(c, ())))
                     near = any((cx_, cy + d) in taken for cx_, _ in span for d in (-1, 1))
@@ -267,10 +310,11 @@ class NetworkDiagram(LinesWidget, can_focus=True):
                     break
             if best is not None:
                 _, text, lx, cy, span = best
-                canvas.text(lx, cy, text, st)
+                out.append((lx, cy, text, st))
                 for i in range(len(text)):
                     self._hit[(lx + i, cy)] = e.param
                 taken |= span
+        return out
 
     # -- boxes
     def _unit(self, box: Box):
@@ -391,8 +435,7 @@ class NetworkDiagram(LinesWidget, can_focus=True):
             cells = self._tile_cells[key] = self._tile(box, tile_w, pal)
         x0, y0 = box.x + 3, box.y + 1
         for r, row in enumerate(cells):
-            for c, (ch, st) in enumerate(row):
-                canvas.put(x0 + c, y0 + r, ch, st)
+            canvas.cells(x0, y0 + r, row)
 
     def _tile(self, box: Box, tile_w: int, pal) -> list[list[tuple[str, object]]]:
         t = self._tiles_for(tile_w)

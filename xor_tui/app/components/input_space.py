@@ -29,10 +29,22 @@ class InputSpace(LinesWidget, can_focus=True):
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.frame: Frame | None = None
+        self._drawn = None
 
     def show(self, frame: Frame) -> None:
         self.frame = frame
-        self.set_content(None)
+        # what the picture is drawn from: the network (weights, activations, loss) and the
+        # rows' verdicts; a step that changes none of these (a dead run) redraws nothing
+        key = (
+            tuple(e.value for e in frame.edges),
+            tuple(b.value for b in frame.biases),
+            frame.config.activations,
+            frame.config.loss,
+            tuple(r.correct for r in frame.rows),
+        )
+        if key != self._drawn:
+            self._drawn = key
+            self.set_content(None)
 
     def build(self):
         w, h = self.size.width, self.size.height
@@ -72,8 +84,7 @@ class InputSpace(LinesWidget, can_focus=True):
                 dots.line(*to_dot(ax, ay), *to_dot(bx, by), u.index)
         cells = px.half_blocks(heat)
         for r, row in enumerate(cells):
-            for c, (ch, st) in enumerate(row):
-                canvas.put(left + c, r, ch, st)
+            canvas.cells(left, r, row)
         for x, y, ch, owner in dots.cells():
             cell_bg = (heat[2 * y, x] + heat[2 * y + 1, x]) / 2
             canvas.put(left + x, y, ch, px.rgb_style(px.rgb(colours[owner % len(colours)]), cell_bg, True))

@@ -20,12 +20,21 @@ from textual.color import Color
 _BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dtype=np.int32)
 
 
+@lru_cache(maxsize=256)
+def line_points(x0: float, y0: float, x1: float, y1: float) -> tuple[tuple[float, float], ...]:
+    """The centre points ``Braille.line`` samples along a segment (in dots), undashed."""
+    n = max(int(math.hypot(x1 - x0, y1 - y0) * 2), 1)
+    t = np.linspace(0.0, 1.0, n + 1)
+    return tuple(zip((x0 + (x1 - x0) * t).tolist(), (y0 + (y1 - y0) * t).tolist()))
+
+
 class Braille:
     """A dot grid of ``w x h`` cells; each dot remembers which line (an int id) drew it."""
 
     def __init__(self, w: int, h: int) -> None:
         self.w, self.h = max(w, 0), max(h, 0)
         self.owner = np.full((self.h * 4, self.w * 2), -1, dtype=np.int32)
+        self._cells = None  # _per_cell's answer until the next line is drawn
 
     def line(
         self,
@@ -36,7 +45,7 @@ class Braille:
         owner: int,
         width: int = 1,
         dash: tuple[float, float, float] | None = None,
-    ) -> list[tuple[float, float]]:
+    ) -> tuple[tuple[float, float], ...]:
         """A segment in dot coordinates, ``width`` dots thick. ``dash = (on, off, phase)``
         keeps only the dots where ``(s + phase) mod (on + off) < on``, ``s`` being the distance
         from (x0, y0); a growing phase moves the dashes towards (x0, y0).
@@ -58,7 +67,8 @@ class Braille:
         py = (ys[None, :] + ny * offsets[:, None]).round().astype(np.int64).ravel()
         ok = (px >= 0) & (px < self.w * 2) & (py >= 0) & (py < self.h * 4)
         self.owner[py[ok], px[ok]] = owner
-        return list(zip((x0 + (x1 - x0) * t).tolist(), (y0 + (y1 - y0) * t).tolist()))
+        self._cells = None
+        return line_points(x0, y0, x1, y1)
 
     def polyline(self, xs: np.ndarray, ys: np.ndarray, owners: np.ndarray) -> None:
         """Connect consecutive points (in dots; NaN breaks the line) one dot thick; segment i
@@ -82,16 +92,37 @@ class Braille:
         o = np.concatenate(po)
         keep = (x >= 0) & (x < self.w * 2) & (y >= 0) & (y < self.h * 4)
         self.owner[y[keep], x[keep]] = o[keep]
+        self._cells = None
+
+    def _per_cell(self):
+        """The cells with a dot: rows, columns, braille codes, the line ids drawn, and how many
+        dots each line has in each cell (cells x ids)."""
+        if self._cells is None:
+            self._cells = self._count_cells()
+        return self._cells
+
+    def _count_cells(self):
+        o = self.owner.reshape(self.h, 4, self.w, 2)
+        filled = o >= 0
+        codes = (filled * _BITS[None, :, None, :]).sum(axis=(1, 3))
+        ys, xs = np.nonzero(codes)
+        if not len(ys):
+            return ys, xs, codes[ys, xs], np.zeros(0, np.int64), np.zeros((0, 0), np.int64)
+        ids, index = np.unique(o, return_inverse=True)  # ids[0] is -1 (no dot) when any dot is empty
+        index = index.reshape(o.shape)
+        cell = (np.arange(self.h)[:, None, None, None] * self.w + np.arange(self.w)[None, None, :, None]) * len(ids)
+        counts = np.bincount((cell + index).ravel(), minlength=self.h * self.w * len(ids))
+        counts = counts.reshape(self.h, self.w, len(ids))[ys, xs]
+        keep = ids >= 0
+        return ys, xs, codes[ys, xs], ids[keep], counts[:, keep]
 
     def owners_by_cell(self) -> dict[tuple[int, int], set[int]]:
         """Which lines have dots in each cell."""
-        ys, xs = np.nonzero(self.owner >= 0)
-        if not len(xs):
-            return {}
-        keys = np.unique(np.stack([xs // 2, ys // 4, self.owner[ys, xs]], axis=1), axis=0).tolist()
+        ys, xs, _, ids, counts = self._per_cell()
         out: dict[tuple[int, int], set[int]] = {}
-        for x, y, o in keys:
-            out.setdefault((x, y), set()).add(o)
+        ids_list = ids.tolist()
+        for y, x, row in zip(ys.tolist(), xs.tolist(), (counts > 0).tolist()):
+            out[(x, y)] = {i for i, has in zip(ids_list, row) if has}
         return out
 
     def cells(self, priority: dict[int, int] | None = None):
@@ -99,15 +130,19 @@ class Braille:
         most dots in the cell (ties: the higher ``priority``, then the higher id)."""
         if not self.w or not self.h:
             return
-        o = self.owner.reshape(self.h, 4, self.w, 2)
-        filled = o >= 0
-        codes = (filled * _BITS[None, :, None, :]).sum(axis=(1, 3))
-        ys, xs = np.nonzero(codes)
+        ys, xs, codes, ids, counts = self._per_cell()
+        if not len(ys):
+            return
         prio = priority or {}
-        for y, x in zip(ys.tolist(), xs.tolist()):
-            ids = o[y, :, x, :][filled[y, :, x, :]].tolist()
-            best = max(set(ids), key=lambda i: (ids.count(i), prio.get(i, 0), i))
-            yield x, y, chr(0x2800 + int(codes[y, x])), best
+        # each line's score in each cell (dots, then priority, then id) as one number: the best wins
+        p = np.array([prio.get(i, 0) for i in ids.tolist()], dtype=np.int64)
+        p_span = int(np.abs(p).max()) * 2 + 1
+        span = int(ids.max()) + 1
+        score = (counts * p_span + (p + p_span // 2)[None, :]) * span + ids[None, :]
+        score[counts == 0] = -1
+        owner = ids[score.argmax(axis=1)]
+        for y, x, code, who in zip(ys.tolist(), xs.tolist(), codes.tolist(), owner.tolist()):
+            yield x, y, chr(0x2800 + code), who
 
 
 # ---------------------------------------------------------------- colours

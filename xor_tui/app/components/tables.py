@@ -25,7 +25,11 @@ class RowsTable(LinesWidget, can_focus=True):
 
     def show(self, frame: Frame) -> None:
         self.frame = frame
-        self.set_content(None)
+        # what the table is drawn from; a step that changes none of it redraws nothing
+        key = (frame.rows, tuple((u.pre, u.out, u.marks) for u in frame.units), frame.halt, frame.config.layer_names)
+        if key != getattr(self, "_drawn", None):
+            self._drawn = key
+            self.set_content(None)
 
     def build(self) -> Text:
         f = getattr(self, "frame", None)
