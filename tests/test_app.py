@@ -246,6 +246,20 @@ async def test_x_frees_the_keys_when_a_runs_report_never_arrived(monkeypatch):
         assert app.session.epoch == 301
 
 
+async def test_a_state_that_stops_changing_says_why():
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("1", "n")  # case 1: no gradient at all
+        await settle(pilot)
+        assert "no parameter receives gradient" in events(app)
+        await pilot.press("3")
+        app.session.set_lr("1e-12")  # gradients flow, but every update rounds to nothing
+        await pilot.press("n")
+        await settle(pilot)
+        assert "rounds to nothing" in events(app)
+        assert "no parameter receives gradient" not in events(app)
+
+
 async def test_a_million_epochs_to_the_end_in_the_app():
     """The source's setting takes the fused kernel: e runs a million epochs of case 3 at once."""
     app = XorApp()

@@ -143,7 +143,7 @@ async def test_the_screenshot_key_follows_the_session(tmp_path, monkeypatch):
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press("7", "space", "space", "i")
         assert saved_svgs(tmp_path) == ["case7-epoch2-1.svg"]
-        assert "Saved the screen as case7-epoch2-1.svg." in events(app)
+        assert f"Saved the screen as {tmp_path / 'case7-epoch2-1.svg'}." in events(app)  # where, in full
         await pilot.press("w")
         await type_text(pilot, "saved/lesson.toml")
         await pilot.press("enter", "i")

@@ -138,13 +138,18 @@ class MainScreen(Screen):
         self.player.done()
         self.busy = False
         f = self.session.frame()
+        why = (
+            "no parameter receives gradient"
+            if all(p.frozen for p in f.params)
+            else "every update is smaller than half a float32 step of its parameter, so it rounds to nothing"
+        )
         text = {
             "end": f"Reached epoch {f.epoch}.",
             "stopped": f"Stopped at epoch {f.epoch}.",
             "event": f"Stopped at epoch {f.epoch}: " + "; ".join(e.text for e in f.events if e.epoch == f.epoch),
             "halted": f"Training halted at epoch {f.epoch}: {f.halt.message if f.halt else ''}",
-            "fixed": f"Stopped at epoch {f.epoch}: the state no longer changes (no parameter receives "
-            "gradient), so no event can ever come. Edit a weight or swap an activation to go on.",
+            "fixed": f"Stopped at epoch {f.epoch}: the state no longer changes ({why}), so no event can "
+            "ever come. Edit a weight or swap an activation to go on.",
         }
         self.say(text[event.reason])
 
@@ -489,7 +494,7 @@ class MainScreen(Screen):
         except OSError as exc:  # SaveError names the file and says why, in one line
             self.say(f"Screen not saved: {printable(str(exc), 300)}", error=True)
             return
-        self.say(f"Saved the screen as {printable(str(path), 300)}.")
+        self.say(f"Saved the screen as {printable(str(Path(path).absolute()), 300)}.")
 
 
 class XorApp(App):
