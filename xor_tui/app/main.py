@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import os
 import re
+import textwrap
 from pathlib import Path
 
 from textual.app import App, ComposeResult, SystemCommand
@@ -259,7 +260,7 @@ class MainScreen(Screen):
         self._load(Session.from_scenario(sc), f"Loaded case {k}: {sc.description}")
 
     def action_pick_scenario(self) -> None:
-        options = [(n, f"{n:<12} {builtin(n).description.split('. ')[0][:70]}") for n in builtin_names()]
+        options = [(n, f"{n:<12} {_shorten(builtin(n).description.split('. ')[0], 70)}") for n in builtin_names()]
 
         def done(name: str | None) -> None:
             if name:
@@ -551,7 +552,7 @@ class XorApp(App):
         for k in range(1, 9):
             yield SystemCommand(
                 f"Load case {k}",
-                builtin(f"case{k}").description[:80],
+                _shorten(builtin(f"case{k}").description, 80),
                 lambda k=k: self.call_later(main.run_action, f"load_case({k})"),
             )
 
@@ -609,3 +610,8 @@ def _seed_problem(text: str) -> str | None:
     except SpecError as exc:
         return str(exc)
     return None
+
+
+def _shorten(text: str, width: int) -> str:
+    """At most ``width`` characters, cut at a word with "…", never mid-word."""
+    return textwrap.shorten(text, width, placeholder=" …")

@@ -20,7 +20,7 @@ DIALOG_CSS = """
 PromptScreen, ChoiceScreen, ConfirmScreen, HelpScreen { align: center middle; }
 #dialog { width: 72; max-width: 95%; height: auto; max-height: 90%; border: thick $accent;
           background: $surface; padding: 1 2; }
-#dialog Label.title { text-style: bold; margin-bottom: 1; }
+#dialog Label.title { text-style: bold; margin-bottom: 1; width: 100%; }
 #dialog .error { color: $error; text-style: bold; height: auto; }
 #dialog .hint { color: $text-muted; height: auto; }
 #dialog OptionList { height: auto; max-height: 20; min-width: 12; }
