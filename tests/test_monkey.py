@@ -139,6 +139,8 @@ async def _monkey(tmp_path, monkeypatch, actions: int, seed: int) -> None:
                 done += 1
             elif roll < 0.65:
                 keys = rng.choices(POOL + ["enter", "escape"] * 4, k=rng.randint(2, 8))
+                if "ctrl+p" in keys:  # the palette last: later keys would type into it (and could pick Quit)
+                    keys = keys[: keys.index("ctrl+p") + 1]
                 await burst(pilot, *keys)
                 COUNTS["monkey: keys pressed in bursts"] += len(keys)
                 done += len(keys)

@@ -396,6 +396,8 @@ class MainScreen(Screen):
         self._act(self.session.cycle_loss, "loss: {result}.")
 
     def action_edit(self) -> None:
+        self.player.pause()
+        self.refresh_view()  # a step may have landed since the last redraw: show and edit where the run is
         name = self.selected
         value = self.frame.param(name).value
 
@@ -535,6 +537,14 @@ class XorApp(App):
     # Textual's own entries that an xor-tui one does better: z maximises and restores, and i
     # saves the screen next to the session (Textual's "Screenshot" writes elsewhere)
     REPLACED_COMMANDS = frozenset({"Maximize", "Minimize", "Screenshot"})
+
+    def push_screen(self, screen, *args, **kwargs):
+        """Any screen on top of the main one pauses play at once, before the next tick: a
+        dialog's pre-filled value and what it acts on are the epoch it showed."""
+        main = getattr(self, "main", None)
+        if main is not None and main.is_mounted and screen is not main:
+            main.player.pause()
+        return super().push_screen(screen, *args, **kwargs)
 
     def get_system_commands(self, screen):
         for command in super().get_system_commands(screen):
