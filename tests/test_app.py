@@ -246,6 +246,19 @@ async def test_x_frees_the_keys_when_a_runs_report_never_arrived(monkeypatch):
         assert app.session.epoch == 301
 
 
+async def test_enter_on_the_prefilled_value_changes_nothing():
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3", "enter")
+        await pilot.press("enter")  # the pre-filled value, as it was
+        await pilot.pause()
+        assert app.session.run.actions() == [] and "unchanged" in events(app)
+        before = app.session.record.params
+        await pilot.press("space", "b")
+        after = app.session.record.params
+        assert all(torch.equal(w, w2) and torch.equal(b, b2) for (w, b), (w2, b2) in zip(before, after))
+
+
 async def test_a_state_that_stops_changing_says_why():
     app = XorApp()
     async with app.run_test(size=SIZE) as pilot:

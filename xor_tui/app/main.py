@@ -9,6 +9,7 @@ import re
 import textwrap
 from pathlib import Path
 
+import numpy as np
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
@@ -408,14 +409,20 @@ class MainScreen(Screen):
                 return str(exc)
             return None
 
+        shown = str(np.float32(value))  # the shortest text that gives back the same float32
+
         def done(text: str | None) -> None:
-            if text is not None:
-                self._act(lambda: self.session.set_param(name, text), f"{name} = {{result:.6g}}.")
+            if text is None:
+                return
+            if str(np.float32(check_value(text, name))) == shown:  # Enter on the value as it was
+                self.say(f"{name} unchanged ({shown}).")
+                return
+            self._act(lambda: self.session.set_param(name, text), f"{name} = {{result:.6g}}.")
 
         self.app.push_screen(
             PromptScreen(
                 f"New value for {name} (epoch {self.frame.epoch})",
-                f"{value:.6g}",
+                shown,
                 validate=check,
                 hint="A finite number with |value| <= 1e6. The diagnosis updates at once.",
             ),
