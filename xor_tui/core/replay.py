@@ -151,8 +151,7 @@ def _signatures(run: Run, config, epochs: list[int], chunk: int = 1 << 16) -> li
     out: list[int] = []
     for a in range(0, len(epochs), chunk):
         rows = run.flat_at(epochs[a : a + chunk])
-        w, bias, v, c = rows[:, 0:4], rows[:, 4:6], rows[:, 6:8], rows[:, 8:9]
-        p = engine.evaluate([(w.reshape(-1, 2, 2), bias), (v.reshape(-1, 1, 2), c)], config)
+        p = engine.evaluate(run.batch(rows), config)
         bits = [t.reshape(len(rows), -1) > 0 for t in p.pre]
         bits += [g.reshape(len(rows), -1) != 0 for layer in p.grads for g in layer]
         bits.append(~p.valid[:, None])

@@ -127,8 +127,7 @@ def _batched(run, lo: int, hi: int):
         if not fast_replay(config):
             continue
         rows = run.flat(a, b)
-        w, bias, v, c = rows[:, 0:4].reshape(-1, 2, 2), rows[:, 4:6], rows[:, 6:8].reshape(-1, 1, 2), rows[:, 8:9]
-        params = [(w, bias), (v, c)]
+        params = run.batch(rows)
         p = engine.evaluate(params, config)
         parts = [p.loss, *p.pre, *p.out, *(t for layer in p.grads for t in layer)]
         if not p.valid.all() or not all(bool(torch.isfinite(t).all()) for t in parts):

@@ -281,10 +281,15 @@ class Run:
         return self._layers(self._flat[k])
 
     def _layers(self, row: torch.Tensor) -> list[Layer]:
+        return [(w.clone(), b.clone()) for w, b in self.batch(row[None])]
+
+    def batch(self, rows: torch.Tensor) -> list[Layer]:
+        """Stored rows (B, width) as batch-first layers [(weight (B, out, in), bias (B, out)), ...]
+        (views of ``rows``), what ``engine.evaluate`` takes for B states at once."""
         i, out = 0, []
         for ws, bs in self._shapes:
             nw, nb = math.prod(ws), math.prod(bs)
-            out.append((row[i : i + nw].reshape(1, *ws).clone(), row[i + nw : i + nw + nb].reshape(1, *bs).clone()))
+            out.append((rows[:, i : i + nw].reshape(-1, *ws), rows[:, i + nw : i + nw + nb].reshape(-1, *bs)))
             i += nw + nb
         return out
 
@@ -524,8 +529,7 @@ class Run:
         new = torch.from_numpy(rows)
         self._flat[k + 1 : stop + 1] = new
         if m > 1:  # every state but the last was stepped from, so its loss is finite
-            w, b, v, c = new[:-1, 0:4], new[:-1, 4:6], new[:-1, 6:8], new[:-1, 8:9]
-            p = engine.evaluate([(w.reshape(-1, 2, 2), b), (v.reshape(-1, 1, 2), c)], config, grads=False)
+            p = engine.evaluate(self.batch(new[:-1]), config, grads=False)
             self._loss[k + 1 : stop] = p.loss.double()
         self._repeat[k + 1 : stop + 1] = False
         rec = self._enter(stop, config, self._layers(self._flat[stop]))
