@@ -7,8 +7,25 @@ import os
 from collections import Counter
 
 import pytest
+import textual.app
+import textual.pilot
+from textual import _wait
 
 COUNTS: Counter = Counter()
+
+# Pilot waits, after every key and pause, until the app has been idle (under 1 ms of CPU in a
+# 20 ms window) for up to 1 s. While the app plays it is never idle, so every key pressed
+# during play cost 2 s of waiting; the suite bounds that wait at 0.1 s. Tests that need a
+# background run or search to finish wait for it explicitly (tests.apphelp.settle).
+IDLE_WAIT_MAX = 0.1
+
+
+async def _bounded_wait_for_idle(min_sleep: float = _wait.SLEEP_GRANULARITY, max_sleep: float = 1) -> None:
+    await _wait.wait_for_idle(min_sleep, min(max_sleep, IDLE_WAIT_MAX))
+
+
+textual.app.wait_for_idle = _bounded_wait_for_idle  # Pilot.press waits through App._press_keys
+textual.pilot.wait_for_idle = _bounded_wait_for_idle
 
 
 def pytest_configure(config):

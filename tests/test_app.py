@@ -6,6 +6,7 @@ import re
 
 import pytest
 import torch
+from textual.widgets._footer import FooterKey
 
 from tests import digest
 from tests.apphelp import (
@@ -204,7 +205,10 @@ async def test_a_long_run_stops_refuses_keys_and_frames_are_consistent():
         app.session.epochs = 50_000
         await pilot.press("e")
         main = app.main
-        assert main.busy and main.check_action("step", ()) is None  # dimmed in the footer
+        assert main.check_action("step", ()) is None  # refused at once
+        await pilot.pause(2 * main.DIM_AFTER)
+        step_key = next(k for k in app.screen.query(FooterKey) if k.action == "step")
+        assert main.busy and step_key.has_class("-disabled")  # dimmed in the footer once the run lasts
         for _ in range(20):  # frames taken while the worker steps are whole states
             f = app.session.frame()
             assert len(f.losses) == f.epoch + 1 and all(e.epoch <= f.epoch for e in f.events)
@@ -237,10 +241,10 @@ async def test_x_frees_the_keys_when_a_runs_report_never_arrived(monkeypatch):
         await pilot.press("e")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert lost and app.main.busy  # the job is gone, its report lost: keys stay refused
+        assert lost and app.main.player.busy  # the job is gone, its report lost: keys stay refused
         await pilot.press("x")
         await pilot.pause()
-        assert not app.main.busy and "Stopped at epoch 300" in events(app)
+        assert not app.main.player.busy and "Stopped at epoch 300" in events(app)
         await pilot.press("space")
         await pilot.pause()
         assert app.session.epoch == 301

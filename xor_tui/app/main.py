@@ -14,7 +14,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from ..core.activations import NAMES as ACTIVATIONS
 from ..core.activations import SpecError
@@ -33,6 +33,7 @@ from .components.loss_plot import LossPlot
 from .components.panel import boxed
 from .components.status import StatusLine
 from .components.tables import ParamsTable, RowsTable
+from .footer import KeyFooter
 from .player import Player
 from .screens.dialogs import ChoiceScreen, ConfirmScreen, HelpScreen, PromptScreen
 
@@ -50,7 +51,10 @@ class MainScreen(Screen):
     # a maximised panel keeps the status line (epoch, loss, case) above it and the footer below;
     # the title bar goes (both dock at the top, where Textual would draw one over the other)
     ALLOW_IN_MAXIMIZED_VIEW = "StatusLine, Footer"
-    busy = reactive(False, bindings=True)  # a background run is going: refused keys dim
+    # the footer dims the keys refused while a background run goes (check_action refuses them at
+    # once); it dims only once a run has lasted DIM_AFTER, so a quick `n` does not flash it
+    busy = reactive(False, bindings=True)
+    DIM_AFTER = 0.15
 
     def __init__(self) -> None:
         super().__init__()
@@ -58,6 +62,7 @@ class MainScreen(Screen):
         self.selected = "output.bias[0]"
         self.message = WELCOME
         self.frame: Frame | None = None
+        self.version = 0  # bumped on every redraw: a dialog's dimmed copy of this screen is redrawn then
 
     @property
     def session(self) -> Session:
@@ -78,7 +83,7 @@ class MainScreen(Screen):
         with Horizontal(id="bottom"):
             yield _boxed("params-box", "parameters (enter edits)", ParamsTable(id="params"))
             yield _boxed("events-box", "what is happening", EventPanel(id="events"))
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._fit(self.app.size.height)
@@ -87,6 +92,7 @@ class MainScreen(Screen):
         self.call_after_refresh(_tune_gc)  # once the first screen is up
 
     def on_resize(self, event) -> None:
+        self.version += 1
         self._fit(event.size.height)
 
     def _fit(self, height: int) -> None:
@@ -98,6 +104,7 @@ class MainScreen(Screen):
 
     # ------------------------------------------------------------ drawing
     def refresh_view(self) -> None:
+        self.version += 1
         f = self.frame = self.session.frame()
         if self.selected not in {p.name for p in f.params}:
             self.selected = f.params[-1].name
@@ -119,7 +126,7 @@ class MainScreen(Screen):
         self.refresh_view()
 
     def check_action(self, action: str, parameters) -> bool | None:
-        if self.busy and action in keymap.IDLE_ONLY:
+        if self.player.busy and action in keymap.IDLE_ONLY:
             return None  # shown dimmed, does nothing
         return True
 
@@ -133,8 +140,14 @@ class MainScreen(Screen):
         self.say(event.text, error=True)
 
     def on_player_changed(self, _: Player.Changed) -> None:
-        self.busy = self.player.busy
+        if not self.player.busy:
+            self.busy = False
+        elif not self.busy:
+            self.set_timer(self.DIM_AFTER, self._dim_if_still_busy)
         self.refresh_view()
+
+    def _dim_if_still_busy(self) -> None:
+        self.busy = self.player.busy
 
     def on_player_run_finished(self, event: Player.RunFinished) -> None:
         self.player.done()

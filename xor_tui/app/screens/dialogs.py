@@ -12,7 +12,9 @@ from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
+from textual.renderables.background_screen import BackgroundScreen
 from textual.screen import ModalScreen
+from textual.visual import RichVisual, Visual
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -52,13 +54,56 @@ class _Once:
         return super().dismiss(result)
 
 
+class _Backdrop(Visual):
+    """Strips already rendered: the screen under a dialog, tinted."""
+
+    def __init__(self, strips: list) -> None:
+        self.strips = strips
+
+    def render_strips(self, width, height, style, options) -> list:
+        return self.strips
+
+    def get_optimal_width(self, rules, container_width: int) -> int:
+        return container_width
+
+    def get_height(self, rules, width: int) -> int:
+        return len(self.strips)
+
+
+class _Dimmed:
+    """A dialog over the main screen shows it dimmed behind, as Textual's ModalScreen does,
+    but composites and tints it once per size, theme and state of that screen (its
+    ``version``, which MainScreen bumps on every redraw) instead of on every refresh of the
+    dialog: Textual redrew the whole screen under a dialog for each key typed into it, each
+    resize and each focus change (~20 ms at 120x36, about a fifth of the time of a dialog)."""
+
+    _backdrop_key: tuple | None = None
+    _backdrop: _Backdrop | None = None
+
+    def render(self):
+        drawn = super().render()
+        if not isinstance(drawn, BackgroundScreen):
+            return drawn
+        base = drawn.screen
+        laid_out = getattr(getattr(base, "_compositor", None), "size", None)
+        if laid_out != self.size:  # resized, and the screen under it not yet laid out again: no copy
+            self._backdrop = self._backdrop_key = None
+            return drawn
+        key = (self.size, self.app.theme, id(base), getattr(base, "version", None), drawn.color)
+        if key != self._backdrop_key or self._backdrop is None:
+            w, h = self.size
+            strips = Visual.to_strips(self, RichVisual(self, drawn), w, h, self.visual_style, pad=True)
+            self._backdrop, self._backdrop_key = _Backdrop(strips), key
+        return self._backdrop
+
+
 def _on_top(screen) -> bool:
     """True when ``screen`` is the top of the app's screen stack (not merely visible)."""
     stack = screen.app.screen_stack
     return bool(stack) and stack[-1] is screen
 
 
-class Palette(_Once, CommandPalette):
+class Palette(_Once, _Dimmed, CommandPalette):
     """Textual's command palette, dismissed at most once. Its search worker may still report
     while the palette is being taken down (a burst of keys then escape); the list it would
     update is gone by then, so that late report is dropped instead of failing the app.
@@ -75,7 +120,7 @@ class Palette(_Once, CommandPalette):
                 raise
 
 
-class PromptScreen(_Once, ModalScreen[str | None]):
+class PromptScreen(_Once, _Dimmed, ModalScreen[str | None]):
     """Ask for one value; ``validate`` returns an error message or None. Bad input keeps
     the dialog open with the message, and nothing changes."""
 
@@ -112,7 +157,7 @@ class PromptScreen(_Once, ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class ChoiceScreen(_Once, ModalScreen[str | None]):
+class ChoiceScreen(_Once, _Dimmed, ModalScreen[str | None]):
     DEFAULT_CSS = DIALOG_CSS
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
@@ -139,7 +184,7 @@ class ChoiceScreen(_Once, ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class ConfirmScreen(_Once, ModalScreen[bool]):
+class ConfirmScreen(_Once, _Dimmed, ModalScreen[bool]):
     """A yes/no question; No has the focus, so Enter (or Enter twice) never destroys anything."""
 
     DEFAULT_CSS = DIALOG_CSS
@@ -167,7 +212,7 @@ class ConfirmScreen(_Once, ModalScreen[bool]):
         self.dismiss(False)
 
 
-class HelpScreen(_Once, ModalScreen[None]):
+class HelpScreen(_Once, _Dimmed, ModalScreen[None]):
     DEFAULT_CSS = DIALOG_CSS + "#dialog { width: 90; }"
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
 

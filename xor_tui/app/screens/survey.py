@@ -10,10 +10,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label, ProgressBar, Static
+from textual.widgets import Header, Input, Label, ProgressBar, Static
 
 from ...core.engine import Config
 from ...core.survey import OUTCOMES, SurveyResult, run_survey
+from ..footer import KeyFooter
 
 
 class SurveyScreen(Screen):
@@ -43,7 +44,7 @@ class SurveyScreen(Screen):
             yield ProgressBar(total=200, id="bar", show_eta=False)
         with VerticalScroll(id="out"):
             yield Static("Press enter (or r) to run.", id="result")
-        yield Footer()
+        yield KeyFooter()
 
     def on_input_submitted(self) -> None:
         self.action_run()

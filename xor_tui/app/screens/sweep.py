@@ -21,11 +21,12 @@ from textual.containers import Grid, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Label, ProgressBar, Static
+from textual.widgets import Label, ProgressBar, Static
 
 from ...core.engine import Config
 from ...core.survey import OUTCOMES, run_survey
 from ...core.sweep import SweepResult, log_range, run_sweep
+from ..footer import KeyFooter
 from .survey import render_survey
 
 # plasma-like ramp: share 0 -> dark blue, 1 -> yellow
@@ -181,7 +182,7 @@ class SweepScreen(Screen):
         with VerticalScroll(id="scroll"):
             yield Static("", id="info")
             yield Grid(id="maps")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         if self.result is None:
@@ -288,7 +289,7 @@ class CellSurveyScreen(Screen):
         )
         with VerticalScroll(id="out"):
             yield Static("running…", id="result")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._run()
