@@ -159,17 +159,26 @@ def test_non_finite_losses_are_null_in_json_and_say_why(tmp_path, capsys):
     assert "the loss is inf: not finite" in table
 
 
+def _interruptible() -> None:
+    """In the child: Ctrl-C as a terminal gives it, even when the suite itself was started with
+    SIGINT ignored (a background job of a non-interactive shell), which Python would inherit."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_during_a_replay_stops_with_one_line_and_130(tmp_path):
     import signal
     import time
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "xor_tui", "replay", "case3", "--epochs", "1000000"],
+        [sys.executable, "-m", "xor_tui", "replay", "case3", "--epochs", "1000000", "--json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_interruptible,
     )
-    time.sleep(6)  # torch imported, the run under way (it would take minutes)
+    time.sleep(6)  # torch imported, the run under way (~15 s on a quiet machine)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
