@@ -18,9 +18,10 @@ class KeyFooter(Footer):
         return (
             app.ENABLE_COMMAND_PALETTE,
             self.show_command_palette,
-            tuple(
-                (b.key, b.action, b.description, b.show, b.group, enabled, tooltip, app.get_key_display(b))
-                for (_, b, enabled, tooltip) in screen.active_bindings.values()
+            tuple(  # what compose shows: the bindings marked show, and the palette's own key
+                (b.key, b.action, b.description, b.group, enabled, tooltip, app.get_key_display(b))
+                for key, (_, b, enabled, tooltip) in screen.active_bindings.items()
+                if b.show or key == app.COMMAND_PALETTE_BINDING
             ),
         )
 

@@ -113,13 +113,12 @@ class LossPlot(LinesWidget, can_focus=True):
         dy = np.where(good, (hi - np.log10(safe)) / (hi - lo) * (ph * 4 - 1), np.nan)
         # the epochs ahead (after stepping back) are drawn dim
         dots.polyline(dx, dy, (epochs >= cur).astype(np.int32))
-        pts = [(float(a), float(b)) if ok else None for a, b, ok in zip(dx, dy, good)]
         styles = {0: px.style(pal["primary"], bold=True), 1: px.style(pal["primary"].blend(pal["background"], 0.55))}
         for x, y, ch, owner in dots.cells({0: 1}):
             canvas.put(left + x, top + y, ch, styles[owner])
         # the current epoch
-        if pts[cur] is not None:
-            cx, cy = pts[cur]
+        if good[cur]:
+            cx, cy = float(dx[cur]), float(dy[cur])
             canvas.put(left + int(cx / 2), top + int(cy / 4), "●", px.style(pal["accent"], bold=True))
         if not extras:
             return canvas.strips()
