@@ -299,3 +299,40 @@ def _settled(app, timeout: float = 10.0) -> str:
             break
         time.sleep(0.1)
     return last or ""
+
+
+@pytest.mark.parametrize("keys", [("l",), ("c",), ("question_mark",), ("ctrl+p",), ("w",)], ids="lc?pw")
+async def test_a_dialog_shows_the_screen_under_it_dimmed_exactly_as_textual_draws_it(monkeypatch, keys):
+    """Dialogs keep one dimmed copy of the screen under them instead of redrawing it on every
+    refresh: what they show must be Textual's own dimmed screen, when opened, after typing,
+    after a resize down and back with the dialog open, and when opened again a step later."""
+    from xor_tui.app.screens import dialogs
+    from xor_tui.core.scenario import builtin
+
+    def shots():
+        async def go() -> list[str]:
+            app = XorApp(scenario=builtin("case7"))
+            out = []
+            async with app.run_test(size=SIZE) as pilot:
+                await pilot.press("space", "space", *keys)
+                await pilot.pause()
+                out.append(app.export_screenshot())
+                await pilot.press("end", "7")  # typed into a prompt or the palette; moves a list
+                await pilot.pause()
+                out.append(app.export_screenshot())
+                await pilot.resize_terminal(80, 24)
+                await pilot.resize_terminal(*SIZE)
+                await pilot.pause()
+                out.append(app.export_screenshot())
+                await pilot.press("escape", "space", *keys)  # the same dialog again, one epoch on
+                await pilot.pause()
+                out.append(app.export_screenshot())
+            return out
+
+        return go()
+
+    kept = await shots()
+    monkeypatch.setattr(dialogs._Dimmed, "render", lambda self: super(dialogs._Dimmed, self).render())
+    textuals = await shots()
+    moments = ["opened", "typed into", "resized with it open", "opened again a step later"]
+    assert [a == b for a, b in zip(kept, textuals)] == [True] * 4, moments

@@ -102,6 +102,14 @@ def _clean(v):
     return v
 
 
+def _scratch(tmp_path_factory, name: str):
+    """One folder per test for all its examples (each overwrites the last file): a numbered
+    folder per example made pytest list every earlier one each time."""
+    folder = tmp_path_factory.getbasetemp() / f"fuzz-{name}"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 def _load_text(tmp_path, data: bytes):
     p = tmp_path / "s.toml"
     p.write_bytes(data)
@@ -126,21 +134,21 @@ def test_mutated_documents_fail_only_with_the_loaders_error(tmp_path_factory, da
     if text is None:
         return
     COUNTS["fuzz: mutated TOML documents"] += 1
-    _load_text(tmp_path_factory.mktemp("m"), text.encode())
+    _load_text(_scratch(tmp_path_factory, "m"), text.encode())
 
 
 @settings(max_examples=400, deadline=None)
 @given(raw=st.binary(max_size=300))
 def test_arbitrary_bytes_fail_only_with_the_loaders_error(tmp_path_factory, raw):
     COUNTS["fuzz: arbitrary byte files (non-UTF-8 included)"] += 1
-    _load_text(tmp_path_factory.mktemp("b"), raw)
+    _load_text(_scratch(tmp_path_factory, "b"), raw)
 
 
 @settings(max_examples=100, deadline=None)
 @given(depth=st.integers(1, 3000), big=st.integers(0, 3))
 def test_deep_nesting_and_huge_files(tmp_path_factory, depth, big):
     COUNTS["fuzz: deeply nested or huge files"] += 1
-    tmp = tmp_path_factory.mktemp("d")
+    tmp = _scratch(tmp_path_factory, "d")
     text = 'name = "x"\nepochs = ' + "[" * depth + "1" + "]" * depth + "\n"
     if big:
         text += "# " + "x" * (400_000 * big) + "\n"
@@ -224,7 +232,9 @@ def _same(a, b):
 def test_valid_scenarios_round_trip_save_load_replay(tmp_path_factory, doc):
     COUNTS["fuzz: valid scenarios round-tripped"] += 1
     sc = parse(tomli_w.dumps(doc), "<generated>")
-    path = save(sc, tmp_path_factory.mktemp("v") / "sc.toml")
+    path = _scratch(tmp_path_factory, "v") / "sc.toml"
+    path.unlink(missing_ok=True)
+    save(sc, path)
     again = load(path)
     assert again.config == sc.config and again.script == sc.script and again.epochs == sc.epochs
     _same(replay(sc), replay(again))

@@ -94,6 +94,15 @@ class MainScreen(Screen):
     def on_resize(self, event) -> None:
         self.version += 1
         self._fit(event.size.height)
+        self.call_after_refresh(self._redraw_screens_above)
+
+    def _redraw_screens_above(self) -> None:
+        """A dialog over this screen shows it dimmed: once this screen is laid out at a new
+        size, the dialogs redraw it (they may have drawn before, from the old layout)."""
+        stack = self.app.screen_stack
+        if self in stack:
+            for screen in stack[stack.index(self) + 1 :]:
+                screen.refresh()
 
     def _fit(self, height: int) -> None:
         self.set_class(height < 30, "compact")

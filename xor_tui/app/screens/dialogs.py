@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from weakref import WeakKeyDictionary
 
 from rich.table import Table
 from rich.text import Text
@@ -70,15 +71,16 @@ class _Backdrop(Visual):
         return len(self.strips)
 
 
+_BACKDROPS: WeakKeyDictionary = WeakKeyDictionary()  # screen under a dialog -> (key, its dimmed copy)
+
+
 class _Dimmed:
     """A dialog over the main screen shows it dimmed behind, as Textual's ModalScreen does,
     but composites and tints it once per size, theme and state of that screen (its
-    ``version``, which MainScreen bumps on every redraw) instead of on every refresh of the
-    dialog: Textual redrew the whole screen under a dialog for each key typed into it, each
-    resize and each focus change (~20 ms at 120x36, about a fifth of the time of a dialog)."""
-
-    _backdrop_key: tuple | None = None
-    _backdrop: _Backdrop | None = None
+    ``version``, which MainScreen bumps on every redraw and resize), shared by the dialogs
+    opened over it one after another, instead of on every refresh of every dialog: Textual
+    redrew the whole screen under a dialog for each key typed into it, each resize and each
+    focus change (~20 ms at 120x36, about a fifth of the time a dialog took)."""
 
     def render(self):
         drawn = super().render()
@@ -87,14 +89,15 @@ class _Dimmed:
         base = drawn.screen
         laid_out = getattr(getattr(base, "_compositor", None), "size", None)
         if laid_out != self.size:  # resized, and the screen under it not yet laid out again: no copy
-            self._backdrop = self._backdrop_key = None
+            _BACKDROPS.pop(base, None)
             return drawn
-        key = (self.size, self.app.theme, id(base), getattr(base, "version", None), drawn.color)
-        if key != self._backdrop_key or self._backdrop is None:
+        key = (self.size, self.app.theme, getattr(base, "version", None), drawn.color)
+        kept = _BACKDROPS.get(base)
+        if kept is None or kept[0] != key:
             w, h = self.size
-            strips = Visual.to_strips(self, RichVisual(self, drawn), w, h, self.visual_style, pad=True)
-            self._backdrop, self._backdrop_key = _Backdrop(strips), key
-        return self._backdrop
+            kept = key, _Backdrop(Visual.to_strips(self, RichVisual(self, drawn), w, h, self.visual_style, pad=True))
+            _BACKDROPS[base] = kept
+        return kept[1]
 
 
 def _on_top(screen) -> bool:
