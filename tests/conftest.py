@@ -1,6 +1,6 @@
 """Counts that the hardening tests report at the end of the run (examples, keys, ...).
 
-Under pytest-xdist (`-n 2`) each worker sends its counts back to the controller, which
+Under pytest-xdist (`-n 3`) each worker sends its counts back to the controller, which
 prints the totals."""
 
 import os
@@ -47,7 +47,7 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """The slow tests (the full-length monkey) first: under `-n 2` one worker starts on them at
+    """The slow tests (the full-length monkey) first: under xdist one worker starts on them at
     once while the other takes everything else, instead of the longest test starting last."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
