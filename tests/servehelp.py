@@ -43,6 +43,13 @@ SCREEN_JS = """() => {
 }"""
 
 
+def interruptible() -> None:
+    """A ``preexec_fn`` for a child that gets Ctrl-C: SIGINT as a terminal gives it, even when
+    the suite itself was started with SIGINT ignored (a background job of a non-interactive
+    shell), which the child would inherit and Python would keep."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def need_browser():
     """Skip (or, in CI, fail) when the browser or Playwright is missing."""
     why = None

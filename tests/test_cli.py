@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from tests import digest, student
+from tests.servehelp import interruptible
 from xor_tui.cli import main
 from xor_tui.core.scenario import builtin
 
@@ -159,14 +160,6 @@ def test_non_finite_losses_are_null_in_json_and_say_why(tmp_path, capsys):
     assert "the loss is inf: not finite" in table
 
 
-def _interruptible() -> None:
-    """In the child: Ctrl-C as a terminal gives it, even when the suite itself was started with
-    SIGINT ignored (a background job of a non-interactive shell), which Python would inherit."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def test_ctrl_c_during_a_replay_stops_with_one_line_and_130(tmp_path):
     import signal
     import time
@@ -176,7 +169,7 @@ def test_ctrl_c_during_a_replay_stops_with_one_line_and_130(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=_interruptible,
+        preexec_fn=interruptible,
     )
     time.sleep(6)  # torch imported, the run under way (~15 s on a quiet machine)
     proc.send_signal(signal.SIGINT)

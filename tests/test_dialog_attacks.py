@@ -311,23 +311,20 @@ async def test_a_dialog_shows_the_screen_under_it_dimmed_exactly_as_textual_draw
     from xor_tui.app.screens import dialogs
     from xor_tui.core.scenario import builtin
 
-    def shots():
-        async def go() -> list[str]:
-            app = XorApp(scenario=builtin("case7"))
-            out = []
-            async with app.run_test(size=SIZE) as pilot:
-                await pilot.press("space", "space", *keys)
-                await pilot.pause()
-                out.append(app.export_screenshot())
-                await pilot.press("end", "7")  # typed into a prompt or the palette; moves a list
-                await pilot.pause()
-                out.append(app.export_screenshot())
-                await pilot.press("escape", "space", *keys)  # the same dialog again, one epoch on
-                await pilot.pause()
-                out.append(app.export_screenshot())
-            return out
-
-        return go()
+    async def shots() -> list[str]:
+        app = XorApp(scenario=builtin("case7"))
+        out = []
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("space", "space", *keys)
+            await pilot.pause()
+            out.append(app.export_screenshot())
+            await pilot.press("end", "7")  # typed into a prompt or the palette; moves a list
+            await pilot.pause()
+            out.append(app.export_screenshot())
+            await pilot.press("escape", "space", *keys)  # the same dialog again, one epoch on
+            await pilot.pause()
+            out.append(app.export_screenshot())
+        return out
 
     kept = await shots()
     monkeypatch.setattr(dialogs._Dimmed, "render", lambda self: super(dialogs._Dimmed, self).render())

@@ -6,7 +6,7 @@ import os
 import pytest
 import torch
 
-from tests.test_cli import _interruptible
+from tests.servehelp import interruptible
 from xor_tui.cli import main
 from xor_tui.core.activations import parse_activation
 from xor_tui.core.diagnosis import diagnose
@@ -211,7 +211,7 @@ def test_ctrl_c_stops_a_large_survey_promptly_in_one_line(tmp_path, hidden):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=_interruptible,
+        preexec_fn=interruptible,
     )
     time.sleep(6)  # imports, then well inside the training
     assert proc.poll() is None

@@ -62,7 +62,7 @@ class MainScreen(Screen):
         self.selected = "output.bias[0]"
         self.message = WELCOME
         self.frame: Frame | None = None
-        self.version = 0  # bumped on every redraw: a dialog's dimmed copy of this screen is redrawn then
+        self.version = 0  # bumped on every redraw and resize: a dialog's dimmed copy of this screen is redone
 
     @property
     def session(self) -> Session:
