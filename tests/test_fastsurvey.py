@@ -131,7 +131,44 @@ def test_kernels_are_cached_in_the_users_cache_folder():
     assert "site-packages" not in folder and not any(folder.startswith(p) for p in site.getsitepackages())
     survey.run_survey(Config(), 300, 5)
     assert not fastsurvey.needs_compiling(Config())
-    assert list(fastsurvey.cache_dir().glob("**/*.nbi"))
+    assert fastsurvey.object_path(Config()).is_file()
+
+
+def test_a_later_survey_loads_the_cached_kernel_without_numba():
+    """numba's import and cache cost ~1.1 s of every `xor-tui survey`: once compiled, a new
+    process loads the machine code alone, and gets the same bits."""
+    import subprocess
+    import sys
+
+    survey.run_survey(Config(), 300, 5)  # compiled (or already cached) here
+    code = (
+        "import sys, torch; from xor_tui.core import survey, fastsurvey; from xor_tui.core.engine import Config;"
+        "r = survey.run_survey(Config(), 3000, 60, note=print);"
+        "ends = torch.cat([p.flatten() for layer in r.final_params for p in layer]);"
+        "print('numba' in sys.modules, int(r.outcome.sum()), float(ends.sum()))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
+    here = survey.run_survey(Config(), 3000, 60)
+    total = float(torch.cat([p.flatten() for layer in here.final_params for p in layer]).sum())
+    assert out.split() == ["False", str(int(here.outcome.sum())), repr(total)]
+
+
+def test_a_damaged_cached_kernel_is_never_loaded(monkeypatch, tmp_path):
+    """LLVM would abort the process on a damaged object file: a cut or altered one is
+    taken for missing (compiled again), never handed to it."""
+    monkeypatch.setattr(fastsurvey, "_NATIVE", {})
+    good = fastsurvey.object_path(Config())
+    fastsurvey.timed_compile(Config())
+    data = good.read_bytes()
+    monkeypatch.setenv("XOR_TUI_CACHE", str(tmp_path))
+    path = fastsurvey.object_path(Config())
+    monkeypatch.setattr(fastsurvey, "_NATIVE", {})
+    path.parent.mkdir(parents=True)
+    for damaged in (data[: len(data) // 2], data[:-1] + bytes([data[-1] ^ 1]), b"", b"\x7fELF" + data[4:]):
+        path.write_bytes(damaged)
+        assert fastsurvey.needs_compiling(Config())
+    path.write_bytes(data)
+    assert not fastsurvey.needs_compiling(Config())
 
 
 def test_stop_ends_a_survey_between_slices(monkeypatch):

@@ -8,8 +8,13 @@ rounded on its own (numba's ``fastmath`` is off, so LLVM contracts nothing) exce
 update, which torch computes as one fused multiply-add (``w.add(g, alpha=-lr)``) and so
 do we, through the ``llvm.fma.f32`` intrinsic. Networks that halt (BCELoss's range error,
 a non-finite loss) or reach a fixed point (an update that changes nothing) are masked and,
-once they are a quarter of a block, compacted away. Blocks are split between threads
-(the kernel releases the GIL).
+between slices of epochs, compacted away. The networks are cut into pieces of a few blocks
+that the threads take in turn.
+
+numba (``_kernels.py``) compiles a setting's kernel once per machine, to an object file in
+the user's cache folder; every later survey loads that machine code with llvmlite and calls
+it through ctypes (which releases the GIL), without importing numba: ~30 ms instead of the
+~1.1 s numba's import and own cache take, most of a second run of ``xor-tui survey``.
 
 Which settings take this path: a 2-2-1 network with ReLU, LeakyReLU(slope) or identity
 in the hidden layer; ReLU, LeakyReLU(slope), identity or sigmoid at the output; BCELoss,
@@ -26,9 +31,13 @@ fast survey equals single runs exactly, which the torch survey did only to ~1e-6
 
 from __future__ import annotations
 
-import math
+import contextlib
+import ctypes
+import hashlib
+import itertools
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -56,20 +65,21 @@ def cache_dir() -> Path:
     return base / "xor-tui" / "numba"
 
 
-_UNAVAILABLE: str | None = None
-try:
-    _dir = cache_dir()
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(_dir))
-    os.environ.setdefault("NUMBA_DISABLE_INTEL_SVML", "1")  # SVML's exp is not the C library's
-    import numba
-    from llvmlite import ir as llvm_ir
-    from numba import njit, types
-    from numba.core import cgutils
-    from numba.extending import intrinsic
+def _find_numba() -> str | None:
+    """None when numba and llvmlite are installed (found, not imported: importing numba takes
+    ~1 s, which only compiling a kernel needs), else why the fast path is unavailable."""
+    from importlib.util import find_spec
 
-    numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
-except Exception as exc:  # ImportError, or a broken install
-    _UNAVAILABLE = f"numba is not available ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+    missing = [name for name in ("numba", "llvmlite") if find_spec(name) is None]
+    return f"numba is not available (no module named {missing[0]!r})" if missing else None
+
+
+_UNAVAILABLE: str | None = _find_numba()
+
+
+class Unavailable(RuntimeError):
+    """numba is installed but cannot be imported here (a broken install); ``supported`` says so from then on."""
+
 
 # loss kinds and activation kinds: compile-time constants of each kernel
 BCE, MSE, LOGITS = 0, 1, 2
@@ -95,388 +105,10 @@ def supported(config) -> str | None:
     return None  # (BCEWithLogitsLoss takes the pre-activation: the output activation is unused)
 
 
-# --------------------------------------------------------------------- the kernel
-
-if not _UNAVAILABLE:
-    f32 = np.float32
-    ZERO, ONE, TWO, FOUR = f32(0.0), f32(1.0), f32(2.0), f32(4.0)
-    EPS = f32(1e-12)  # BCELoss's backward: max((1 - y) * y, EPSILON)
-
-    _h = njit(fastmath=False, error_model="numpy")  # small helpers: LLVM inlines them
-    _inl = njit(inline="always", fastmath=False, error_model="numpy")  # inlined by numba
-
-    @intrinsic
-    def fma32(typingctx, a, b, c):
-        """a * b + c rounded once, as torch's vectorised ``add(alpha=)`` does."""
-        sig = types.float32(types.float32, types.float32, types.float32)
-
-        def codegen(context, builder, signature, args):
-            f = llvm_ir.FloatType()
-            fn = cgutils.get_or_insert_function(builder.module, llvm_ir.FunctionType(f, [f, f, f]), "llvm.fma.f32")
-            return builder.call(fn, args)
-
-        return sig, codegen
-
-    # Every function below that takes a KIND, LOSS, OUT or HID gets it from a kernel's closure
-    # constants; inlined, every branch on it folds away. (Module-level functions, not closures:
-    # numba's cache key pickles a kernel's closure variables, and a dispatcher pickles
-    # differently in every process, so only plain numbers may be there.)
-
-    @_h
-    def _fwd(KIND, z, slope):
-        # relu: z <= 0 -> 0 (NaN stays NaN, -inf gives 0 as torch's clamp does);
-        # leaky_relu: z > 0 ? z : z * slope; identity is leaky with slope 1 (z * 1 == z)
-        if KIND == RELU:
-            return ZERO if z <= ZERO else z
-        return z * slope if z <= ZERO else z
-
-    @_h
-    def _bwd(KIND, g, z, y, slope):
-        # relu: threshold_backward(g, y, 0), from the output y = relu(z) as torch does: g where
-        # y > 0, else 0. leaky_relu_backward(g, z, slope) is g where z > 0, else g * slope;
-        # written with the forward's test (z <= 0) so that one comparison serves both. They
-        # differ only for z NaN, and then the loss is NaN or BCELoss refuses: the epoch halts
-        # and its gradient is never used.
-        if KIND == RELU:
-            return g if y > ZERO else ZERO
-        return g * slope if z <= ZERO else g
-
-    @_h
-    def _sigmoid(z):
-        # torch's scalar sigmoid kernel: 1 / (1 + exp(-z)) with the C library's expf
-        return ONE / (ONE + np.exp(-z))
-
-    @_h
-    def _finite(x):
-        return (x - x) == ZERO
-
-    # the output layer's activation (forward, backward) and the loss (gradient, halt test):
-    # each kernel is compiled with one of each, passed as compile-time function arguments
-
-    @_h
-    def back_sigmoid(g, y):
-        return g * (ONE - y) * y  # sigmoid_backward(g, y)
-
-    @_h
-    def grad_bce(z, y, t):
-        # binary_cross_entropy_backward(1, y, t) = 1 * (y - t) / max((1 - y) * y, EPS), then / 4
-        d = (ONE - y) * y
-        den = EPS if d < EPS else d
-        return ((y - t) / den) / FOUR
-
-    @_h
-    def grad_mse(z, y, t):
-        return ((TWO * (y - t)) * ONE) / FOUR  # mse_loss_backward(1, y, t): 2 * (y - t) * 1, then / 4
-
-    @_h
-    def grad_logits(z, y, t):
-        return (_sigmoid(z) - t) / FOUR
-
-    @_h
-    def _bce_ok(OUT, y):
-        # ReLU and sigmoid outputs are never below 0 (NaN fails y <= 1 too): one test is enough
-        if OUT == LEAKY:
-            return (y >= ZERO) & (y <= ONE)
-        return y <= ONE
-
-    @_h
-    def halt_bce(OUT, y0, y1, y2, y3):
-        return ~(_bce_ok(OUT, y0) & _bce_ok(OUT, y1) & _bce_ok(OUT, y2) & _bce_ok(OUT, y3))  # BCELoss refuses
-
-    @_h
-    def halt_mse(q0, q1, q2, q3, y0, y1, y2, y3):
-        d0, d1, d2, d3 = y0, y1 - ONE, y2 - ONE, y3
-        return ~_finite((((d0 * d0 + d1 * d1) + d2 * d2) + d3 * d3) / FOUR)
-
-    @_h
-    def _logits_row(z, t):
-        # (1 - t) * z - log_sigmoid(z): only whether the loss is finite is used
-        m = z if z < ZERO else ZERO
-        return (ONE - t) * z - (m - np.log1p(np.exp(-abs(z))))
-
-    @_h
-    def halt_logits(q0, q1, q2, q3, y0, y1, y2, y3):
-        loss = ((_logits_row(q0, ZERO) + _logits_row(q1, ONE)) + _logits_row(q2, ONE)) + _logits_row(q3, ZERO)
-        return ~_finite(loss / FOUR)
-
-    @_inl
-    def one_epoch(LOSS, OUT, HID, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, os_, neg_lr):
-        """One epoch of one network (forward, loss, backward, SGD). Returns the nine updated
-        parameters, whether this state halts (no step is possible from it) and whether the
-        update changed nothing (a fixed point). The survey's kernel and a single run's
-        trajectory both call it: one arithmetic."""
-        OKIND = RELU if OUT == RELU else LEAKY
-        x0, x1 = ZERO, ONE
-        t0, t1 = ZERO, ONE
-        # forward: rows (0,0) (0,1) (1,0) (1,1); x * w then + x * w then + b
-        z00 = (x0 * w00 + x0 * w01) + b0
-        z01 = (x0 * w10 + x0 * w11) + b1
-        z10 = (x0 * w00 + x1 * w01) + b0
-        z11 = (x0 * w10 + x1 * w11) + b1
-        z20 = (x1 * w00 + x0 * w01) + b0
-        z21 = (x1 * w10 + x0 * w11) + b1
-        z30 = (x1 * w00 + x1 * w01) + b0
-        z31 = (x1 * w10 + x1 * w11) + b1
-        h00 = _fwd(HID, z00, hs)
-        h01 = _fwd(HID, z01, hs)
-        h10 = _fwd(HID, z10, hs)
-        h11 = _fwd(HID, z11, hs)
-        h20 = _fwd(HID, z20, hs)
-        h21 = _fwd(HID, z21, hs)
-        h30 = _fwd(HID, z30, hs)
-        h31 = _fwd(HID, z31, hs)
-        q0 = (h00 * v0 + h01 * v1) + c
-        q1 = (h10 * v0 + h11 * v1) + c
-        q2 = (h20 * v0 + h21 * v1) + c
-        q3 = (h30 * v0 + h31 * v1) + c
-        if OUT == SIGMOID:
-            y0, y1, y2, y3 = _sigmoid(q0), _sigmoid(q1), _sigmoid(q2), _sigmoid(q3)
-        else:
-            y0, y1, y2 = _fwd(OKIND, q0, os_), _fwd(OKIND, q1, os_), _fwd(OKIND, q2, os_)
-            y3 = _fwd(OKIND, q3, os_)
-        if LOSS == BCE:
-            bad = halt_bce(OUT, y0, y1, y2, y3)
-            g0, g1 = grad_bce(q0, y0, t0), grad_bce(q1, y1, t1)
-            g2, g3 = grad_bce(q2, y2, t1), grad_bce(q3, y3, t0)
-        elif LOSS == MSE:
-            bad = halt_mse(q0, q1, q2, q3, y0, y1, y2, y3)
-            g0, g1 = grad_mse(q0, y0, t0), grad_mse(q1, y1, t1)
-            g2, g3 = grad_mse(q2, y2, t1), grad_mse(q3, y3, t0)
-        else:
-            bad = halt_logits(q0, q1, q2, q3, y0, y1, y2, y3)
-            g0, g1 = grad_logits(q0, y0, t0), grad_logits(q1, y1, t1)
-            g2, g3 = grad_logits(q2, y2, t1), grad_logits(q3, y3, t0)
-        if LOSS == LOGITS:  # the gradient is already w.r.t. the pre-activation
-            pass
-        elif OUT == SIGMOID:
-            g0, g1 = back_sigmoid(g0, y0), back_sigmoid(g1, y1)
-            g2, g3 = back_sigmoid(g2, y2), back_sigmoid(g3, y3)
-        else:
-            g0, g1 = _bwd(OKIND, g0, q0, y0, os_), _bwd(OKIND, g1, q1, y1, os_)
-            g2, g3 = _bwd(OKIND, g2, q2, y2, os_), _bwd(OKIND, g3, q3, y3, os_)
-        # backward
-        gv0 = ((g0 * h00 + g1 * h10) + g2 * h20) + g3 * h30
-        gv1 = ((g0 * h01 + g1 * h11) + g2 * h21) + g3 * h31
-        gc = ((g0 + g1) + g2) + g3
-        u00 = _bwd(HID, g0 * v0, z00, h00, hs)
-        u01 = _bwd(HID, g0 * v1, z01, h01, hs)
-        u10 = _bwd(HID, g1 * v0, z10, h10, hs)
-        u11 = _bwd(HID, g1 * v1, z11, h11, hs)
-        u20 = _bwd(HID, g2 * v0, z20, h20, hs)
-        u21 = _bwd(HID, g2 * v1, z21, h21, hs)
-        u30 = _bwd(HID, g3 * v0, z30, h30, hs)
-        u31 = _bwd(HID, g3 * v1, z31, h31, hs)
-        gw00 = ((u00 * x0 + u10 * x0) + u20 * x1) + u30 * x1
-        gw01 = ((u00 * x0 + u10 * x1) + u20 * x0) + u30 * x1
-        gw10 = ((u01 * x0 + u11 * x0) + u21 * x1) + u31 * x1
-        gw11 = ((u01 * x0 + u11 * x1) + u21 * x0) + u31 * x1
-        gb0 = ((u00 + u10) + u20) + u30
-        gb1 = ((u01 + u11) + u21) + u31
-        # SGD: one fused multiply-add per parameter
-        n00 = fma32(neg_lr, gw00, w00)
-        n01 = fma32(neg_lr, gw01, w01)
-        n10 = fma32(neg_lr, gw10, w10)
-        n11 = fma32(neg_lr, gw11, w11)
-        nb0 = fma32(neg_lr, gb0, b0)
-        nb1 = fma32(neg_lr, gb1, b1)
-        nv0 = fma32(neg_lr, gv0, v0)
-        nv1 = fma32(neg_lr, gv1, v1)
-        nc = fma32(neg_lr, gc, c)
-        same = (
-            (n00 == w00)
-            & (n01 == w01)
-            & (n10 == w10)
-            & (n11 == w11)
-            & (nb0 == b0)
-            & (nb1 == b1)
-            & (nv0 == v0)
-            & (nv1 == v1)
-            & (nc == c)
-        )
-        return n00, n01, n10, n11, nb0, nb1, nv0, nv1, nc, bad, same
-
-    @_inl
-    def _group_epoch(LOSS, OUT, HID, W, WI, A, B, ep, hs, os_, neg_lr):
-        """One epoch of a group of LANES networks. Rows A..A+11 of W hold their state: nine
-        parameters, then (as int32, through the view WI) running (1/0), halt epoch (-1: none)
-        and epochs computed; the new state goes to rows B..B+11. A network that halts keeps
-        its state (and records the epoch); one that halts or repeats stops running. Writing
-        other rows keeps every store unconditional: "new if running else old" stored back in
-        place becomes a masked store, slow on AMD and never forwarded to the next epoch's
-        loads. A and B are constants where it is inlined. Returns whether any network still
-        runs."""
-        running = False
-        for j in range(LANES):
-            w00, w01, w10, w11 = W[A, j], W[A + 1, j], W[A + 2, j], W[A + 3, j]
-            b0, b1, v0, v1, c = W[A + 4, j], W[A + 5, j], W[A + 6, j], W[A + 7, j], W[A + 8, j]
-            n00, n01, n10, n11, nb0, nb1, nv0, nv1, nc, bad, same = one_epoch(
-                LOSS, OUT, HID, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, os_, neg_lr
-            )
-            ri = WI[A + 9, j]
-            r = ri != 0
-            step = r & ~bad
-            W[B, j] = n00 if step else w00
-            W[B + 1, j] = n01 if step else w01
-            W[B + 2, j] = n10 if step else w10
-            W[B + 3, j] = n11 if step else w11
-            W[B + 4, j] = nb0 if step else b0
-            W[B + 5, j] = nb1 if step else b1
-            W[B + 6, j] = nv0 if step else v0
-            W[B + 7, j] = nv1 if step else v1
-            W[B + 8, j] = nc if step else c
-            go = r & ~(bad | same)
-            WI[B + 9, j] = np.int32(1) if go else np.int32(0)
-            WI[B + 10, j] = ep if (r & bad) else WI[A + 10, j]
-            WI[B + 11, j] = WI[A + 11, j] + ri
-            running |= go
-        return running
-
-    def _make(LOSS, OUT, HID):
-        """One survey kernel for a loss, an output kind and a hidden kind, all closure constants:
-        every branch on them folds away. (Only plain numbers in the closure: numba's cache key
-        pickles them, and they pickle the same in every process.)
-
-        The live networks of each block of CHUNK are packed into groups of LANES; a group's
-        nine parameters, its run mask and halt epochs sit in one small local array, and the
-        lane loop (a fixed LANES iterations over that one array, so no runtime alias checks
-        and no remainder) runs inside the epoch loop for a slice of epochs. Between slices
-        the networks that stopped are written out and the rest packed into fewer groups."""
-
-        L = LANES
-
-        @njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
-        def kernel(P, halt, live, clo, chi, e0, e1, hs, os_, neg_lr):
-            """Train the live networks among clo..chi-1 for epochs e0..e1-1; return net-epochs computed."""
-            total = 0
-            G0 = (CHUNK + L - 1) // L
-            S = np.zeros((G0, 9, L), np.float32)  # parameters of every group
-            R = np.zeros((G0, L), np.int32)  # running (1) or not
-            H = np.zeros((G0, L), np.int32)  # halt epoch
-            NET = np.empty((G0, L), np.int64)  # network of each lane (-1: padding)
-            W = np.zeros((24, L), np.float32)  # the group being trained, twice (see _group_epoch)
-            WI = W.view(np.int32)
-            for blo in range(clo, chi, CHUNK):
-                hi = min(blo + CHUNK, chi)
-                m = 0
-                for k in range(blo, hi):  # gather the live ones (no branch: a dead one is overwritten)
-                    g, j = m >> SHIFT, m & (L - 1)
-                    NET[g, j] = k
-                    for q in range(9):
-                        S[g, q, j] = P[q, k]
-                    R[g, j] = 1
-                    H[g, j] = -1
-                    m += 1 if live[k] else 0
-                if m == 0:
-                    continue
-                epoch = e0
-                span = 1 if e0 == 0 else SPAN  # about half the starts stop after the first epoch
-                while epoch < e1 and m > 0:
-                    G = (m + L - 1) // L
-                    for j in range(m, G * L):  # padding: a copy of lane 0, never running
-                        g, jj = j >> SHIFT, j & (L - 1)
-                        NET[g, jj] = -1
-                        R[g, jj] = 0
-                        for q in range(9):
-                            S[g, q, jj] = S[0, q, 0]
-                    end = min(e1, epoch + span)
-                    for g in range(G):
-                        for q in range(9):
-                            for j in range(L):
-                                W[q, j] = S[g, q, j]
-                        for j in range(L):
-                            WI[9, j] = R[g, j]
-                            WI[10, j] = H[g, j]
-                            WI[11, j] = 0
-                        cur = 0  # the rows holding the group's state: 0..11 or 12..23
-                        for ep in range(epoch, end):
-                            if cur == 0:
-                                running = _group_epoch(LOSS, OUT, HID, W, WI, 0, 12, np.int32(ep), hs, os_, neg_lr)
-                                cur = 12
-                            else:
-                                running = _group_epoch(LOSS, OUT, HID, W, WI, 12, 0, np.int32(ep), hs, os_, neg_lr)
-                                cur = 0
-                            if not running:
-                                break
-                        for q in range(9):
-                            for j in range(L):
-                                S[g, q, j] = W[cur + q, j]
-                        for j in range(L):
-                            R[g, j] = WI[cur + 9, j]
-                            H[g, j] = WI[cur + 10, j]
-                            total += WI[cur + 11, j]
-                    epoch = end
-                    span = SPAN if span == 1 else span * 2
-                    # write out every network (the running ones will be again) and pack the running
-                    # ones: no branch, as about half of them stop in the first slice, at random
-                    keep = 0
-                    more = epoch < e1
-                    for j in range(m):
-                        g, jj = j >> SHIFT, j & (L - 1)
-                        k = NET[g, jj]
-                        for q in range(9):
-                            P[q, k] = S[g, q, jj]
-                        halt[k] = H[g, jj]
-                        run = R[g, jj] != 0
-                        live[k] = run
-                        g2, j2 = keep >> SHIFT, keep & (L - 1)
-                        NET[g2, j2] = k
-                        H[g2, j2] = H[g, jj]
-                        for q in range(9):
-                            S[g2, q, j2] = S[g, q, jj]
-                        keep += 1 if (run and more) else 0
-                    for j in range(keep):
-                        R[j >> SHIFT, j & (L - 1)] = 1
-                    m = keep
-            return total
-
-        return kernel
-
-    def _make_path(LOSS, OUT, HID):
-        """A single run's trajectory: the survey's epoch, one network, every state kept."""
-
-        @njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
-        def path(p, rows, hs, os_, neg_lr):
-            """From the nine parameters ``p`` of a state, step up to len(rows) times, writing
-            each new state into ``rows``. Returns (states written, why it stopped): RAN_OUT,
-            HALTS (the last state, ``p`` itself if none was written, halts) or REPEATS (the
-            last state written is bit for bit the one before: a fixed point)."""
-            w00, w01, w10, w11, b0, b1, v0, v1, c = p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8]
-            for i in range(rows.shape[0]):
-                n00, n01, n10, n11, nb0, nb1, nv0, nv1, nc, bad, same = one_epoch(
-                    LOSS, OUT, HID, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, os_, neg_lr
-                )
-                if bad:
-                    return i, HALTS
-                rows[i, 0], rows[i, 1], rows[i, 2], rows[i, 3], rows[i, 4] = n00, n01, n10, n11, nb0
-                rows[i, 5], rows[i, 6], rows[i, 7], rows[i, 8] = nb1, nv0, nv1, nc
-                # bit for bit, as the run compares states: == alone takes -0.0 for +0.0
-                if same and (
-                    _sign(n00) == _sign(w00)
-                    and _sign(n01) == _sign(w01)
-                    and _sign(n10) == _sign(w10)
-                    and _sign(n11) == _sign(w11)
-                    and _sign(nb0) == _sign(b0)
-                    and _sign(nb1) == _sign(b1)
-                    and _sign(nv0) == _sign(v0)
-                    and _sign(nv1) == _sign(v1)
-                    and _sign(nc) == _sign(c)
-                ):
-                    return i + 1, REPEATS
-                w00, w01, w10, w11, b0, b1, v0, v1, c = n00, n01, n10, n11, nb0, nb1, nv0, nv1, nc
-            return rows.shape[0], RAN_OUT
-
-        return path
-
-    @_h
-    def _sign(x):
-        return math.copysign(ONE, x)
-
-    _KERNELS: dict = {}
-    _PATHS: dict = {}
-
 # --------------------------------------------------------------------- driving it
 
 SLICE_WORK = 1 << 24  # network-epochs per kernel call: a stop request waits at most ~0.1 s
+PIECES = 16  # pieces per thread in each slice of epochs (see train)
 
 
 def _kinds(config) -> tuple[int, int, int]:
@@ -489,18 +121,16 @@ def _kinds(config) -> tuple[int, int, int]:
     return loss, okind, RELU if hid.name == "relu" else LEAKY
 
 
-def _kernel_for(config):
-    key = _kinds(config)
-    if key not in _KERNELS:
-        _KERNELS[key] = _make(*key)
-    return _KERNELS[key]
-
-
-def _path_for(config):
-    key = _kinds(config)
-    if key not in _PATHS:
-        _PATHS[key] = _make_path(*key)
-    return _PATHS[key]
+def _numba_code():
+    """The numba half (imports numba): for compiling a survey kernel and for trajectories."""
+    global _UNAVAILABLE
+    try:
+        from . import _kernels
+    except Exception as exc:  # a broken install: the torch engine takes over
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        _UNAVAILABLE = f"numba is not available ({type(exc).__name__}: {first})"
+        raise Unavailable(_UNAVAILABLE) from exc
+    return _kernels
 
 
 def _slope(act) -> np.float32:
@@ -511,23 +141,145 @@ def _slope(act) -> np.float32:
     return np.float32(1.0) if act.name == "identity" else np.float32(0.0)
 
 
-def _example_args(config) -> tuple:
-    hid, out = config.activations
-    P, halt, live = np.zeros((9, 1), np.float32), np.full(1, -1, np.int64), np.ones(1, np.bool_)
-    return (P, halt, live, 0, 1, 0, 1, _slope(hid), _slope(out), np.float32(-config.lr))
+# --------------------------------------------------------------------- machine code
+#
+# numba compiles each setting's kernel once per machine (~1 s with its import) into an object
+# file in the cache folder; later runs load that machine code with llvmlite (~30 ms: numba's
+# own cache would import numba and prepare its compiler first, ~1.1 s of every `xor-tui survey`)
+# and call it through ctypes, which releases the GIL, so the threads run it side by side.
+
+_MAGIC = b"xor-tui kernel 1\n"
+_ARGS = {  # the C arguments of each kind of kernel, as _kernels.SIGNATURE and PATH_SIGNATURE
+    "survey": (*(ctypes.c_void_p,) * 7, *(ctypes.c_int64,) * 3, *(ctypes.c_int32,) * 2)
+    + (*(ctypes.c_float,) * 3, *(ctypes.c_void_p,) * 5),
+    "path": (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, *(ctypes.c_float,) * 3),
+}
+_NATIVE: dict = {}  # (what, kinds) -> (llvmlite engine, ctypes function)
+_NATIVE_LOCK = threading.Lock()
 
 
-def needs_compiling(config) -> bool:
+def object_path(config, what: str = "survey") -> Path:
+    """The cache file of this setting's compiled kernel. Its name carries a digest of what the
+    machine code depends on: the kernel's source (both halves), the compiler (llvmlite, which
+    numba pins) and this machine's CPU and its features."""
+    import llvmlite
+    import llvmlite.binding as llvm
+
+    here = Path(__file__)
+    h = hashlib.sha256(here.read_bytes() + here.with_name("_kernels.py").read_bytes())
+    h.update(f"{llvmlite.__version__} {llvm.get_process_triple()} {llvm.get_host_cpu_name()}".encode())
+    h.update(llvm.get_host_cpu_features().flatten().encode())
+    loss, out, hid = _kinds(config)
+    return cache_dir() / f"{what}-{loss}{out}{hid}-{h.hexdigest()[:20]}.o"
+
+
+def _read_object(path: Path) -> bytes | None:
+    """The object file at ``path``, or None when it is missing or not whole (LLVM must never
+    see a damaged one: it would abort the process)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    head = len(_MAGIC) + 32
+    body = data[head:]
+    if data[: len(_MAGIC)] != _MAGIC or hashlib.sha256(body).digest() != data[len(_MAGIC) : head]:
+        return None
+    return body
+
+
+def _write_object(path: Path, body: bytes) -> None:
+    """Atomically (several processes may compile at once); a cache that cannot be written
+    only means compiling again next time."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_bytes(_MAGIC + hashlib.sha256(body).digest() + body)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def _load_object(body: bytes, what: str):
+    import llvmlite.binding as llvm
+
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    machine = llvm.Target.from_default_triple().create_target_machine()
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), machine)
+    engine.add_object_file(llvm.ObjectFileRef.from_data(body))
+    engine.finalize_object()
+    address = engine.get_function_address(_symbol(what))
+    if not address:
+        raise RuntimeError(f"the cached kernel has no {_symbol(what)}")
+    return engine, ctypes.CFUNCTYPE(ctypes.c_int64, *_ARGS[what])(address)
+
+
+def _symbol(what: str) -> str:
+    return f"xor_tui_{what}_kernel"
+
+
+def _kernel_for(config, what: str = "survey"):
+    """This setting's survey kernel (or trajectory: ``what`` "path") as a C function: loaded
+    from the cache, or compiled and cached."""
+    key = (what, _kinds(config))
+    with _NATIVE_LOCK:
+        if key not in _NATIVE:
+            path = object_path(config, what)
+            body = _read_object(path)
+            if body is None:
+                with _compiling(path):  # another process may be compiling it: wait for its file
+                    body = _read_object(path)
+                    if body is None:
+                        body = _numba_code().kernel_object(what, *key[1], _symbol(what))
+                        _write_object(path, body)
+            _NATIVE[key] = _load_object(body, what)
+        return _NATIVE[key][1]
+
+
+@contextlib.contextmanager
+def _compiling(path: Path):
+    """Hold a lock file beside ``path`` while compiling it (POSIX); elsewhere, or when the
+    folder cannot be written, compile without one."""
+    try:
+        import fcntl
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def needs_compiling(config, what: str = "survey") -> bool:
     """True when this setting's kernel is neither loaded nor in the cache folder yet."""
-    kernel = _kernel_for(config)
-    if kernel.signatures:
+    if (what, _kinds(config)) in _NATIVE:
         return False
-    try:  # numba's own cache index, asked the way the dispatcher will ask it
-        sig = tuple(numba.typeof(a) for a in _example_args(config))
-        key = kernel._cache._index_key(sig, kernel.targetctx.codegen())
-        return key not in kernel._cache._cache_file._load_index()
+    try:
+        return _read_object(object_path(config, what)) is None
     except Exception:
         return True
+
+
+_POOL = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool(workers: int):
+    """Worker threads kept for the process's lifetime (starting them took ~1 ms per survey)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL._max_workers < workers:
+            from concurrent.futures import ThreadPoolExecutor
+
+            if _POOL is not None:
+                _POOL.shutdown(wait=False)
+            _POOL = ThreadPoolExecutor(workers, thread_name_prefix="xor-tui-survey")
+        return _POOL
 
 
 def train(
@@ -547,54 +299,70 @@ def train(
 
     (w, b), (v, c) = start
     n = w.shape[0]
-    P = np.empty((9, n), np.float32)
-    P[0:4] = w.reshape(n, 4).numpy().T
-    P[4:6] = b.numpy().T
-    P[6:8] = v.reshape(n, 2).numpy().T
-    P[8] = c.reshape(n).numpy()
+    # one row of nine parameters per network, which the first kernel call fills from the start's
+    # layers (packing them here took 3 ms of a 30 ms survey); the final layers are views of it
+    P = np.empty((n, 9), np.float32)
+    layers = tuple(np.ascontiguousarray(t.reshape(n, k).numpy()) for t, k in ((w, 4), (b, 2), (v, 2), (c, 1)))
+    if epochs <= 0:
+        P = np.concatenate(layers, axis=1)
     halt = np.full(n, -1, np.int64)
-    live = np.ones(n, np.bool_)
+    live = np.ones(n, np.uint8)
     kernel = _kernel_for(config)
     hs, os_ = _slope(config.activations[0]), _slope(config.activations[-1])
-    neg_lr = np.float32(-config.lr)
+    neg_lr = float(np.float32(-config.lr))
     threads = threads or max(1, min(os.cpu_count() or 1, torch.get_num_threads()))
     blocks = -(-n // CHUNK)
     parts = max(1, min(threads, blocks))
-    bounds = [min(n, CHUNK * (blocks * k // parts)) for k in range(parts + 1)]
-    ranges = list(zip(bounds, bounds[1:]))
+    # the networks in pieces of a few blocks that the threads take in turn: how long a piece
+    # takes depends on how many of its networks still learn, so equal halves could finish
+    # milliseconds apart (~4 ms of a 30 ms survey); with small pieces the last ends soon after
+    per = max(1, blocks // (parts * PIECES))
+    pieces = [(CHUNK * b, min(n, CHUNK * (b + per))) for b in range(0, blocks, per)]
+    pool = _pool(parts - 1) if parts > 1 else None
+    head = (*(a.ctypes.data for a in (P, *layers, halt, live)), n)
+    groups = -(-CHUNK // LANES)
+    kept = [  # each thread's scratch (see _kernels._make): S R H NET W
+        (
+            np.zeros((groups, 9, LANES), np.float32),
+            np.zeros((groups, LANES), np.int32),
+            np.zeros((groups, LANES), np.int32),
+            np.zeros((groups, LANES), np.int64),
+            np.zeros((24, LANES), np.float32),
+        )  # fmt: skip
+        for _ in range(parts)
+    ]
+    scratch = [tuple(a.ctypes.data for a in arrays) for arrays in kept]
     trained = 0
     epoch = 0
-    pool = None
-    if parts > 1:
-        from concurrent.futures import ThreadPoolExecutor
+    while epoch < epochs:
+        alive = int(live.sum())
+        if alive == 0:
+            break
+        # the first epoch alone: about half the starts stop there, the rest is sized on the others
+        step = 1 if epoch == 0 else max(1, min(epochs - epoch, SLICE_WORK // alive))
+        e1 = epoch + step
+        tail = (epoch, e1, hs, os_, neg_lr)
+        turn = itertools.count()  # next() on it is atomic under the GIL
 
-        pool = ThreadPoolExecutor(parts)
-    try:
-        while epoch < epochs:
-            alive = int(live.sum())
-            if alive == 0:
-                break
-            # the first epoch alone: about half the starts stop there, the rest is sized on the others
-            step = 1 if epoch == 0 else max(1, min(epochs - epoch, SLICE_WORK // alive))
-            e1 = epoch + step
-            args = (hs, os_, neg_lr)
-            if pool is None:
-                trained += kernel(P, halt, live, 0, n, epoch, e1, *args)
-            else:
-                futs = [pool.submit(kernel, P, halt, live, lo, hi, epoch, e1, *args) for lo, hi in ranges]
-                trained += sum(f.result() for f in futs)
-            epoch = e1
-            if progress is not None:
-                progress(epoch, epochs)
-            if stop is not None and stop():
-                raise KeyboardInterrupt
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True)
-    final = [
-        (torch.from_numpy(P[0:4].T.copy()).reshape(n, 2, 2), torch.from_numpy(P[4:6].T.copy())),
-        (torch.from_numpy(P[6:8].T.copy()).reshape(n, 1, 2), torch.from_numpy(P[8].copy()).reshape(n, 1)),
-    ]
+        def work(scr, tail=tail, turn=turn) -> int:
+            done = 0
+            while (i := next(turn)) < len(pieces):
+                done += kernel(*head, *pieces[i], *tail, *scr)
+            return done
+
+        # the pool's threads and this one take pieces until none is left
+        futs = [pool.submit(work, scr) for scr in scratch[1:]] if pool else []
+        try:
+            trained += work(scratch[0])
+        finally:  # even when interrupted: never return while a thread still writes into P
+            trained += sum(f.result() for f in futs)
+        epoch = e1
+        if progress is not None:
+            progress(epoch, epochs)
+        if stop is not None and stop():
+            raise KeyboardInterrupt
+    T = torch.from_numpy(P)
+    final = [(T[:, 0:4].reshape(n, 2, 2), T[:, 4:6]), (T[:, 6:8].reshape(n, 1, 2), T[:, 8:9])]
     return final, halt, trained
 
 
@@ -605,19 +373,21 @@ def trajectory(row: np.ndarray, config, count: int) -> tuple[np.ndarray, int]:
     reached, (k, 9), and why it stopped: RAN_OUT, HALTS (the last state reached, or ``row``
     when k is 0, halts) or REPEATS (the last state is bit for bit the one before).
     ``config`` must be ``supported``."""
-    path = _path_for(config)
+    path = _kernel_for(config, "path")
     hs, os_ = _slope(config.activations[0]), _slope(config.activations[-1])
     rows = np.empty((count, 9), np.float32)
-    k, why = path(np.ascontiguousarray(row, np.float32), rows, hs, os_, np.float32(-config.lr))
-    return rows[:k], int(why)
+    p = np.ascontiguousarray(row, np.float32)
+    out = path(p.ctypes.data, rows.ctypes.data, count, hs, os_, float(np.float32(-config.lr)))
+    k, why = divmod(out, 4)
+    return rows[:k], why
 
 
 def compile_note() -> str:
-    return f"compiling the fast survey kernel for this setting (first run only; cached in {numba.config.CACHE_DIR})"
+    return f"compiling the fast survey kernel for this setting (first run only; cached in {cache_dir()})"
 
 
 def timed_compile(config) -> float:
     """Compile (or load from the cache) this setting's kernel; return the seconds it took."""
     t0 = time.perf_counter()
-    _kernel_for(config)(*_example_args(config))
+    _kernel_for(config)
     return time.perf_counter() - t0

@@ -520,7 +520,10 @@ class Run:
 
         k, config = self.epoch, self._current.config
 
-        rows, why = fastsurvey.trajectory(self._flat[k].numpy(), config, end - k)
+        try:
+            rows, why = fastsurvey.trajectory(self._flat[k].numpy(), config, end - k)
+        except fastsurvey.Unavailable:  # numba is broken here: step by step (fast_replay now says no)
+            return False
         m = len(rows)
         if m == 0:  # the current state halts: step() says so with torch's message
             return False

@@ -1,0 +1,504 @@
+"""The survey's numba code: the fused kernel and a single run's trajectory (see fastsurvey.py).
+
+Imported only to compile a kernel (once per setting and machine: the survey then loads the
+machine code from the user's cache folder without numba) and for the app's long runs.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from . import fastsurvey as _fs
+from .fastsurvey import BCE, HALTS, LEAKY, LOGITS, MSE, RAN_OUT, RELU, REPEATS, SIGMOID, cache_dir
+
+CHUNK, LANES, SHIFT, SPAN = _fs.CHUNK, _fs.LANES, _fs.SHIFT, _fs.SPAN
+
+os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir()))
+os.environ.setdefault("NUMBA_DISABLE_INTEL_SVML", "1")  # SVML's exp is not the C library's
+import numba  # noqa: E402
+from llvmlite import ir as llvm_ir  # noqa: E402
+from numba import carray, cfunc, njit, types  # noqa: E402
+from numba.core import cgutils  # noqa: E402
+from numba.extending import intrinsic  # noqa: E402
+
+numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
+
+f32 = np.float32
+ZERO, ONE, TWO, FOUR = f32(0.0), f32(1.0), f32(2.0), f32(4.0)
+EPS = f32(1e-12)  # BCELoss's backward: max((1 - y) * y, EPSILON)
+
+_h = njit(fastmath=False, error_model="numpy")  # small helpers: LLVM inlines them
+_inl = njit(inline="always", fastmath=False, error_model="numpy")  # inlined by numba
+
+
+@intrinsic
+def fma32(typingctx, a, b, c):
+    """a * b + c rounded once, as torch's vectorised ``add(alpha=)`` does."""
+    sig = types.float32(types.float32, types.float32, types.float32)
+
+    def codegen(context, builder, signature, args):
+        f = llvm_ir.FloatType()
+        fn = cgutils.get_or_insert_function(builder.module, llvm_ir.FunctionType(f, [f, f, f]), "llvm.fma.f32")
+        return builder.call(fn, args)
+
+    return sig, codegen
+
+
+# Every function below that takes a KIND, LOSS, OUT or HID gets it from a kernel's closure
+# constants; inlined, every branch on it folds away. (Module-level functions, not closures:
+# numba's cache key pickles a kernel's closure variables, and a dispatcher pickles
+# differently in every process, so only plain numbers may be there.)
+
+
+@_h
+def _fwd(KIND, z, slope):
+    # relu: z <= 0 -> 0 (NaN stays NaN, -inf gives 0 as torch's clamp does);
+    # leaky_relu: z > 0 ? z : z * slope; identity is leaky with slope 1 (z * 1 == z)
+    if KIND == RELU:
+        return ZERO if z <= ZERO else z
+    return z * slope if z <= ZERO else z
+
+
+@_h
+def _bwd(KIND, g, z, y, slope):
+    # relu: threshold_backward(g, y, 0), from the output y = relu(z) as torch does: g where
+    # y > 0, else 0. leaky_relu_backward(g, z, slope) is g where z > 0, else g * slope;
+    # written with the forward's test (z <= 0) so that one comparison serves both. They
+    # differ only for z NaN, and then the loss is NaN or BCELoss refuses: the epoch halts
+    # and its gradient is never used.
+    if KIND == RELU:
+        return g if y > ZERO else ZERO
+    return g * slope if z <= ZERO else g
+
+
+@_h
+def _sigmoid(z):
+    # torch's scalar sigmoid kernel: 1 / (1 + exp(-z)) with the C library's expf
+    return ONE / (ONE + np.exp(-z))
+
+
+@_h
+def _finite(x):
+    return (x - x) == ZERO
+
+
+# the output layer's activation (forward, backward) and the loss (gradient, halt test):
+# each kernel is compiled with one of each, passed as compile-time function arguments
+
+
+@_h
+def back_sigmoid(g, y):
+    return g * (ONE - y) * y  # sigmoid_backward(g, y)
+
+
+@_h
+def grad_bce(z, y, t):
+    # binary_cross_entropy_backward(1, y, t) = 1 * (y - t) / max((1 - y) * y, EPS), then / 4
+    d = (ONE - y) * y
+    den = EPS if d < EPS else d
+    return ((y - t) / den) / FOUR
+
+
+@_h
+def grad_mse(z, y, t):
+    return ((TWO * (y - t)) * ONE) / FOUR  # mse_loss_backward(1, y, t): 2 * (y - t) * 1, then / 4
+
+
+@_h
+def grad_logits(z, y, t):
+    return (_sigmoid(z) - t) / FOUR
+
+
+@_h
+def _bce_ok(OUT, y):
+    # ReLU and sigmoid outputs are never below 0 (NaN fails y <= 1 too): one test is enough
+    if OUT == LEAKY:
+        return (y >= ZERO) & (y <= ONE)
+    return y <= ONE
+
+
+@_h
+def halt_bce(OUT, y0, y1, y2, y3):
+    return ~(_bce_ok(OUT, y0) & _bce_ok(OUT, y1) & _bce_ok(OUT, y2) & _bce_ok(OUT, y3))  # BCELoss refuses
+
+
+@_h
+def halt_mse(q0, q1, q2, q3, y0, y1, y2, y3):
+    d0, d1, d2, d3 = y0, y1 - ONE, y2 - ONE, y3
+    return ~_finite((((d0 * d0 + d1 * d1) + d2 * d2) + d3 * d3) / FOUR)
+
+
+@_h
+def _logits_row(z, t):
+    # (1 - t) * z - log_sigmoid(z): only whether the loss is finite is used
+    m = z if z < ZERO else ZERO
+    return (ONE - t) * z - (m - np.log1p(np.exp(-abs(z))))
+
+
+@_h
+def halt_logits(q0, q1, q2, q3, y0, y1, y2, y3):
+    loss = ((_logits_row(q0, ZERO) + _logits_row(q1, ONE)) + _logits_row(q2, ONE)) + _logits_row(q3, ZERO)
+    return ~_finite(loss / FOUR)
+
+
+@_inl
+def one_epoch(LOSS, OUT, HID, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, os_, neg_lr):
+    """One epoch of one network (forward, loss, backward, SGD). Returns the nine updated
+    parameters, whether this state halts (no step is possible from it) and whether the
+    update changed nothing (a fixed point). The survey's kernel and a single run's
+    trajectory both call it: one arithmetic."""
+    OKIND = RELU if OUT == RELU else LEAKY
+    x0, x1 = ZERO, ONE
+    t0, t1 = ZERO, ONE
+    # forward: rows (0,0) (0,1) (1,0) (1,1); x * w then + x * w then + b
+    z00 = (x0 * w00 + x0 * w01) + b0
+    z01 = (x0 * w10 + x0 * w11) + b1
+    z10 = (x0 * w00 + x1 * w01) + b0
+    z11 = (x0 * w10 + x1 * w11) + b1
+    z20 = (x1 * w00 + x0 * w01) + b0
+    z21 = (x1 * w10 + x0 * w11) + b1
+    z30 = (x1 * w00 + x1 * w01) + b0
+    z31 = (x1 * w10 + x1 * w11) + b1
+    h00 = _fwd(HID, z00, hs)
+    h01 = _fwd(HID, z01, hs)
+    h10 = _fwd(HID, z10, hs)
+    h11 = _fwd(HID, z11, hs)
+    h20 = _fwd(HID, z20, hs)
+    h21 = _fwd(HID, z21, hs)
+    h30 = _fwd(HID, z30, hs)
+    h31 = _fwd(HID, z31, hs)
+    q0 = (h00 * v0 + h01 * v1) + c
+    q1 = (h10 * v0 + h11 * v1) + c
+    q2 = (h20 * v0 + h21 * v1) + c
+    q3 = (h30 * v0 + h31 * v1) + c
+    if OUT == SIGMOID:
+        y0, y1, y2, y3 = _sigmoid(q0), _sigmoid(q1), _sigmoid(q2), _sigmoid(q3)
+    else:
+        y0, y1, y2 = _fwd(OKIND, q0, os_), _fwd(OKIND, q1, os_), _fwd(OKIND, q2, os_)
+        y3 = _fwd(OKIND, q3, os_)
+    if LOSS == BCE:
+        bad = halt_bce(OUT, y0, y1, y2, y3)
+        g0, g1 = grad_bce(q0, y0, t0), grad_bce(q1, y1, t1)
+        g2, g3 = grad_bce(q2, y2, t1), grad_bce(q3, y3, t0)
+    elif LOSS == MSE:
+        bad = halt_mse(q0, q1, q2, q3, y0, y1, y2, y3)
+        g0, g1 = grad_mse(q0, y0, t0), grad_mse(q1, y1, t1)
+        g2, g3 = grad_mse(q2, y2, t1), grad_mse(q3, y3, t0)
+    else:
+        bad = halt_logits(q0, q1, q2, q3, y0, y1, y2, y3)
+        g0, g1 = grad_logits(q0, y0, t0), grad_logits(q1, y1, t1)
+        g2, g3 = grad_logits(q2, y2, t1), grad_logits(q3, y3, t0)
+    if LOSS == LOGITS:  # the gradient is already w.r.t. the pre-activation
+        pass
+    elif OUT == SIGMOID:
+        g0, g1 = back_sigmoid(g0, y0), back_sigmoid(g1, y1)
+        g2, g3 = back_sigmoid(g2, y2), back_sigmoid(g3, y3)
+    else:
+        g0, g1 = _bwd(OKIND, g0, q0, y0, os_), _bwd(OKIND, g1, q1, y1, os_)
+        g2, g3 = _bwd(OKIND, g2, q2, y2, os_), _bwd(OKIND, g3, q3, y3, os_)
+    # backward
+    gv0 = ((g0 * h00 + g1 * h10) + g2 * h20) + g3 * h30
+    gv1 = ((g0 * h01 + g1 * h11) + g2 * h21) + g3 * h31
+    gc = ((g0 + g1) + g2) + g3
+    u00 = _bwd(HID, g0 * v0, z00, h00, hs)
+    u01 = _bwd(HID, g0 * v1, z01, h01, hs)
+    u10 = _bwd(HID, g1 * v0, z10, h10, hs)
+    u11 = _bwd(HID, g1 * v1, z11, h11, hs)
+    u20 = _bwd(HID, g2 * v0, z20, h20, hs)
+    u21 = _bwd(HID, g2 * v1, z21, h21, hs)
+    u30 = _bwd(HID, g3 * v0, z30, h30, hs)
+    u31 = _bwd(HID, g3 * v1, z31, h31, hs)
+    gw00 = ((u00 * x0 + u10 * x0) + u20 * x1) + u30 * x1
+    gw01 = ((u00 * x0 + u10 * x1) + u20 * x0) + u30 * x1
+    gw10 = ((u01 * x0 + u11 * x0) + u21 * x1) + u31 * x1
+    gw11 = ((u01 * x0 + u11 * x1) + u21 * x0) + u31 * x1
+    gb0 = ((u00 + u10) + u20) + u30
+    gb1 = ((u01 + u11) + u21) + u31
+    # SGD: one fused multiply-add per parameter
+    n00 = fma32(neg_lr, gw00, w00)
+    n01 = fma32(neg_lr, gw01, w01)
+    n10 = fma32(neg_lr, gw10, w10)
+    n11 = fma32(neg_lr, gw11, w11)
+    nb0 = fma32(neg_lr, gb0, b0)
+    nb1 = fma32(neg_lr, gb1, b1)
+    nv0 = fma32(neg_lr, gv0, v0)
+    nv1 = fma32(neg_lr, gv1, v1)
+    nc = fma32(neg_lr, gc, c)
+    same = (
+        (n00 == w00)
+        & (n01 == w01)
+        & (n10 == w10)
+        & (n11 == w11)
+        & (nb0 == b0)
+        & (nb1 == b1)
+        & (nv0 == v0)
+        & (nv1 == v1)
+        & (nc == c)
+    )
+    return n00, n01, n10, n11, nb0, nb1, nv0, nv1, nc, bad, same
+
+
+@_inl
+def _group_epoch(LOSS, OUT, HID, W, WI, A, B, ep, hs, os_, neg_lr):
+    """One epoch of a group of LANES networks. Rows A..A+11 of W hold their state: nine
+    parameters, then (as int32, through the view WI) running (1/0), halt epoch (-1: none)
+    and epochs computed; the new state goes to rows B..B+11. A network that halts keeps
+    its state (and records the epoch); one that halts or repeats stops running. Writing
+    other rows keeps every store unconditional: "new if running else old" stored back in
+    place becomes a masked store, slow on AMD and never forwarded to the next epoch's
+    loads. A and B are constants where it is inlined. Returns whether any network still
+    runs."""
+    running = False
+    for j in range(LANES):
+        w00, w01, w10, w11 = W[A, j], W[A + 1, j], W[A + 2, j], W[A + 3, j]
+        b0, b1, v0, v1, c = W[A + 4, j], W[A + 5, j], W[A + 6, j], W[A + 7, j], W[A + 8, j]
+        n00, n01, n10, n11, nb0, nb1, nv0, nv1, nc, bad, same = one_epoch(
+            LOSS, OUT, HID, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, os_, neg_lr
+        )
+        ri = WI[A + 9, j]
+        r = ri != 0
+        step = r & ~bad
+        W[B, j] = n00 if step else w00
+        W[B + 1, j] = n01 if step else w01
+        W[B + 2, j] = n10 if step else w10
+        W[B + 3, j] = n11 if step else w11
+        W[B + 4, j] = nb0 if step else b0
+        W[B + 5, j] = nb1 if step else b1
+        W[B + 6, j] = nv0 if step else v0
+        W[B + 7, j] = nv1 if step else v1
+        W[B + 8, j] = nc if step else c
+        go = r & ~(bad | same)
+        WI[B + 9, j] = np.int32(1) if go else np.int32(0)
+        WI[B + 10, j] = ep if (r & bad) else WI[A + 10, j]
+        WI[B + 11, j] = WI[A + 11, j] + ri
+        running |= go
+    return running
+
+
+_f32p, _i32p, _i64p = types.CPointer(types.float32), types.CPointer(types.int32), types.CPointer(types.int64)
+# the survey kernel as a C function: P w4 b2 v2 c1 halt live, n clo chi, e0 e1, hs os neg_lr, S R H NET W
+SIGNATURE = types.int64(
+    *(_f32p,) * 5, _i64p, types.CPointer(types.uint8), *(types.int64,) * 3, *(types.int32,) * 2,
+    *(types.float32,) * 3, _f32p, _i32p, _i32p, _i64p, _f32p,
+)  # fmt: skip
+
+
+# a trajectory as a C function: p rows, count, hs os neg_lr
+PATH_SIGNATURE = types.int64(_f32p, _f32p, types.int64, types.float32, types.float32, types.float32)
+
+
+def _make(LOSS, OUT, HID):
+    """One survey kernel for a loss, an output kind and a hidden kind, all closure constants:
+    every branch on them folds away.
+
+    The live networks of each block of CHUNK are packed into groups of LANES; a group's
+    nine parameters, its run mask and halt epochs sit in one small local array, and the
+    lane loop (a fixed LANES iterations over that one array, so no runtime alias checks
+    and no remainder) runs inside the epoch loop for a slice of epochs. Between slices
+    the networks that stopped are written out and the rest packed into fewer groups.
+
+    A C function of plain pointers and numbers (see ``ARGS``): it allocates nothing and
+    cannot raise, so its machine code needs nothing of numba's at run time."""
+
+    L = LANES
+    G0 = (CHUNK + L - 1) // L
+
+    @cfunc(SIGNATURE, fastmath=False, error_model="numpy")
+    def kernel(P_, w4_, b2_, v2_, c1_, halt_, live_, n, clo, chi, e0, e1, hs, os_, neg_lr, S_, R_, H_, NET_, W_):
+        """Train the live networks among clo..chi-1 for epochs e0..e1-1; return net-epochs computed.
+        Row k of P holds network k's nine parameters; a call from epoch 0 reads them from the
+        start's layers (w4 b2 v2 c1, a row per network) instead, and writes P. S R H NET W are
+        the caller's scratch: every group's parameters, run flags (1/0), halt epochs and
+        networks, and the group being trained (twice, see _group_epoch; WI: W as int32).
+        (One function: as arrays of constant shapes here, the lane loops are vectorised;
+        numba's inlining of a second function would take seconds more to compile.)"""
+        P, w4, b2, v2, c1 = (
+            carray(P_, (n, 9)),
+            carray(w4_, (n, 4)),
+            carray(b2_, (n, 2)),
+            carray(v2_, (n, 2)),
+            carray(c1_, (n, 1)),
+        )
+        halt, live = carray(halt_, (n,)), carray(live_, (n,))
+        S, R, H, NET = carray(S_, (G0, 9, L)), carray(R_, (G0, L)), carray(H_, (G0, L)), carray(NET_, (G0, L))
+        W = carray(W_, (24, L))
+        WI = W.view(np.int32)
+        total = 0
+        for blo in range(clo, chi, CHUNK):
+            hi = min(blo + CHUNK, chi)
+            m = 0
+            if e0 == 0:  # the start: every network is live
+                for k in range(blo, hi):
+                    g, j = m >> SHIFT, m & (L - 1)
+                    NET[g, j] = k
+                    S[g, 0, j], S[g, 1, j], S[g, 2, j], S[g, 3, j] = w4[k, 0], w4[k, 1], w4[k, 2], w4[k, 3]
+                    S[g, 4, j], S[g, 5, j], S[g, 6, j], S[g, 7, j] = b2[k, 0], b2[k, 1], v2[k, 0], v2[k, 1]
+                    S[g, 8, j] = c1[k, 0]
+                    R[g, j] = 1
+                    H[g, j] = -1
+                    m += 1
+            else:
+                for k in range(blo, hi):  # gather the live ones (no branch: a dead one is overwritten)
+                    g, j = m >> SHIFT, m & (L - 1)
+                    NET[g, j] = k
+                    for q in range(9):
+                        S[g, q, j] = P[k, q]
+                    R[g, j] = 1
+                    H[g, j] = -1
+                    m += 1 if live[k] else 0
+            if m == 0:
+                continue
+            epoch = e0
+            span = 1 if e0 == 0 else SPAN  # about half the starts stop after the first epoch
+            while epoch < e1 and m > 0:
+                G = (m + L - 1) // L
+                for j in range(m, G * L):  # padding: a copy of lane 0, never running
+                    g, jj = j >> SHIFT, j & (L - 1)
+                    NET[g, jj] = -1
+                    R[g, jj] = 0
+                    for q in range(9):
+                        S[g, q, jj] = S[0, q, 0]
+                end = min(e1, epoch + span)
+                for g in range(G):
+                    for q in range(9):
+                        for j in range(L):
+                            W[q, j] = S[g, q, j]
+                    for j in range(L):
+                        WI[9, j] = R[g, j]
+                        WI[10, j] = H[g, j]
+                        WI[11, j] = 0
+                    cur = 0  # the rows holding the group's state: 0..11 or 12..23
+                    for ep in range(epoch, end):
+                        if cur == 0:
+                            running = _group_epoch(LOSS, OUT, HID, W, WI, 0, 12, np.int32(ep), hs, os_, neg_lr)
+                            cur = 12
+                        else:
+                            running = _group_epoch(LOSS, OUT, HID, W, WI, 12, 0, np.int32(ep), hs, os_, neg_lr)
+                            cur = 0
+                        if not running:
+                            break
+                    for q in range(9):
+                        for j in range(L):
+                            S[g, q, j] = W[cur + q, j]
+                    for j in range(L):
+                        R[g, j] = WI[cur + 9, j]
+                        H[g, j] = WI[cur + 10, j]
+                        total += WI[cur + 11, j]
+                epoch = end
+                span = SPAN if span == 1 else span * 2
+                # write out every network (the running ones will be again) and pack the running
+                # ones: no branch, as about half of them stop in the first slice, at random
+                keep = 0
+                more = epoch < e1
+                for j in range(m):
+                    g, jj = j >> SHIFT, j & (L - 1)
+                    k = NET[g, jj]
+                    for q in range(9):
+                        P[k, q] = S[g, q, jj]
+                    halt[k] = H[g, jj]
+                    run = R[g, jj] != 0
+                    live[k] = run
+                    g2, j2 = keep >> SHIFT, keep & (L - 1)
+                    NET[g2, j2] = k
+                    H[g2, j2] = H[g, jj]
+                    for q in range(9):
+                        S[g2, q, j2] = S[g, q, jj]
+                    keep += 1 if (run and more) else 0
+                for j in range(keep):
+                    R[j >> SHIFT, j & (L - 1)] = 1
+                m = keep
+        return total
+
+    return kernel
+
+
+def kernel_object(what: str, LOSS, OUT, HID, symbol: str) -> bytes:
+    """Compile this setting's survey kernel (``what`` "survey") or trajectory ("path") to an
+    object file whose one exported function, ``symbol``, is it: numba's machine code,
+    unchanged, behind a wrapper of our own. numba's
+    C wrapper would report an exception through the Python C API and numba's helpers, which
+    a process that has not imported numba lacks; ours returns -1 instead (never: the kernel
+    cannot raise). Everything else is made internal and what is unused dropped, so the
+    object refers only to the C library's math functions, which every process has."""
+    import llvmlite.binding as llvm
+
+    fn = (_make if what == "survey" else make_path)(LOSS, OUT, HID)
+    lib = fn._library
+    module = llvm.parse_assembly(str(lib._final_module))
+    inner = fn.native_name.removeprefix("cfunc.")  # numba's entry: (status) f(retptr, excinfo, args)
+    types_ = [str(a.type) for a in module.get_function(fn.native_name).arguments]
+    params = ", ".join(f"{t} %a{i}" for i, t in enumerate(types_))
+    module.link_in(
+        llvm.parse_assembly(f"""
+declare i32 @"{inner}"(ptr, ptr, {", ".join(types_)})
+define i64 @{symbol}({params}) {{
+  %ret = alloca i64
+  store i64 -1, ptr %ret
+  %exc = alloca ptr
+  %status = call i32 @"{inner}"(ptr %ret, ptr %exc, {params})
+  %value = load i64, ptr %ret
+  %ok = icmp eq i32 %status, 0
+  %out = select i1 %ok, i64 %value, i64 -1
+  ret i64 %out
+}}
+""")
+    )
+    for f in module.functions:
+        if f.name != symbol and not f.is_declaration:
+            f.linkage = "internal"
+    for g in module.global_variables:
+        if not g.is_declaration:
+            g.linkage = "internal"
+    tm = lib.codegen._tm  # numba's own target machine: the code its JIT would run
+    pm = llvm.create_new_module_pass_manager()
+    pm.add_global_dead_code_eliminate_pass()
+    pm.add_strip_dead_prototype_pass()
+    pm.run(module, llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(3)))
+    return tm.emit_object(module)
+
+
+def make_path(LOSS, OUT, HID):
+    """A single run's trajectory: the survey's epoch, one network, every state kept. A C
+    function like the survey's kernel (see PATH_SIGNATURE)."""
+
+    @cfunc(PATH_SIGNATURE, fastmath=False, error_model="numpy")
+    def path(p_, rows_, count, hs, os_, neg_lr):
+        """From the nine parameters ``p`` of a state, step up to ``count`` times, writing
+        each new state into a row of ``rows``. Returns 4 x (states written) + why it stopped:
+        RAN_OUT, HALTS (the last state, ``p`` itself if none was written, halts) or REPEATS
+        (the last state written is bit for bit the one before: a fixed point)."""
+        p, rows = carray(p_, (9,)), carray(rows_, (count, 9))
+        w00, w01, w10, w11, b0, b1, v0, v1, c = p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8]
+        for i in range(count):
+            n00, n01, n10, n11, nb0, nb1, nv0, nv1, nc, bad, same = one_epoch(
+                LOSS, OUT, HID, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, os_, neg_lr
+            )
+            if bad:
+                return 4 * i + HALTS
+            rows[i, 0], rows[i, 1], rows[i, 2], rows[i, 3], rows[i, 4] = n00, n01, n10, n11, nb0
+            rows[i, 5], rows[i, 6], rows[i, 7], rows[i, 8] = nb1, nv0, nv1, nc
+            # bit for bit, as the run compares states: == alone takes -0.0 for +0.0
+            if same and (
+                _sign(n00) == _sign(w00)
+                and _sign(n01) == _sign(w01)
+                and _sign(n10) == _sign(w10)
+                and _sign(n11) == _sign(w11)
+                and _sign(nb0) == _sign(b0)
+                and _sign(nb1) == _sign(b1)
+                and _sign(nv0) == _sign(v0)
+                and _sign(nv1) == _sign(v1)
+                and _sign(nc) == _sign(c)
+            ):
+                return 4 * (i + 1) + REPEATS
+            w00, w01, w10, w11, b0, b1, v0, v1, c = n00, n01, n10, n11, nb0, nb1, nv0, nv1, nc
+        return 4 * count + RAN_OUT
+
+    return path
+
+
+@_h
+def _sign(x):
+    return math.copysign(ONE, x)
