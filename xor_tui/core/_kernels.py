@@ -279,20 +279,21 @@ def _group_epoch(LOSS, OUT, HID, W, WI, A, B, ep, hs, os_, neg_lr):
 
 
 _f32p, _i32p, _i64p = types.CPointer(types.float32), types.CPointer(types.int32), types.CPointer(types.int64)
-# the survey kernel as a C function: P w4 b2 v2 c1 halt live, n clo chi, e0 e1, hs os neg_lr, S R H NET W
+# the survey kernel as a C function: LOSS OUT HID, P w4 b2 v2 c1 halt live, n clo chi, e0 e1, hs os neg_lr, S R H NET W
 SIGNATURE = types.int64(
+    *(types.int64,) * 3,
     *(_f32p,) * 5, _i64p, types.CPointer(types.uint8), *(types.int64,) * 3, *(types.int32,) * 2,
     *(types.float32,) * 3, _f32p, _i32p, _i32p, _i64p, _f32p,
 )  # fmt: skip
 
 
-# a trajectory as a C function: p rows, count, hs os neg_lr
-PATH_SIGNATURE = types.int64(_f32p, _f32p, types.int64, types.float32, types.float32, types.float32)
+# a trajectory as a C function: LOSS OUT HID, p rows, count, hs os neg_lr
+PATH_SIGNATURE = types.int64(*(types.int64,) * 3, _f32p, _f32p, types.int64, *(types.float32,) * 3)
 
 
-def _make(LOSS, OUT, HID):
-    """One survey kernel for a loss, an output kind and a hidden kind, all closure constants:
-    every branch on them folds away.
+def _make():
+    """The survey kernel, its loss, output kind and hidden kind as arguments (constants once
+    ``fastsurvey`` specialises it: every branch on them folds away).
 
     The live networks of each block of CHUNK are packed into groups of LANES; a group's
     nine parameters, its run mask and halt epochs sit in one small local array, and the
@@ -300,14 +301,16 @@ def _make(LOSS, OUT, HID):
     and no remainder) runs inside the epoch loop for a slice of epochs. Between slices
     the networks that stopped are written out and the rest packed into fewer groups.
 
-    A C function of plain pointers and numbers (see ``ARGS``): it allocates nothing and
+    A C function of plain pointers and numbers (see SIGNATURE): it allocates nothing and
     cannot raise, so its machine code needs nothing of numba's at run time."""
 
     L = LANES
     G0 = (CHUNK + L - 1) // L
 
     @cfunc(SIGNATURE, fastmath=False, error_model="numpy")
-    def kernel(P_, w4_, b2_, v2_, c1_, halt_, live_, n, clo, chi, e0, e1, hs, os_, neg_lr, S_, R_, H_, NET_, W_):
+    def kernel(
+        LOSS, OUT, HID, P_, w4_, b2_, v2_, c1_, halt_, live_, n, clo, chi, e0, e1, hs, os_, neg_lr, S_, R_, H_, NET_, W_
+    ):
         """Train the live networks among clo..chi-1 for epochs e0..e1-1; return net-epochs computed.
         Row k of P holds network k's nine parameters; a call from epoch 0 reads them from the
         start's layers (w4 b2 v2 c1, a row per network) instead, and writes P. S R H NET W are
@@ -415,57 +418,29 @@ def _make(LOSS, OUT, HID):
     return kernel
 
 
-def kernel_object(what: str, LOSS, OUT, HID, symbol: str) -> bytes:
-    """Compile this setting's survey kernel (``what`` "survey") or trajectory ("path") to an
-    object file whose one exported function, ``symbol``, is it: numba's machine code,
-    unchanged, behind a wrapper of our own. numba's
-    C wrapper would report an exception through the Python C API and numba's helpers, which
-    a process that has not imported numba lacks; ours returns -1 instead (never: the kernel
-    cannot raise). Everything else is made internal and what is unused dropped, so the
-    object refers only to the C library's math functions, which every process has."""
+def generic_module(what: str) -> bytes:
+    """The survey kernel (``what`` "survey") or the trajectory ("path") for every setting,
+    the loss and activation kinds as its first three arguments, as LLVM bitcode: numba's
+    code as lowered, unoptimised. ``fastsurvey`` makes each setting's kernel from it with
+    llvmlite alone (the kinds as constants, then LLVM's full optimisation: ~1 s), and keeps
+    it in the cache folder, so numba compiles it once per machine."""
     import llvmlite.binding as llvm
 
-    fn = (_make if what == "survey" else make_path)(LOSS, OUT, HID)
-    lib = fn._library
-    module = llvm.parse_assembly(str(lib._final_module))
-    inner = fn.native_name.removeprefix("cfunc.")  # numba's entry: (status) f(retptr, excinfo, args)
-    types_ = [str(a.type) for a in module.get_function(fn.native_name).arguments]
-    params = ", ".join(f"{t} %a{i}" for i, t in enumerate(types_))
-    module.link_in(
-        llvm.parse_assembly(f"""
-declare i32 @"{inner}"(ptr, ptr, {", ".join(types_)})
-define i64 @{symbol}({params}) {{
-  %ret = alloca i64
-  store i64 -1, ptr %ret
-  %exc = alloca ptr
-  %status = call i32 @"{inner}"(ptr %ret, ptr %exc, {params})
-  %value = load i64, ptr %ret
-  %ok = icmp eq i32 %status, 0
-  %out = select i1 %ok, i64 %value, i64 -1
-  ret i64 %out
-}}
-""")
-    )
-    for f in module.functions:
-        if f.name != symbol and not f.is_declaration:
-            f.linkage = "internal"
-    for g in module.global_variables:
-        if not g.is_declaration:
-            g.linkage = "internal"
-    tm = lib.codegen._tm  # numba's own target machine: the code its JIT would run
-    pm = llvm.create_new_module_pass_manager()
-    pm.add_global_dead_code_eliminate_pass()
-    pm.add_strip_dead_prototype_pass()
-    pm.run(module, llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(3)))
-    return tm.emit_object(module)
+    opt = numba.config.OPT
+    numba.config.OPT = 0  # optimised only once the kinds are constants: branches on them fold first
+    try:
+        fn = (_make if what == "survey" else make_path)()
+    finally:
+        numba.config.OPT = opt
+    return llvm.parse_assembly(str(fn._library._final_module)).as_bitcode()
 
 
-def make_path(LOSS, OUT, HID):
+def make_path():
     """A single run's trajectory: the survey's epoch, one network, every state kept. A C
     function like the survey's kernel (see PATH_SIGNATURE)."""
 
     @cfunc(PATH_SIGNATURE, fastmath=False, error_model="numpy")
-    def path(p_, rows_, count, hs, os_, neg_lr):
+    def path(LOSS, OUT, HID, p_, rows_, count, hs, os_, neg_lr):
         """From the nine parameters ``p`` of a state, step up to ``count`` times, writing
         each new state into a row of ``rows``. Returns 4 x (states written) + why it stopped:
         RAN_OUT, HALTS (the last state, ``p`` itself if none was written, halts) or REPEATS

@@ -36,6 +36,7 @@ import ctypes
 import hashlib
 import itertools
 import os
+import re
 import sys
 import threading
 import time
@@ -158,10 +159,9 @@ _NATIVE: dict = {}  # (what, kinds) -> (llvmlite engine, ctypes function)
 _NATIVE_LOCK = threading.Lock()
 
 
-def object_path(config, what: str = "survey") -> Path:
-    """The cache file of this setting's compiled kernel. Its name carries a digest of what the
-    machine code depends on: the kernel's source (both halves), the compiler (llvmlite, which
-    numba pins) and this machine's CPU and its features."""
+def _digest() -> str:
+    """What the machine code depends on: the kernel's source (both halves), the compiler
+    (llvmlite, which numba pins) and this machine's CPU and its features."""
     import llvmlite
     import llvmlite.binding as llvm
 
@@ -169,8 +169,18 @@ def object_path(config, what: str = "survey") -> Path:
     h = hashlib.sha256(here.read_bytes() + here.with_name("_kernels.py").read_bytes())
     h.update(f"{llvmlite.__version__} {llvm.get_process_triple()} {llvm.get_host_cpu_name()}".encode())
     h.update(llvm.get_host_cpu_features().flatten().encode())
+    return h.hexdigest()[:20]
+
+
+def object_path(config, what: str = "survey") -> Path:
+    """The cache file of this setting's compiled kernel (its name carries ``_digest``)."""
     loss, out, hid = _kinds(config)
-    return cache_dir() / f"{what}-{loss}{out}{hid}-{h.hexdigest()[:20]}.o"
+    return cache_dir() / f"{what}-{loss}{out}{hid}-{_digest()}.o"
+
+
+def generic_path(what: str = "survey") -> Path:
+    """The cache file of the kernel for every setting, as numba lowers it (LLVM bitcode)."""
+    return cache_dir() / f"{what}-any-{_digest()}.bc"
 
 
 def _read_object(path: Path) -> bytes | None:
@@ -230,10 +240,106 @@ def _kernel_for(config, what: str = "survey"):
                 with _compiling(path):  # another process may be compiling it: wait for its file
                     body = _read_object(path)
                     if body is None:
-                        body = _numba_code().kernel_object(what, *key[1], _symbol(what))
+                        body = _specialise(_generic(what), what, key[1])
                         _write_object(path, body)
             _NATIVE[key] = _load_object(body, what)
         return _NATIVE[key][1]
+
+
+def _generic(what: str) -> bytes:
+    """The kernel for every setting (LLVM bitcode): from the cache, or from numba (~10 s,
+    once per machine; other processes wait for it rather than compile it too)."""
+    path = generic_path(what)
+    body = _read_object(path)
+    if body is None:
+        with _compiling(path):
+            body = _read_object(path)
+            if body is None:
+                body = _numba_code().generic_module(what)
+                _write_object(path, body)
+    return body
+
+
+def _specialise(generic: bytes, what: str, kinds: tuple[int, int, int]) -> bytes:
+    """One setting's kernel as an object file, made from the generic one with llvmlite alone:
+    a C function ``_symbol(what)`` calls numba's entry with the three kinds as constants and
+    turns its status into -1 (never: the kernel cannot raise; numba's own C wrapper would
+    report it through the Python C API and numba's helpers, which a process without numba
+    lacks). Everything else is made internal, numba's entry inlined, and the module gets
+    LLVM's full optimisation as numba gives it (vectorisers included) for this machine."""
+    import llvmlite.binding as llvm
+
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    # numba marks its reference-count helpers noinline; inlined, their calls on the kernel's
+    # arrays (views of the caller's memory, nothing to count) fold away, and with them the
+    # reference to numba's runtime
+    text = str(llvm.parse_bitcode(generic))
+    text = re.sub(r"(?m)^(attributes #\d+ = \{.*)\bnoinline\b", r"\1inlinehint", text)
+    module = llvm.parse_assembly(text)
+    wrapper = next(f for f in module.functions if f.name.startswith("cfunc.") and not f.is_declaration)
+    inner = wrapper.name.removeprefix("cfunc.")  # numba's entry: (status) f(retptr, excinfo, args)
+    types_ = [str(a.type) for a in wrapper.arguments]
+    params = ", ".join(f"{t} %a{i}" for i, t in enumerate(types_[3:]))
+    symbol, (loss, out, hid) = _symbol(what), kinds
+    module.link_in(
+        llvm.parse_assembly(f"""
+declare i32 @"{inner}"(ptr, ptr, {", ".join(types_)})
+define i64 @{symbol}({params}) {{
+  %ret = alloca i64
+  store i64 -1, ptr %ret
+  %exc = alloca ptr
+  %status = call i32 @"{inner}"(ptr %ret, ptr %exc, i64 {loss}, i64 {out}, i64 {hid}, {params})
+  %value = load i64, ptr %ret
+  %ok = icmp eq i32 %status, 0
+  %out = select i1 %ok, i64 %value, i64 -1
+  ret i64 %out
+}}
+""")
+    )
+    for f in module.functions:
+        if f.name != symbol and not f.is_declaration:
+            f.linkage = "internal"
+            if f.name == inner:
+                f.add_function_attribute("alwaysinline")
+    for g in module.global_variables:
+        if not g.is_declaration:
+            g.linkage = "internal"
+    machine = _machine()
+    tuning = llvm.create_pipeline_tuning_options(3)
+    tuning.loop_vectorization = tuning.slp_vectorization = True
+    builder = llvm.create_pass_builder(machine, tuning)
+    first = llvm.create_new_module_pass_manager()  # the kinds into numba's entry
+    first.add_always_inliner_pass()
+    first.add_global_dead_code_eliminate_pass()
+    first.run(module, builder)
+    for f in module.functions:  # then as numba does: each function alone, then the module
+        if not f.is_declaration:
+            builder.getFunctionPassManager().run(f, builder)
+    passes = builder.getModulePassManager()
+    passes.add_global_dead_code_eliminate_pass()
+    passes.add_strip_dead_prototype_pass()
+    passes.run(module, builder)
+    # what it calls must be in every process (the C math library's expf, log1pf, ...): LLVM
+    # aborts the process on a name it cannot find, such as one of numba's runtime
+    process = ctypes.CDLL(None)
+    calls = {f.name for f in module.functions if f.is_declaration and not f.name.startswith("llvm.")}
+    missing = sorted(name for name in calls if not hasattr(process, name))
+    if missing:
+        raise RuntimeError(f"the kernel would call {', '.join(missing)}")
+    return machine.emit_object(module)
+
+
+def _machine():
+    """A target machine for this CPU, as numba's JIT makes it."""
+    import llvmlite.binding as llvm
+
+    target = llvm.Target.from_triple(llvm.get_process_triple())
+    reloc = "static" if target.name.startswith("x86") else "pic" if target.name.startswith("ppc") else "default"
+    return target.create_target_machine(
+        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3,
+        reloc=reloc, codemodel="jitdefault", jit=True,
+    )  # fmt: skip
 
 
 @contextlib.contextmanager
