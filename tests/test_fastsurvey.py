@@ -169,8 +169,10 @@ def test_a_later_survey_needs_no_numba(tmp_path):
 
 
 def test_a_damaged_cached_kernel_is_never_loaded(monkeypatch, tmp_path):
-    """LLVM would abort the process on a damaged object file: a cut or altered one is
-    taken for missing (compiled again), never handed to it."""
+    """LLVM would abort the process on a damaged object file: a cut or altered one, or
+    something that is not a file, is taken for missing (compiled again), never handed to it."""
+    import os
+
     monkeypatch.setattr(fastsurvey, "_NATIVE", {})
     good = fastsurvey.object_path(Config())
     fastsurvey.timed_compile(Config())
@@ -184,6 +186,16 @@ def test_a_damaged_cached_kernel_is_never_loaded(monkeypatch, tmp_path):
         assert fastsurvey.needs_compiling(Config())
     path.write_bytes(data)
     assert not fastsurvey.needs_compiling(Config())
+    # not a file: a FIFO (reading it would wait for a writer forever), a folder, a device
+    path.unlink()
+    os.mkfifo(path)
+    assert fastsurvey.needs_compiling(Config())
+    path.unlink()
+    path.mkdir()
+    assert fastsurvey.needs_compiling(Config())
+    path.rmdir()
+    path.symlink_to("/dev/zero")
+    assert fastsurvey.needs_compiling(Config())
 
 
 def test_stop_ends_a_survey_between_slices(monkeypatch):

@@ -37,6 +37,7 @@ import hashlib
 import itertools
 import os
 import re
+import stat
 import sys
 import threading
 import time
@@ -186,13 +187,27 @@ def generic_path(what: str = "survey") -> Path:
     return cache_dir() / f"{what}-any-{_digest()}.bc"
 
 
+_MAX_OBJECT = 64 << 20  # bytes; the kernels are ~20 KB, their generic module ~300 KB
+
+
 def _read_object(path: Path) -> bytes | None:
-    """The object file at ``path``, or None when it is missing or not whole (LLVM must never
-    see a damaged one: it would abort the process)."""
+    """The object file at ``path``, or None when it is missing, not a regular file (a FIFO
+    would block, a device never end), too big, or not whole: LLVM must never see a damaged
+    one, it would abort the process."""
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_OBJECT:
+            return None
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(_MAX_OBJECT + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     head = len(_MAGIC) + 32
     body = data[head:]
     if data[: len(_MAGIC)] != _MAGIC or hashlib.sha256(body).digest() != data[len(_MAGIC) : head]:
