@@ -2,11 +2,12 @@
 source's own loop, on the same starts, checking that every end state is bit for bit the same.
 
     python benchmarks/survey_speed.py [--n 100000] [--big 1000000] [--epochs 200] [--slow 300]
-                                      [--repeat 3] [--sweep] [--against FILE]
+                                      [--repeat 3] [--sweep] [--against DIR]
 
 Training time only (the starts are drawn before the clock starts), median of --repeat runs
 (interleaved, so machine load hits every method alike):
-- fused:  xor_tui.core.fastsurvey.train (numba, one network per SIMD lane, both cores)
+- fused:  xor_tui.core.fastsurvey.train (compiled by numba once per machine, loaded without it;
+          one network per SIMD lane, both cores)
 - engine: the torch survey engine (batched element-wise ops, one shard per core)
 - vmap:   torch.func.vmap over grad of a per-network loss (F.linear, ReLU, BCELoss), the update
           as p.add(g, alpha=-lr), halted networks frozen: what one would write with torch.func.
@@ -14,7 +15,7 @@ Training time only (the starts are drawn before the clock starts), median of --r
           per-network path under vmap in torch 2.13 (~10 ms per network-epoch batch here)
 - source: the student's way on the first --slow starts (an nn.Linear pair per network, a Python
           loop over epochs, an optimizer per epoch, stopping where BCELoss raises)
-- against: with --against FILE, another copy of fastsurvey.py (e.g. main's, to compare a change),
+- against: with --against DIR, another checkout's kernel (e.g. main's in a git worktree, to compare a change),
           loaded under its own name, timed interleaved with ours, its end states compared with ours
 Then `xor-tui survey` as a whole (judging the starts and the ends too) for --n and --big
 starts, and with --sweep the default 12 x 12 sweep at --n starts per point.
@@ -127,7 +128,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--vmap-n", type=int, default=1000, help="networks for the vmap peer (0: skip it)")
     ap.add_argument("--sweep", action="store_true", help="also time the default 12x12 sweep at --n starts per point")
-    ap.add_argument("--against", metavar="FILE", help="another fastsurvey.py to time against ours, interleaved")
+    ap.add_argument("--against", metavar="DIR", help="another checkout (or its xor_tui/core) to time against ours")
     args = ap.parse_args()
     config = Config()
     print(f"load average at the start: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} ({os.cpu_count()} cores)")
@@ -137,9 +138,16 @@ def main() -> None:
     if args.against:
         import importlib.util
 
-        spec = importlib.util.spec_from_file_location("other_fastsurvey", args.against)
-        other = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(other)
+        # the other tree's core package under its own name (its fastsurvey imports its _kernels)
+        root = Path(args.against)
+        core = root / "xor_tui" / "core" if (root / "xor_tui" / "core").is_dir() else root
+        spec = importlib.util.spec_from_file_location(
+            "other_core", core / "__init__.py", submodule_search_locations=[str(core)]
+        )
+        package = importlib.util.module_from_spec(spec)
+        sys.modules["other_core"] = package
+        spec.loader.exec_module(package)
+        other = importlib.import_module("other_core.fastsurvey")
         print(f"the other kernel ({args.against}) ready in {other.timed_compile(config):.2f} s")
     start = engine.init_batch(torch.Generator().manual_seed(0), args.n, config.sizes)
     fused_t, engine_t, vmap_t, other_t = [], [], [], []
