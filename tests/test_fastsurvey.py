@@ -196,6 +196,78 @@ def test_a_damaged_cached_kernel_is_never_loaded(monkeypatch, tmp_path):
     path.rmdir()
     path.symlink_to("/dev/zero")
     assert fastsurvey.needs_compiling(Config())
+    path.unlink()
+    # a whole, sealed file under another name: another setting's kernel, or the generic module
+    other = _config("leaky_relu:0.1", "sigmoid", "mse", 0.3)
+    fastsurvey.object_path(other).write_bytes(data)
+    assert fastsurvey.needs_compiling(other)
+    path.write_bytes(fastsurvey.generic_path().read_bytes() if fastsurvey.generic_path().exists() else data[::-1])
+    assert fastsurvey.needs_compiling(Config())
+    # its code runs in this process: a file others may write is not used
+    path.write_bytes(data)
+    path.chmod(0o666)
+    assert fastsurvey.needs_compiling(Config())
+    path.chmod(0o600)
+    assert not fastsurvey.needs_compiling(Config())
+
+
+def test_cache_files_are_private_and_a_failed_write_leaves_nothing(monkeypatch, tmp_path):
+    import stat
+
+    monkeypatch.setenv("XOR_TUI_CACHE", str(tmp_path / "c"))
+    path = fastsurvey.object_path(Config())
+    assert fastsurvey._write_object(path, b"machine code")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert fastsurvey._read_object(path) == b"machine code"
+    blocked = fastsurvey.object_path(_config("relu", "sigmoid", "bce", 0.1))
+    blocked.mkdir()  # a folder where the file goes
+    assert not fastsurvey._write_object(blocked, b"machine code")
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, blocked.name])
+
+
+def test_a_compile_lock_held_for_ever_is_waited_for_only_so_long(monkeypatch, tmp_path):
+    """Another process stopped (Ctrl-Z) while compiling holds the lock: a survey waits
+    LOCK_WAIT for it, then compiles itself instead of hanging."""
+    import fcntl
+    import os
+
+    monkeypatch.setenv("XOR_TUI_CACHE", str(tmp_path))
+    monkeypatch.setattr(fastsurvey, "LOCK_WAIT", 0.2)
+    path = fastsurvey.object_path(Config())
+    path.parent.mkdir(parents=True)
+    holder = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        entered = []
+        with fastsurvey._compiling(path):
+            entered.append(True)
+        assert entered == [True]
+    finally:
+        os.close(holder)
+
+
+def test_a_long_run_steps_on_when_its_kernel_cannot_be_made(monkeypatch):
+    """A trajectory kernel that cannot be loaded (say a cache file LLVM rejects) is a note
+    for the survey and nothing for a run: it steps on the exact way, the same bits."""
+    from xor_tui.core.replay import replay
+    from xor_tui.core.scenario import builtin
+
+    scenario = builtin("case3")
+    expected = replay(scenario, 3000).final.params
+    real = fastsurvey._load_object
+
+    def broken(body, what):
+        if what == "path":
+            raise RuntimeError("the cached kernel has no xor_tui_path_kernel")
+        return real(body, what)
+
+    monkeypatch.setattr(fastsurvey, "_NATIVE", {})
+    monkeypatch.setattr(fastsurvey, "_FAILED", {})
+    monkeypatch.setattr(fastsurvey, "_load_object", broken)
+    got = replay(scenario, 3000).final.params
+    assert fastsurvey.failed(scenario.config, "path")
+    for (w, b), (w2, b2) in zip(expected, got):
+        assert torch.equal(w, w2) and torch.equal(b, b2)
 
 
 def test_stop_ends_a_survey_between_slices(monkeypatch):

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import hashlib
 import itertools
 import os
@@ -59,8 +60,8 @@ SPAN = 16  # epochs in the second slice (the first is one epoch); each later sli
 
 def cache_dir() -> Path:
     """Where compiled kernels are kept: the user's cache folder, never site-packages."""
-    if os.environ.get("XOR_TUI_CACHE"):
-        return Path(os.environ["XOR_TUI_CACHE"]) / "numba"
+    if os.environ.get("XOR_TUI_CACHE"):  # "~/x" quoted in a shell arrives unexpanded
+        return Path(os.environ["XOR_TUI_CACHE"]).expanduser().absolute() / "numba"
     if sys.platform == "win32":
         base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
     elif sys.platform == "darwin":
@@ -148,12 +149,13 @@ def _slope(act) -> np.float32:
 
 # --------------------------------------------------------------------- machine code
 #
-# numba compiles each setting's kernel once per machine (~1 s with its import) into an object
-# file in the cache folder; later runs load that machine code with llvmlite (~30 ms: numba's
-# own cache would import numba and prepare its compiler first, ~1.1 s of every `xor-tui survey`)
-# and call it through ctypes, which releases the GIL, so the threads run it side by side.
+# numba lowers the kernel for every setting once per machine (~12 s with its import; kept as
+# LLVM bitcode); each setting's kernel is made from that with llvmlite alone (~1 s) and kept
+# as an object file; later runs load that machine code (~30 ms: numba's own cache would import
+# numba and prepare its compiler first, ~1.1 s of every `xor-tui survey`) and call it through
+# ctypes, which releases the GIL, so the threads run it side by side.
 
-_MAGIC = b"xor-tui kernel 1\n"
+_MAGIC = b"xor-tui kernel 2\n"
 _ARGS = {  # the C arguments of each kind of kernel, as _kernels.SIGNATURE and PATH_SIGNATURE
     "survey": (*(ctypes.c_void_p,) * 7, *(ctypes.c_int64,) * 3, *(ctypes.c_int32,) * 2)
     + (*(ctypes.c_float,) * 3, *(ctypes.c_void_p,) * 5),
@@ -163,6 +165,7 @@ _NATIVE: dict = {}  # (what, kinds) -> (llvmlite engine, ctypes function)
 _NATIVE_LOCK = threading.Lock()
 
 
+@functools.cache
 def _digest() -> str:
     """What the machine code depends on: the kernel's source (both halves), the compiler
     (llvmlite, which numba pins) and this machine's CPU and its features."""
@@ -190,9 +193,16 @@ def generic_path(what: str = "survey") -> Path:
 _MAX_OBJECT = 64 << 20  # bytes; the kernels are ~20 KB, their generic module ~300 KB
 
 
+def _seal(path: Path, body: bytes) -> bytes:
+    """The checksum a cache file carries: of its own name and contents, so a whole file copied
+    to another name (another setting's kernel, the generic module) does not pass for it."""
+    return hashlib.sha256(path.name.encode() + b"\0" + body).digest()
+
+
 def _read_object(path: Path) -> bytes | None:
-    """The object file at ``path``, or None when it is missing, not a regular file (a FIFO
-    would block, a device never end), too big, or not whole: LLVM must never see a damaged
+    """The cache file at ``path``, or None when it is missing, not a regular file (a FIFO
+    would block, a device never end), too big, writable by others or not ours (its code runs
+    in this process), or not whole or not the file of that name: LLVM must never see a damaged
     one, it would abort the process."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
@@ -202,6 +212,8 @@ def _read_object(path: Path) -> bytes | None:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_OBJECT:
             return None
+        if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o022):
+            return None
         with os.fdopen(os.dup(fd), "rb") as f:
             data = f.read(_MAX_OBJECT + 1)
     except OSError:
@@ -210,21 +222,32 @@ def _read_object(path: Path) -> bytes | None:
         os.close(fd)
     head = len(_MAGIC) + 32
     body = data[head:]
-    if data[: len(_MAGIC)] != _MAGIC or hashlib.sha256(body).digest() != data[len(_MAGIC) : head]:
+    if data[: len(_MAGIC)] != _MAGIC or _seal(path, body) != data[len(_MAGIC) : head]:
         return None
     return body
 
 
-def _write_object(path: Path, body: bytes) -> None:
-    """Atomically (several processes may compile at once); a cache that cannot be written
-    only means compiling again next time."""
+def _cache_folder(folder: Path) -> None:
+    """Create the cache folder for this user alone (its files are code this process runs)."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def _write_object(path: Path, body: bytes) -> bool:
+    """Atomically (several processes may compile at once), readable and writable by this
+    user only. False when it cannot be written (a full disk, a read-only folder, a folder in
+    the way): that only means compiling again next time, and nothing is left behind."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_bytes(_MAGIC + hashlib.sha256(body).digest() + body)
+        _cache_folder(path.parent)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(_MAGIC + _seal(path, body) + body)
         os.replace(tmp, path)
+        return True
     except OSError:
-        pass
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        return False
 
 
 def _load_object(body: bytes, what: str):
@@ -248,30 +271,56 @@ def _symbol(what: str) -> str:
 
 def _kernel_for(config, what: str = "survey"):
     """This setting's survey kernel (or trajectory: ``what`` "path") as a C function: loaded
-    from the cache, or compiled and cached."""
+    from the cache, or compiled and cached. Raises Unavailable when it cannot be had here
+    (remembered: the callers fall back to the torch engine without trying again)."""
     key = (what, _kinds(config))
     with _NATIVE_LOCK:
+        if key in _FAILED:
+            raise Unavailable(_FAILED[key])
         if key not in _NATIVE:
-            path = object_path(config, what)
-            body = _read_object(path)
-            if body is None:
-                with _compiling(path):  # another process may be compiling it: wait for its file
-                    body = _read_object(path)
-                    if body is None:
-                        body = _specialise(_generic(what), what, key[1])
-                        _write_object(path, body)
-            _NATIVE[key] = _load_object(body, what)
+            try:
+                _NATIVE[key] = _load_object(_object(config, what), what)
+            except Exception as exc:
+                first = str(exc).splitlines()[0] if str(exc) else ""
+                _FAILED[key] = f"the fast kernel could not be made here ({type(exc).__name__}: {first})"
+                raise Unavailable(_FAILED[key]) from exc
         return _NATIVE[key][1]
 
 
-def _generic(what: str) -> bytes:
+_FAILED: dict = {}  # (what, kinds) -> why it could not be made
+
+
+def failed(config, what: str = "survey") -> bool:
+    """True when this setting's kernel could not be made in this process (see _kernel_for)."""
+    return (what, _kinds(config)) in _FAILED
+
+
+def _object(config, what: str) -> bytes:
+    path = object_path(config, what)
+    body = _read_object(path)
+    if body is None:
+        with _compiling(path):  # another process may be compiling it: wait for its file
+            body = _read_object(path)
+            if body is None:
+                kinds = _kinds(config)
+                try:
+                    body = _specialise(_generic(what), what, kinds)
+                except Unavailable:
+                    raise
+                except Exception:  # a cached generic module LLVM cannot use: numba makes it again
+                    body = _specialise(_generic(what, again=True), what, kinds)
+                _write_object(path, body)
+    return body
+
+
+def _generic(what: str, again: bool = False) -> bytes:
     """The kernel for every setting (LLVM bitcode): from the cache, or from numba (~10 s,
     once per machine; other processes wait for it rather than compile it too)."""
     path = generic_path(what)
-    body = _read_object(path)
+    body = None if again else _read_object(path)
     if body is None:
         with _compiling(path):
-            body = _read_object(path)
+            body = None if again else _read_object(path)
             if body is None:
                 body = _numba_code().generic_module(what)
                 _write_object(path, body)
@@ -360,20 +409,33 @@ def _machine():
     )  # fmt: skip
 
 
+LOCK_WAIT = 120.0  # seconds to wait for another process compiling the same kernel
+
+
 @contextlib.contextmanager
 def _compiling(path: Path):
-    """Hold a lock file beside ``path`` while compiling it (POSIX); elsewhere, or when the
-    folder cannot be written, compile without one."""
+    """Hold a lock file beside ``path`` while compiling it (POSIX), waiting at most LOCK_WAIT
+    for another process that holds it (one stopped with Ctrl-Z would hold it for ever); after
+    that, or elsewhere, or when the folder cannot be written, compile without it."""
     try:
         import fcntl
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        _cache_folder(path.parent)
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(path.with_suffix(".lock"), flags, 0o600)
     except (ImportError, OSError):
         yield
         return
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
         yield
     finally:
         os.close(fd)  # releases the lock
@@ -508,7 +570,15 @@ def trajectory(row: np.ndarray, config, count: int) -> tuple[np.ndarray, int]:
 
 
 def compile_note() -> str:
-    return f"compiling the fast survey kernel for this setting (first run only; cached in {cache_dir()})"
+    folder = cache_dir()
+    try:
+        _cache_folder(folder)
+        kept = os.access(folder, os.W_OK | os.X_OK)
+    except OSError:
+        kept = False
+    if kept:
+        return f"compiling the fast survey kernel for this setting (first run only; cached in {folder})"
+    return f"compiling the fast survey kernel for this setting (not cached: {folder} cannot be written)"
 
 
 def timed_compile(config) -> float:

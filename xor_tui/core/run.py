@@ -522,7 +522,7 @@ class Run:
 
         try:
             rows, why = fastsurvey.trajectory(self._flat[k].numpy(), config, end - k)
-        except fastsurvey.Unavailable:  # numba is broken here: step by step (fast_replay now says no)
+        except fastsurvey.Unavailable:  # no kernel here: step by step (fast_replay says no from now on)
             return False
         m = len(rows)
         if m == 0:  # the current state halts: step() says so with torch's message
@@ -579,6 +579,7 @@ def fast_replay(config: Config) -> bool:
         config.loss in ("bce", "mse")
         and config.activations[-1].name != "sigmoid"
         and fastsurvey.supported(config) is None
+        and not fastsurvey.failed(config, "path")
     )
 
 
