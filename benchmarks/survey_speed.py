@@ -169,37 +169,49 @@ def main() -> None:
             vmap_t.append(s)
     work = args.n * args.epochs
     fm = statistics.median(fused_t)
-    print(f"{args.n:,} networks x {args.epochs} epochs of the source's setting, training only, "
-          f"median of {args.repeat}:")
-    print(f"  fused kernel   {fm:8.3f} s  {work / fm / 1e6:8.1f} M network-epochs/s  (runs: "
-          + ", ".join(f"{t:.3f}" for t in fused_t) + ")")
+    print(
+        f"{args.n:,} networks x {args.epochs} epochs of the source's setting, training only, median of {args.repeat}:"
+    )
+    print(
+        f"  fused kernel   {fm:8.3f} s  {work / fm / 1e6:8.1f} M network-epochs/s  (runs: "
+        + ", ".join(f"{t:.3f}" for t in fused_t)
+        + ")"
+    )
     if other_t:
         om = statistics.median(other_t)
         eq, n = same_ends(fused, theirs)
         halts = bool(np.array_equal(fused_halt, theirs_halt))
         runs = ", ".join(f"{t:.3f}" for t in other_t)
-        print(f"  other kernel   {om:8.3f} s  {work / om / 1e6:8.1f} M/s  {om / fm:6.2f}x the fused time "
-              f"(runs: {runs}); end states equal {eq:,}/{n:,}, halt epochs equal: {halts}")
+        print(
+            f"  other kernel   {om:8.3f} s  {work / om / 1e6:8.1f} M/s  {om / fm:6.2f}x the fused time "
+            f"(runs: {runs}); end states equal {eq:,}/{n:,}, halt epochs equal: {halts}"
+        )
     em = statistics.median(engine_t)
     eq, n = same_ends(fused, exact)
     halts = bool(torch.equal(torch.from_numpy(fused_halt), exact_halt))
-    print(f"  torch engine   {em:8.3f} s  {work / em / 1e6:8.1f} M/s  {em / fm:6.1f}x the fused time; "
-          f"end states equal {eq:,}/{n:,}, halt epochs equal: {halts}")
+    print(
+        f"  torch engine   {em:8.3f} s  {work / em / 1e6:8.1f} M/s  {em / fm:6.1f}x the fused time; "
+        f"end states equal {eq:,}/{n:,}, halt epochs equal: {halts}"
+    )
     if vmap_t:
         vm_ = statistics.median(vmap_t)
         vmap_final = [(vm[0], vm[1]), (vm[2], vm[3])]
         eq, n = same_ends([(w[: args.vmap_n], b[: args.vmap_n]) for w, b in fused], vmap_final)
         rate = args.vmap_n * args.epochs / vm_
-        print(f"  torch.func vmap{vm_:8.3f} s for {args.vmap_n:,} networks: {rate / 1e6:.3f} M/s, "
-              f"{work / fm / rate:,.0f}x slower than fused; end states equal {eq:,}/{n:,}")
+        print(
+            f"  torch.func vmap{vm_:8.3f} s for {args.vmap_n:,} networks: {rate / 1e6:.3f} M/s, "
+            f"{work / fm / rate:,.0f}x slower than fused; end states equal {eq:,}/{n:,}"
+        )
     secs, finals = source_way(start, config, args.slow, args.epochs)
     rate = args.slow * args.epochs / secs
     eq = sum(
         all(torch.equal(a, b) for a, b in zip(f, [fused[0][0][i], fused[0][1][i], fused[1][0][i], fused[1][1][i]]))
         for i, f in enumerate(finals)
     )
-    print(f"  source's loop  {secs:8.3f} s for {args.slow} networks: {rate:,.0f} network-epochs/s, "
-          f"the fused kernel is {work / fm / rate:,.0f}x faster; end states equal {eq}/{args.slow}")
+    print(
+        f"  source's loop  {secs:8.3f} s for {args.slow} networks: {rate:,.0f} network-epochs/s, "
+        f"the fused kernel is {work / fm / rate:,.0f}x faster; end states equal {eq}/{args.slow}"
+    )
     for n in (args.n, args.big):
         if n <= 0:
             continue
@@ -207,14 +219,17 @@ def main() -> None:
         for _ in range(args.repeat if n <= 200_000 else 1):
             r = survey.run_survey(config, n, args.epochs, seed=0)
             times.append(r.seconds)
-        print(f"run_survey (draw, judge the starts, train, judge the ends) {n:,} x {args.epochs}: "
-              f"median {statistics.median(times):.3f} s ({', '.join(f'{t:.3f}' for t in times)})")
+        print(
+            f"run_survey (draw, judge the starts, train, judge the ends) {n:,} x {args.epochs}: "
+            f"median {statistics.median(times):.3f} s ({', '.join(f'{t:.3f}' for t in times)})"
+        )
     if args.sweep:
         from xor_tui.core.sweep import log_range, run_sweep
 
         t0 = time.perf_counter()
-        run_sweep(config, log_range("0.001:1:12", "", 1e-6, 1e6), log_range("0.25:4:12", "", 1e-3, 1e3), args.n,
-                  args.epochs)
+        run_sweep(
+            config, log_range("0.001:1:12", "", 1e-6, 1e6), log_range("0.25:4:12", "", 1e-3, 1e3), args.n, args.epochs
+        )
         print(f"sweep 12 x 12 x {args.n:,} x {args.epochs}: {time.perf_counter() - t0:.1f} s")
     print(f"load average at the end: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}")
 
