@@ -1,7 +1,8 @@
 """The survey's numba code: the fused kernel and a single run's trajectory (see fastsurvey.py).
 
-Imported only to compile a kernel (once per setting and machine: the survey then loads the
-machine code from the user's cache folder without numba) and for the app's long runs.
+Imported only when their generic module (every setting's kernel, the kinds as arguments) is
+not in the user's cache folder yet: once per machine. fastsurvey makes each setting's machine
+code from that module with llvmlite and runs it without numba.
 """
 
 from __future__ import annotations
@@ -12,19 +13,16 @@ import os
 import numpy as np
 
 from . import fastsurvey as _fs
-from .fastsurvey import BCE, HALTS, LEAKY, LOGITS, MSE, RAN_OUT, RELU, REPEATS, SIGMOID, cache_dir
+from .fastsurvey import BCE, HALTS, LEAKY, LOGITS, MSE, RAN_OUT, RELU, REPEATS, SIGMOID
 
 CHUNK, LANES, SHIFT, SPAN = _fs.CHUNK, _fs.LANES, _fs.SHIFT, _fs.SPAN
 
-os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir()))
 os.environ.setdefault("NUMBA_DISABLE_INTEL_SVML", "1")  # SVML's exp is not the C library's
 import numba  # noqa: E402
 from llvmlite import ir as llvm_ir  # noqa: E402
 from numba import carray, cfunc, njit, types  # noqa: E402
 from numba.core import cgutils  # noqa: E402
 from numba.extending import intrinsic  # noqa: E402
-
-numba.config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]
 
 f32 = np.float32
 ZERO, ONE, TWO, FOUR = f32(0.0), f32(1.0), f32(2.0), f32(4.0)
@@ -47,10 +45,9 @@ def fma32(typingctx, a, b, c):
     return sig, codegen
 
 
-# Every function below that takes a KIND, LOSS, OUT or HID gets it from a kernel's closure
-# constants; inlined, every branch on it folds away. (Module-level functions, not closures:
-# numba's cache key pickles a kernel's closure variables, and a dispatcher pickles
-# differently in every process, so only plain numbers may be there.)
+# Every function below that takes a KIND, LOSS, OUT or HID gets it from the kernel's first
+# arguments, which fastsurvey makes constants before LLVM optimises: every branch on them
+# folds away.
 
 
 @_h

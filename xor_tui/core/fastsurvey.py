@@ -11,10 +11,10 @@ a non-finite loss) or reach a fixed point (an update that changes nothing) are m
 between slices of epochs, compacted away. The networks are cut into pieces of a few blocks
 that the threads take in turn.
 
-numba (``_kernels.py``) compiles a setting's kernel once per machine, to an object file in
-the user's cache folder; every later survey loads that machine code with llvmlite and calls
-it through ctypes (which releases the GIL), without importing numba: ~30 ms instead of the
-~1.1 s numba's import and own cache take, most of a second run of ``xor-tui survey``.
+numba (``_kernels.py``) lowers the kernel for every setting once per machine; each setting's
+machine code is made from that with llvmlite and kept in the user's cache folder; every later
+survey loads it and calls it through ctypes (which releases the GIL), without importing numba:
+~30 ms instead of the ~1.1 s numba's import and own cache took of every ``xor-tui survey``.
 
 Which settings take this path: a 2-2-1 network with ReLU, LeakyReLU(slope) or identity
 in the hidden layer; ReLU, LeakyReLU(slope), identity or sigmoid at the output; BCELoss,
@@ -84,10 +84,11 @@ _UNAVAILABLE: str | None = _find_numba()
 
 
 class Unavailable(RuntimeError):
-    """numba is installed but cannot be imported here (a broken install); ``supported`` says so from then on."""
+    """A kernel cannot be had here: numba cannot be imported (a broken install: ``supported``
+    says so from then on), or a setting's kernel could not be made (``failed`` says so)."""
 
 
-# loss kinds and activation kinds: compile-time constants of each kernel
+# loss kinds and activation kinds: constants of each setting's kernel
 BCE, MSE, LOGITS = 0, 1, 2
 RELU, LEAKY, SIGMOID = 0, 1, 2  # LEAKY: LeakyReLU(slope), and identity as slope 1
 RAN_OUT, HALTS, REPEATS = 0, 1, 2  # why a trajectory stopped
@@ -118,7 +119,7 @@ PIECES = 16  # pieces per thread in each slice of epochs (see train)
 
 
 def _kinds(config) -> tuple[int, int, int]:
-    """(loss, output kind, hidden kind) of a supported setting: the compile-time constants."""
+    """(loss, output kind, hidden kind) of a supported setting: its kernel's constants."""
     hid, out = config.activations
     loss = LOSS_KIND[config.loss]
     okind = SIGMOID if out.name == "sigmoid" else RELU if out.name == "relu" else LEAKY
@@ -127,14 +128,18 @@ def _kinds(config) -> tuple[int, int, int]:
     return loss, okind, RELU if hid.name == "relu" else LEAKY
 
 
+def _why(exc: Exception) -> str:
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {first}"
+
+
 def _numba_code():
-    """The numba half (imports numba): for compiling a survey kernel and for trajectories."""
+    """The numba half (imports numba): only to lower the generic modules, once per machine."""
     global _UNAVAILABLE
     try:
         from . import _kernels
     except Exception as exc:  # a broken install: the torch engine takes over
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        _UNAVAILABLE = f"numba is not available ({type(exc).__name__}: {first})"
+        _UNAVAILABLE = f"numba is not available ({_why(exc)})"
         raise Unavailable(_UNAVAILABLE) from exc
     return _kernels
 
@@ -250,11 +255,18 @@ def _write_object(path: Path, body: bytes) -> bool:
         return False
 
 
-def _load_object(body: bytes, what: str):
+@functools.cache
+def _llvm():
+    """llvmlite's binding, its native target ready (once per process)."""
     import llvmlite.binding as llvm
 
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
+    return llvm
+
+
+def _load_object(body: bytes, what: str):
+    llvm = _llvm()
     machine = llvm.Target.from_default_triple().create_target_machine()
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), machine)
     engine.add_object_file(llvm.ObjectFileRef.from_data(body))
@@ -281,8 +293,7 @@ def _kernel_for(config, what: str = "survey"):
             try:
                 _NATIVE[key] = _load_object(_object(config, what), what)
             except Exception as exc:
-                first = str(exc).splitlines()[0] if str(exc) else ""
-                _FAILED[key] = f"the fast kernel could not be made here ({type(exc).__name__}: {first})"
+                _FAILED[key] = f"the fast kernel could not be made here ({_why(exc)})"
                 raise Unavailable(_FAILED[key]) from exc
         return _NATIVE[key][1]
 
@@ -295,36 +306,37 @@ def failed(config, what: str = "survey") -> bool:
     return (what, _kinds(config)) in _FAILED
 
 
-def _object(config, what: str) -> bytes:
-    path = object_path(config, what)
-    body = _read_object(path)
-    if body is None:
-        with _compiling(path):  # another process may be compiling it: wait for its file
-            body = _read_object(path)
-            if body is None:
-                kinds = _kinds(config)
-                try:
-                    body = _specialise(_generic(what), what, kinds)
-                except Unavailable:
-                    raise
-                except Exception:  # a cached generic module LLVM cannot use: numba makes it again
-                    body = _specialise(_generic(what, again=True), what, kinds)
-                _write_object(path, body)
-    return body
-
-
-def _generic(what: str, again: bool = False) -> bytes:
-    """The kernel for every setting (LLVM bitcode): from the cache, or from numba (~10 s,
-    once per machine; other processes wait for it rather than compile it too)."""
-    path = generic_path(what)
+def _cached(path: Path, make: Callable[[], bytes], again: bool = False) -> bytes:
+    """The cache file at ``path``, made (and kept) when missing or when ``again``. Another
+    process may be making it: its lock is waited for, then the file read again."""
     body = None if again else _read_object(path)
     if body is None:
         with _compiling(path):
             body = None if again else _read_object(path)
             if body is None:
-                body = _numba_code().generic_module(what)
+                body = make()
                 _write_object(path, body)
     return body
+
+
+def _object(config, what: str) -> bytes:
+    kinds = _kinds(config)
+
+    def make() -> bytes:
+        try:
+            return _specialise(_generic(what), what, kinds)
+        except Unavailable:
+            raise
+        except Exception:  # a cached generic module LLVM cannot use: numba makes it again
+            return _specialise(_generic(what, again=True), what, kinds)
+
+    return _cached(object_path(config, what), make)
+
+
+def _generic(what: str, again: bool = False) -> bytes:
+    """The kernel for every setting (LLVM bitcode): from the cache, or from numba (~10 s,
+    once per machine; other processes wait for it rather than compile it too)."""
+    return _cached(generic_path(what), lambda: _numba_code().generic_module(what), again)
 
 
 def _specialise(generic: bytes, what: str, kinds: tuple[int, int, int]) -> bytes:
@@ -334,10 +346,7 @@ def _specialise(generic: bytes, what: str, kinds: tuple[int, int, int]) -> bytes
     report it through the Python C API and numba's helpers, which a process without numba
     lacks). Everything else is made internal, numba's entry inlined, and the module gets
     LLVM's full optimisation as numba gives it (vectorisers included) for this machine."""
-    import llvmlite.binding as llvm
-
-    llvm.initialize_native_target()
-    llvm.initialize_native_asmprinter()
+    llvm = _llvm()
     # numba marks its reference-count helpers noinline; inlined, their calls on the kernel's
     # arrays (views of the caller's memory, nothing to count) fold away, and with them the
     # reference to numba's runtime
@@ -399,8 +408,7 @@ define i64 @{symbol}({params}) {{
 
 def _machine():
     """A target machine for this CPU, as numba's JIT makes it."""
-    import llvmlite.binding as llvm
-
+    llvm = _llvm()
     target = llvm.Target.from_triple(llvm.get_process_triple())
     reloc = "static" if target.name.startswith("x86") else "pic" if target.name.startswith("ppc") else "default"
     return target.create_target_machine(
@@ -514,7 +522,7 @@ def train(
             np.zeros((groups, LANES), np.int32),
             np.zeros((groups, LANES), np.int64),
             np.zeros((24, LANES), np.float32),
-        )  # fmt: skip
+        )
         for _ in range(parts)
     ]
     scratch = [tuple(a.ctypes.data for a in arrays) for arrays in kept]
