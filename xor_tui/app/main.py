@@ -96,6 +96,12 @@ class MainScreen(Screen):
         self._fit(event.size.height)
         self.call_after_refresh(self._redraw_screens_above)
 
+    def on_panel_key_changed(self) -> None:
+        """A panel's key follows its width and changes after this screen's own resize (the
+        panel hears of its new size later): the dialogs' dimmed copy is redone once more."""
+        self.version += 1
+        self._redraw_screens_above()
+
     def _redraw_screens_above(self) -> None:
         """A dialog over this screen shows it dimmed: once this screen is laid out at a new
         size, the dialogs redraw it (they may have drawn before, from the old layout)."""

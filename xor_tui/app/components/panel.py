@@ -4,6 +4,7 @@ focus any widget inside it and the whole panel, title and all, fills the screen.
 from __future__ import annotations
 
 from textual.containers import Vertical
+from textual.message import Message
 
 
 class Panel(Vertical):
@@ -12,6 +13,10 @@ class Panel(Vertical):
     Panel { border: round $primary-darken-2; border-title-color: $text; }
     Panel:focus-within { border: round $accent; }
     """
+
+    class KeyChanged(Message):
+        """The key on a panel's bottom border changed (it follows the panel's width): a copy
+        of the screen kept by a dialog over it is out of date."""
 
 
 def boxed(box_id: str, title: str, widget) -> Panel:
@@ -36,3 +41,4 @@ def set_key(widget, *variants: str) -> None:
             break
     if parent.border_subtitle != chosen:
         parent.border_subtitle = chosen
+        parent.post_message(Panel.KeyChanged())
