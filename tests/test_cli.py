@@ -80,6 +80,19 @@ def test_csv_is_written_and_not_overwritten_without_force(tmp_path, capsys):
     assert len(list(csv.DictReader(out.open()))) == 3
 
 
+def test_csv_dash_writes_the_trace_to_standard_output_instead(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["replay", "case6", "--epochs", "10", "--csv", "-"]) == 0
+    out = capsys.readouterr().out
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 10 and rows[0]["case"] == "6"
+    assert list(tmp_path.iterdir()) == []  # no file named "-"
+    assert main(["replay", "case6", "--csv", "-", "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "xor-tui: --csv - and --json both write to standard output; choose one\n"
+
+
 def test_failed_expectation_exits_1_and_says_which(tmp_path):
     p = tmp_path / "e.toml"
     p.write_text('name = "e"\nepochs = 5\n[start]\nseed = 1\n[[expect]]\nepoch = 0\ncase = 6\n')

@@ -86,6 +86,16 @@ def test_table_and_csv(tmp_path, capsys):
     assert rows[0] == "lr,init_scale,solved,halted,stuck,learning" and len(rows) == 5
 
 
+def test_csv_dash_writes_the_grid_to_standard_output_instead_of_the_tables(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main([*ARGS, "--csv", "-"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0] == "lr,init_scale,solved,halted,stuck,learning" and len(rows) == 5
+    assert list(tmp_path.iterdir()) == []  # no file named "-"
+    assert main([*ARGS, "--csv", "-", "--json"]) == 2
+    assert "choose one" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "argv,fragment",
     [

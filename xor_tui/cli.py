@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="table",
         help="table (default) or seed: every epoch as the source printed it",
     )
-    r.add_argument("--csv", metavar="FILE", help="also write the trace as CSV to FILE")
+    r.add_argument(
+        "--csv", metavar="FILE", help="also write the trace as CSV to FILE ('-': print it instead of the trace)"
+    )
     r.add_argument("--force", action="store_true", help="overwrite FILE for --csv if it exists")
 
     sub.add_parser("cases", help="list the built-in scenarios")
@@ -222,7 +224,9 @@ def cmd_replay(args) -> int:
     from .core.replay import replay
     from .core.scenario import MAX_EPOCHS, ScenarioError, resolve
 
-    if args.csv is not None:  # say now, not after a long run, that the file cannot be written
+    if args.csv == "-" and args.json:
+        return _err("--csv - and --json both write to standard output; choose one")
+    if args.csv not in (None, "-"):  # say now, not after a long run, that the file cannot be written
         try:
             check_target(args.csv, args.force)
         except FileExistsError as exc:
@@ -242,6 +246,9 @@ def cmd_replay(args) -> int:
             f"{sc.name} has {len(sc.config.hidden)} hidden layers"
         )
     rp = replay(sc, args.epochs)
+    if args.csv == "-":  # the CSV is the output
+        sys.stdout.writelines(report.csv_chunks(rp))
+        return EXIT_EXPECT if rp.failed else EXIT_OK
     if args.csv is not None:
         err = _write_text(args.csv, report.csv_chunks(rp), args.force)
         if err:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from .cli import interrupted
 from .core.activations import SpecError
@@ -24,7 +25,9 @@ def add_sweep_parser(sub) -> None:
     w.add_argument("--epochs", type=int, default=200, help="epochs (default 200)")
     w.add_argument("--seed", type=int, default=0, help="seed of the draw, shared by every point (default 0)")
     w.add_argument("--json", action="store_true", help="print one JSON object")
-    w.add_argument("--csv", metavar="FILE", help="also write the grid as CSV to FILE")
+    w.add_argument(
+        "--csv", metavar="FILE", help="also write the grid as CSV to FILE ('-': print it instead of the tables)"
+    )
     w.add_argument("--force", action="store_true", help="overwrite FILE for --csv if it exists")
 
 
@@ -54,7 +57,10 @@ def cmd_sweep(args) -> int:
     except SpecError as exc:
         say(str(exc))
         return 2
-    if args.csv is not None:
+    if args.csv == "-" and args.json:
+        say("--csv - and --json both write to standard output; choose one")
+        return 2
+    if args.csv not in (None, "-"):
         problem = check_target(args.csv, args.force, "--csv")
         if problem:
             say(problem)
@@ -72,6 +78,9 @@ def cmd_sweep(args) -> int:
     except KeyboardInterrupt:
         say(interrupted("sweep"))
         return EXIT_INTERRUPTED
+    if args.csv == "-":
+        sys.stdout.write(result.csv_text())
+        return 0
     if args.csv is not None:
         from .core.files import write_atomic
 
