@@ -74,6 +74,18 @@ def test_setting_the_nine_parameters_of_each_other_case_names_it(case):
     assert same_params(s.record.params, engine.from_state_dict(sd, builtin(f"case{case}").config))
 
 
+async def test_loading_a_case_names_it_once():
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        await pilot.pause()
+        assert "Loaded Case 3: hidden and output inputs all positive" in events(app)
+        assert "Case 3: Case 3" not in events(app) and "case 3: Case 3" not in events(app)
+        await pilot.press("c", "down", "down", "enter")  # case3 -> case4 -> case4-lr0.1
+        await pilot.pause()
+        assert "Loaded case4-lr0.1: Case 4 with the learning rate" in events(app)
+
+
 async def test_case7_runs_to_the_halt_and_keeps_the_state():
     app = XorApp()
     async with app.run_test(size=SIZE) as pilot:

@@ -44,7 +44,7 @@ def test_play_case7_in_the_browser_then_quit(served, browser):
     wait_screen(page, r"epoch 0\b")  # the first screen
     page.click("#terminal")
     page.keyboard.press("7")
-    wait_screen(page, r"Loaded case 7", timeout=15)
+    wait_screen(page, r"Loaded Case 7: ", timeout=15)
     page.keyboard.press(" ")
     lines = wait_screen(page, r"epoch 1\b", timeout=15)
     status = status_line(lines)

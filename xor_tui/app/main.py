@@ -286,7 +286,7 @@ class MainScreen(Screen):
 
     def action_load_case(self, k: str) -> None:
         sc = builtin(f"case{k}")
-        self._load(Session.from_scenario(sc), f"Loaded case {k}: {sc.description}")
+        self._load(Session.from_scenario(sc), _loaded(f"case {k}", sc.description))
 
     def action_pick_scenario(self) -> None:
         options = [(n, f"{n:<12} {_shorten(builtin(n).description.split('. ')[0], 70)}") for n in builtin_names()]
@@ -294,7 +294,7 @@ class MainScreen(Screen):
         def done(name: str | None) -> None:
             if name:
                 sc = builtin(name)
-                self._load(Session.from_scenario(sc), f"Loaded {name}: {sc.description}")
+                self._load(Session.from_scenario(sc), _loaded(name, sc.description))
 
         self.app.push_screen(ChoiceScreen("Load a built-in scenario", options, self.session.name), done)
 
@@ -326,7 +326,7 @@ class MainScreen(Screen):
                 self.player.load_log(loaded["log"], loaded["runs"])
             elif "session" in loaded:
                 session = loaded["session"]
-                self._load(session, f"Loaded {text.strip()}: {session.description}", file=loaded["file"])
+                self._load(session, _loaded(text.strip(), session.description), file=loaded["file"])
 
         self.app.push_screen(
             PromptScreen(
@@ -655,6 +655,15 @@ def _seed_problem(text: str) -> str | None:
     except SpecError as exc:
         return str(exc)
     return None
+
+
+def _loaded(label: str, description: str) -> str:
+    """What the events panel says on loading ``label``: its description says its name
+    already ("Case 3: ...") or is put after it."""
+    head = description.split(":", 1)[0]
+    if head.replace(" ", "").lower() == label.replace(" ", "").lower():
+        return f"Loaded {description}"
+    return f"Loaded {label}: {description}"
 
 
 def _shorten(text: str, width: int) -> str:
