@@ -45,6 +45,8 @@ class Key:
 
 CASE_KEYS = tuple(str(k) for k in range(1, 9))
 
+EVENT_HORIZON = 100_000  # epochs `n` looks ahead for an event
+
 KEYS: tuple[Key, ...] = (
     Key(("space", "right"), "step", "Step", "step one epoch", footer=True),
     Key(
@@ -70,7 +72,8 @@ KEYS: tuple[Key, ...] = (
         ("n",),
         "next_event",
         "Next event",
-        "run to the next event (a unit dies or revives, a parameter freezes or thaws, the case changes, a halt)",
+        "run to the next event (a unit dies or revives, a parameter freezes or thaws, the case changes, a halt), "
+        f"up to {EVENT_HORIZON:,} epochs ahead, past the scenario's end if need be",
         footer=True,
     ),
     Key(("x", "escape"), "stop", "Stop", "stop a run or play", idle=False),

@@ -62,6 +62,7 @@ class MainScreen(Screen):
         self.selected = "output.bias[0]"
         self.message = WELCOME
         self.frame: Frame | None = None
+        self.run_from = 0  # the epoch the last run to the end or to an event started from
         self.version = 0  # bumped on every redraw and resize: a dialog's dimmed copy of this screen is redone
 
     @property
@@ -173,15 +174,23 @@ class MainScreen(Screen):
             if all(p.frozen for p in f.params)
             else "every update is smaller than half a float32 step of its parameter, so it rounds to nothing"
         )
+        end = (
+            f"No event in {self.EVENT_HORIZON:,} epochs: stopped at epoch {f.epoch:,}."
+            if event.looking_for_event
+            else f"Reached epoch {f.epoch:,}."
+        )
         text = {
-            "end": f"Reached epoch {f.epoch}.",
+            "end": end,
             "stopped": f"Stopped at epoch {f.epoch}.",
             "event": f"Stopped at epoch {f.epoch}: " + "; ".join(e.text for e in f.events if e.epoch == f.epoch),
             "halted": f"Training halted at epoch {f.epoch}: {f.halt.message if f.halt else ''}",
             "fixed": f"Stopped at epoch {f.epoch}: the state no longer changes ({why}), so no event can "
             "ever come. Edit a weight or swap an activation to go on.",
         }
-        self.say(text[event.reason])
+        said = text[event.reason]
+        if self.run_from <= self.session.epochs < f.epoch:  # `n` may look beyond the scenario's epochs
+            said += f" (past the scenario's end at epoch {self.session.epochs:,}; b steps back)"
+        self.say(said)
 
     def on_player_seed_found(self, event: Player.SeedFound) -> None:
         self.player.done()
@@ -244,8 +253,10 @@ class MainScreen(Screen):
         """Run to ``epoch`` (or a halt) off the UI thread, as ``e`` does to the scenario's end."""
         self._start_run(epoch, stop_on_event=False)
 
+    EVENT_HORIZON = keymap.EVENT_HORIZON
+
     def action_next_event(self) -> None:
-        self._start_run(self.session.epoch + 100_000, stop_on_event=True)
+        self._start_run(self.session.epoch + self.EVENT_HORIZON, stop_on_event=True)
 
     def _start_run(self, target: int, stop_on_event: bool) -> None:
         self.player.pause()
@@ -253,6 +264,7 @@ class MainScreen(Screen):
             self.say("Training has halted: step back (b) or change something first.", error=True)
             return
         self.message = "Running… (x or escape stops)"
+        self.run_from = self.session.epoch  # where the run started, for what its end says
         self.player.run_to(target, stop_on_event)
 
     def action_stop(self) -> None:

@@ -37,10 +37,11 @@ class Player(Widget):
         """Playing, busy or the speed changed."""
 
     class RunFinished(Message):
-        """A background run ended: ``reason`` is end, stopped, event, halted or fixed."""
+        """A background run ended: ``reason`` is end, stopped, event, halted or fixed;
+        ``looking_for_event``: it was a run to the next event (its "end" found none)."""
 
-        def __init__(self, reason: str) -> None:
-            self.reason = reason
+        def __init__(self, reason: str, looking_for_event: bool = False) -> None:
+            self.reason, self.looking_for_event = reason, looking_for_event
             super().__init__()
 
     class SeedFound(Message):
@@ -169,7 +170,7 @@ class Player(Widget):
             should_stop=lambda: worker.is_cancelled or self._stop_requested,
             on_step=redraw_now_and_then,
         )
-        self.post_message(self.RunFinished(reason))  # its handler calls done(): busy until then
+        self.post_message(self.RunFinished(reason, stop_on_event))  # its handler calls done(): busy until then
 
     def find_seed(self, case: int) -> None:
         """Search seeds from a random point for a start in ``case``, on a worker thread."""
