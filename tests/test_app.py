@@ -293,6 +293,18 @@ async def test_enter_on_the_prefilled_value_changes_nothing():
         assert all(torch.equal(w, w2) and torch.equal(b, b2) for (w, b), (w2, b2) in zip(before, after))
 
 
+async def test_the_footer_shows_enter_edits_while_the_parameter_table_has_the_focus():
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)  # the footer is built once the screen is up
+        assert type(app.focused).__name__ == "ParamsTable"
+        shown = [(k.key, k.description) for k in app.screen.query(FooterKey)]
+        assert ("enter", "Edit") in shown
+        await burst(pilot, "home", "down", "enter")  # the table's cursor moved just before enter
+        await pilot.pause()
+        assert isinstance(app.screen, PromptScreen) and "hidden.weight[0][1]" in app.screen.title_text
+
+
 async def test_a_state_that_stops_changing_says_why():
     app = XorApp()
     async with app.run_test(size=SIZE) as pilot:

@@ -438,6 +438,8 @@ class MainScreen(Screen):
 
     def action_edit(self) -> None:
         self.player.pause()
+        # the table's cursor, read now: its "highlighted" report of a move just made may still be queued
+        self.selected = self.query_one(ParamsTable).selected_name() or self.selected
         self.refresh_view()  # a step may have landed since the last redraw: show and edit where the run is
         name = self.selected
         value = self.frame.param(name).value

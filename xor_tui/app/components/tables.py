@@ -100,7 +100,8 @@ def _mark(v: float) -> str:
 class ParamsTable(ScrollView, can_focus=True):
     """One row per parameter under a fixed header, with a real cursor: up/down, page keys,
     home/end, the wheel and the mouse move it (the view scrolls to keep it in sight); the
-    cursor row is the selected parameter; enter, or a click on the cursor row, edits it.
+    cursor row is the selected parameter; a click on the cursor row edits it (enter is the
+    screen's key: it edits the selected parameter).
 
     Drawn through the line API, one strip per visible row (a DataTable re-renders every
     cell through rich on each update, which cost more than the whole rest of a step)."""
@@ -114,8 +115,7 @@ class ParamsTable(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home", "move(-100000)", "First", show=False),
         Binding("end", "move(100000)", "Last", show=False),
-        Binding("enter", "choose", "Edit", show=False),
-    ]
+    ]  # enter is the screen's (edit the selected parameter): so the footer shows it and dims it while busy
     # fixed widths: a later, longer number never gets cut by a column sized for an earlier one
     COLUMNS = (("parameter", "name", 0), ("value", "value", 9), ("gradient", "grad", 11), ("change", "change", 10))
 
@@ -258,17 +258,12 @@ class ParamsTable(ScrollView, can_focus=True):
     def action_page(self, d: int) -> None:
         self._move_to(self.cursor_row + d * max(self.scrollable_content_region.height - 1, 1))
 
-    def action_choose(self) -> None:
-        name = self.selected_name()
-        if name is not None:
-            self.post_message(self.Chosen(name))
-
     def on_click(self, event) -> None:
         if event.y < 1:
             return
         row = int(self.scroll_offset.y) + event.y - 1
         if 0 <= row < len(self.names):
             if row == self.cursor_row:
-                self.action_choose()
+                self.post_message(self.Chosen(self.names[row]))
             else:
                 self._move_to(row)
