@@ -2,7 +2,7 @@
 source's own loop, on the same starts, checking that every end state is bit for bit the same.
 
     python benchmarks/survey_speed.py [--n 100000] [--big 1000000] [--epochs 200] [--slow 300]
-                                      [--repeat 3] [--sweep] [--against DIR]
+                                      [--repeat 3] [--sweep] [--against DIR] [--peers LIST]
 
 Training time only (the starts are drawn before the clock starts), median of --repeat runs
 (interleaved, so machine load hits every method alike):
@@ -17,6 +17,12 @@ Training time only (the starts are drawn before the clock starts), median of --r
           loop over epochs, an optimizer per epoch, stopping where BCELoss raises)
 - against: with --against DIR, another checkout's kernel (e.g. main's in a git worktree, to compare a change),
           loaded under its own name, timed interleaved with ours, its end states compared with ours
+- peers:  with --peers (default: all that can run here; "none" skips them) the peers of
+          benchmarks/survey_peers.py on all --n starts, each timed interleaved with the others:
+          numba (prange, one network per iteration), compile (torch.compile of one batched
+          epoch), jax-grad and jax-hand (jax.grad / a hand-written backward, 2 host devices;
+          jax is no dependency: without it they print how to install it and are skipped).
+          Their compile or warm-up time is reported, not counted
 Then `xor-tui survey` as a whole (judging the starts and the ends too) for --n and --big
 starts, and with --sweep the default 12 x 12 sweep at --n starts per point.
 """
@@ -36,6 +42,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this tree's xor_tui, not an installed one
+import survey_peers  # noqa: E402 (beside this file)
+
 from xor_tui.core import engine, fastsurvey, survey  # noqa: E402
 from xor_tui.core.engine import Config  # noqa: E402
 
@@ -129,7 +137,23 @@ def main() -> None:
     ap.add_argument("--vmap-n", type=int, default=1000, help="networks for the vmap peer (0: skip it)")
     ap.add_argument("--sweep", action="store_true", help="also time the default 12x12 sweep at --n starts per point")
     ap.add_argument("--against", metavar="DIR", help="another checkout (or its xor_tui/core) to time against ours")
+    ap.add_argument(
+        "--peers",
+        default="all",
+        help=f"comma list of peers to time on all --n starts ({','.join(survey_peers.PEERS)}), 'all' or 'none'",
+    )
     args = ap.parse_args()
+    if args.peers == "all":
+        peer_names = list(survey_peers.PEERS)
+    elif args.peers == "none":
+        peer_names = []
+    else:
+        peer_names = [p.strip() for p in args.peers.split(",") if p.strip()]
+        unknown = [p for p in peer_names if p not in survey_peers.PEERS]
+        if unknown:
+            ap.error(f"unknown peer {', '.join(unknown)}; expected some of {', '.join(survey_peers.PEERS)}")
+    skipped = {p: why for p in peer_names if (why := survey_peers.unavailable(p))}
+    peer_names = [p for p in peer_names if p not in skipped]
     config = Config()
     print(f"load average at the start: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} ({os.cpu_count()} cores)")
     t_compile = fastsurvey.timed_compile(config)
@@ -151,6 +175,8 @@ def main() -> None:
         print(f"the other kernel ({args.against}) ready in {other.timed_compile(config):.2f} s")
     start = engine.init_batch(torch.Generator().manual_seed(0), args.n, config.sizes)
     fused_t, engine_t, vmap_t, other_t = [], [], [], []
+    peer_t: dict[str, list[float]] = {p: [] for p in peer_names}
+    peer_ends: dict[str, list] = {}
     for i in range(args.repeat):
         if other is not None and i % 2:  # alternate which of the two goes first
             s, (theirs, theirs_halt, _) = timed(other.train, start, config, args.epochs)
@@ -167,6 +193,10 @@ def main() -> None:
             sub = [(w[: args.vmap_n], b[: args.vmap_n]) for w, b in start]
             s, vm = vmap_peer(sub, config, args.epochs)
             vmap_t.append(s)
+        for j in range(len(peer_names)):  # each repeat starts the round at the next peer
+            name = peer_names[(i + j) % len(peer_names)]
+            s, peer_ends[name] = survey_peers.PEERS[name](start, config, args.epochs)
+            peer_t[name].append(s)
     work = args.n * args.epochs
     fm = statistics.median(fused_t)
     print(
@@ -202,6 +232,19 @@ def main() -> None:
             f"  torch.func vmap{vm_:8.3f} s for {args.vmap_n:,} networks: {rate / 1e6:.3f} M/s, "
             f"{work / fm / rate:,.0f}x slower than fused; end states equal {eq:,}/{n:,}"
         )
+    for name in survey_peers.PEERS:
+        label = f"{survey_peers.LABELS[name]:<15}"
+        if name in skipped:
+            print(f"  {label}skipped: {skipped[name]}")
+        elif name in peer_t:
+            pm = statistics.median(peer_t[name])
+            eq, n = same_ends(fused, peer_ends[name])
+            runs = ", ".join(f"{t:.3f}" for t in peer_t[name])
+            print(
+                f"  {label}{pm:8.3f} s  {work / pm / 1e6:8.1f} M/s  {pm / fm:6.2f}x the fused time (runs: {runs}; "
+                f"compile/warm-up {survey_peers.WARMUP.get(name, 0.0):.1f} s, not counted); "
+                f"end states equal {eq:,}/{n:,}"
+            )
     secs, finals = source_way(start, config, args.slow, args.epochs)
     rate = args.slow * args.epochs / secs
     eq = sum(
