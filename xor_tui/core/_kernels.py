@@ -275,17 +275,16 @@ def _group_epoch(LOSS, OUT, HID, W, WI, A, B, ep, hs, os_, neg_lr):
     return running
 
 
-_f32p, _i32p, _i64p = types.CPointer(types.float32), types.CPointer(types.int32), types.CPointer(types.int64)
-# the survey kernel as a C function: LOSS OUT HID, P w4 b2 v2 c1 halt live, n clo chi, e0 e1, hs os neg_lr, S R H NET W
-SIGNATURE = types.int64(
-    *(types.int64,) * 3,
-    *(_f32p,) * 5, _i64p, types.CPointer(types.uint8), *(types.int64,) * 3, *(types.int32,) * 2,
-    *(types.float32,) * 3, _f32p, _i32p, _i32p, _i64p, _f32p,
-)  # fmt: skip
+_TYPES = {"i64": types.int64, "i32": types.int32, "u8": types.uint8, "f32": types.float32}
 
 
-# a trajectory as a C function: LOSS OUT HID, p rows, count, hs os neg_lr
-PATH_SIGNATURE = types.int64(*(types.int64,) * 3, _f32p, _f32p, types.int64, *(types.float32,) * 3)
+def _signature(what: str):
+    """The kernel as a C function: LOSS OUT HID (int64), then fastsurvey.ARGS[what]."""
+    args = [types.CPointer(_TYPES[a[:-1]]) if a.endswith("*") else _TYPES[a] for a in _fs.ARGS[what].split()]
+    return types.int64(*(types.int64,) * 3, *args)
+
+
+SIGNATURE, PATH_SIGNATURE = _signature("survey"), _signature("path")
 
 
 def _make():

@@ -161,11 +161,20 @@ def _slope(act) -> np.float32:
 # ctypes, which releases the GIL, so the threads run it side by side.
 
 _MAGIC = b"xor-tui kernel 2\n"
-_ARGS = {  # the C arguments of each kind of kernel, as _kernels.SIGNATURE and PATH_SIGNATURE
-    "survey": (*(ctypes.c_void_p,) * 7, *(ctypes.c_int64,) * 3, *(ctypes.c_int32,) * 2)
-    + (*(ctypes.c_float,) * 3, *(ctypes.c_void_p,) * 5),
-    "path": (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, *(ctypes.c_float,) * 3),
+# each kernel's C arguments after its three kinds (loss, output, hidden; int64), the one
+# statement of them: _kernels builds numba's signatures from it, _load_object the ctypes call
+ARGS = {
+    # P w4 b2 v2 c1 (float32 rows), halt, live; n clo chi; e0 e1; hs os neg_lr; scratch S R H NET W
+    "survey": "f32* f32* f32* f32* f32* i64* u8* i64 i64 i64 i32 i32 f32 f32 f32 f32* i32* i32* i64* f32*",
+    "path": "f32* f32* i64 f32 f32 f32",  # p, rows; count; hs os neg_lr
 }
+_CTYPES = {"i64": ctypes.c_int64, "i32": ctypes.c_int32, "f32": ctypes.c_float}
+
+
+def _c_args(what: str) -> tuple:
+    return tuple(ctypes.c_void_p if a.endswith("*") else _CTYPES[a] for a in ARGS[what].split())
+
+
 _NATIVE: dict = {}  # (what, kinds) -> (llvmlite engine, ctypes function)
 _NATIVE_LOCK = threading.Lock()
 
@@ -274,7 +283,7 @@ def _load_object(body: bytes, what: str):
     address = engine.get_function_address(_symbol(what))
     if not address:
         raise RuntimeError(f"the cached kernel has no {_symbol(what)}")
-    return engine, ctypes.CFUNCTYPE(ctypes.c_int64, *_ARGS[what])(address)
+    return engine, ctypes.CFUNCTYPE(ctypes.c_int64, *_c_args(what))(address)
 
 
 def _symbol(what: str) -> str:
