@@ -225,6 +225,38 @@ def test_cache_files_are_private_and_a_failed_write_leaves_nothing(monkeypatch, 
     assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, blocked.name])
 
 
+def test_kernels_of_other_versions_unused_for_a_month_are_pruned(monkeypatch, tmp_path):
+    """Each version of the kernel leaves its files in the cache; those of other versions that
+    no process has loaded for UNUSED_DAYS go (when numba compiles a new version), the
+    current version's and recently used ones stay, and nothing else in the folder is touched."""
+    import os
+    import time
+
+    monkeypatch.setenv("XOR_TUI_CACHE", str(tmp_path))
+    folder = fastsurvey.cache_dir()
+    folder.mkdir(parents=True)
+    old = time.time() - (fastsurvey.UNUSED_DAYS + 1) * 86400
+    recent = time.time() - (fastsurvey.UNUSED_DAYS - 1) * 86400
+    current = fastsurvey.object_path(Config())
+    other = "0123456789abcdef0123"  # another version's digest
+    stale = [f"survey-000-{other}.o", f"survey-any-{other}.bc", f"path-210-{other}.lock"]
+    kept = ["survey-000-fedcba9876543210fedc.o", f"notes-000-{other}.o", current.name]
+    for name in stale + kept:
+        (folder / name).write_bytes(b"x")
+    (folder / f"survey-001-{other}.o").symlink_to(folder / f"notes-000-{other}.o")
+    for name in stale + kept[1:]:
+        os.utime(folder / name, (old, old))
+    os.utime(folder / kept[0], (recent, recent))
+    assert sorted(fastsurvey.prune()) == sorted(stale)
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*kept, f"survey-001-{other}.o"])
+    # loading a kernel marks it as used
+    monkeypatch.setattr(fastsurvey, "_NATIVE", {})
+    fastsurvey._write_object(current, b"code")
+    os.utime(current, (old, old))
+    assert fastsurvey._read_object(current) == b"code"
+    assert current.stat().st_mtime > recent
+
+
 def test_a_compile_lock_held_for_ever_is_waited_for_only_so_long(monkeypatch, tmp_path):
     """Another process stopped (Ctrl-Z) while compiling holds the lock: a survey waits
     LOCK_WAIT for it, then compiles itself instead of hanging."""

@@ -230,15 +230,17 @@ def _read_object(path: Path) -> bytes | None:
             return None
         with os.fdopen(os.dup(fd), "rb") as f:
             data = f.read(_MAX_OBJECT + 1)
+        head = len(_MAGIC) + 32
+        body = data[head:]
+        if data[: len(_MAGIC)] != _MAGIC or _seal(path, body) != data[len(_MAGIC) : head]:
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(fd)  # in use: `prune` keeps it
+        return body
     except OSError:
         return None
     finally:
         os.close(fd)
-    head = len(_MAGIC) + 32
-    body = data[head:]
-    if data[: len(_MAGIC)] != _MAGIC or _seal(path, body) != data[len(_MAGIC) : head]:
-        return None
-    return body
 
 
 def _cache_folder(folder: Path) -> None:
@@ -345,7 +347,42 @@ def _object(config, what: str) -> bytes:
 def _generic(what: str, again: bool = False) -> bytes:
     """The kernel for every setting (LLVM bitcode): from the cache, or from numba (~10 s,
     once per machine; other processes wait for it rather than compile it too)."""
-    return _cached(generic_path(what), lambda: _numba_code().generic_module(what), again)
+
+    def make() -> bytes:
+        body = _numba_code().generic_module(what)
+        prune()  # a new version of the kernel (or of llvmlite, or another CPU): tidy up the old
+        return body
+
+    return _cached(generic_path(what), make, again)
+
+
+UNUSED_DAYS = 30  # kernel files of another version unused this long are removed
+_CACHE_NAME = re.compile(r"(?:survey|path)-[0-9a-z]+-([0-9a-f]{20})\.(?:o|bc|lock)")
+
+
+def prune(folder: Path | None = None) -> list[str]:
+    """Remove from the cache folder the kernel files of other versions (other digests) that
+    no process has loaded for UNUSED_DAYS (loading one refreshes its time): each version
+    leaves ~1 MB behind, and another installation still in use keeps its files. Only our
+    own regular files are touched. Returns the names removed."""
+    folder = cache_dir() if folder is None else folder
+    cutoff = time.time() - UNUSED_DAYS * 86400
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _CACHE_NAME.fullmatch(entry.name)
+        if m is None or m.group(1) == _digest():
+            continue
+        with contextlib.suppress(OSError):
+            info = entry.stat(follow_symlinks=False)
+            ours = not hasattr(os, "getuid") or info.st_uid == os.getuid()
+            if stat.S_ISREG(info.st_mode) and ours and info.st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed.append(entry.name)
+    return removed
 
 
 def _specialise(generic: bytes, what: str, kinds: tuple[int, int, int]) -> bytes:
