@@ -18,7 +18,7 @@ from xor_tui.app.components import pixels as px
 from xor_tui.app.components.diagram import NetworkDiagram, layout, sizes
 from xor_tui.app.components.events import EventPanel
 from xor_tui.app.components.input_space import InputSpace
-from xor_tui.app.components.loss_plot import LossPlot, decade_bounds
+from xor_tui.app.components.loss_plot import LossPlot, decade_bounds, decade_rows
 from xor_tui.app.components.panel import boxed
 from xor_tui.app.components.status import StatusLine
 from xor_tui.app.components.tables import ParamsTable, RowsTable
@@ -261,6 +261,30 @@ def test_loss_axis_spans_whole_decades_so_a_flat_run_looks_flat():
 
     assert decade_bounds(np.array([50.011, 50.0])) == (1, 2)
     assert decade_bounds(np.array([25.45, 2.79])) == (0, 2)
+
+
+def test_loss_axis_labels_are_evenly_spaced_and_never_skip_a_decade_unsaid():
+    assert decade_rows(-2, 0, 4) == (-2, 1, 1)  # 1, 0.1, 0.01 on rows 0, 1, 2 (not 0, 1, 3)
+    assert decade_rows(0, 2, 10) == (0, 1, 4)  # 100, 10, 1 on rows 0, 4, 8
+    assert decade_rows(-3, 2, 4) == (-4, 2, 1)  # five decades on four rows: every other one
+
+
+async def test_loss_chart_over_many_decades_labels_every_row_evenly():
+    import numpy as np
+
+    frame = frame_of("case7")
+    losses = tuple(float(v) for v in np.geomspace(25.0, 2e-4, 201))  # 25 down to 0.0002: 6 decades
+    frame = replace(frame, losses=losses, epoch=200)
+    app = One(LossPlot(), (38, 7), lambda p: p.show(frame))  # four chart rows
+    async with app.run_test(size=(50, 12)) as pilot:
+        await pilot.pause()
+        lines = screen_lines(app)
+        labels = [(i, line.split("┤")[0].strip("│ ")) for i, line in enumerate(lines) if "┤" in line]
+        assert [name for _, name in labels] == ["100", "1", "0.01", "1e-4"]  # every other decade, as labelled
+        rows = [i for i, _ in labels]
+        assert rows == list(range(rows[0], rows[0] + 4))  # one row apart: evenly spaced
+        first = next(i for i, line in enumerate(lines) if any(0x2800 < ord(ch) <= 0x28FF for ch in line))
+        assert first == rows[0]  # 25 is drawn on the row labelled 100 (it lies between 100 and 1)
 
 
 async def test_loss_chart_marks_events_and_the_current_epoch_after_stepping_back():

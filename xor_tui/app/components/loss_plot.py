@@ -1,7 +1,9 @@
 """The loss over epochs: a braille line chart on a log axis with honest bounds.
 
 The y axis spans whole decades around the data (at least one), so a run going 50.011 to
-50.000 is a flat line at 50 and case 7's fall from 25 to 2.8 drops a decade. Events are
+50.000 is a flat line at 50 and case 7's fall from 25 to 2.8 drops a decade. Its labels are
+evenly spaced, each on the row where its value is drawn; with more decades than rows, every
+other (or every k-th) decade is labelled. Events are
 marked under the chart (▼ a unit dies, ▲ revives, ◆ the case changes, ✕ the halt), the
 current epoch is the bright ● (with a ▲ on the axis when history continues to its right),
 and the current value is printed in full in the header line.
@@ -36,6 +38,17 @@ def decade_bounds(values: np.ndarray) -> tuple[int, int]:
     if hi <= lo:
         hi = lo + 1
     return lo, hi
+
+
+def decade_rows(lo: int, hi: int, rows: int) -> tuple[int, int, int]:
+    """How decades lo..hi go on ``rows`` chart rows with every label on its own row, evenly
+    spaced: (lo, decades per label, rows per label). When there are more decades than rows,
+    every k-th decade is labelled (lo moved down to make the span a multiple of k); when
+    fewer, each takes the same whole number of rows (the rows left over stay empty below)."""
+    gaps = max(rows - 1, 1)
+    k = -(-(hi - lo) // gaps)
+    steps = -(-(hi - lo) // k)
+    return hi - steps * k, k, max(1, gaps // steps)
 
 
 def tick_label(exp: int) -> str:
@@ -89,19 +102,22 @@ class LossPlot(LinesWidget, can_focus=True):
             canvas.text(0, 1, "no finite loss yet", dim)
             return canvas.strips()
         lo, hi = decade_bounds(losses[good])
-        left = max(len(tick_label(e)) for e in range(lo, hi + 1)) + 1
         # header, chart rows, event marks, x axis (the last two only when there is room)
         extras = 2 if h >= 7 else 0
         top, ph = 1, h - 1 - extras
+        # a labelled decade every `per` rows, each label on the row its value is drawn on
+        lo, k, per = decade_rows(lo, hi, ph)
+        labelled = range(hi, lo - 1, -k)
+        left = max(len(tick_label(e)) for e in labelled) + 1
         pw = w - left
         if pw < 8:
             return Text(head, overflow="fold")
         x_max = max(f.config.epochs, len(losses) - 1, 1)  # the scenario's epochs, or all there is
         to_dx = lambda e: (e / x_max) * (pw * 2 - 1)  # noqa: E731
-        to_dy = lambda v: (hi - math.log10(v)) / (hi - lo) * (ph * 4 - 1)  # noqa: E731
-        # decade grid lines and labels
-        for e in range(lo, hi + 1):
-            r = top + min(int(to_dy(10.0**e) / 4), ph - 1)
+        # in braille dots (4 a row): 10**e, e labelled, falls on the middle of its label's row
+        scale = per * 4 / k
+        for i, e in enumerate(labelled):  # decade grid lines and labels
+            r = top + i * per
             canvas.text(0, r, tick_label(e).rjust(left - 1) + "┤", dim)
             for c in range(left, w):
                 canvas.put(c, r, "·", dim)
@@ -110,7 +126,7 @@ class LossPlot(LinesWidget, can_focus=True):
         epochs = np.arange(len(losses))
         safe = np.where(good, losses, 1.0)
         dx = epochs / x_max * (pw * 2 - 1)
-        dy = np.where(good, (hi - np.log10(safe)) / (hi - lo) * (ph * 4 - 1), np.nan)
+        dy = np.where(good, np.clip((hi - np.log10(safe)) * scale + 1.5, 0, ph * 4 - 1), np.nan)
         # the epochs ahead (after stepping back) are drawn dim
         dots.polyline(dx, dy, (epochs >= cur).astype(np.int32))
         styles = {0: px.style(pal["primary"], bold=True), 1: px.style(pal["primary"].blend(pal["background"], 0.55))}
