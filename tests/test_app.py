@@ -293,6 +293,19 @@ async def test_enter_on_the_prefilled_value_changes_nothing():
         assert all(torch.equal(w, w2) and torch.equal(b, b2) for (w, b), (w2, b2) in zip(before, after))
 
 
+@pytest.mark.parametrize("width", [80, 100, 120])
+async def test_the_footer_shows_help_and_quit_whole_at_any_common_width(width):
+    assert sorted(k.action for k in keymap.KEYS if k.footer) == sorted(keymap.FOOTER_ORDER)
+    app = XorApp()
+    async with app.run_test(size=(width, 24)) as pilot:
+        await settle(pilot)
+        shown = {k.description: k.region for k in app.screen.query(FooterKey)}
+        for name in ("Help", "Quit", "Step", "Next event"):
+            assert shown[name].right <= width, name
+        if width >= 120:  # room for every key and the palette's
+            assert all(r.right <= width for r in shown.values()) and "palette" in shown
+
+
 async def test_the_footer_shows_enter_edits_while_the_parameter_table_has_the_focus():
     app = XorApp()
     async with app.run_test(size=SIZE) as pilot:

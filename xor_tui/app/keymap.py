@@ -145,10 +145,16 @@ KEYS: tuple[Key, ...] = (
 IDLE_ONLY = frozenset(k.action for k in KEYS if k.idle)
 
 
+# the footer's keys, in the order it shows them: what a narrow terminal cuts is the end, so help
+# comes first and quit right after the keys that move the run
+FOOTER_ORDER = ("help", "step", "back", "play", "run_end", "next_event", "app.quit", "reseed", "edit", "pick_scenario")
+
+
 def bindings() -> list[Binding]:
-    """The MainScreen's bindings: the first key of each entry shown (in the footer when asked)."""
+    """The MainScreen's bindings: the first key of each entry shown (in the footer when asked),
+    the footer's in FOOTER_ORDER."""
     out = []
-    for k in KEYS:
+    for k in sorted(KEYS, key=lambda k: FOOTER_ORDER.index(k.action) if k.footer else len(FOOTER_ORDER)):
         if not k.keys or k.action == "app.command_palette":  # the App binds the palette itself
             continue
         if k.action == "load_case":

@@ -55,6 +55,7 @@ class MainScreen(Screen):
     # once); it dims only once a run has lasted DIM_AFTER, so a quick `n` does not flash it
     busy = reactive(False, bindings=True)
     DIM_AFTER = 0.15
+    FOOTER_ROOM = 118  # columns the footer's keys take with their padding
 
     def __init__(self) -> None:
         super().__init__()
@@ -87,14 +88,14 @@ class MainScreen(Screen):
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        self._fit(self.app.size.height)
+        self._fit(self.app.size)
         self.refresh_view()
         self.query_one(ParamsTable).focus()
         self.call_after_refresh(_tune_gc)  # once the first screen is up
 
     def on_resize(self, event) -> None:
         self.version += 1
-        self._fit(event.size.height)
+        self._fit(event.size)
         self.call_after_refresh(self._redraw_screens_above)
 
     def on_panel_key_changed(self) -> None:
@@ -111,8 +112,13 @@ class MainScreen(Screen):
             for screen in stack[stack.index(self) + 1 :]:
                 screen.refresh()
 
-    def _fit(self, height: int) -> None:
-        self.set_class(height < 30, "compact")
+    def _fit(self, size) -> None:
+        self.set_class(size.height < 30, "compact")
+        # below FOOTER_ROOM columns the footer's keys lose their padding and the palette's key
+        # (^p, in the help) its place, so that more keys fit (help and quit come first)
+        footer = self.query_one(KeyFooter)
+        footer.compact = size.width < self.FOOTER_ROOM
+        footer.show_command_palette = size.width >= self.FOOTER_ROOM
 
     def on_screen_suspend(self) -> None:
         """Any dialog (or the survey, help, palette) on top pauses play."""
