@@ -155,6 +155,33 @@ async def test_play_pause_and_speed():
         assert player.speed == 60
 
 
+async def test_play_says_the_rate_it_reaches_when_the_machine_cannot_keep_up(monkeypatch):
+    import time
+
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3", *["plus"] * 3)
+        assert app.main.player.speed == 240
+        step = Session.step
+
+        def slow_step(self):  # a busy machine: at most ~40 epochs a second get done
+            time.sleep(0.025)
+            return step(self)
+
+        monkeypatch.setattr(Session, "step", slow_step)
+        await pilot.press("p")
+        start = app.session.epoch
+        for _ in range(200):  # more than a second of play at that rate (a condition, not a time)
+            if app.session.epoch >= start + 60:
+                break
+            await pilot.pause(0.05)
+        text = status(app)
+        await pilot.press("p")
+        m = re.search(r"playing 240/s, reaching (\d+)/s", text)
+        assert m is not None, text
+        assert int(m.group(1)) <= 40
+
+
 async def test_any_dialog_pauses_play(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     app = XorApp()

@@ -132,7 +132,7 @@ class MainScreen(Screen):
             self.selected = f.params[-1].name
         self.app.sub_title = f"{f.name} — {f.config.shape}"
         p = self.player
-        mode = "running… (x stops)" if p.busy else (f"playing {p.speed}/s" if p.playing else "")
+        mode = "running… (x stops)" if p.busy else (p.play_text() if p.playing else "")
         self.query_one(StatusLine).show(f, mode)
         self.query_one(NetworkDiagram).show(f, self.selected)
         self.query_one(RowsTable).show(f)

@@ -3,6 +3,7 @@ event, a seed search). It steps the App's session and reports through typed Mess
 
 from __future__ import annotations
 
+import collections
 import random
 import time
 
@@ -66,6 +67,7 @@ class Player(Widget):
         self._stop_requested = False
         self._timer = None
         self._play_from = (0.0, 0)
+        self._reached: collections.deque = collections.deque([(0.0, 0)])  # (time, epoch) while playing
 
     @property
     def session(self) -> Session:
@@ -115,6 +117,7 @@ class Player(Widget):
         if self._timer is not None:
             self._timer.stop()
         self._play_from = (time.monotonic(), self.session.epoch)
+        self._reached = collections.deque([self._play_from])
         self._timer = self.set_interval(1 / min(self.speed, 60), self._tick)
 
     def _tick(self) -> None:
@@ -123,8 +126,20 @@ class Player(Widget):
         if not self.playing:
             return
         t0, e0 = self._play_from
-        due = e0 + int((time.monotonic() - t0) * self.speed) - self.session.epoch
+        now = time.monotonic()
+        due = e0 + int((now - t0) * self.speed) - self.session.epoch
         self.step(min(max(due, 1), 20))
+        self._reached.append((now, self.session.epoch))
+        while now - self._reached[0][0] > 2.0:
+            self._reached.popleft()
+
+    def play_text(self) -> str:
+        """What the status line says while playing: the speed asked for, and the rate really
+        reached over the last seconds when a busy machine keeps it below that."""
+        (t0, e0), (t1, e1) = self._reached[0], self._reached[-1]
+        if t1 - t0 >= 1.0 and (rate := (e1 - e0) / (t1 - t0)) < 0.9 * self.speed:
+            return f"playing {self.speed}/s, reaching {rate:.0f}/s"
+        return f"playing {self.speed}/s"
 
     def change_speed(self, d: int) -> int:
         i = SPEEDS.index(self.speed) if self.speed in SPEEDS else SPEEDS.index(DEFAULT_SPEED)
