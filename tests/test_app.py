@@ -652,6 +652,7 @@ async def test_survey_screen_uses_the_current_settings_and_refuses_bad_counts():
                 break
             await pilot.pause(0.1)
         assert "3,000 networks" in text and "solved" in text and "dead output" in text
+        assert "stuck: no parameter has any gradient" in text  # what each outcome means
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
 

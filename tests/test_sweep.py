@@ -96,6 +96,17 @@ def test_csv_dash_writes_the_grid_to_standard_output_instead_of_the_tables(tmp_p
     assert "choose one" in capsys.readouterr().err
 
 
+def test_help_says_what_each_outcome_means(capsys):
+    from xor_tui.core.survey import OUTCOME_MEANING
+
+    for command in ("survey", "sweep"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        for name, meaning in OUTCOME_MEANING.items():
+            assert f"{name}: {meaning}" in text, (command, name)
+
+
 @pytest.mark.parametrize(
     "argv,fragment",
     [

@@ -52,7 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_import(sub)
 
-    s = sub.add_parser("survey", help="train many random starts at once and count the cases and outcomes")
+    from .core.survey import outcome_legend
+
+    s = sub.add_parser(
+        "survey",
+        help="train many random starts at once and count the cases and outcomes",
+        epilog=f"How a run ends: {outcome_legend()}.",
+    )
     s.add_argument("--n", type=int, default=100_000, help="number of networks (default 100000)")
     s.add_argument("--epochs", type=int, default=200, help="epochs (default 200; 0 reports the start only)")
     s.add_argument("--lr", type=float, default=0.001, help="learning rate (default 0.001)")

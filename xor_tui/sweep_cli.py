@@ -11,7 +11,13 @@ from .survey_cli import EXIT_INTERRUPTED, check_target, run_with_progress, say
 
 
 def add_sweep_parser(sub) -> None:
-    w = sub.add_parser("sweep", help="survey every point of a learning rate x init scale grid")
+    from .core.survey import outcome_legend
+
+    w = sub.add_parser(
+        "sweep",
+        help="survey every point of a learning rate x init scale grid",
+        epilog=f"How a run ends: {outcome_legend()}.",
+    )
     w.add_argument("--lr", default="0.001:1:12", help="learning rates FROM:TO:COUNT, log-spaced (default 0.001:1:12)")
     w.add_argument(
         "--init-scale",

@@ -241,8 +241,9 @@ class HelpScreen(_Once, _Dimmed, ModalScreen[None]):
                 " ● green > 0 (active), ○ red < 0 (inactive), ◌ yellow exactly 0. A unit inactive on all four"
                 " rows is DEAD (red border). h[j] is hidden unit j, h2[j] a unit of the second hidden layer,"
                 " out the output; a box's bottom edge shows its bias. Connections: blue positive, orange"
-                " negative weight; bold/bright"
-                " where gradient flowed this epoch (thick ━ for larger gradients), grey dots where frozen.",
+                " negative weight, 1 to 4 dots thick by |w|; after a step, dashes run along every"
+                " connection that carries gradient (faster for a larger gradient; solid lines when"
+                " animation is off), dim dots where frozen.",
                 classes="hint",
                 markup=False,
             )

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Header, Input, Label, ProgressBar, Static
 
 from ...core.engine import Config
-from ...core.survey import OUTCOMES, SurveyResult, run_survey
+from ...core.survey import OUTCOMES, SurveyResult, outcome_legend, run_survey
 from ..footer import KeyFooter
 
 
@@ -140,4 +140,5 @@ def render_survey(r: SurveyResult):
     shares = r.outcome_shares()
     o.add_row("all", f"{r.n:,}", *(f"{shares[x]:.1%}" for x in OUTCOMES))
     parts.append(o)
+    parts.append(Text(outcome_legend(), style="dim"))
     return Group(*parts)

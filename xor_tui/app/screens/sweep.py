@@ -24,7 +24,7 @@ from textual.widget import Widget
 from textual.widgets import Label, ProgressBar, Static
 
 from ...core.engine import Config
-from ...core.survey import OUTCOMES, run_survey
+from ...core.survey import OUTCOMES, outcome_legend, run_survey
 from ...core.sweep import SweepResult, log_range, run_sweep
 from ..footer import KeyFooter
 from .survey import render_survey
@@ -222,7 +222,7 @@ class SweepScreen(Screen):
         self.query_one("#info", Static).update(
             Text(
                 f"{len(result.lrs)} learning rates x {len(result.scales)} init scales, {result.n:,} networks x "
-                f"{result.epochs} epochs per cell, seed {result.seed} ({result.seconds:.1f} s)",
+                f"{result.epochs} epochs per cell, seed {result.seed} ({result.seconds:.1f} s). {outcome_legend()}.",
                 style="dim",
             )
         )
