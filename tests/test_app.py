@@ -6,6 +6,7 @@ import re
 
 import pytest
 import torch
+from textual.widgets import Input
 from textual.widgets._footer import FooterKey
 
 from tests import digest
@@ -445,6 +446,30 @@ async def test_learning_rate_and_loss():
         assert app.session.config.lr == 0.25 and "lr 0.25" in status(app)
         await pilot.press("m")
         assert app.session.config.loss == "bce-logits" and "BCEWithLogitsLoss" in status(app)
+
+
+async def test_the_learning_rate_dialog_keeps_and_takes_per_layer_rates():
+    app = XorApp(scenario=builtin("ex4-9"))  # a rate per layer
+    async with app.run_test(size=SIZE) as pilot:
+        rates = app.session.config.layer_lr
+        text = "/".join(f"{v:g}" for v in rates)
+        await pilot.press("l")
+        assert app.screen.query_one(Input).value == text and "/".join(app.session.config.layer_names) in app.screen.hint
+        await pilot.press("enter")  # the rates as they were
+        await pilot.pause()
+        assert app.session.config.layer_lr == rates and app.session.run.actions() == []
+        assert f"learning rate: {text} (unchanged)" in events(app)
+        await pilot.press("l")
+        await type_text(pilot, "0.1/0.2")
+        await pilot.press("enter")
+        assert isinstance(app.screen, PromptScreen)
+        assert "2 learning rates for 3 layers" in str(app.screen.query_one("#error").content)
+        await type_text(pilot, f"{rates[0]:g}/0.5/{rates[2]:g}")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.session.config.layer_lr == (rates[0], 0.5, rates[2])
+        assert [a.describe() for a in app.session.run.actions()] == ["learning rate of hidden2 -> 0.5"]
+        assert "lr/layer " + f"{rates[0]:g}/0.5/{rates[2]:g}" in status(app)
 
 
 async def test_bad_weight_input_is_refused_and_nothing_changes():

@@ -433,11 +433,17 @@ class MainScreen(Screen):
                 return str(exc)
             return None
 
+        def change(text: str) -> str:
+            return self.session.set_lr(text) or f"{self.session.frame().config.lr_text} (unchanged)"
+
         def done(text: str | None) -> None:
             if text is not None:
-                self._act(lambda: self.session.set_lr(text), "learning rate: {result:g}.")
+                self._act(lambda: change(text), "learning rate: {result}.")
 
-        self.app.push_screen(PromptScreen("Learning rate", f"{self.session.config.lr:g}", validate=check), done)
+        self.refresh_view()
+        c = self.frame.config
+        hint = f"one for every layer, or one per layer: {'/'.join(c.layer_names)}" if len(c.layer_names) > 1 else ""
+        self.app.push_screen(PromptScreen("Learning rate", c.lr_text, hint=hint, validate=check), done)
 
     def action_cycle_loss(self) -> None:
         self._act(self.session.cycle_loss, "loss: {result}.")

@@ -259,17 +259,39 @@ class Session:
         self.set_activation(layer, nxt)
         return nxt
 
-    @staticmethod
-    def check_lr(text) -> float:
-        """A learning rate a user typed, checked; raises SpecError with the reason."""
-        value = parse_number(str(text), "learning rate")
-        engine.check_lr(value, "learning rate")
-        return value
+    def check_lr(self, text) -> float | tuple[float, ...]:
+        """A learning rate a user typed, checked: one for every layer, or one per layer written
+        ``0.01/0.001`` (as the status line shows them); raises SpecError with the reason."""
+        parts = str(text).split("/")
+        if len(parts) == 1:
+            return engine.check_lr(parse_number(parts[0], "learning rate"), "learning rate")
+        names = self.config.layer_names
+        if len(parts) != len(names):
+            raise SpecError(
+                f"{len(parts)} learning rates for {len(names)} layers ({', '.join(names)}): "
+                "give one for all, or one per layer separated by /"
+            )
+        return tuple(engine.check_lr(parse_number(p, f"lr of {n}"), f"lr of {n}") for p, n in zip(parts, names))
 
-    def set_lr(self, text) -> float:
+    def set_lr(self, text) -> str | None:
+        """Set the learning rate(s) typed (see check_lr); returns them as text, or None when
+        they are the rates already in use (nothing changes)."""
         value = self.check_lr(text)
+        c = self.config
+        if isinstance(value, tuple):
+            if c.layer_lr is not None and value == tuple(c.layer_lr):
+                return None
+            if c.layer_lr is None and all(v == c.lr for v in value):
+                return None
+            with self.lock:
+                for i, (name, v) in enumerate(zip(c.layer_names, value)):
+                    if v != c.lr_of(i):
+                        self._act(SetLr(self.epoch, v, name))
+            return "/".join(f"{v:g}" for v in value)
+        if c.layer_lr is None and value == c.lr:
+            return None
         self._act(SetLr(self.epoch, value))
-        return value
+        return f"{value:g}"
 
     def set_loss(self, name: str) -> None:
         self._act(SetLoss(self.epoch, name))
