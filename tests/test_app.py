@@ -18,6 +18,7 @@ from tests.apphelp import (
     events,
     plain,
     rows,
+    screen_text,
     select_param,
     settle,
     status,
@@ -662,7 +663,7 @@ async def test_survey_screen_uses_the_current_settings_and_refuses_bad_counts():
         await pilot.press("enter", "h", "v")
         assert isinstance(app.screen, SurveyScreen)
         assert app.screen.config == app.session.config
-        label = str(app.screen.query_one("Label").content)
+        label = str(app.screen.query_one("#title").content)
         assert "LeakyReLU(0.01)/ReLU" in label and "lr 0.1," in label
         for bad in ("0", "²", "1e3", "٣"):
             await type_text(pilot, bad)
@@ -680,6 +681,17 @@ async def test_survey_screen_uses_the_current_settings_and_refuses_bad_counts():
         assert "stuck: no parameter has any gradient" in text  # what each outcome means
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
+
+
+async def test_the_survey_screens_title_wraps_whole_at_80_columns():
+    app = XorApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("h", "o", "m", "v")  # long activation and loss names
+        await pilot.pause()
+        assert app.screen.query_one("#title").size.height == 2  # wrapped, not cut
+        shown = " ".join(line.strip() for line in screen_text(app).splitlines()[1:3])
+        assert "LeakyReLU(0.01)/LeakyReLU(0.01), bce-logits, lr 0.001" in shown
+        assert shown.endswith("Networks (enter runs):")
 
 
 async def test_app_keys_do_not_act_behind_the_survey_screen():

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Header, Input, Label, ProgressBar, Static
+from textual.widgets import Header, Input, ProgressBar, Static
 
 from ...core.engine import Config
 from ...core.survey import OUTCOMES, SurveyResult, outcome_legend, run_survey
@@ -35,10 +35,12 @@ class SurveyScreen(Screen):
         yield Header()
         with Vertical(id="form"):
             c = self.config
-            yield Label(
+            yield Static(  # wraps at word boundaries when narrow (a Label would be cut)
                 f"Survey with the current settings: {c.shape_text} "
                 f"{'/'.join(a.label for a in c.activations)}, {c.loss}, lr {c.lr:g}, 200 epochs. "
-                "Networks (enter runs):"
+                "Networks (enter runs):",
+                id="title",
+                markup=False,
             )
             yield Input("20000", id="n")
             yield ProgressBar(total=200, id="bar", show_eta=False)

@@ -21,7 +21,7 @@ from textual.containers import Grid, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Label, ProgressBar, Static
+from textual.widgets import ProgressBar, Static
 
 from ...core.engine import Config
 from ...core.survey import OUTCOMES, outcome_legend, run_survey
@@ -173,10 +173,11 @@ class SweepScreen(Screen):
     def compose(self) -> ComposeResult:
         c = self.config
         with Vertical(id="head"):
-            yield Label(
+            yield Static(  # wraps at word boundaries when narrow (a Label would be cut)
                 f"Sweep: {c.shape_text} {'/'.join(a.label for a in c.activations)}, {c.loss}; "
                 "arrows select a cell, enter surveys it, ◆ is the current setting",
                 id="title",
+                markup=False,
             )
             yield ProgressBar(total=1, id="bar", show_eta=False)
         with VerticalScroll(id="scroll"):
@@ -283,9 +284,11 @@ class CellSurveyScreen(Screen):
 
     def compose(self) -> ComposeResult:
         c = self.config
-        yield Label(
+        yield Static(  # wraps when narrow
             f" Survey: {c.shape_text} {'/'.join(a.label for a in c.activations)}, {c.loss}, lr {c.lr:.3g}, "
-            f"init scale x{self.scale:.3g}, {self.n:,} networks x {self.epochs} epochs"
+            f"init scale x{self.scale:.3g}, {self.n:,} networks x {self.epochs} epochs",
+            id="title",
+            markup=False,
         )
         with VerticalScroll(id="out"):
             yield Static("running…", id="result")
