@@ -246,6 +246,18 @@ async def test_n_says_when_the_next_event_lies_past_the_scenarios_end(monkeypatc
         assert "past the scenario's end" not in events(app)
 
 
+async def test_keys_pressed_while_a_run_goes_are_said_not_taken():
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("8")
+        await burst(pilot, "e", "4", "space")  # faster than the run's report
+        await settle(pilot)
+        assert app.session.name == "case8" and app.session.epoch == 200  # 4 and space were refused
+        assert "Reached epoch 200. Not taken while it ran: 4, space (press again)." in events(app)
+        await pilot.press("4")
+        assert app.session.name == "case4" and "Not taken" not in events(app)
+
+
 async def test_run_to_next_event_stops_there():
     app = XorApp()
     async with app.run_test(size=SIZE) as pilot:

@@ -63,6 +63,7 @@ class MainScreen(Screen):
         self.selected = "output.bias[0]"
         self.message = WELCOME
         self.frame: Frame | None = None
+        self._refused: list[str] = []  # keys refused while the last run went
         self.run_from = 0  # the epoch the last run to the end or to an event started from
         self.version = 0  # bumped on every redraw and resize: a dialog's dimmed copy of this screen is redone
 
@@ -152,6 +153,21 @@ class MainScreen(Screen):
             return None  # shown dimmed, does nothing
         return True
 
+    def refused(self, action: str) -> None:
+        """A key was pressed for ``action`` (``load_case(4)``) and check_action refused it: while a run goes, say
+        so at once (a notice) and again when the run ends."""
+        name, _, arg = action.partition("(")
+        if not (self.player.busy and name in keymap.IDLE_ONLY):
+            return
+        if name == "load_case":
+            key = arg.strip("()'\"")
+        else:
+            key = next((k.keys_text.split(",")[0] for k in keymap.KEYS if k.action == name), name)
+        if not self._refused:
+            text = f"Still running: {key} was not taken; x or escape stops the run first."
+            self.app.notify(text, severity="warning", timeout=4, markup=False)
+        self._refused.append(key)
+
     # ------------------------------------------------------------ the player's reports
     def on_player_stepped(self, _: Player.Stepped) -> None:
         if not self.player.busy:
@@ -196,6 +212,8 @@ class MainScreen(Screen):
         said = text[event.reason]
         if self.run_from <= self.session.epochs < f.epoch:  # `n` may look beyond the scenario's epochs
             said += f" (past the scenario's end at epoch {self.session.epochs:,}; b steps back)"
+        if self._refused:
+            said += f" Not taken while it ran: {', '.join(dict.fromkeys(self._refused))} (press again)."
         self.say(said)
 
     def on_player_seed_found(self, event: Player.SeedFound) -> None:
@@ -271,6 +289,7 @@ class MainScreen(Screen):
             return
         self.message = "Running… (x or escape stops)"
         self.run_from = self.session.epoch  # where the run started, for what its end says
+        self._refused = []
         self.player.run_to(target, stop_on_event)
 
     def action_stop(self) -> None:
@@ -588,6 +607,14 @@ class XorApp(App):
 
     def get_default_screen(self) -> Screen:
         return self.main
+
+    async def run_action(self, action, default_namespace=None, namespaces=None) -> bool:
+        """Every key's action comes here; one the main screen refuses while a run goes is
+        said not taken (it was dropped without a word when pressed just after e or n)."""
+        done = await super().run_action(action, default_namespace, namespaces)
+        if not done and default_namespace is self.main and isinstance(action, str):
+            self.main.refused(action)
+        return done
 
     def action_command_palette(self) -> None:
         from .screens.dialogs import Palette
