@@ -246,6 +246,19 @@ async def test_n_says_when_the_next_event_lies_past_the_scenarios_end(monkeypatc
         assert "past the scenario's end" not in events(app)
 
 
+async def test_the_footer_is_lit_again_after_a_short_run():
+    """A run shorter than the footer's dimming delay left the footer's keys dimmed for good
+    about every other time (the keys worked)."""
+    for _ in range(4):
+        app = XorApp(scenario=builtin("case7"))
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("e")  # at once: the footer is being built
+            await settle(pilot)
+            await pilot.pause()
+            assert app.session.epoch == 98
+            assert not [k.key for k in app.screen.query(FooterKey) if k.has_class("-disabled")]
+
+
 async def test_keys_pressed_while_a_run_goes_are_said_not_taken():
     app = XorApp()
     async with app.run_test(size=SIZE) as pilot:

@@ -7,6 +7,7 @@ and case 7, its halt, the 2-2-2-1 exercise ex4-3 and the survey screen at both 1
 
 import pytest
 
+from tests.apphelp import settle
 from xor_tui.app.main import XorApp
 from xor_tui.core.scenario import builtin
 
@@ -32,8 +33,7 @@ def test_case7_at_80x24(snap_compare):
 def test_case7_halted(snap_compare, size):
     async def run_to_halt(pilot):
         await pilot.press("e")
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)  # the run, its report taken in, the redraw
 
     assert snap_compare(still("case7"), terminal_size=SIZES[size], run_before=run_to_halt)
 

@@ -27,18 +27,26 @@ class KeyFooter(Footer):
         )
 
     def bindings_changed(self, screen) -> None:
-        if screen.app.app_focus and self.is_attached and screen is self.screen:
-            shown = self._signature(screen)
-            if self._bindings_ready and shown == self._shown:
-                return
-            self._shown = shown
+        # compared with what the footer shows (noted when it was built, not when a rebuild was
+        # asked for: one asked for before a run dimmed the keys ran after, and the run's end,
+        # which matched the note, left them dimmed for good)
+        here = screen.app.app_focus and self.is_attached and screen is self.screen
+        if here and self._bindings_ready and self._signature(screen) == self._shown:
+            return
         super().bindings_changed(screen)
+
+    def watch_compact(self) -> None:
+        # Textual binds the new value into each key, which restyles its padding but is not laid
+        # out again: keys sized for one padding were drawn with the other, their labels cut
+        self.call_after_refresh(lambda: [key.refresh(layout=True) for key in self.query(FooterKey)])
 
     def compose(self):
         # A FooterKey starts compact and is styled so on mounting, then the footer's own
         # compact (False) is bound into it and it is styled again: two style passes per key,
         # ~40 per footer built (~10% of an app's start). Given the footer's value first,
         # mounting changes nothing. (The palette's key is not bound: it stays compact.)
+        if self._bindings_ready:
+            self._shown = self._signature(self.screen)
         for widget in super().compose():
             if isinstance(widget, FooterKey) and not widget.has_class("-command-palette"):
                 widget.set_reactive(FooterKey.compact, self.compact)

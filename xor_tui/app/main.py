@@ -117,9 +117,9 @@ class MainScreen(Screen):
         self.set_class(size.height < 30, "compact")
         # below FOOTER_ROOM columns the footer's keys lose their padding and the palette's key
         # (^p, in the help) its place, so that more keys fit (help and quit come first)
-        footer = self.query_one(KeyFooter)
-        footer.compact = size.width < self.FOOTER_ROOM
-        footer.show_command_palette = size.width >= self.FOOTER_ROOM
+        narrow = size.width < self.FOOTER_ROOM
+        self.set_class(narrow, "narrow")
+        self.query_one(KeyFooter).compact = narrow
 
     def on_screen_suspend(self) -> None:
         """Any dialog (or the survey, help, palette) on top pauses play."""
@@ -187,9 +187,16 @@ class MainScreen(Screen):
     def _dim_if_still_busy(self) -> None:
         self.busy = self.player.busy
 
-    def on_player_run_finished(self, event: Player.RunFinished) -> None:
+    def _idle_again(self) -> None:
+        """A background job's report is taken in: the keys are free. The footer is told even
+        when ``busy`` never went up (a run shorter than DIM_AFTER): check_action refused the
+        keys all along, and a footer built meanwhile showed them dimmed, for good."""
         self.player.done()
         self.busy = False
+        self.refresh_bindings()
+
+    def on_player_run_finished(self, event: Player.RunFinished) -> None:
+        self._idle_again()
         f = self.session.frame()
         why = (
             "no parameter receives gradient"
@@ -217,8 +224,7 @@ class MainScreen(Screen):
         self.say(said)
 
     def on_player_seed_found(self, event: Player.SeedFound) -> None:
-        self.player.done()
-        self.busy = False
+        self._idle_again()
         if event.seed is None:
             self.say(f"No seed found for case {event.case}.", error=True)
             return
@@ -226,8 +232,7 @@ class MainScreen(Screen):
         self.say(f"Seed {event.seed} starts in case {event.case}.")
 
     def on_player_log_loaded(self, event: Player.LogLoaded) -> None:
-        self.player.done()
-        self.busy = False
+        self._idle_again()
         if event.error:
             self.say(event.error, error=True)
             return
