@@ -129,6 +129,7 @@ class Player(Widget):
         now = time.monotonic()
         due = e0 + int((now - t0) * self.speed) - self.session.epoch
         self.step(min(max(due, 1), 20))
+        now = time.monotonic()  # the epochs reached by now
         self._reached.append((now, self.session.epoch))
         while now - self._reached[0][0] > 2.0:
             self._reached.popleft()

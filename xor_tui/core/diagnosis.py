@@ -197,7 +197,7 @@ def _classify(d: Diagnosis, record: Record) -> None:
         scored.append((len(failed) / len(rules), case, failed))
     if d.case is None:
         _, d.nearest, failed = min(scored)
-        d.difference = f"differs from case {d.nearest}: not {'; not '.join(failed)}"
+        d.difference = f"differs from case {d.nearest}, which needs: {'; '.join(failed)}"
     _source_notes(d, record, int(f.p[0]))
 
 
@@ -247,7 +247,8 @@ def _explain(d: Diagnosis, record: Record) -> list[str]:
             "outputs 0 and its incoming weights and bias are frozen."
         )
     if record.grads is not None and d.flowing and d.frozen:
-        lines.append(f"{len(d.flowing)} of {len(d.flowing) + len(d.frozen)} parameters receive gradient.")
+        verb = "receives" if len(d.flowing) == 1 else "receive"
+        lines.append(f"{len(d.flowing)} of {len(d.flowing) + len(d.frozen)} parameters {verb} gradient.")
     if d.case is not None:
         lines.append(f"This is the source's case {d.case}: {CASE_SOURCE[d.case]}.")
     elif d.nearest is not None:

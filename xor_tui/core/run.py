@@ -188,7 +188,7 @@ class Start:
     def describe(self) -> str:
         if self.kind == "seed":
             return f"seed {self.seed}"
-        return self.kind
+        return {"explicit": "given weights", "zeros": "all zeros"}.get(self.kind, self.kind)
 
 
 class LazySeq(Sequence):
