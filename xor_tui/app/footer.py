@@ -35,11 +35,6 @@ class KeyFooter(Footer):
             return
         super().bindings_changed(screen)
 
-    def watch_compact(self) -> None:
-        # Textual binds the new value into each key, which restyles its padding but is not laid
-        # out again: keys sized for one padding were drawn with the other, their labels cut
-        self.call_after_refresh(lambda: [key.refresh(layout=True) for key in self.query(FooterKey)])
-
     def compose(self):
         # A FooterKey starts compact and is styled so on mounting, then the footer's own
         # compact (False) is bound into it and it is styled again: two style passes per key,

@@ -115,11 +115,9 @@ class MainScreen(Screen):
 
     def _fit(self, size) -> None:
         self.set_class(size.height < 30, "compact")
-        # below FOOTER_ROOM columns the footer's keys lose their padding and the palette's key
-        # (^p, in the help) its place, so that more keys fit (help and quit come first)
-        narrow = size.width < self.FOOTER_ROOM
-        self.set_class(narrow, "narrow")
-        self.query_one(KeyFooter).compact = narrow
+        # below FOOTER_ROOM columns the palette's key (^p, in the help) gives its place to the
+        # others (help and quit come first); the footer's class, not the screen's: only it is restyled
+        self.query_one(KeyFooter).set_class(size.width < self.FOOTER_ROOM, "narrow")
 
     def on_screen_suspend(self) -> None:
         """Any dialog (or the survey, help, palette) on top pauses play."""
