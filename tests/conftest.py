@@ -1,6 +1,6 @@
 """Counts that the hardening tests report at the end of the run (examples, keys, ...).
 
-Under pytest-xdist (`-n 3`) each worker sends its counts back to the controller, which
+Under pytest-xdist (`-n 4`) each worker sends its counts back to the controller, which
 prints the totals."""
 
 import os
