@@ -231,14 +231,16 @@ async def test_e_stops_at_the_scenarios_end():
 async def test_n_says_when_the_next_event_lies_past_the_scenarios_end(monkeypatch):
     app = XorApp()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("4", "e")
+        await pilot.press("4")
+        app.session.epochs = 850  # case 4's next event after its start is at epoch 864
+        await pilot.press("e")
         await settle(pilot)
-        assert app.session.epoch == 200
-        await pilot.press("n")  # case 4's next event is at epoch 864, the scenario ends at 200
+        assert app.session.epoch == 850
+        await pilot.press("n")
         await settle(pilot)
         assert app.session.epoch == 864
         assert "Stopped at epoch 864: " in events(app)
-        assert "(past the scenario's end at epoch 200; b steps back)" in events(app)
+        assert "(past the scenario's end at epoch 850; b steps back)" in events(app)
         monkeypatch.setattr(MainScreen, "EVENT_HORIZON", 50)
         await pilot.press("3", "n")  # case 3 has no event in its first 50 epochs
         await settle(pilot)
