@@ -706,6 +706,9 @@ async def test_survey_screen_uses_the_current_settings_and_refuses_bad_counts():
             await pilot.pause(0.1)
         assert "3,000 networks" in text and "solved" in text and "dead output" in text
         assert "stuck: no parameter has any gradient" in text  # what each outcome means
+        await type_text(pilot, "0")
+        await pilot.press("enter")  # refused: the bar no longer says the last survey's 100%
+        assert app.screen.query_one("ProgressBar").progress == 0
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
 

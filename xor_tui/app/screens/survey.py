@@ -64,6 +64,7 @@ class SurveyScreen(Screen):
             self.query_one("#result", Static).update(
                 Text("enter a whole number of networks from 1 to 1,000,000", style="bold red")
             )
+            self.query_one(ProgressBar).update(progress=0)  # not the last survey's 100%
             return
         self.query_one("#result", Static).update("running…")
         self._run(int(text))
