@@ -166,3 +166,12 @@ def test_explanation_names_the_dead_output():
     d = diagnose(builtin("case1").new_run().current)
     assert any("inactive on all four rows" in line for line in d.explanation)
     assert d.dead == ["output[0]"]
+
+
+def test_case_8s_frozen_hidden_bias_is_noted_against_the_source():
+    """The source says case 8's hidden biases update; in its own start hidden.bias[0] gets no
+    gradient: said, as cases 5 and 7's differences are."""
+    from xor_tui.core.session import Session
+
+    text = "\n".join(Session.from_scenario(builtin("case8")).frame().explanation)
+    assert "The source says the hidden biases update; at epoch 0 hidden.bias[0] receives no gradient." in text

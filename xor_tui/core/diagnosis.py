@@ -211,6 +211,14 @@ def _source_notes(d: Diagnosis, record: Record, p: int) -> None:
                         f"The source calls every hidden input negative, but hidden[{j}] "
                         f"on row {engine.ROWS[r]} is {v:+.4f}."
                     )
+    if d.case == 8:
+        frozen_biases = sorted(n for n in d.frozen if n.startswith("hidden.bias"))
+        if frozen_biases:
+            verb = "receives" if len(frozen_biases) == 1 else "receive"
+            d.notes.append(
+                "The source says the hidden biases update; at epoch "
+                f"{d.epoch} {', '.join(frozen_biases)} {verb} no gradient."
+            )
     if d.case == 7 and d.frozen:
         d.notes.append(
             f"The source says all parameters update; at epoch {d.epoch} only "
