@@ -13,6 +13,7 @@ class KeyFooter(Footer):
     keys it would show, their labels or whether they are enabled have changed."""
 
     _shown: tuple | None = None
+    _rebuilding = False  # a rebuild is asked for and has not run yet
 
     def _signature(self, screen) -> tuple:
         app = self.app
@@ -30,9 +31,12 @@ class KeyFooter(Footer):
         # compared with what the footer shows (noted when it was built, not when a rebuild was
         # asked for: one asked for before a run dimmed the keys ran after, and the run's end,
         # which matched the note, left them dimmed for good)
+        # A rebuild already asked for reads the bindings when it runs: no second one (at start
+        # the bindings change several times before the first rebuild runs: ~7 rebuilds an app)
         here = screen.app.app_focus and self.is_attached and screen is self.screen
-        if here and self._bindings_ready and self._signature(screen) == self._shown:
+        if here and self._bindings_ready and (self._rebuilding or self._signature(screen) == self._shown):
             return
+        self._rebuilding = bool(here)
         super().bindings_changed(screen)
 
     def compose(self):
@@ -40,6 +44,7 @@ class KeyFooter(Footer):
         # compact (False) is bound into it and it is styled again: two style passes per key,
         # ~40 per footer built (~10% of an app's start). Given the footer's value first,
         # mounting changes nothing. (The palette's key is not bound: it stays compact.)
+        self._rebuilding = False
         if self._bindings_ready:
             self._shown = self._signature(self.screen)
         for widget in super().compose():
