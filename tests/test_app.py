@@ -251,7 +251,7 @@ async def test_n_says_when_the_next_event_lies_past_the_scenarios_end(monkeypatc
 async def test_the_footer_is_lit_again_after_a_short_run():
     """A run shorter than the footer's dimming delay left the footer's keys dimmed for good
     about every other time (the keys worked)."""
-    for _ in range(4):
+    for _ in range(3):
         app = XorApp(scenario=builtin("case7"))
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("e")  # at once: the footer is being built

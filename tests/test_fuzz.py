@@ -14,7 +14,7 @@ from xor_tui.core import activations, losses
 from xor_tui.core.replay import replay
 from xor_tui.core.scenario import ScenarioError, load, parse, save
 
-SETTINGS = settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # ---------------------------------------------------------------- hostile values
 
@@ -233,7 +233,7 @@ def _same(a, b):
         )
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(doc=scenarios())
 def test_valid_scenarios_round_trip_save_load_replay(tmp_path_factory, doc):
     COUNTS["fuzz: valid scenarios round-tripped"] += 1
