@@ -279,13 +279,12 @@ class Session:
         value = self.check_lr(text)
         c = self.config
         if isinstance(value, tuple):
-            if c.layer_lr is not None and value == tuple(c.layer_lr):
-                return None
-            if c.layer_lr is None and all(v == c.lr for v in value):
+            current = tuple(c.lr_of(i) for i in range(len(c.layer_names)))
+            if value == current:
                 return None
             with self.lock:
-                for i, (name, v) in enumerate(zip(c.layer_names, value)):
-                    if v != c.lr_of(i):
+                for name, v, now in zip(c.layer_names, value, current):
+                    if v != now:
                         self._act(SetLr(self.epoch, v, name))
             return "/".join(f"{v:g}" for v in value)
         if c.layer_lr is None and value == c.lr:
