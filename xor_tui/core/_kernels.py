@@ -15,7 +15,7 @@ import numpy as np
 from . import fastsurvey as _fs
 from .fastsurvey import BCE, HALTS, LEAKY, LOGITS, MSE, RAN_OUT, RELU, REPEATS, SIGMOID
 
-CHUNK, LANES, SHIFT, SPAN = _fs.CHUNK, _fs.LANES, _fs.SHIFT, _fs.SPAN
+CHUNK, LANES, SHIFT, SPAN, ROWS = _fs.CHUNK, _fs.LANES, _fs.SHIFT, _fs.SPAN, _fs.ROWS
 
 os.environ.setdefault("NUMBA_DISABLE_INTEL_SVML", "1")  # SVML's exp is not the C library's
 import numba  # noqa: E402
@@ -61,13 +61,13 @@ def _fwd(KIND, z, slope):
 
 @_h
 def _bwd(KIND, g, z, y, slope):
-    # relu: threshold_backward(g, y, 0), from the output y = relu(z) as torch does: g where
-    # y > 0, else 0. leaky_relu_backward(g, z, slope) is g where z > 0, else g * slope;
-    # written with the forward's test (z <= 0) so that one comparison serves both. They
-    # differ only for z NaN, and then the loss is NaN or BCELoss refuses: the epoch halts
-    # and its gradient is never used.
+    # relu: threshold_backward(g, y, 0) is g where the output y = relu(z) is positive, else 0;
+    # leaky_relu_backward(g, z, slope) is g where z > 0, else g * slope. Both are written with
+    # the forward's test (z <= 0), so that one comparison serves forward and backward. They
+    # differ from torch's only for z NaN, and then the output is NaN, so the loss is NaN or
+    # BCELoss refuses it: the epoch halts and its gradient is never used.
     if KIND == RELU:
-        return g if y > ZERO else ZERO
+        return ZERO if z <= ZERO else g
     return g * slope if z <= ZERO else g
 
 
@@ -239,15 +239,18 @@ def one_epoch(LOSS, OUT, HID, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, os_, ne
 
 
 @_inl
-def _group_epoch(LOSS, OUT, HID, W, WI, A, B, ep, hs, os_, neg_lr):
-    """One epoch of a group of LANES networks. Rows A..A+11 of W hold their state: nine
-    parameters, then (as int32, through the view WI) running (1/0), halt epoch (-1: none)
-    and epochs computed; the new state goes to rows B..B+11. A network that halts keeps
-    its state (and records the epoch); one that halts or repeats stops running. Writing
-    other rows keeps every store unconditional: "new if running else old" stored back in
-    place becomes a masked store, slow on AMD and never forwarded to the next epoch's
-    loads. A and B are constants where it is inlined. Returns whether any network still
-    runs."""
+def _group_epoch(LOSS, OUT, HID, W, WI, A, B, ep, CHECK, hs, os_, neg_lr):
+    """One epoch of a group of LANES networks. Rows A..A+ROWS-1 of W hold their state: nine
+    parameters, then (as int32, through the view WI) running (1/0) and halt epoch (-1:
+    none); the new state goes to rows B..B+ROWS-1. A network that halts keeps its state
+    (and records the epoch) and stops running; with CHECK (the slice's last epoch) so does
+    one whose update changed nothing: a fixed point, which would only repeat itself (its
+    later epochs, until the slice ends, change no bit but maybe a zero's sign; the torch
+    engine looks for them every few epochs too). Writing other rows keeps every store
+    unconditional: "new if running else old" stored back in place becomes a masked store,
+    slow on AMD and never forwarded to the next epoch's loads. A, B and CHECK are constants
+    where it is inlined (without CHECK the nine comparisons fold away). Returns whether any
+    network still runs."""
     running = False
     for j in range(LANES):
         w00, w01, w10, w11 = W[A, j], W[A + 1, j], W[A + 2, j], W[A + 3, j]
@@ -267,10 +270,12 @@ def _group_epoch(LOSS, OUT, HID, W, WI, A, B, ep, hs, os_, neg_lr):
         W[B + 6, j] = nv0 if step else v0
         W[B + 7, j] = nv1 if step else v1
         W[B + 8, j] = nc if step else c
-        go = r & ~(bad | same)
+        go = r & ~(bad | (same & CHECK))
         WI[B + 9, j] = np.int32(1) if go else np.int32(0)
-        WI[B + 10, j] = ep if (r & bad) else WI[A + 10, j]
-        WI[B + 11, j] = WI[A + 11, j] + ri
+        # the old halt epoch loaded whatever happens: loaded only when kept, it became a masked
+        # load, which waits on AMD until the last epoch's store has left the store queue
+        was = WI[A + 10, j]
+        WI[B + 10, j] = ep if (r & bad) else was
         running |= go
     return running
 
@@ -323,7 +328,7 @@ def _make():
         )
         halt, live = carray(halt_, (n,)), carray(live_, (n,))
         S, R, H, NET = carray(S_, (G0, 9, L)), carray(R_, (G0, L)), carray(H_, (G0, L)), carray(NET_, (G0, L))
-        W = carray(W_, (24, L))
+        W = carray(W_, (2 * ROWS, L))
         WI = W.view(np.int32)
         total = 0
         for blo in range(clo, chi, CHUNK):
@@ -368,25 +373,31 @@ def _make():
                     for j in range(L):
                         WI[9, j] = R[g, j]
                         WI[10, j] = H[g, j]
-                        WI[11, j] = 0
-                    cur = 0  # the rows holding the group's state: 0..11 or 12..23
-                    for ep in range(epoch, end):
+                    cur = 0  # the rows holding the group's state: 0.. or ROWS..
+                    last = end - 1  # the fixed points are looked for in the slice's last epoch only
+                    for ep in range(epoch, last):
                         if cur == 0:
-                            running = _group_epoch(LOSS, OUT, HID, W, WI, 0, 12, np.int32(ep), hs, os_, neg_lr)
-                            cur = 12
+                            running = _group_epoch(LOSS, OUT, HID, W, WI, 0, ROWS, np.int32(ep), False, hs, os_, neg_lr)
+                            cur = ROWS
                         else:
-                            running = _group_epoch(LOSS, OUT, HID, W, WI, 12, 0, np.int32(ep), hs, os_, neg_lr)
+                            running = _group_epoch(LOSS, OUT, HID, W, WI, ROWS, 0, np.int32(ep), False, hs, os_, neg_lr)
                             cur = 0
                         if not running:
                             break
+                    else:
+                        if cur == 0:
+                            _group_epoch(LOSS, OUT, HID, W, WI, 0, ROWS, np.int32(last), True, hs, os_, neg_lr)
+                            cur = ROWS
+                        else:
+                            _group_epoch(LOSS, OUT, HID, W, WI, ROWS, 0, np.int32(last), True, hs, os_, neg_lr)
+                            cur = 0
                     for q in range(9):
                         for j in range(L):
                             S[g, q, j] = W[cur + q, j]
                     for j in range(L):
                         R[g, j] = WI[cur + 9, j]
                         H[g, j] = WI[cur + 10, j]
-                        total += WI[cur + 11, j]
-                epoch = end
+                was, epoch = epoch, end
                 span = SPAN if span == 1 else span * 2
                 # write out every network (the running ones will be again) and pack the running
                 # ones: no branch, as about half of them stop in the first slice, at random
@@ -395,6 +406,10 @@ def _make():
                 for j in range(m):
                     g, jj = j >> SHIFT, j & (L - 1)
                     k = NET[g, jj]
+                    # epochs computed: up to its halt, else all of the slice's (only a halt stops
+                    # a network before the slice's last epoch, and the group runs while one runs)
+                    h = H[g, jj]
+                    total += h - was + 1 if h >= was else epoch - was
                     for q in range(9):
                         P[k, q] = S[g, q, jj]
                     halt[k] = H[g, jj]
