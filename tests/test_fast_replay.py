@@ -170,3 +170,55 @@ def _first_difference(got: list, want: list) -> None:
     for i, (a, b) in enumerate(zip(got, want)):
         if a != b:
             pytest.fail(f"item {i} differs:\n{str(a)[:400]}\n{str(b)[:400]}")
+
+
+def test_a_replay_says_on_one_line_when_it_compiles_the_long_run_kernel(monkeypatch, capsys):
+    """A first long run in a setting compiles the fused kernel (seconds of nothing on the
+    screen): `xor-tui replay` says so on stderr, once, and not when the kernel is at hand."""
+    from xor_tui.cli import main
+    from xor_tui.core import fastsurvey
+
+    main(["replay", "case3", "--epochs", "3000"])  # the kernel compiled (if it was not) or loaded
+    capsys.readouterr()
+    assert main(["replay", "case3", "--epochs", "3000"]) == 0
+    assert capsys.readouterr().err == ""  # at hand: nothing said
+    monkeypatch.setattr(fastsurvey, "needs_compiling", lambda config, what="survey": what == "path")
+    assert main(["replay", "case3", "--epochs", "3000"]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("xor-tui: compiling the fast kernel for long runs for this setting (first run only")
+
+
+async def test_the_app_says_it_compiles_while_a_run_waits_for_the_kernel(monkeypatch):
+    """The compile (seconds) happens with the session free: the screen says so and keeps
+    drawing (it once waited on the session's lock, frozen, for the whole compile)."""
+    import threading
+
+    from tests.apphelp import settle
+    from xor_tui.app.main import MainScreen, XorApp
+    from xor_tui.app.screens.dialogs import HelpScreen
+    from xor_tui.core import fastsurvey
+
+    release, real = threading.Event(), fastsurvey.load
+    monkeypatch.setattr(fastsurvey, "needs_compiling", lambda config, what="survey": what == "path")
+    monkeypatch.setattr(fastsurvey, "load", lambda config, what="survey": (release.wait(30), real(config, what))[1])
+    app = XorApp()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        await pilot.press("3")  # case 3 learns: its epochs are computed, not filled in
+        await settle(pilot)
+        await pilot.press("e")
+        for _ in range(200):
+            await pilot.pause(0.02)
+            if "ompiling" in screen.message:
+                break
+        assert screen.message.startswith("Compiling the fast kernel for long runs for this setting")
+        assert screen.session.epoch == 0
+        await pilot.press("question_mark")  # the screen answers while it compiles
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        release.set()
+        await settle(pilot)
+        assert screen.session.epoch == 200
+        assert "ompiling" not in screen.message

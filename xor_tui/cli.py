@@ -154,15 +154,20 @@ def _main(argv: list[str] | None) -> int:
     return open_app(args)
 
 
-def _err(message: str) -> int:
-    """One line on stderr, whatever the message holds and wherever stderr goes."""
+def say(message: str, error: bool = False) -> None:
+    """One line on stderr, whatever the message holds and wherever stderr goes (an error in
+    red on a terminal)."""
     from .core.text import printable
 
     line = f"xor-tui: {printable(message, 1000)}"
-    if sys.stderr.isatty():
+    if error and sys.stderr.isatty():
         line = f"\x1b[1;31m{line}\x1b[0m"
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
+
+
+def _err(message: str) -> int:
+    say(message, error=True)
     return EXIT_INPUT
 
 
@@ -251,7 +256,7 @@ def cmd_replay(args) -> int:
             "--format seed prints the source's one-hidden-layer network; "
             f"{sc.name} has {len(sc.config.hidden)} hidden layers"
         )
-    rp = replay(sc, args.epochs)
+    rp = replay(sc, args.epochs, note=say)
     if args.csv == "-":  # the CSV is the output
         sys.stdout.writelines(report.csv_chunks(rp))
         return EXIT_EXPECT if rp.failed else EXIT_OK

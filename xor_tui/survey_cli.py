@@ -13,19 +13,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from .cli import interrupted
+from .cli import interrupted, say
 from .core.activations import SpecError, parse_activation
 from .core.engine import Config
 from .core.survey import MAX_N, MAX_SEED, MAX_SURVEY_EPOCHS, OUTCOMES, SurveyResult, run_survey
 
 EXIT_INTERRUPTED = 130
-
-
-def say(message: str) -> None:
-    """One line on stderr, whatever the terminal width, control characters removed."""
-    text = "".join(ch if ch.isprintable() else "?" for ch in message)
-    sys.stderr.write(f"xor-tui: {text}\n")
-    sys.stderr.flush()
 
 
 def _num(value: int) -> str:

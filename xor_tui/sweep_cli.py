@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import sys
 
-from .cli import interrupted
+from .cli import interrupted, say
 from .core.activations import SpecError
-from .survey_cli import EXIT_INTERRUPTED, check_target, run_with_progress, say
+from .survey_cli import EXIT_INTERRUPTED, check_target, run_with_progress
 
 
 def add_sweep_parser(sub) -> None:

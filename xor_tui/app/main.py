@@ -175,6 +175,9 @@ class MainScreen(Screen):
     def on_player_halted(self, event: Player.Halted) -> None:
         self.say(event.text, error=True)
 
+    def on_player_note(self, event: Player.Note) -> None:
+        self.say(f"{event.text[:1].upper()}{event.text[1:]}…")
+
     def on_player_changed(self, _: Player.Changed) -> None:
         if not self.player.busy:
             self.busy = False

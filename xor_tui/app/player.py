@@ -37,6 +37,13 @@ class Player(Widget):
     class Changed(Message):
         """Playing, busy or the speed changed."""
 
+    class Note(Message):
+        """A one-line remark from a background run (its fused kernel is being compiled)."""
+
+        def __init__(self, text: str) -> None:
+            self.text = text
+            super().__init__()
+
     class RunFinished(Message):
         """A background run ended: ``reason`` is end, stopped, event, halted or fixed;
         ``looking_for_event``: it was a run to the next event (its "end" found none)."""
@@ -185,6 +192,7 @@ class Player(Widget):
             stop_on_event,
             should_stop=lambda: worker.is_cancelled or self._stop_requested,
             on_step=redraw_now_and_then,
+            note=lambda text: self.post_message(self.Note(text)),
         )
         self.post_message(self.RunFinished(reason, stop_on_event))  # its handler calls done(): busy until then
 

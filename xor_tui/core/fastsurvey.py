@@ -316,6 +316,11 @@ def _kernel_for(config, what: str = "survey"):
 _FAILED: dict = {}  # (what, kinds) -> why it could not be made
 
 
+def load(config, what: str = "survey") -> None:
+    """Load (or compile and cache) this setting's kernel now; raises Unavailable (see _kernel_for)."""
+    _kernel_for(config, what)
+
+
 def failed(config, what: str = "survey") -> bool:
     """True when this setting's kernel could not be made in this process (see _kernel_for)."""
     return (what, _kinds(config)) in _FAILED
@@ -627,7 +632,10 @@ def trajectory(row: np.ndarray, config, count: int) -> tuple[np.ndarray, int]:
     return rows[:k], why
 
 
-def compile_note() -> str:
+def compile_note(what: str = "survey") -> str:
+    """The one line said before a kernel is compiled (``what``: "survey", or "path" for a
+    single run's long stretches)."""
+    kernel = "fast survey kernel" if what == "survey" else "fast kernel for long runs"
     folder = cache_dir()
     try:
         _cache_folder(folder)
@@ -635,12 +643,12 @@ def compile_note() -> str:
     except OSError:
         kept = False
     if kept:
-        return f"compiling the fast survey kernel for this setting (first run only; cached in {folder})"
-    return f"compiling the fast survey kernel for this setting (not cached: {folder} cannot be written)"
+        return f"compiling the {kernel} for this setting (first run only; cached in {folder})"
+    return f"compiling the {kernel} for this setting (not cached: {folder} cannot be written)"
 
 
 def timed_compile(config) -> float:
     """Compile (or load from the cache) this setting's kernel; return the seconds it took."""
     t0 = time.perf_counter()
-    _kernel_for(config)
+    load(config)
     return time.perf_counter() - t0

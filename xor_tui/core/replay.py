@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -193,8 +194,9 @@ class Replay:
         return [v for v in self.verdicts if not v.ok]
 
 
-def replay(scenario: Scenario, epochs: int | None = None) -> Replay:
+def replay(scenario: Scenario, epochs: int | None = None, note: Callable[[str], None] | None = None) -> Replay:
     """Train for ``epochs`` updates (the scenario's own count by default), or to a halt.
+    ``note`` hears one line before the fused kernel is compiled (see ``Run.advance``).
 
     Epoch k (0-based) is the source's loop body: actions of epoch k, forward, record,
     loss, backward, step. After N epochs the run stands at state N.
@@ -202,7 +204,7 @@ def replay(scenario: Scenario, epochs: int | None = None) -> Replay:
     n = scenario.epochs if epochs is None else epochs
     run = scenario.new_run()
     trace = Trace.follow(run)
-    run.advance(n, on_step=trace.sync)  # diagnosed as it goes, while each record is at hand
+    run.advance(n, on_step=trace.sync, note=note)  # diagnosed as it goes, while each record is at hand
     trace.sync()
     ran = min(n, len(run.records)) if not run.halted else len(run.records)
     verdicts = [

@@ -464,9 +464,11 @@ class Run:
         should_stop: Callable[[], bool] | None = None,
         on_step: Callable[[], None] | None = None,
         fill: bool = True,
+        note: Callable[[str], None] | None = None,
     ) -> None:
         """Step to ``epoch`` or a halt; a fixed point is filled in at once, without stepping
-        (with ``fill`` false, advancing stops there instead).
+        (with ``fill`` false, advancing stops there instead). ``note`` hears one line before
+        the fused kernel is compiled for this setting (seconds, the first time only).
 
         Long stretches without scripted actions, in the settings the fused kernel trains
         (``fastsurvey.trajectory``), are computed by it in slices of ``FAST_SLICE`` epochs,
@@ -493,7 +495,7 @@ class Run:
                     self._n = end + 1
                     self._current = rec
                     continue
-            if not self._fast(epoch):
+            if not self._fast(epoch, note):
                 self.step()
             if on_step is not None:
                 on_step()
@@ -511,7 +513,25 @@ class Run:
             return None
         return end
 
-    def _fast(self, epoch: int) -> bool:
+    def prepare_fast(self, note: Callable[[str], None] | None = None) -> bool:
+        """Have the fused kernel of the current setting at hand, if long stretches take it:
+        loaded from the cache, or compiled (seconds, once per setting and machine; ``note``
+        hears one line first). False when the setting does not take it or it cannot be had
+        here. A session calls it before taking its lock: the screen never waits on a compile."""
+        config = self._current.config
+        if not fast_replay(config):
+            return False
+        from . import fastsurvey
+
+        if note is not None and fastsurvey.needs_compiling(config, "path"):
+            note(fastsurvey.compile_note("path"))
+        try:
+            fastsurvey.load(config, "path")
+        except fastsurvey.Unavailable:  # fast_replay says no from now on
+            return False
+        return True
+
+    def _fast(self, epoch: int, note: Callable[[str], None] | None = None) -> bool:
         """Advance a stretch with the fused kernel; False when it does not apply here."""
         end = self.fast_end(epoch)
         if end is None:
@@ -519,11 +539,9 @@ class Run:
         from . import fastsurvey
 
         k, config = self.epoch, self._current.config
-
-        try:
-            rows, why = fastsurvey.trajectory(self._flat[k].numpy(), config, end - k)
-        except fastsurvey.Unavailable:  # no kernel here: step by step (fast_replay says no from now on)
+        if not self.prepare_fast(note):  # no kernel here: step by step
             return False
+        rows, why = fastsurvey.trajectory(self._flat[k].numpy(), config, end - k)
         m = len(rows)
         if m == 0:  # the current state halts: step() says so with torch's message
             return False

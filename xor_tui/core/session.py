@@ -179,13 +179,16 @@ class Session:
         stop_on_event: bool = False,
         should_stop: Callable[[], bool] = lambda: False,
         on_step: Callable[[], None] | None = None,
+        note: Callable[[str], None] | None = None,
     ) -> str:
         """Step to ``epoch`` (or a halt, a notable event, or a stop request); say why it stopped:
         end, halted, event, stopped, or fixed (the state no longer changes, so no event can
-        come; a run to ``epoch`` fills the remaining epochs in at once instead)."""
+        come; a run to ``epoch`` fills the remaining epochs in at once instead). ``note``
+        hears one line before the fused kernel is compiled (see ``Run.advance``)."""
         while True:
             if should_stop():
                 return "stopped"
+            self.run.prepare_fast(note)  # a compile, if any, with the lock free: the screen still draws
             with self.lock:
                 if self.run.halted:
                     return "halted"
@@ -203,7 +206,7 @@ class Session:
                     self.step()
                     notable = stop_on_event and any(e.kind in NOTABLE for e in self.trace.events[-1])
                 else:  # a stretch through the fused kernel, cut back to its first notable event
-                    self.run.advance(end, fill=not stop_on_event)
+                    self.run.advance(end, fill=not stop_on_event, note=note)
                     self._sync()
                     notable = False
                     if stop_on_event:
