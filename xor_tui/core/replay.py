@@ -56,8 +56,11 @@ class Trace:
             self._diag.popitem(last=False)
         return d
 
-    def sync(self) -> None:
-        """Bring events in line with the run's records (after steps, back, act)."""
+    def sync(self, stop: Callable[[int, list[Event]], bool] | None = None) -> int | None:
+        """Bring events in line with the run's records (after steps, back, act). With ``stop``,
+        end at the first epoch whose events it accepts (``stop(epoch, events)``) and return
+        that epoch: the trace then ends there, and the caller cuts the run back to it (a run
+        to the next event need not diagnose the thousands of epochs computed past it)."""
         n = len(self.run.records)
         # the current record may have been replaced by an action: recompute it
         start = max(0, min(self._n, n) - 1)
@@ -83,9 +86,13 @@ class Trace:
                 self._events[k] = evs
             row = (d.case_text, tuple(d.dead), d.case)
             rows.append(self._row_kinds.setdefault(row, row))
+            if stop is not None and evs and stop(k, evs):
+                self._n = k + 1
+                return k
         if len(rows) < n:
             rows.extend([rows[-1]] * (n - len(rows)))
         self._n = n
+        return None
 
     SIGNED_MIN = 64  # fewer epochs to look at are diagnosed one by one
 

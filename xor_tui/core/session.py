@@ -207,15 +207,13 @@ class Session:
                     notable = stop_on_event and any(e.kind in NOTABLE for e in self.trace.events[-1])
                 else:  # a stretch through the fused kernel, cut back to its first notable event
                     self.run.advance(end, fill=not stop_on_event, note=note)
-                    self._sync()
                     notable = False
                     if stop_on_event:
-                        for j in range(k + 1, self.run.epoch + 1):
-                            if any(e.kind in NOTABLE for e in self.trace.events[j]):
-                                self.run.goto(j)
-                                self._sync()
-                                notable = True
-                                break
+                        j = self.trace.sync(stop=lambda e, evs, k=k: e > k and any(v.kind in NOTABLE for v in evs))
+                        if j is not None:
+                            self.run.goto(j)
+                            notable = True
+                    self._sync()
             if on_step is not None:
                 on_step()
             if notable:
