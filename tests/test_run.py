@@ -232,3 +232,20 @@ def test_a_negative_seed_is_out_of_range_not_unreadable():
 
     with pytest.raises(SpecError, match=r"seed must be from 0 to 2\*\*63-1, got -1"):
         check_seed("-1")
+
+
+def test_a_saved_session_says_which_edits_make_it_differ_from_where_it_came_from():
+    from xor_tui.core.scenario import resolve
+    from xor_tui.core.session import Session
+
+    s = Session.from_scenario(resolve("case3"))
+    assert s.to_scenario().description == resolve("case3").description  # untouched: as it came
+    s.run_until(10)
+    s.set_param("hidden.weight[0][0]", "0.5")
+    s.run_until(20)
+    s.set_lr("0.1")
+    sc = s.to_scenario()
+    assert sc.description.startswith(
+        "Edited from case3: set hidden.weight[0][0] = 0.5 at epoch 10; learning rate -> 0.1 at epoch 20. "
+        "Before the edits: Case 3:"
+    )

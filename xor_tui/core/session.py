@@ -306,15 +306,25 @@ class Session:
         """The start, the settings and every action taken: replaying it gives this session.
 
         Its length is the current epoch (replay ends on the state shown); at epoch 0, where
-        that would be an empty run, the session's own length (e.g. a scenario's 200)."""
+        that would be an empty run, the session's own length (e.g. a scenario's 200). After
+        changes of the user's own, the description says so first: a saved "case3" whose
+        weights were edited is no longer the source's case 3."""
         with self.lock:
+            actions = list(self.run.actions())
+            own = [a for a in actions if a not in self.run.script]
+            description = self.description
+            if own:
+                said = "; ".join(f"{a.describe()} at epoch {a.epoch}" for a in own[:3])
+                more = f"; and {len(own) - 3} more" if len(own) > 3 else ""
+                before = f" Before the edits: {description}" if description else ""
+                description = f"Edited from {self.name}: {said}{more}.{before}"
             return Scenario(
                 name or self.name,
                 self.run.initial_config,
                 self.run.start,
                 self.epoch or self.epochs,
-                self.description,
-                list(self.run.actions()),
+                description,
+                actions,
             )
 
 
