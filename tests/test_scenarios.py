@@ -277,3 +277,23 @@ def test_activation_parameters_are_written_and_read_exactly():
     assert back.config.activations[0].param == 0.0123456789
     a, b = replay(sc, 50), replay(back, 50)
     assert torch.equal(a.final.params[0][0], b.final.params[0][0])
+
+
+def test_files_of_this_tools_other_kinds_are_named_with_what_to_do(tmp_path):
+    """A run's CSV export or the student's printout log given as a scenario: one line saying
+    what the file is and which command reads it, not a TOML parser's complaint."""
+    from xor_tui.cli import main
+    from xor_tui.core.scenario import ScenarioError, load
+
+    csv = tmp_path / "run.csv"
+    assert main(["replay", "case3", "--epochs", "2", "--csv", str(csv)]) == 0
+    with pytest.raises(ScenarioError, match=r"a run's CSV table \(as --csv writes it\), not a scenario"):
+        load(csv)
+    log = tmp_path / "log.txt"
+    log.write_text((Path(__file__).parent / "seed" / "printouts.txt").read_text())
+    with pytest.raises(ScenarioError, match=r"a printout log of the student's loop, not a scenario: `xor-tui import"):
+        load(log)
+    toml = tmp_path / "bad.toml"
+    toml.write_text("name = \n")
+    with pytest.raises(ScenarioError, match="not valid TOML"):
+        load(toml)

@@ -130,7 +130,7 @@ MAX_LOG_BYTES = 64_000_000
 _MAX_TENSOR_LINES = 64
 _MAX_TRACEBACK_LINES = 400
 
-_HEADER_RE = re.compile(r"^\s*#{3,}\s*epoches:\s*(\d{1,9})\s*#{3,}\s*$")
+HEADER_RE = re.compile(r"^\s*#{3,}\s*epoches:\s*(\d{1,9})\s*#{3,}\s*$")
 _LOSS_RE = re.compile(r"^\s*loss:\s*(\S+)\s*$")
 _ERROR_RE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception)):\s?(.*?)\s*$")
 _NUMBER_RE = re.compile(r"-?(?:\d+\.\d*(?:e[+-]?\d+)?|\d+e[+-]?\d+|\d+|nan|inf)")
@@ -281,7 +281,7 @@ def parse_log(text: str) -> list[PrintedRun]:
     runs: list[PrintedRun] = []
     i = 0
     while i < len(lines):
-        m = _HEADER_RE.match(lines[i])
+        m = HEADER_RE.match(lines[i])
         if not m:
             i += 1
             continue
@@ -356,7 +356,7 @@ def _parse_block(lines: list[str], start: int, epoch: int) -> tuple[Block, int]:
     else:
         # a crash: the traceback (or just its last line) stands where the loss would be
         k = i
-        while k < len(lines) and k - i < _MAX_TRACEBACK_LINES and not _HEADER_RE.match(lines[k]):
+        while k < len(lines) and k - i < _MAX_TRACEBACK_LINES and not HEADER_RE.match(lines[k]):
             em = _ERROR_RE.match(lines[k])
             if em and em.group(1).split(".")[-1] == "RuntimeError":
                 halt, halt_line = em.group(2), k + 1
@@ -505,7 +505,7 @@ def _check_shapes(t: dict[str, PrintedTensor], epoch: int) -> None:
 
 def parse_lines(lines: list[str]) -> Block:
     """The one block in ``lines`` (our own printout of a record)."""
-    return _parse_block(lines, 0, int(_HEADER_RE.match(lines[0]).group(1)))[0]
+    return _parse_block(lines, 0, int(HEADER_RE.match(lines[0]).group(1)))[0]
 
 
 def compare(printed: Block, ours: Block) -> list[tuple[str, str, str]]:

@@ -432,7 +432,31 @@ def load(path: str | os.PathLike) -> Scenario:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ScenarioError(source, "", f"not UTF-8 text (bad byte at offset {exc.start})") from None
-    return parse(text, source)
+    try:
+        return parse(text, source)
+    except ScenarioError as exc:
+        other = _other_format(text)
+        if other is None:
+            raise
+        raise ScenarioError(source, "", other) from exc
+
+
+def _other_format(text: str) -> str | None:
+    """What a file that is not a scenario is, when it is one of the other files of this tool's
+    world (a printout log, a CSV table), said with what to do with it; else None."""
+    from .printout import HEADER_RE
+
+    lines = text.removeprefix("\ufeff").splitlines()
+    if any(HEADER_RE.match(line) for line in lines):
+        return (
+            "a printout log of the student's loop, not a scenario: `xor-tui import FILE` writes a scenario "
+            "for each of its runs, and f in the app opens it"
+        )
+    first = next((line.strip() for line in lines if line.strip()), "")
+    if first.count(",") >= 2 and "=" not in first and not first.startswith(("[", "#")):
+        what = "a run's CSV table (as --csv writes it)" if first.startswith("epoch,loss,") else "a CSV table"
+        return f"{what}, not a scenario: a scenario is a TOML file (`xor-tui cases` lists the built-in ones)"
+    return None
 
 
 # ---------------------------------------------------------------- built in
