@@ -31,6 +31,7 @@ def test_log_range_is_log_spaced_and_keeps_its_ends():
         ("0:1:3", "finite numbers from"),
         ("nan", "finite numbers from"),
         ("1e9", "finite numbers from"),
+        ("0.001:1:1", "COUNT 1 takes one value; give FROM alone"),
     ],
 )
 def test_bad_ranges_are_refused(text, fragment):
@@ -204,3 +205,50 @@ async def test_sweep_screen_runs_its_own_sweep_and_a_click_selects():
         first = screen.query(Heatmap).first()
         await pilot.click(first, offset=(7 + 4 + 1, 2))  # top row (scale 2), second column (lr 0.1)
         assert screen.cursor == (1, 1)
+
+
+def test_per_layer_rates_give_way_to_the_grids_one_rate_and_the_sweep_says_so():
+    """A session with per-layer rates (as the app's l takes them): the grid's learning rate is
+    used for every layer, so its columns differ, and a note says the per-layer rates are not
+    used (they silently overrode the grid: every column the same)."""
+    config = Config(lr=0.25, layer_lr=(2.0, 0.25))
+    notes: list[str] = []
+    r = run_sweep(config, [0.001, 1.0], [1.0], 400, 30, note=notes.append)
+    assert notes[0] == "the grid's learning rate is one rate for every layer: the per-layer rates 2/0.25 are not used"
+    assert not torch.equal(r.shares[0, 0], r.shares[0, 1])
+    assert r.config_at(0, 1).layer_lr is None and r.config_at(0, 1).lr == 1.0
+
+
+def test_a_setting_off_the_fast_path_says_which_engine_it_takes():
+    notes: list[str] = []
+    run_survey(Config(weight_decay=0.01), 50, 5, note=notes.append)
+    why = "the fast path has no per-layer learning rates or weight decay"
+    assert notes == [f"{why}; using the torch engine (exact, slower)"]
+
+
+async def test_arrows_move_the_sweep_cursor_even_when_the_page_scrolls():
+    """At 120x36 the twelve-row maps are taller than the screen: up and down moved the page
+    instead of the cursor."""
+    from textual.app import App
+
+    from xor_tui.app.screens.sweep import SweepScreen
+    from xor_tui.core.sweep import SweepResult
+
+    lrs, scales = log_range("0.001:1:12", "lr", 1e-6, 1e6), log_range("0.25:4:12", "s", 1e-3, 1e3)
+    shares = torch.full((12, 12, 4), 0.25, dtype=torch.float64)
+    result = SweepResult(Config(), lrs, scales, 100, 200, 0, shares, 1.0)
+    screen = SweepScreen(Config(), result=result)
+
+    class Host(App):
+        def on_mount(self) -> None:
+            self.push_screen(screen)
+
+    app = Host()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        assert screen.query_one("#scroll").max_scroll_y > 0
+        start = screen.cursor
+        await pilot.press("up", "up", "right")
+        assert screen.cursor == (start[0] + 2, start[1] + 1)
+        await pilot.press("down")
+        assert screen.cursor == (start[0] + 1, start[1] + 1)

@@ -216,7 +216,7 @@ def cmd_cases() -> int:
     for name in names:
         sc = builtin(name)
         c = sc.config
-        lr = f"{c.lr:g}" if c.layer_lr is None else "/".join(f"{v:g}" for v in c.layer_lr)
+        lr = c.lr_text
         net = f"{c.shape_text} {'/'.join(a.spec for a in c.activations)}"
         net = net if len(net) <= 30 else f"{c.shape_text} {'/'.join(a.name[:4] for a in c.activations)}"
         line = Text.assemble(
@@ -300,9 +300,7 @@ def _print_replay(rp) -> None:
     con.print(
         Text.assemble(
             (printable(sc.name), "bold cyan"),
-            f"  {c.shape_text} ",
-            "/".join(a.label for a in c.activations),
-            f", {c.loss}, lr {c.lr:g}, start {sc.start.describe()}",
+            f"  {c.summary()}, start {sc.start.describe()}",
         )
     )
     if sc.description:

@@ -158,7 +158,7 @@ def print_survey(r: SurveyResult, con: Console) -> None:
         Text.assemble(
             ("survey ", "bold"),
             f"{r.n:,} networks x {r.epochs} epochs, ",
-            f"{c.shape_text} {'/'.join(a.label for a in c.activations)}, {c.loss}, lr {c.lr:g}, ",
+            f"{c.summary()}, ",
             f"seed {r.seed}",
         )
     )

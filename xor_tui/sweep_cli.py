@@ -119,7 +119,7 @@ def print_sweep(r) -> None:
         Text.assemble(
             ("sweep ", "bold"),
             f"{len(r.lrs)} learning rates x {len(r.scales)} init scales, {r.n:,} networks x {r.epochs} epochs each, ",
-            f"{c.shape_text} {'/'.join(a.label for a in c.activations)}, {c.loss}, seed {r.seed}",
+            f"{c.summary(lr=False)}, seed {r.seed}",
         )
     )
     for k, name in enumerate(OUTCOMES):

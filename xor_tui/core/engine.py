@@ -70,6 +70,21 @@ class Config:
     def shape_text(self) -> str:
         return "-".join(str(s) for s in self.sizes)
 
+    @property
+    def lr_text(self) -> str:
+        """``0.001``, or ``8/2/0.25`` for per-layer rates (one per layer, input side first)."""
+        return f"{self.lr:g}" if self.layer_lr is None else "/".join(f"{v:g}" for v in self.layer_lr)
+
+    def summary(self, lr: bool = True) -> str:
+        """The setting in one line: ``2-2-1 ReLU/ReLU, bce, lr 0.001`` (without the learning rate
+        when ``lr`` is false) and its weight decay, if any."""
+        text = f"{self.shape_text} {'/'.join(a.label for a in self.activations)}, {self.loss}"
+        if lr:
+            text += f", lr {self.lr_text}"
+        if self.weight_decay:
+            text += f", weight decay {self.weight_decay:g}{' (biases too)' if self.decay_bias else ''}"
+        return text
+
     def layer_index(self, name: str) -> int:
         """The index of a layer by name; SpecError for a name this network does not have."""
         names = self.layer_names

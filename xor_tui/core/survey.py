@@ -231,7 +231,7 @@ def _pick_trainer(config: Config, epochs: int, fast: bool | None, note) -> Calla
 
     why = fastsurvey.supported(config)
     if why is not None:
-        if note is not None and (fast or fastsurvey._UNAVAILABLE):
+        if note is not None:
             note(f"{why}; using the torch engine (exact, slower)")
         return _train_sharded
     try:

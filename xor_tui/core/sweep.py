@@ -43,6 +43,8 @@ def log_range(text: str, option: str, low: float, high: float) -> list[float]:
             raise SpecError(f"{option}: values must be finite numbers from {low:g} to {high:g}, got {v:g}")
     if not 1 <= count <= MAX_POINTS_PER_AXIS:
         raise SpecError(f"{option}: COUNT must be from 1 to {MAX_POINTS_PER_AXIS}, got {count}")
+    if count == 1 and len(parts) == 3 and a != b:
+        raise SpecError(f"{option}: COUNT 1 takes one value; give FROM alone ({a:g}) or a COUNT of 2 or more")
     if count > 1 and a >= b:
         raise SpecError(f"{option}: FROM must be below TO, got {a:g}:{b:g}")
     if count == 1:
@@ -74,7 +76,7 @@ class SweepResult:
         return row, col
 
     def config_at(self, row: int, col: int) -> Config:
-        return replace(self.config, lr=self.lrs[col])
+        return point_config(self.config, self.lrs[col])
 
     def points(self):
         for i, scale in enumerate(self.scales):
@@ -108,6 +110,11 @@ class SweepResult:
         return "\n".join(lines) + "\n"
 
 
+def point_config(config: Config, lr: float) -> Config:
+    """The setting at a grid point: the grid's learning rate, one rate for every layer."""
+    return replace(config, lr=lr, layer_lr=None)
+
+
 def run_sweep(
     config: Config,
     lrs: list[float],
@@ -124,12 +131,22 @@ def run_sweep(
     total = len(scales) * len(lrs) * max(epochs, 1)
     done = 0
     notes = note
+    if note is not None and config.layer_lr is not None:
+        note(f"the grid's learning rate is one rate for every layer: the per-layer rates {config.lr_text} are not used")
     for i, j, scale, lr in SweepResult(config, lrs, scales, n, epochs, seed, shares, 0).points():
         report = None
         if progress is not None:
             report = lambda d, t, base=done: progress(base + d * max(epochs, 1) // max(t, 1), total)  # noqa: E731
         r = run_survey(
-            replace(config, lr=lr), n, epochs, seed, report, init_scale=scale, stop=stop, note=notes, judge_start=False
+            point_config(config, lr),
+            n,
+            epochs,
+            seed,
+            report,
+            init_scale=scale,
+            stop=stop,
+            note=notes,
+            judge_start=False,
         )
         notes = None  # a note (compiling, no fast path) is said once, not per point
         counts = torch.bincount(r.outcome, minlength=len(OUTCOMES)).double()

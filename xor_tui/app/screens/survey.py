@@ -36,9 +36,7 @@ class SurveyScreen(Screen):
         with Vertical(id="form"):
             c = self.config
             yield Static(  # wraps at word boundaries when narrow (a Label would be cut)
-                f"Survey with the current settings: {c.shape_text} "
-                f"{'/'.join(a.label for a in c.activations)}, {c.loss}, lr {c.lr:g}, 200 epochs. "
-                "Networks (enter runs):",
+                f"Survey with the current settings: {c.summary()}, 200 epochs. Networks (enter runs):",
                 id="title",
                 markup=False,
             )

@@ -138,10 +138,12 @@ class SweepScreen(Screen):
 
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back"),
-        Binding("left", "move(0, -1)", "lr -", show=False),
-        Binding("right", "move(0, 1)", "lr +", show=False),
-        Binding("up", "move(1, 0)", "scale +", show=False),
-        Binding("down", "move(-1, 0)", "scale -", show=False),
+        # priority: the scrolled page under the maps would take up and down for itself
+        # (page up / page down and the mouse wheel still scroll it)
+        Binding("left", "move(0, -1)", "lr -", show=False, priority=True),
+        Binding("right", "move(0, 1)", "lr +", show=False, priority=True),
+        Binding("up", "move(1, 0)", "scale +", show=False, priority=True),
+        Binding("down", "move(-1, 0)", "scale -", show=False, priority=True),
         Binding("enter", "open", "Survey this cell"),
     ]
     DEFAULT_CSS = """
@@ -169,13 +171,13 @@ class SweepScreen(Screen):
         self.n, self.epochs, self.seed = n, epochs, seed
         self.cursor = (0, 0)
         self._closing = False
+        self.notes: list[str] = []  # one-line remarks from the sweep (compiling, per-layer rates, slow path)
 
     def compose(self) -> ComposeResult:
         c = self.config
         with Vertical(id="head"):
             yield Static(  # wraps at word boundaries when narrow (a Label would be cut)
-                f"Sweep: {c.shape_text} {'/'.join(a.label for a in c.activations)}, {c.loss}; "
-                "arrows select a cell, enter surveys it, ◆ is the current setting",
+                f"Sweep: {c.summary(lr=False)}; arrows select a cell, enter surveys it, ◆ is the current setting",
                 id="title",
                 markup=False,
             )
@@ -185,11 +187,13 @@ class SweepScreen(Screen):
             yield Grid(id="maps")
         yield KeyFooter()
 
+    def _training_text(self) -> str:
+        text = f"training {len(self.lrs)}x{len(self.scales)} points x {self.n:,} networks x {self.epochs} epochs…"
+        return "\n".join([text, *self.notes])
+
     def on_mount(self) -> None:
         if self.result is None:
-            self.query_one("#info", Static).update(
-                f"training {len(self.lrs)}x{len(self.scales)} points x {self.n:,} networks x {self.epochs} epochs…"
-            )
+            self.query_one("#info", Static).update(self._training_text())
             self._run()
         else:
             self._show(self.result)
@@ -200,6 +204,12 @@ class SweepScreen(Screen):
     @work(thread=True, exclusive=True)
     def _run(self) -> None:
         bar = self.query_one(ProgressBar)
+
+        def note(text: str) -> None:
+            self.notes.append(text)
+            if not self._closing:
+                self.app.call_from_thread(lambda: self.query_one("#info", Static).update(self._training_text()))
+
         try:
             result = run_sweep(
                 self.config,
@@ -210,6 +220,7 @@ class SweepScreen(Screen):
                 self.seed,
                 progress=lambda done, total: self.app.call_from_thread(bar.update, progress=done, total=total),
                 stop=lambda: self._closing,
+                note=note,
             )
         except KeyboardInterrupt:  # the screen was closed: nothing to show
             return
@@ -220,10 +231,12 @@ class SweepScreen(Screen):
         row, col = result.nearest(self.config.lr, 1.0)
         self.cursor = (row, col)
         self.query_one("#bar", ProgressBar).display = False
+        lasting = [t for t in self.notes if not t.startswith("compiling")]  # compiled: said its piece
         self.query_one("#info", Static).update(
             Text(
                 f"{len(result.lrs)} learning rates x {len(result.scales)} init scales, {result.n:,} networks x "
-                f"{result.epochs} epochs per cell, seed {result.seed} ({result.seconds:.1f} s). {outcome_legend()}.",
+                f"{result.epochs} epochs per cell, seed {result.seed} ({result.seconds:.1f} s). {outcome_legend()}."
+                + "".join(f"\n{t[:1].upper()}{t[1:]}." for t in lasting),
                 style="dim",
             )
         )
@@ -285,8 +298,7 @@ class CellSurveyScreen(Screen):
     def compose(self) -> ComposeResult:
         c = self.config
         yield Static(  # wraps when narrow
-            f" Survey: {c.shape_text} {'/'.join(a.label for a in c.activations)}, {c.loss}, lr {c.lr:.3g}, "
-            f"init scale x{self.scale:.3g}, {self.n:,} networks x {self.epochs} epochs",
+            f" Survey: {c.summary()}, init scale x{self.scale:.3g}, {self.n:,} networks x {self.epochs} epochs",
             id="title",
             markup=False,
         )
