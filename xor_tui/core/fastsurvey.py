@@ -400,7 +400,7 @@ def _specialise(generic: bytes, what: str, kinds: tuple[int, int, int]) -> bytes
     turns its status into -1 (never: the kernel cannot raise; numba's own C wrapper would
     report it through the Python C API and numba's helpers, which a process without numba
     lacks). Everything else is made internal, numba's entry inlined, and the module gets
-    LLVM's full optimisation as numba gives it (vectorisers included) for this machine."""
+    LLVM's full optimisation (vectorisers included) for this machine."""
     llvm = _llvm()
     # numba marks its reference-count helpers noinline; inlined, their calls on the kernel's
     # arrays (views of the caller's memory, nothing to count) fold away, and with them the
@@ -444,9 +444,9 @@ define i64 @{symbol}({params}) {{
     first.add_always_inliner_pass()
     first.add_global_dead_code_eliminate_pass()
     first.run(module, builder)
-    for f in module.functions:  # then as numba does: each function alone, then the module
-        if not f.is_declaration:
-            builder.getFunctionPassManager().run(f, builder)
+    # then the module's full optimisation. (numba also optimises each function alone first: for
+    # this kernel, whose epoch is inlined four times, that was half of a 13 s compile and made
+    # it no faster)
     passes = builder.getModulePassManager()
     passes.add_global_dead_code_eliminate_pass()
     passes.add_strip_dead_prototype_pass()
@@ -531,6 +531,21 @@ def _pool(workers: int):
         return _POOL
 
 
+def _scratch(*specs) -> tuple:
+    """Zeroed arrays of the given (shape, dtype), each starting on a cache line of its own and
+    none sharing one with another thread's: the group being trained is written every epoch,
+    and two threads writing one cache line would pass it back and forth between the cores."""
+    line = 64
+    sizes = [-(-int(np.prod(shape)) * np.dtype(dtype).itemsize // line) * line for shape, dtype in specs]
+    block = np.zeros(sum(sizes) + 2 * line, np.uint8)
+    at = -block.ctypes.data % line + line  # a line of padding before the first
+    out = []
+    for (shape, dtype), size in zip(specs, sizes):
+        out.append(block[at : at + int(np.prod(shape)) * np.dtype(dtype).itemsize].view(dtype).reshape(shape))
+        at += size
+    return tuple(out)
+
+
 def train(
     start: list,
     config,
@@ -571,12 +586,12 @@ def train(
     head = (*(a.ctypes.data for a in (P, *layers, halt, live)), n)
     groups = -(-CHUNK // LANES)
     kept = [  # each thread's scratch (see _kernels._make): S R H NET W
-        (
-            np.zeros((groups, 9, LANES), np.float32),
-            np.zeros((groups, LANES), np.int32),
-            np.zeros((groups, LANES), np.int32),
-            np.zeros((groups, LANES), np.int64),
-            np.zeros((2 * ROWS, LANES), np.float32),
+        _scratch(
+            ((groups, 9, LANES), np.float32),
+            ((groups, LANES), np.int32),
+            ((groups, LANES), np.int32),
+            ((groups, LANES), np.int64),
+            ((2 * ROWS, LANES), np.float32),
         )
         for _ in range(parts)
     ]
