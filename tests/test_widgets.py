@@ -358,3 +358,21 @@ async def test_a_maximised_panel_keeps_the_status_line_and_the_palette_has_one_m
         ]
         assert sum("screen" in t.lower() and "save" in t.lower() for t in titles) == 1
         assert "Screenshot" not in titles
+
+
+async def test_every_theme_draws_text_in_a_colour_other_than_its_background():
+    """The ANSI themes leave foreground and background to the terminal ("ansi_default", parsed
+    as black): the tiles' 0/1 labels and the input space's were black on black."""
+    from textual.theme import BUILTIN_THEMES
+
+    from xor_tui.app.main import MainScreen, XorApp
+
+    app = XorApp()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        for name in BUILTIN_THEMES:
+            app.theme = name
+            await pilot.pause()
+            pal = px.theme_colours(screen)
+            assert pal["foreground"].rgb != pal["background"].rgb, name

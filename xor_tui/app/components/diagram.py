@@ -451,11 +451,13 @@ class NetworkDiagram(LinesWidget, can_focus=True):
             scale = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
             image = px.diverging_rgb(grid / scale, pal["warning"], mid, pal["primary"])
         cells = px.half_blocks(image)
-        # the four XOR points at the corners, as the target they should give
-        fg = px.rgb(pal["foreground"])
+        # the four XOR points at the corners, as the target they should give, in whichever of the
+        # theme's text and background colours stands out more on the tile there
+        inks = (px.rgb(pal["foreground"]), px.rgb(pal["background"]))
         for (c, r), target in (((0, 3), "0"), ((0, 0), "1"), ((tile_w - 1, 3), "1"), ((tile_w - 1, 0), "0")):
             bg = image[2 * r + (1 if r == 3 else 0), c]
-            cells[r][c] = (target, px.rgb_style(fg, bg, True))
+            ink = max(inks, key=lambda ink, bg=bg: abs(px.luminance(ink) - px.luminance(bg)))
+            cells[r][c] = (target, px.rgb_style(ink, bg, True))
         return cells
 
     def on_click(self, event) -> None:

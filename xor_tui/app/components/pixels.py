@@ -163,6 +163,12 @@ def _parse_all(items: tuple[tuple[str, str], ...]) -> dict[str, Color]:
             out[k] = Color.parse(v)
         except Exception:  # noqa: BLE001 - "auto 87%" and the like are not plain colours
             continue
+    # the ANSI themes leave both to the terminal ("ansi_default", which parses as black): text
+    # drawn in "foreground" on "background" was black on black. They name the pair they mean.
+    if out.get("foreground") == out.get("background"):
+        for key in ("foreground", "background"):
+            if f"ansi-{key}" in out:
+                out[key] = out[f"ansi-{key}"]
     return out
 
 
@@ -192,6 +198,11 @@ def diverging(v: float, neg: Color, mid: Color, pos: Color, steps: int = 24) -> 
 
 def rgb(c: Color) -> np.ndarray:
     return np.array([c.r, c.g, c.b], dtype=float)
+
+
+def luminance(rgb_: np.ndarray) -> float:
+    """Relative brightness of an RGB triple (0-255), 0 to 1, as the eye weighs the channels."""
+    return float(rgb_[0] * 0.2126 + rgb_[1] * 0.7152 + rgb_[2] * 0.0722) / 255
 
 
 def diverging_rgb(v: np.ndarray, neg: Color, mid: Color, pos: Color, steps: int = 24) -> np.ndarray:
