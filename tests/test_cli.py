@@ -242,3 +242,17 @@ def test_a_reader_that_goes_away_gets_no_traceback_and_141():
     proc.stdout.close()  # like `| head -1`
     err = proc.stderr.read()
     assert proc.wait(timeout=120) == 141 and err == b""
+
+
+def test_help_imports_no_torch():
+    """`xor-tui --help` and `xor-tui sweep --help` answer at once (they took ~3 s importing
+    torch for the outcomes' legend)."""
+    code = (
+        "import sys\n"
+        "from xor_tui.cli import build_parser\n"
+        "p = build_parser()\n"
+        "p.format_help()\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-500:]

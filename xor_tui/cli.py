@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_import(sub)
 
-    from .core.survey import outcome_legend
+    from .core.outcomes import outcome_legend
 
     s = sub.add_parser(
         "survey",

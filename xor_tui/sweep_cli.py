@@ -6,12 +6,12 @@ import json
 import sys
 
 from .cli import interrupted, say
-from .core.activations import SpecError
-from .survey_cli import EXIT_INTERRUPTED, check_target, run_with_progress
+
+# the rest is imported when the command runs: building the parser (--help) imports no torch
 
 
 def add_sweep_parser(sub) -> None:
-    from .core.survey import outcome_legend
+    from .core.outcomes import outcome_legend
 
     w = sub.add_parser(
         "sweep",
@@ -41,6 +41,7 @@ def sweep_setup(args):
     """(config, lrs, scales) from the arguments, or SpecError naming the option."""
     from types import SimpleNamespace
 
+    from .core.activations import SpecError
     from .core.sweep import MAX_WORK, log_range
     from .survey_cli import survey_config
 
@@ -58,6 +59,9 @@ def sweep_setup(args):
 
 
 def cmd_sweep(args) -> int:
+    from .core.activations import SpecError
+    from .survey_cli import EXIT_INTERRUPTED, check_target, run_with_progress
+
     try:
         config, lrs, scales = sweep_setup(args)
     except SpecError as exc:

@@ -20,21 +20,9 @@ import torch
 from . import engine, losses
 from .diagnosis import classify, features, is_source_net
 from .engine import Config, Layer
+from .outcomes import OUTCOME_MEANING, OUTCOMES, outcome_legend  # noqa: F401 (re-exported)
 from .run import Start
 from .scenario import Scenario
-
-OUTCOMES = ("solved", "halted", "stuck", "learning")
-OUTCOME_MEANING = {  # how a run ends, as _judge_end decides it
-    "solved": "all four rows on the right side of 0.5",
-    "halted": "BCELoss refused an output outside [0, 1], or the loss was not finite",
-    "stuck": "no parameter has any gradient: nothing will change again",
-    "learning": "some parameter still changes (not necessarily towards a solution)",
-}
-
-
-def outcome_legend(sep: str = "; ") -> str:
-    return sep.join(f"{name}: {what}" for name, what in OUTCOME_MEANING.items())
-
 
 # a survey's limits (a single run's epochs are limited by run.MAX_EPOCHS)
 MAX_N = 10_000_000  # networks (memory stays bounded: they are trained in shards)
