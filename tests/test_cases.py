@@ -175,3 +175,18 @@ def test_case_8s_frozen_hidden_bias_is_noted_against_the_source():
 
     text = "\n".join(Session.from_scenario(builtin("case8")).frame().explanation)
     assert "The source says the hidden biases update; at epoch 0 hidden.bias[0] receives no gradient." in text
+
+
+def test_bce_logits_says_the_output_activation_is_not_used():
+    """With BCEWithLogitsLoss the output activation does nothing (the loss takes z): a user who
+    picks Tanh there sees the same losses as with sigmoid and needs to be told why."""
+    from xor_tui.core.scenario import resolve
+    from xor_tui.core.session import Session
+
+    s = Session.from_scenario(resolve("case1"))
+    s.set_activation("output", "tanh")
+    s.set_loss("bce-logits")
+    note = "BCEWithLogitsLoss takes the output's pre-activation z: the output activation (Tanh) is not used"
+    assert any(line.startswith(note) for line in s.frame().explanation)
+    s.set_activation("output", "identity")
+    assert not any("is not used" in line for line in s.frame().explanation)

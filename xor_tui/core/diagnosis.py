@@ -90,6 +90,12 @@ def diagnose(record: Record) -> Diagnosis:
         for ref in engine.all_params(config):
             (flowing if engine.get_value(record.grads, ref) != 0 else frozen).add(ref.name(config))
     d = Diagnosis(record.epoch, active, dead, flowing, frozen)
+    out = config.activations[-1]
+    if config.loss == "bce-logits" and out.name != "identity":
+        d.notes.append(
+            f"BCEWithLogitsLoss takes the output's pre-activation z: the output activation ({out.label}) "
+            "is not used, and the prediction is sigmoid(z)."
+        )
     _classify(d, record)
     d.explanation = _explain(d, record)
     return d
