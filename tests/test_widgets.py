@@ -376,3 +376,29 @@ async def test_every_theme_draws_text_in_a_colour_other_than_its_background():
             await pilot.pause()
             pal = px.theme_colours(screen)
             assert pal["foreground"].rgb != pal["background"].rgb, name
+
+
+async def test_a_prediction_a_hair_from_one_half_shows_which_side_it_is_on():
+    """+0.5000 with ✓ on one row and ✗ on another read as a contradiction: a prediction within
+    5e-5 of 0.5 (not 0.5 itself) gets six decimals."""
+    sc = parse(
+        """
+        name = "a-hair-below-half"
+        [network]
+        hidden = [2]
+        [start.params]
+        "hidden.weight" = [[0.0, 0.0], [0.0, 0.0]]
+        "hidden.bias" = [0.0, 0.0]
+        "output.weight" = [[0.0, 0.0]]
+        "output.bias" = [0.49999]
+        """
+    )
+    frame = Session.from_scenario(sc).frame()
+    rows = RowsTable()
+    app = One(rows, (78, 5), lambda r: r.show(frame))
+    async with app.run_test(size=(100, 12)) as pilot:
+        await pilot.pause()
+        lines = screen_lines(app)
+        marked = [line for line in lines if "+0.499990" in line]
+        assert len(marked) == 4 and "+0.5000 " not in "\n".join(lines)
+        assert [line.split("+0.499990")[1].split()[0] for line in marked] == ["✓", "✗", "✗", "✓"]

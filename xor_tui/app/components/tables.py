@@ -86,7 +86,10 @@ class RowsTable(LinesWidget, can_focus=True):
             if row.offending:
                 t.append(" " + px.outside_unit(row.output_out).rjust(9), px.style(fg, pal["error"], True))
             else:
-                t.append(" " + S.fmt(row.prediction, 9, 4), px.style(fg))
+                # near 0.5, enough digits to show the side the ✓ or ✗ is about (+0.5000 on
+                # both sides of it read as a contradiction)
+                near = row.prediction != 0.5 and abs(row.prediction - 0.5) < 5e-5
+                t.append(" " + S.fmt(row.prediction, 9, 6 if near else 4), px.style(fg))
             t.append(" ✓" if row.correct else " ✗", px.style(pal["success" if row.correct else "error"], bold=True))
             if r < 3:
                 t.append("\n")
