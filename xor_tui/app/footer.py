@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
+from textual.message import Message
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
@@ -11,6 +13,10 @@ class KeyFooter(Footer):
     of CPU at 120x36) on every bindings refresh: each focus change, dialog opened or closed,
     and twice per background run (keys dim while it runs). This one rebuilds only when the
     keys it would show, their labels or whether they are enabled have changed."""
+
+    class Fitted(Message):
+        """Which keys fit changed (the footer's width did): a copy of the screen kept by a
+        dialog over it is out of date."""
 
     _shown: tuple | None = None
     _rebuilding = False  # a rebuild is asked for and has not run yet
@@ -51,3 +57,33 @@ class KeyFooter(Footer):
             if isinstance(widget, FooterKey) and not widget.has_class("-command-palette"):
                 widget.set_reactive(FooterKey.compact, self.compact)
             yield widget
+        self.call_after_refresh(lambda: self.fit(self.size.width))
+
+    def on_resize(self) -> None:
+        self.fit(self.size.width)
+
+    def fit(self, width: int) -> None:
+        """Show the keys that fit whole in ``width`` columns, in their order; the rest are
+        hidden, not cut ("s Res" at 80 columns). A key is as wide as its label and
+        description and three spaces (compact: one), which is what FooterKey draws. The
+        palette's key keeps its place unless the footer is ``narrow`` (app.tcss hides it).
+        MainScreen calls it as it is resized, so that the new layout already has it."""
+        keys = list(self.query(FooterKey))
+        room = width
+        if not self.has_class("narrow"):
+            room -= sum(_width(key) for key in keys if key.has_class("-command-palette"))
+        used, fits, changed = 0, True, False
+        for key in keys:
+            if key.has_class("-command-palette"):
+                continue
+            fits = fits and used + _width(key) <= room
+            if key.display != fits:
+                key.display, changed = fits, True
+            used += _width(key) if fits else 0
+        if changed:
+            self.post_message(self.Fitted())
+
+
+def _width(key: FooterKey) -> int:
+    pad = 1 if key.has_class("-compact") else 3
+    return cell_len(key.key_display) + cell_len(key.description) + pad

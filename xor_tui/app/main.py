@@ -99,6 +99,10 @@ class MainScreen(Screen):
         self._fit(event.size)
         self.call_after_refresh(self._redraw_screens_above)
 
+    def on_key_footer_fitted(self) -> None:
+        # keys shown or hidden: once this screen is laid out again, the dialogs' copy is redone
+        self.call_after_refresh(self.on_panel_key_changed)
+
     def on_panel_key_changed(self) -> None:
         """A panel's key follows its width and changes after this screen's own resize (the
         panel hears of its new size later): the dialogs' dimmed copy is redone once more."""
@@ -117,7 +121,9 @@ class MainScreen(Screen):
         self.set_class(size.height < 30, "compact")
         # below FOOTER_ROOM columns the palette's key (^p, in the help) gives its place to the
         # others (help and quit come first); the footer's class, not the screen's: only it is restyled
-        self.query_one(KeyFooter).set_class(size.width < self.FOOTER_ROOM, "narrow")
+        footer = self.query_one(KeyFooter)
+        footer.set_class(size.width < self.FOOTER_ROOM, "narrow")
+        footer.fit(size.width)
 
     def on_screen_suspend(self) -> None:
         """Any dialog (or the survey, help, palette) on top pauses play."""
