@@ -564,6 +564,17 @@ async def test_load_a_file_with_errors_then_a_good_one(tmp_path):
         assert app.session.name == "good" and "seed 5" in status(app)
 
 
+async def test_a_file_under_home_opens_by_its_tilde_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "mine.toml").write_text('name = "mine"\n[start]\nseed = 7\n')
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f")
+        await type_text(pilot, "~/mine.toml")
+        await pilot.press("enter")
+        assert app.session.name == "mine" and "seed 7" in status(app)
+
+
 async def test_saved_session_replays_exactly(tmp_path):
     path = tmp_path / "session.toml"
     app = XorApp()

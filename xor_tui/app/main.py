@@ -352,6 +352,8 @@ class MainScreen(Screen):
 
         def check(text: str) -> str | None:
             path = text.strip()
+            if path.startswith("~"):  # as a shell would (w's save dialog does too)
+                path = os.path.expanduser(path)
             loaded.clear()
             try:
                 if path.endswith(".pt"):
