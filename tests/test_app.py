@@ -729,9 +729,12 @@ async def test_the_survey_screens_title_wraps_whole_at_80_columns():
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("h", "o", "m", "v")  # long activation and loss names
         await pilot.pause()
-        assert app.screen.query_one("#title").size.height == 2  # wrapped, not cut
-        shown = " ".join(line.strip() for line in screen_text(app).splitlines()[1:3])
-        assert "LeakyReLU(0.01)/LeakyReLU(0.01), bce-logits, lr 0.001" in shown
+        assert app.screen.query_one("#title").size.height == 3  # wrapped, not cut
+        shown = " ".join(line.strip() for line in screen_text(app).splitlines()[1:4])
+        assert (
+            "LeakyReLU(0.01)/LeakyReLU(0.01), bce-logits (which takes z: the output activation is unused), lr 0.001"
+            in shown
+        )
         assert shown.endswith("Networks (enter runs):")
 
 

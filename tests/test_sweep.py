@@ -162,7 +162,7 @@ async def test_sweep_screen_draws_a_heatmap_per_outcome_and_opens_a_cells_survey
         assert screen.cursor == (1, 1)
         # percentages shown are the shares
         solved = round(100 * float(tiny.share("solved")[1, 1]))
-        assert f"◆{solved:>3}"[:4].strip("◆ ") in text
+        assert f"{solved:>3}◆" in text
         await pilot.press("left", "up")
         assert screen.cursor == (2, 0) and maps[2].cursor == (2, 0)
         await pilot.press("enter")
@@ -252,3 +252,16 @@ async def test_arrows_move_the_sweep_cursor_even_when_the_page_scrolls():
         assert screen.cursor == (start[0] + 2, start[1] + 1)
         await pilot.press("down")
         assert screen.cursor == (start[0] + 1, start[1] + 1)
+
+
+def test_tables_written_to_a_pipe_keep_every_label_whole(capsys):
+    assert main(["sweep", "--n", "10", "--epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "0.00187" in out and "x0.882" in out and "…" not in out
+
+
+def test_bce_logits_settings_say_the_output_activation_is_unused():
+    from xor_tui.core.activations import parse_activation
+
+    c = Config((2,), (parse_activation("relu"), parse_activation("tanh")), "bce-logits", 0.1)
+    assert c.summary() == "2-2-1 ReLU/Tanh, bce-logits (which takes z: the output activation is unused), lr 0.1"

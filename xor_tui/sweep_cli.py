@@ -117,7 +117,9 @@ def print_sweep(r) -> None:
 
     from .core.survey import OUTCOMES
 
-    con = Console()
+    # a terminal narrower than the tables folds them; a pipe or a file gets them whole (rich
+    # assumes 80 columns there and cut the labels mid-number: '0.0…')
+    con = Console() if sys.stdout.isatty() else Console(width=max(80, 12 + 9 * len(r.lrs)))
     c = r.config
     con.print(
         Text.assemble(

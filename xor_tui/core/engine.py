@@ -79,6 +79,8 @@ class Config:
         """The setting in one line: ``2-2-1 ReLU/ReLU, bce, lr 0.001`` (without the learning rate
         when ``lr`` is false) and its weight decay, if any."""
         text = f"{self.shape_text} {'/'.join(a.label for a in self.activations)}, {self.loss}"
+        if self.loss == "bce-logits" and self.activations[-1].name != "identity":
+            text += " (which takes z: the output activation is unused)"
         if lr:
             text += f", lr {self.lr_text}"
         if self.weight_decay:

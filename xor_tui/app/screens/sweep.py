@@ -84,9 +84,7 @@ class Heatmap(Widget):
                 share = float(shares[i, j])
                 rgb, fg = colour(share)
                 pct = round(100 * share)
-                body = f"{pct:>3}" if pct < 100 else "100"
-                if self.current == (i, j):
-                    body = "◆" + body[1:] if pct < 100 else "◆99"
+                body = f"{pct:>3}"
                 style = f"{fg} on rgb({rgb[0]},{rgb[1]},{rgb[2]})"
                 if self.cursor == (i, j):
                     style += " reverse bold"
@@ -94,7 +92,9 @@ class Heatmap(Widget):
                 bg = f"on rgb({rgb[0]},{rgb[1]},{rgb[2]})" + (" reverse" if self.cursor == (i, j) else "")
                 t.append(" " * (len(body) - len(digits)), style=bg)
                 t.append(digits, style=style)
-                t.append(" ", style=bg)
+                # the current setting's mark in the gap after its number (in place of a digit,
+                # a share of 100 was shown as 99)
+                t.append("◆" if self.current == (i, j) else " ", style=style if self.current == (i, j) else bg)
             t.append("\n")
         # x axis: the first and last learning rates, and others every few columns where they fit
         width = LABEL + cols * CELL
@@ -177,7 +177,8 @@ class SweepScreen(Screen):
         c = self.config
         with Vertical(id="head"):
             yield Static(  # wraps at word boundaries when narrow (a Label would be cut)
-                f"Sweep: {c.summary(lr=False)}; arrows select a cell, enter surveys it, ◆ is the current setting",
+                f"Sweep: {c.summary(lr=False)}; arrows select a cell, enter surveys it"
+                + (", ◆ is the current setting" if c.layer_lr is None else ""),
                 id="title",
                 markup=False,
             )
@@ -244,7 +245,8 @@ class SweepScreen(Screen):
         maps.remove_children()
         for outcome in OUTCOMES:
             h = Heatmap(result, outcome, classes="map")
-            h.current = (row, col)  # the current lr at PyTorch's default init scale
+            # the current lr at PyTorch's default init scale; per-layer rates are on no cell
+            h.current = (row, col) if self.config.layer_lr is None else None
             h.cursor = self.cursor
             maps.mount(h)
         self._fit()
