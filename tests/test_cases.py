@@ -190,3 +190,29 @@ def test_bce_logits_says_the_output_activation_is_not_used():
     assert any(line.startswith(note) for line in s.frame().explanation)
     s.set_activation("output", "identity")
     assert not any("is not used" in line for line in s.frame().explanation)
+
+
+def test_a_loss_that_is_not_finite_names_no_row():
+    """MSELoss over all four rows overflowing: the halt line read 'on row(s) -: ...'."""
+    from xor_tui.core.scenario import parse
+    from xor_tui.core.session import Session
+
+    sc = parse(
+        """
+        name = "inf-loss"
+        [network]
+        hidden = [2]
+        activations = ["relu", "identity"]
+        [training]
+        loss = "mse"
+        [start.params]
+        "hidden.weight" = [[0.0, 0.0], [0.0, 0.0]]
+        "hidden.bias" = [0.0, 0.0]
+        "output.weight" = [[0.0, 0.0]]
+        "output.bias" = [3e38]
+        """
+    )
+    first = Session.from_scenario(sc).frame().explanation[0]
+    assert first == (
+        "Epoch 0: training halted ('loss is inf'): the loss is not finite; a step would only spread NaN or inf."
+    )

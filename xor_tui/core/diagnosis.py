@@ -241,8 +241,8 @@ def _explain(d: Diagnosis, record: Record) -> list[str]:
     lines = []
     if record.halt is not None:
         h = record.halt
-        rows = _rows_text(list(h.rows)) if h.rows else "-"
-        lines.append(f"Epoch {h.epoch}: training halted ({h.message!r}) on row(s) {rows}: {h.reason}.")
+        where = f" on row(s) {_rows_text(list(h.rows))}" if h.rows else ""  # a loss over all four: no row
+        lines.append(f"Epoch {h.epoch}: training halted ({h.message!r}){where}: {h.reason}.")
     out_act = config.activations[-1]
     out_rows = d.active[-1][0]
     if out_act.flat_below_zero and not any(out_rows) and config.loss != "bce-logits":
