@@ -17,8 +17,9 @@ survey loads it and calls it through ctypes (which releases the GIL), without im
 ~30 ms instead of the ~1.1 s numba's import and own cache took of every ``xor-tui survey``.
 
 Which settings take this path: a 2-2-1 network with ReLU, LeakyReLU(slope) or identity
-in the hidden layer; ReLU, LeakyReLU(slope), identity or sigmoid at the output; BCELoss,
-BCEWithLogitsLoss or MSELoss; any learning rate; no per-layer rates, no weight decay.
+in the hidden layer; ReLU, LeakyReLU(slope), identity or sigmoid at the output (any, with
+BCEWithLogitsLoss, which does not use it); BCELoss, BCEWithLogitsLoss or MSELoss; any
+learning rate; no per-layer rates, no weight decay.
 Everything else (other activations, two hidden layers, other widths) takes the torch
 engine. ``supported(config)`` says which, and why not.
 
@@ -111,9 +112,10 @@ def supported(config) -> str | None:
     hid, out = config.activations
     if hid.name not in PIECEWISE_ACTS:
         return f"the fast path has no {hid.label} hidden layer"
-    if out.name not in PIECEWISE_ACTS + ("sigmoid",):
+    # BCEWithLogitsLoss takes the pre-activation: the output activation is unused, any will do
+    if config.loss != "bce-logits" and out.name not in PIECEWISE_ACTS + ("sigmoid",):
         return f"the fast path has no {out.label} output"
-    return None  # (BCEWithLogitsLoss takes the pre-activation: the output activation is unused)
+    return None
 
 
 # --------------------------------------------------------------------- driving it
