@@ -513,15 +513,17 @@ class Run:
             return None
         return end
 
-    def prepare_fast(self, note: Callable[[str], None] | None = None) -> bool:
-        """Have the fused kernel of the current setting at hand, if long stretches take it:
-        loaded from the cache, or compiled (seconds, once per setting and machine; ``note``
-        hears one line first). False when the setting does not take it or it cannot be had
-        here. A session calls it before taking its lock: the screen never waits on a compile."""
-        config = self._current.config
-        if not fast_replay(config):
+    def prepare_fast(self, epoch: int, note: Callable[[str], None] | None = None) -> bool:
+        """Have the fused kernel of the current setting at hand if advancing towards ``epoch``
+        takes a stretch through it (``fast_end``; a fixed point is filled in instead): loaded
+        from the cache, or compiled (seconds, once per setting and machine; ``note`` hears one
+        line first). False when no stretch would, or the kernel cannot be had here. A session
+        calls it before taking its lock: the screen never waits on a compile."""
+        if self.fast_end(epoch) is None or self.is_repeat(self.epoch):
             return False
         from . import fastsurvey
+
+        config = self._current.config
 
         if note is not None and fastsurvey.needs_compiling(config, "path"):
             note(fastsurvey.compile_note("path"))
@@ -533,14 +535,11 @@ class Run:
 
     def _fast(self, epoch: int, note: Callable[[str], None] | None = None) -> bool:
         """Advance a stretch with the fused kernel; False when it does not apply here."""
-        end = self.fast_end(epoch)
-        if end is None:
+        if not self.prepare_fast(epoch, note):  # no stretch here, or no kernel: step by step
             return False
         from . import fastsurvey
 
-        k, config = self.epoch, self._current.config
-        if not self.prepare_fast(note):  # no kernel here: step by step
-            return False
+        k, config, end = self.epoch, self._current.config, self.fast_end(epoch)
         rows, why = fastsurvey.trajectory(self._flat[k].numpy(), config, end - k)
         m = len(rows)
         if m == 0:  # the current state halts: step() says so with torch's message

@@ -188,7 +188,8 @@ class Session:
         while True:
             if should_stop():
                 return "stopped"
-            self.run.prepare_fast(note)  # a compile, if any, with the lock free: the screen still draws
+            if not self._ahead:  # a compile, if any, with the lock free: the screen still draws
+                self.run.prepare_fast(min(epoch, self.run.epoch + self.SLICE), note)
             with self.lock:
                 if self.run.halted:
                     return "halted"
@@ -287,7 +288,7 @@ class Session:
                 for name, v, now in zip(c.layer_names, value, current):
                     if v != now:
                         self._act(SetLr(self.epoch, v, name))
-            return "/".join(f"{v:g}" for v in value)
+            return engine.rates_text(c.lr, value)
         if c.layer_lr is None and value == c.lr:
             return None
         self._act(SetLr(self.epoch, value))
