@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
+from ..core.text import capitalised
+
 # how a Textual key name is written for people
 KEY_LABELS = {
     "space": "space",
@@ -167,7 +169,7 @@ def bindings() -> list[Binding]:
 
 def help_rows() -> list[tuple[str, str]]:
     """(keys, what they do) for every entry, in order."""
-    return [(k.keys_text, k.help[0].upper() + k.help[1:]) for k in KEYS]
+    return [(k.keys_text, capitalised(k.help)) for k in KEYS]
 
 
 def readme_table() -> str:

@@ -23,7 +23,7 @@ from ..core.printout import printed_runs
 from ..core.run import check_seed, check_value
 from ..core.scenario import ScenarioError, builtin, builtin_names, resolve, save
 from ..core.session import Session
-from ..core.text import printable
+from ..core.text import capitalised, printable
 from ..core.view import Frame
 from . import keymap
 from .components.diagram import NetworkDiagram
@@ -182,7 +182,7 @@ class MainScreen(Screen):
         self.say(event.text, error=True)
 
     def on_player_note(self, event: Player.Note) -> None:
-        self.say(f"{event.text[:1].upper()}{event.text[1:]}…")
+        self.say(f"{capitalised(event.text)}…")
 
     def on_player_changed(self, _: Player.Changed) -> None:
         if not self.player.busy:
@@ -657,7 +657,7 @@ class XorApp(App):
             return
         for k in keymap.palette_entries():
             yield SystemCommand(
-                k.help[0].upper() + k.help[1:],
+                capitalised(k.help),
                 f"xor-tui: {k.keys_text}",
                 lambda a=k.action: self.call_later(main.run_action, a),
             )

@@ -272,8 +272,9 @@ def _group_epoch(LOSS, OUT, HID, W, WI, A, B, ep, CHECK, hs, os_, neg_lr):
         W[B + 8, j] = nc if step else c
         go = r & ~(bad | (same & CHECK))
         WI[B + 9, j] = np.int32(1) if go else np.int32(0)
-        # the old halt epoch loaded whatever happens: loaded only when kept, it became a masked
-        # load, which waits on AMD until the last epoch's store has left the store queue
+        # the old halt epoch loaded whatever happens (loaded only when kept, it became a masked
+        # load of the row the last epoch stored; measured, that cost no time, but plain loads
+        # are what the rest of the epoch does)
         was = WI[A + 10, j]
         WI[B + 10, j] = ep if (r & bad) else was
         running |= go

@@ -91,7 +91,7 @@ def diagnose(record: Record) -> Diagnosis:
             (flowing if engine.get_value(record.grads, ref) != 0 else frozen).add(ref.name(config))
     d = Diagnosis(record.epoch, active, dead, flowing, frozen)
     out = config.activations[-1]
-    if config.loss == "bce-logits" and out.name != "identity":
+    if not config.output_act_used and out.name != "identity":
         d.notes.append(
             f"BCEWithLogitsLoss takes the output's pre-activation z: the output activation ({out.label}) "
             "is not used, and the prediction is sigmoid(z)."
@@ -245,11 +245,11 @@ def _explain(d: Diagnosis, record: Record) -> list[str]:
         lines.append(f"Epoch {h.epoch}: training halted ({h.message!r}){where}: {h.reason}.")
     out_act = config.activations[-1]
     out_rows = d.active[-1][0]
-    if out_act.flat_below_zero and not any(out_rows) and config.loss != "bce-logits":
+    if out_act.flat_below_zero and not any(out_rows) and config.output_act_used:
         lines.append(
             "The output is inactive on all four rows, so its ReLU passes no gradient: no parameter can change."
         )
-    elif out_act.flat_below_zero and not all(out_rows) and config.loss != "bce-logits":
+    elif out_act.flat_below_zero and not all(out_rows) and config.output_act_used:
         on = [r for r in range(4) if out_rows[r]]
         lines.append(f"The output is active only on row(s) {_rows_text(on)}; only those rows send gradient back.")
     for name in d.dead:

@@ -72,14 +72,19 @@ class Config:
 
     @property
     def lr_text(self) -> str:
-        """``0.001``, or ``8/2/0.25`` for per-layer rates (one per layer, input side first)."""
-        return f"{self.lr:g}" if self.layer_lr is None else "/".join(f"{v:g}" for v in self.layer_lr)
+        return rates_text(self.lr, self.layer_lr)
+
+    @property
+    def output_act_used(self) -> bool:
+        """False for BCEWithLogitsLoss, which takes the output's pre-activation z: whatever the
+        output activation is, it is not applied."""
+        return self.loss != "bce-logits"
 
     def summary(self, lr: bool = True) -> str:
         """The setting in one line: ``2-2-1 ReLU/ReLU, bce, lr 0.001`` (without the learning rate
         when ``lr`` is false) and its weight decay, if any."""
         text = f"{self.shape_text} {'/'.join(a.label for a in self.activations)}, {self.loss}"
-        if self.loss == "bce-logits" and self.activations[-1].name != "identity":
+        if not self.output_act_used and self.activations[-1].name != "identity":
             text += " (which takes z: the output activation is unused)"
         if lr:
             text += f", lr {self.lr_text}"
@@ -102,6 +107,11 @@ class Config:
         acts = list(self.activations)
         acts[layer] = act
         return replace(self, activations=tuple(acts))
+
+
+def rates_text(lr: float, layer_lr=None) -> str:
+    """``0.001``, or ``8/2/0.25`` for per-layer rates (one per layer, input side first)."""
+    return f"{lr:g}" if layer_lr is None else "/".join(f"{v:g}" for v in layer_lr)
 
 
 MAX_LR = 1e6

@@ -112,8 +112,7 @@ def supported(config) -> str | None:
     hid, out = config.activations
     if hid.name not in PIECEWISE_ACTS:
         return f"the fast path has no {hid.label} hidden layer"
-    # BCEWithLogitsLoss takes the pre-activation: the output activation is unused, any will do
-    if config.loss != "bce-logits" and out.name not in PIECEWISE_ACTS + ("sigmoid",):
+    if config.output_act_used and out.name not in PIECEWISE_ACTS + ("sigmoid",):  # unused: any will do
         return f"the fast path has no {out.label} output"
     return None
 
@@ -129,7 +128,7 @@ def _kinds(config) -> tuple[int, int, int]:
     hid, out = config.activations
     loss = LOSS_KIND[config.loss]
     okind = SIGMOID if out.name == "sigmoid" else RELU if out.name == "relu" else LEAKY
-    if loss == LOGITS:  # BCEWithLogitsLoss takes the pre-activation: the output activation is unused
+    if not config.output_act_used:  # never applied: one kernel serves every output activation
         okind = RELU
     return loss, okind, RELU if hid.name == "relu" else LEAKY
 

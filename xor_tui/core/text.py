@@ -25,3 +25,9 @@ def printable(text: str, limit: int = 200) -> str:
     if cut:
         result += f"... ({len(text):,} characters)"
     return result
+
+
+def capitalised(text: str) -> str:
+    """``text`` with its first letter upper case, the rest as it was (str.capitalize lowers it:
+    'BCELoss' would become 'Bceloss')."""
+    return text[:1].upper() + text[1:]

@@ -204,7 +204,7 @@ class ConfigSummary:
     @property
     def lr_text(self) -> str:
         """``0.001`` or ``0.01/0.001`` for per-layer rates."""
-        return f"{self.lr:g}" if self.layer_lr is None else "/".join(f"{v:g}" for v in self.layer_lr)
+        return engine.rates_text(self.lr, self.layer_lr)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from textual.widgets import ProgressBar, Static
 from ...core.engine import Config
 from ...core.survey import OUTCOMES, outcome_legend, run_survey
 from ...core.sweep import SweepResult, log_range, run_sweep
+from ...core.text import capitalised
 from ..footer import KeyFooter
 from .survey import render_survey
 
@@ -237,7 +238,7 @@ class SweepScreen(Screen):
             Text(
                 f"{len(result.lrs)} learning rates x {len(result.scales)} init scales, {result.n:,} networks x "
                 f"{result.epochs} epochs per cell, seed {result.seed} ({result.seconds:.1f} s). {outcome_legend()}."
-                + "".join(f"\n{t[:1].upper()}{t[1:]}." for t in lasting),
+                + "".join(f"\n{capitalised(t)}." for t in lasting),
                 style="dim",
             )
         )
