@@ -12,6 +12,8 @@ import textual.constants
 import textual.pilot
 from textual import _wait
 
+import xor_tui  # noqa: F401  (first: it sets MKL_CBWR before torch makes an MKL call)
+
 COUNTS: Counter = Counter()
 
 # Pilot waits, after every key and pause, until the app looks idle: a 20 ms window with under
