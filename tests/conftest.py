@@ -12,7 +12,7 @@ import textual.constants
 import textual.pilot
 from textual import _wait
 
-import xor_tui  # noqa: F401  (first: it sets MKL_CBWR before torch makes an MKL call)
+import xor_tui  # noqa: F401  (before any test module imports torch: it sets MKL_CBWR)
 
 COUNTS: Counter = Counter()
 
