@@ -30,7 +30,7 @@ from textual import events  # noqa: E402
 # isort: on
 
 from xor_tui.app.main import XorApp  # noqa: E402
-from xor_tui.core.scenario import builtin  # noqa: E402
+from xor_tui.core.io.scenario import builtin  # noqa: E402
 
 
 async def bench(steps: int, size: tuple[int, int]) -> None:

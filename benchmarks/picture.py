@@ -28,7 +28,7 @@ from xor_tui.app.main import XorApp  # noqa: E402, I001  (first: it sets the app
 from textual import events  # noqa: E402
 
 from xor_tui.app.components.diagram import NetworkDiagram  # noqa: E402
-from xor_tui.core.scenario import builtin  # noqa: E402
+from xor_tui.core.io.scenario import builtin  # noqa: E402
 
 
 async def step_times(steps: int, size: tuple[int, int], level: str) -> list[float]:

@@ -20,7 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from xor_tui.core import printout, recover  # noqa: E402
+from xor_tui.core.io import printout  # noqa: E402
+from xor_tui.core.studies import recover  # noqa: E402
 
 SCEN = ROOT / "xor_tui" / "scenarios"
 
@@ -70,8 +71,8 @@ def rewrite(name: str, run, rec, expect: bool) -> None:
     text = path.read_text()
     text = re.sub(r"^\[start\]\n.*?(?=^\[\[expect\]\]|\Z)", start_block(run, rec), text, count=1, flags=re.S | re.M)
     if expect:
-        from xor_tui.core.diagnosis import diagnose
-        from xor_tui.core.run import measure
+        from xor_tui.core.engine.run import measure
+        from xor_tui.core.rules.diagnosis import diagnose
 
         d0 = diagnose(measure(0, rec.config, recover.engine.from_state_dict(rec.start, rec.config)))
         head = text[: text.index("[[expect]]")] if "[[expect]]" in text else text.rstrip("\n") + "\n\n"

@@ -108,7 +108,7 @@ def _numba_train():
         return _numba_fn
     from numba import njit, prange
 
-    from xor_tui.core._kernels import fma32  # sets NUMBA_DISABLE_INTEL_SVML before numba loads
+    from xor_tui.core.engine.fast.epoch import fma32  # sets NUMBA_DISABLE_INTEL_SVML before numba loads
 
     f32 = np.float32
     ZERO, ONE, FOUR, EPS32 = f32(0.0), f32(1.0), f32(4.0), f32(EPS)

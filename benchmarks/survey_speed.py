@@ -44,16 +44,18 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this tree's xor_tui, not an installed one
 import survey_peers  # noqa: E402 (beside this file)
 
-from xor_tui.core import engine, fastsurvey, survey  # noqa: E402
-from xor_tui.core.engine import Config  # noqa: E402
+from xor_tui.core.engine import net  # noqa: E402
+from xor_tui.core.engine.fast import kernel
+from xor_tui.core.engine.net import Config  # noqa: E402
+from xor_tui.core.studies import survey
 
 
 def source_way(start, config: Config, count: int, epochs: int) -> tuple[float, list]:
-    x, y = engine.X, engine.TARGET
+    x, y = net.X, net.TARGET
     finals = []
     t0 = time.perf_counter()
     for i in range(count):
-        sd = engine.state_dict(start, config, i)
+        sd = net.state_dict(start, config, i)
         hide, out = nn.Linear(2, 2), nn.Linear(2, 1)
         with torch.no_grad():
             hide.weight.copy_(sd["hidden.weight"])
@@ -79,7 +81,7 @@ def vmap_peer(start, config: Config, epochs: int) -> tuple[float, list]:
     """torch.func: vmap(grad(loss)) over all networks; networks that halt are frozen."""
     from torch.func import grad, vmap
 
-    x, t = engine.X, engine.TARGET
+    x, t = net.X, net.TARGET
     lr = config.lr
 
     def forward(w1, b1, w2, b2):
@@ -156,13 +158,13 @@ def main() -> None:
     peer_names = [p for p in peer_names if p not in skipped]
     config = Config()
     print(f"load average at the start: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} ({os.cpu_count()} cores)")
-    t_compile = fastsurvey.timed_compile(config)
-    print(f"kernel ready in {t_compile:.2f} s (compiled or loaded from {fastsurvey.cache_dir()})")
+    t_compile = kernel.timed_compile(config)
+    print(f"kernel ready in {t_compile:.2f} s (compiled or loaded from {kernel.cache_dir()})")
     other = None
     if args.against:
         import importlib.util
 
-        # the other tree's core package under its own name (its fastsurvey imports its _kernels)
+        # the other tree's core package under its own name (its kernel imports its _kernels)
         root = Path(args.against)
         core = root / "xor_tui" / "core" if (root / "xor_tui" / "core").is_dir() else root
         spec = importlib.util.spec_from_file_location(
@@ -173,7 +175,7 @@ def main() -> None:
         spec.loader.exec_module(package)
         other = importlib.import_module("other_core.fastsurvey")
         print(f"the other kernel ({args.against}) ready in {other.timed_compile(config):.2f} s")
-    start = engine.init_batch(torch.Generator().manual_seed(0), args.n, config.sizes)
+    start = net.init_batch(torch.Generator().manual_seed(0), args.n, config.sizes)
     fused_t, engine_t, vmap_t, other_t = [], [], [], []
     peer_t: dict[str, list[float]] = {p: [] for p in peer_names}
     peer_ends: dict[str, list] = {}
@@ -181,7 +183,7 @@ def main() -> None:
         if other is not None and i % 2:  # alternate which of the two goes first
             s, (theirs, theirs_halt, _) = timed(other.train, start, config, args.epochs)
             other_t.append(s)
-        s, (fused, fused_halt, done) = timed(fastsurvey.train, start, config, args.epochs)
+        s, (fused, fused_halt, done) = timed(kernel.train, start, config, args.epochs)
         fused_t.append(s)
         if other is not None and not i % 2:
             s, (theirs, theirs_halt, _) = timed(other.train, start, config, args.epochs)
@@ -267,7 +269,7 @@ def main() -> None:
             f"median {statistics.median(times):.3f} s ({', '.join(f'{t:.3f}' for t in times)})"
         )
     if args.sweep:
-        from xor_tui.core.sweep import log_range, run_sweep
+        from xor_tui.core.studies.sweep import log_range, run_sweep
 
         t0 = time.perf_counter()
         run_sweep(

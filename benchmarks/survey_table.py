@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 
-from xor_tui.core.activations import parse_activation
-from xor_tui.core.engine import Config
-from xor_tui.core.survey import run_survey
+from xor_tui.core.engine.activations import parse_activation
+from xor_tui.core.engine.net import Config
+from xor_tui.core.studies.survey import run_survey
 
 SETTINGS = [
     ("the source's logged setting", "relu", "relu", "bce", 0.001, 200),

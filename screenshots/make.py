@@ -21,9 +21,9 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))  # this checkout, not an installed copy
 
-from xor_tui.core.files import write_atomic  # noqa: E402
-from xor_tui.core.scenario import builtin  # noqa: E402
-from xor_tui.snapshot import render_svg_async, svg_to_png  # noqa: E402
+from xor_tui.cli.snapshot import render_svg_async, svg_to_png  # noqa: E402
+from xor_tui.core.io.files import write_atomic  # noqa: E402
+from xor_tui.core.io.scenario import builtin  # noqa: E402
 
 SIZES = {"": (120, 36), "-80x24": (80, 24)}
 # (file name, scenario, epoch, keys pressed there)

@@ -17,9 +17,9 @@ from pathlib import Path
 from textual.app import App
 
 from xor_tui.app.screens.sweep import SweepScreen
-from xor_tui.core.activations import parse_activation
-from xor_tui.core.engine import Config
-from xor_tui.core.sweep import log_range, run_sweep
+from xor_tui.core.engine.activations import parse_activation
+from xor_tui.core.engine.net import Config
+from xor_tui.core.studies.sweep import log_range, run_sweep
 
 HERE = Path(__file__).parent
 SETTINGS = {

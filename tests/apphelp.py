@@ -15,7 +15,7 @@ from xor_tui.app.components.diagram import NetworkDiagram
 from xor_tui.app.components.events import EventPanel
 from xor_tui.app.components.status import StatusLine
 from xor_tui.app.components.tables import RowsTable
-from xor_tui.core.engine import Config, all_params
+from xor_tui.core.engine.net import Config, all_params
 
 PARAMS_221 = [ref.name(Config()) for ref in all_params(Config())]  # hidden.weight[0][0] ... output.bias[0]
 KEY_CHARS = {"enter": "\r", "escape": "\x1b", "space": " ", "tab": "\t"}

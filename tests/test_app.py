@@ -28,10 +28,10 @@ from xor_tui.app import keymap
 from xor_tui.app.main import MainScreen, XorApp
 from xor_tui.app.screens.dialogs import ChoiceScreen, ConfirmScreen, HelpScreen, PromptScreen
 from xor_tui.app.screens.survey import SurveyScreen
-from xor_tui.core import engine
-from xor_tui.core.replay import replay
-from xor_tui.core.scenario import builtin, load
+from xor_tui.core.engine import net
+from xor_tui.core.io.scenario import builtin, load
 from xor_tui.core.session import Session
+from xor_tui.core.studies.replay import replay
 
 SIZE = (120, 36)
 
@@ -61,7 +61,7 @@ async def test_typing_the_nine_parameters_of_case_7_names_it():
         assert "case 7" in status(app)
         # the engine holds exactly the typed start (the built-in cases hold the float32 starts
         # recovered from the source's printouts, which print as these 4-decimal values)
-        assert same_params(app.session.record.params, engine.from_state_dict(sd, builtin("case7").config))
+        assert same_params(app.session.record.params, net.from_state_dict(sd, builtin("case7").config))
 
 
 @pytest.mark.parametrize("case", [1, 2, 3, 4, 5, 6, 8])
@@ -73,7 +73,7 @@ def test_setting_the_nine_parameters_of_each_other_case_names_it(case):
     for name, value in zip(PARAMS_221, values):
         s.set_param(name, f"{value}")
     assert s.frame().case == case and s.epoch == 0
-    assert same_params(s.record.params, engine.from_state_dict(sd, builtin(f"case{case}").config))
+    assert same_params(s.record.params, net.from_state_dict(sd, builtin(f"case{case}").config))
 
 
 async def test_loading_a_case_names_it_once():
@@ -407,7 +407,7 @@ async def test_a_million_epochs_to_the_end_in_the_app():
 async def test_find_seed_never_swaps_the_session_under_a_run(monkeypatch):
     import threading
 
-    from xor_tui.core import survey
+    from xor_tui.core.studies import survey
 
     release, real = threading.Event(), survey.find_seed
 

@@ -33,8 +33,8 @@ def test_importing_the_core_and_replaying_loads_no_textual():
     code = (
         "import sys, importlib, pkgutil, xor_tui.core as c\n"
         "for m in pkgutil.iter_modules(c.__path__): importlib.import_module('xor_tui.core.' + m.name)\n"
-        "from xor_tui.core.replay import replay\n"
-        "from xor_tui.core.scenario import builtin\n"
+        "from xor_tui.core.studies.replay import replay\n"
+        "from xor_tui.core.io.scenario import builtin\n"
         "replay(builtin('case1'), 3)\n"
         "import xor_tui.cli\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'textual')\n"

@@ -4,13 +4,13 @@ import pytest
 import torch
 
 from tests import digest
-from xor_tui.core import engine
-from xor_tui.core.actions import SetActivation
-from xor_tui.core.diagnosis import diagnose
-from xor_tui.core.engine import Config
-from xor_tui.core.replay import replay
-from xor_tui.core.run import Run, Start
-from xor_tui.core.scenario import builtin
+from xor_tui.core.engine import net
+from xor_tui.core.engine.actions import SetActivation
+from xor_tui.core.engine.net import Config
+from xor_tui.core.engine.run import Run, Start
+from xor_tui.core.io.scenario import builtin
+from xor_tui.core.rules.diagnosis import diagnose
+from xor_tui.core.studies.replay import replay
 
 CASES = range(1, 9)
 
@@ -50,7 +50,7 @@ def _trained(case):
 
 
 def _changed(a, b, name):
-    ref = engine.parse_param(name, a.config)
+    ref = net.parse_param(name, a.config)
     return a.value(ref) != b.value(ref)
 
 
@@ -87,14 +87,14 @@ def test_case7_halts_with_torchs_message_and_keeps_that_state():
     rp, first, last = _trained(7)
     assert last.halted and last.epoch == 98
     with pytest.raises(RuntimeError) as info:
-        torch.nn.BCELoss()(last.out[-1], engine.TARGET)
+        torch.nn.BCELoss()(last.out[-1], net.TARGET)
     assert last.halt.message == str(info.value) == "all elements of input should be between 0 and 1"
     assert last.loss is None and last.grads is None
     assert (last.out[-1] > 1).any()
     assert "unbounded above" in last.halt.reason
     # the kept state is the one after 98 updates: one more step from epoch 97 gives it
     prev = rp.trace.records[97]
-    again = engine.sgd_step(prev.params, prev.grads, prev.config)
+    again = net.sgd_step(prev.params, prev.grads, prev.config)
     for (w, b), (w2, b2) in zip(again, last.params):
         assert torch.equal(w, w2) and torch.equal(b, b2)
     # the source's last logged state had output pre-activations 2.8760 2.8850 2.8760 2.9508, as
@@ -127,7 +127,7 @@ def test_case4_with_the_printed_learning_rate_crashes_at_epoch_30():
 
 
 def test_every_builtin_meets_its_own_expectations():
-    from xor_tui.core.scenario import builtin_names
+    from xor_tui.core.io.scenario import builtin_names
 
     for name in builtin_names():
         rp = replay(builtin(name))
@@ -180,7 +180,7 @@ def test_case_8s_frozen_hidden_bias_is_noted_against_the_source():
 def test_bce_logits_says_the_output_activation_is_not_used():
     """With BCEWithLogitsLoss the output activation does nothing (the loss takes z): a user who
     picks Tanh there sees the same losses as with sigmoid and needs to be told why."""
-    from xor_tui.core.scenario import resolve
+    from xor_tui.core.io.scenario import resolve
     from xor_tui.core.session import Session
 
     s = Session.from_scenario(resolve("case1"))
@@ -194,7 +194,7 @@ def test_bce_logits_says_the_output_activation_is_not_used():
 
 def test_a_loss_that_is_not_finite_names_no_row():
     """MSELoss over all four rows overflowing: the halt line read 'on row(s) -: ...'."""
-    from xor_tui.core.scenario import parse
+    from xor_tui.core.io.scenario import parse
     from xor_tui.core.session import Session
 
     sc = parse(

@@ -10,8 +10,8 @@ import pytest
 
 from tests import digest, student
 from tests.servehelp import interruptible
-from xor_tui.cli import main
-from xor_tui.core.scenario import builtin
+from xor_tui.cli.main import main
+from xor_tui.core.io.scenario import builtin
 
 
 def run_cli(*args):
@@ -21,7 +21,7 @@ def run_cli(*args):
 def test_cases_lists_every_builtin_one_line_each(capsys):
     assert main(["cases"]) == 0
     out = capsys.readouterr().out.splitlines()
-    from xor_tui.core.scenario import builtin_names
+    from xor_tui.core.io.scenario import builtin_names
 
     assert len(out) == len(builtin_names())
     assert out[0].startswith("case1")
@@ -125,7 +125,7 @@ def test_bad_input_exits_2_with_a_message(tmp_path, capsys):
 
 
 def test_csv_target_problems_are_reported_before_the_run(tmp_path, capsys, monkeypatch):
-    import xor_tui.core.replay as replay_mod
+    import xor_tui.core.studies.replay as replay_mod
 
     def no_run(*a, **k):
         raise AssertionError("the run started before the target was checked")
@@ -138,7 +138,7 @@ def test_csv_target_problems_are_reported_before_the_run(tmp_path, capsys, monke
 
 
 def test_a_csv_file_created_during_the_run_is_kept(tmp_path, capsys, monkeypatch):
-    import xor_tui.core.replay as replay_mod
+    import xor_tui.core.studies.replay as replay_mod
 
     out = tmp_path / "t.csv"
     real = replay_mod.replay
@@ -221,9 +221,9 @@ def test_open_app_returns_non_zero_when_the_app_crashed(monkeypatch, capsys):
 
 
 def test_streamed_json_is_the_same_object_as_replay_json():
-    from xor_tui.core import report
-    from xor_tui.core.replay import replay
-    from xor_tui.core.scenario import builtin
+    from xor_tui.core.io.scenario import builtin
+    from xor_tui.core.studies import report
+    from xor_tui.core.studies.replay import replay
 
     for name, epochs in (("case1", 40), ("case6", 30), ("case7", None)):
         rp = replay(builtin(name), epochs)
@@ -249,7 +249,7 @@ def test_help_imports_no_torch():
     torch for the outcomes' legend)."""
     code = (
         "import sys\n"
-        "from xor_tui.cli import build_parser\n"
+        "from xor_tui.cli.main import build_parser\n"
         "p = build_parser()\n"
         "p.format_help()\n"
         "assert 'torch' not in sys.modules, 'torch imported'\n"

@@ -27,7 +27,7 @@ from xor_tui.app.screens import sweep
 from xor_tui.app.screens.dialogs import ChoiceScreen, ConfirmScreen, HelpScreen, Palette, PromptScreen
 from xor_tui.app.screens.survey import SurveyScreen
 from xor_tui.app.screens.sweep import SweepScreen
-from xor_tui.core.sweep import run_sweep
+from xor_tui.core.studies.sweep import run_sweep
 
 SIZE = (120, 36)
 SAVED = "seed-0-epoch0.toml"  # w's default name at the start: made to exist for the overwrite question
@@ -309,7 +309,7 @@ async def test_a_dialog_shows_the_screen_under_it_dimmed_exactly_as_textual_draw
     depends on when the screen under it is laid out again; the resize tests above compare the
     settled screen with a fresh app's.)"""
     from xor_tui.app.screens import dialogs
-    from xor_tui.core.scenario import builtin
+    from xor_tui.core.io.scenario import builtin
 
     async def shots() -> list[str]:
         app = XorApp(scenario=builtin("case7"))

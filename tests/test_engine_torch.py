@@ -7,10 +7,10 @@ import torch
 import torch.nn as nn
 
 from tests import digest, student
-from xor_tui.core import engine, losses
-from xor_tui.core.activations import NAMES, Activation, parse_activation
-from xor_tui.core.engine import Config
-from xor_tui.core.run import Run, Start
+from xor_tui.core.engine import losses, net
+from xor_tui.core.engine.activations import NAMES, Activation, parse_activation
+from xor_tui.core.engine.net import Config
+from xor_tui.core.engine.run import Run, Start
 
 TORCH_ACTS = {
     "relu": nn.ReLU,
@@ -34,7 +34,7 @@ def torch_reference(params, config):
             m.weight.copy_(w[0])
             m.bias.copy_(b[0])
         mods.append(m)
-    a = engine.X
+    a = net.X
     pres, outs = [], []
     for m, act in zip(mods, config.activations):
         z = m(a)
@@ -47,7 +47,7 @@ def torch_reference(params, config):
         pres.append(z)
         outs.append(a)
     loss_in = pres[-1] if config.loss == "bce-logits" else outs[-1]
-    loss = TORCH_LOSS[config.loss]()(loss_in, engine.TARGET)
+    loss = TORCH_LOSS[config.loss]()(loss_in, net.TARGET)
     loss.backward()
     return mods, pres, outs, loss
 
@@ -72,8 +72,8 @@ def random_configs():
     ),
 )
 def test_forward_backward_step_equal_torch_bit_for_bit(seed, config):
-    params = engine.init_from_seed(seed, config.sizes)
-    p = engine.evaluate(params, config)
+    params = net.init_from_seed(seed, config.sizes)
+    p = net.evaluate(params, config)
     mods, pres, outs, loss = torch_reference(params, config)
     for ours, theirs in zip(p.pre, pres):
         assert torch.equal(ours[0], theirs.detach())
@@ -83,7 +83,7 @@ def test_forward_backward_step_equal_torch_bit_for_bit(seed, config):
     for (gw, gb), m in zip(p.grads, mods):
         assert torch.equal(gw[0], m.weight.grad)
         assert torch.equal(gb[0], m.bias.grad)
-    new = engine.sgd_step(params, p.grads, config)
+    new = net.sgd_step(params, p.grads, config)
     torch.optim.SGD([q for m in mods for q in m.parameters()], lr=config.lr).step()
     for (w, b), m in zip(new, mods):
         assert torch.equal(w[0], m.weight.detach())
@@ -93,8 +93,8 @@ def test_forward_backward_step_equal_torch_bit_for_bit(seed, config):
 def test_bce_logits_matches_torch_closely():
     config = Config((2,), (Activation("relu"), Activation("identity")), "bce-logits", 0.1)
     for seed in range(20):
-        params = engine.init_from_seed(seed, config.sizes)
-        p = engine.evaluate(params, config)
+        params = net.init_from_seed(seed, config.sizes)
+        p = net.evaluate(params, config)
         mods, _, _, loss = torch_reference(params, config)
         assert float(p.loss[0]) == pytest.approx(loss.item(), rel=1e-6)
         for (gw, gb), m in zip(p.grads, mods):
@@ -114,9 +114,9 @@ def test_bce_logits_matches_torch_closely():
 )
 def test_bce_loss_and_gradient_equal_torch_bceloss(y):
     yt = torch.tensor(y).reshape(4, 1).requires_grad_()
-    loss = nn.BCELoss()(yt, engine.TARGET)
+    loss = nn.BCELoss()(yt, net.TARGET)
     loss.backward()
-    res = losses.compute("bce", yt.detach(), yt.detach(), engine.TARGET)
+    res = losses.compute("bce", yt.detach(), yt.detach(), net.TARGET)
     assert bool(res.valid[0])
     assert float(res.loss[0]) == loss.item()
     assert torch.equal(res.grad_y, yt.grad)
@@ -125,10 +125,10 @@ def test_bce_loss_and_gradient_equal_torch_bceloss(y):
 def test_bce_random_inputs_equal_torch():
     g = torch.Generator().manual_seed(3)
     y = torch.rand(4, 500, generator=g)
-    res = losses.compute("bce", y, y, engine.TARGET)
+    res = losses.compute("bce", y, y, net.TARGET)
     for i in range(0, 500, 37):
         yt = y[:, i : i + 1].clone().requires_grad_()
-        loss = nn.BCELoss()(yt, engine.TARGET)
+        loss = nn.BCELoss()(yt, net.TARGET)
         loss.backward()
         assert float(res.loss[i]) == loss.item()
         assert torch.equal(res.grad_y[:, i : i + 1], yt.grad)
@@ -138,8 +138,8 @@ def test_bce_random_inputs_equal_torch():
 def test_outputs_outside_0_1_are_refused_with_torchs_own_message(bad):
     y = torch.tensor([0.5, bad, 0.5, 0.5]).reshape(4, 1)
     with pytest.raises(RuntimeError) as info:
-        nn.BCELoss()(y, engine.TARGET)
-    res = losses.compute("bce", y, y, engine.TARGET)
+        nn.BCELoss()(y, net.TARGET)
+    res = losses.compute("bce", y, y, net.TARGET)
     assert not bool(res.valid[0])
     assert math.isnan(float(res.loss[0]))
     assert losses.torch_message(y[:, 0]) == str(info.value)
@@ -154,8 +154,8 @@ def test_relu_gradient_at_exactly_zero_is_zero():
         "output.bias": [0.2],
     }
     config = Config()
-    params = engine.from_state_dict(sd, config)
-    p = engine.evaluate(params, config)
+    params = net.from_state_dict(sd, config)
+    p = net.evaluate(params, config)
     assert float(p.pre[0][0, 0, 0]) == 0.0
     mods, pres, _, _ = torch_reference(params, config)
     assert pres[0].grad[0, 0].item() == 0.0  # torch agrees: no gradient at 0
@@ -173,7 +173,7 @@ def test_seed_start_equals_nn_linear_under_manual_seed(sizes):
     for seed in (0, 1, 42, 2**31 + 5):
         torch.manual_seed(seed)
         mods = [nn.Linear(sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1)]
-        ours = engine.init_from_seed(seed, sizes)
+        ours = net.init_from_seed(seed, sizes)
         for (w, b), m in zip(ours, mods):
             assert torch.equal(w[0], m.weight.detach())
             assert torch.equal(b[0], m.bias.detach())
@@ -183,7 +183,7 @@ def test_seed_start_leaves_the_global_rng_alone():
     torch.manual_seed(5)
     expected = torch.rand(3)
     torch.manual_seed(5)
-    engine.init_from_seed(123, (2, 2, 1))
+    net.init_from_seed(123, (2, 2, 1))
     assert torch.equal(torch.rand(3), expected)
 
 

@@ -4,10 +4,10 @@ import dataclasses
 
 import torch
 
-from xor_tui.core import engine
-from xor_tui.core.diagnosis import diagnose
-from xor_tui.core.replay import replay
-from xor_tui.core.scenario import builtin
+from xor_tui.core.engine import net
+from xor_tui.core.io.scenario import builtin
+from xor_tui.core.rules.diagnosis import diagnose
+from xor_tui.core.studies.replay import replay
 
 
 def test_ex4_3_a_dead_unit_freezes_its_weights_and_earlier_layers_learn_through_the_other():
@@ -17,15 +17,15 @@ def test_ex4_3_a_dead_unit_freezes_its_weights_and_earlier_layers_learn_through_
     assert diagnose(first).dead == ["hidden2[0]"]
     # w5, w6 (into h3 = hidden2[0]) and its bias never move
     for name in ("hidden2.weight[0][0]", "hidden2.weight[0][1]", "hidden2.bias[0]"):
-        ref = engine.parse_param(name, sc.config)
+        ref = net.parse_param(name, sc.config)
         assert first.value(ref) == last.value(ref)
     # w1 (into h1) does move...
-    w1 = engine.parse_param("hidden.weight[0][0]", sc.config)
+    w1 = net.parse_param("hidden.weight[0][0]", sc.config)
     assert first.value(w1) != last.value(w1)
     # ...and only through h4: the gradient is the same with h3's outgoing weight removed
     params = [(w.clone(), b.clone()) for w, b in first.params]
     params[2][0][0, 0, 0] = 0.0  # output.weight[0][0]: h3 -> output
-    g = engine.evaluate(params, sc.config).grads
+    g = net.evaluate(params, sc.config).grads
     assert torch.equal(g[0][0], first.grads[0][0])
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from xor_tui.core.actions import SetLr, SetParam
-from xor_tui.core.activations import parse_activation
-from xor_tui.core.engine import Config
-from xor_tui.core.replay import Trace
-from xor_tui.core.run import Run, Start, fast_replay
+from xor_tui.core.engine.actions import SetLr, SetParam
+from xor_tui.core.engine.activations import parse_activation
+from xor_tui.core.engine.net import Config
+from xor_tui.core.engine.run import Run, Start, fast_replay
+from xor_tui.core.studies.replay import Trace
 
 SETTINGS = [  # (hidden, output, loss, lr, seeds): the seeds, fixed, include halts or fixed points
     ("relu", "relu", "bce", 0.1, range(0, 8)),
@@ -123,7 +123,8 @@ def test_compiled_kernels_are_reused_by_the_next_process(tmp_path):
     import sys
 
     code = (
-        "import sys, numpy as np; from xor_tui.core import fastsurvey as fs; from xor_tui.core.engine import Config;"
+        "import sys, numpy as np; from xor_tui.core.engine.fast import kernel as fs;"
+        "from xor_tui.core.engine.net import Config;"
         "before = fs.needs_compiling(Config(), 'path');"
         "rows, why = fs.trajectory(np.array([.5, -.25, .75, .5, 0, .1, .6, -.4, .2], np.float32), Config(), 50);"
         "print(before, 'numba' in sys.modules, len(rows), why, rows[-1].tobytes().hex())"
@@ -143,9 +144,9 @@ def test_long_json_and_csv_exports_equal_the_record_by_record_ones(monkeypatch):
     import io
     import json
 
-    from xor_tui.core import report
-    from xor_tui.core.replay import replay
-    from xor_tui.core.scenario import resolve
+    from xor_tui.core.io.scenario import resolve
+    from xor_tui.core.studies import report
+    from xor_tui.core.studies.replay import replay
 
     sc = resolve("case3")
     sc.script = [SetLr(300, 0.05), SetParam(900, "output.weight[0][1]", -3.0)]
@@ -175,14 +176,14 @@ def _first_difference(got: list, want: list) -> None:
 def test_a_replay_says_on_one_line_when_it_compiles_the_long_run_kernel(monkeypatch, capsys):
     """A first long run in a setting compiles the fused kernel (seconds of nothing on the
     screen): `xor-tui replay` says so on stderr, once, and not when the kernel is at hand."""
-    from xor_tui.cli import main
-    from xor_tui.core import fastsurvey
+    from xor_tui.cli.main import main
+    from xor_tui.core.engine.fast import kernel
 
     main(["replay", "case3", "--epochs", "3000"])  # the kernel compiled (if it was not) or loaded
     capsys.readouterr()
     assert main(["replay", "case3", "--epochs", "3000"]) == 0
     assert capsys.readouterr().err == ""  # at hand: nothing said
-    monkeypatch.setattr(fastsurvey, "needs_compiling", lambda config, what="survey": what == "path")
+    monkeypatch.setattr(kernel, "needs_compiling", lambda config, what="survey": what == "path")
     assert main(["replay", "case3", "--epochs", "3000"]) == 0
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1
@@ -197,11 +198,11 @@ async def test_the_app_says_it_compiles_while_a_run_waits_for_the_kernel(monkeyp
     from tests.apphelp import settle
     from xor_tui.app.main import MainScreen, XorApp
     from xor_tui.app.screens.dialogs import HelpScreen
-    from xor_tui.core import fastsurvey
+    from xor_tui.core.engine.fast import kernel
 
-    release, real = threading.Event(), fastsurvey.load
-    monkeypatch.setattr(fastsurvey, "needs_compiling", lambda config, what="survey": what == "path")
-    monkeypatch.setattr(fastsurvey, "load", lambda config, what="survey": (release.wait(30), real(config, what))[1])
+    release, real = threading.Event(), kernel.load
+    monkeypatch.setattr(kernel, "needs_compiling", lambda config, what="survey": what == "path")
+    monkeypatch.setattr(kernel, "load", lambda config, what="survey": (release.wait(30), real(config, what))[1])
     app = XorApp()
     async with app.run_test(size=(120, 36)) as pilot:
         screen = app.screen

@@ -9,11 +9,13 @@ import pytest
 import torch
 
 from tests import student
-from xor_tui.core import engine, fastsurvey, survey
-from xor_tui.core.activations import parse_activation
-from xor_tui.core.engine import Config
+from xor_tui.core.engine import net
+from xor_tui.core.engine.activations import parse_activation
+from xor_tui.core.engine.fast import kernel
+from xor_tui.core.engine.net import Config
+from xor_tui.core.studies import survey
 
-pytestmark = pytest.mark.skipif(fastsurvey._UNAVAILABLE is not None, reason="numba is not installed")
+pytestmark = pytest.mark.skipif(kernel._UNAVAILABLE is not None, reason="numba is not installed")
 
 _sigmoid = torch.sigmoid
 
@@ -53,11 +55,11 @@ SETTINGS = [
 @pytest.mark.parametrize("hidden,output,loss,lr,epochs", SETTINGS, ids=lambda v: str(v))
 def test_fast_path_equals_the_torch_engine_on_10000_starts(monkeypatch, hidden, output, loss, lr, epochs):
     config = _config(hidden, output, loss, lr)
-    assert fastsurvey.supported(config) is None
+    assert kernel.supported(config) is None
     monkeypatch.setattr(torch, "sigmoid", _torch_scalar_sigmoid)
-    start = engine.init_batch(torch.Generator().manual_seed(5), 10_000, config.sizes)
+    start = net.init_batch(torch.Generator().manual_seed(5), 10_000, config.sizes)
     exact, exact_halt, _ = survey._train_sharded(start, config, epochs, None)
-    fast, fast_halt, _ = fastsurvey.train(start, config, epochs)
+    fast, fast_halt, _ = kernel.train(start, config, epochs)
     for (w, b), (fw, fb) in zip(exact, fast):
         assert torch.equal(w, fw) and torch.equal(b, fb)
     assert torch.equal(exact_halt, torch.from_numpy(fast_halt))
@@ -71,13 +73,13 @@ def test_fast_path_equals_the_students_loop_on_a_sample():
     r = survey.run_survey(config, 4000, 60, seed=3)
     picks = torch.nonzero(r.halt_epoch >= 0).flatten()[:8].tolist() + list(range(8))
     for i in picks:
-        sd = {k: v.tolist() for k, v in engine.state_dict(r.start_params, config, i).items()}
+        sd = {k: v.tolist() for k, v in net.state_dict(r.start_params, config, i).items()}
         states = student.train(sd, 0.1, 61, echo=lambda *a: None)
         last = states[-1] if "error" in states[-1] or len(states) <= 60 else states[60]
         halt = len(states) - 1 if "error" in states[-1] else -1
         assert halt == int(r.halt_epoch[i])
         theirs = last["state"]
-        final = engine.state_dict(r.final_params, config, i)
+        final = net.state_dict(r.final_params, config, i)
         for ours, key in (("hidden", "hide"), ("output", "out")):
             assert torch.equal(final[f"{ours}.weight"], theirs[f"{key}.weight"])
             assert torch.equal(final[f"{ours}.bias"], theirs[f"{key}.bias"])
@@ -105,14 +107,14 @@ def test_shards_change_nothing(monkeypatch):
 
 
 def test_settings_off_the_fast_path_are_named():
-    assert "ELU" in fastsurvey.supported(_config("elu", "relu", "bce", 0.1))
-    assert "Tanh" in fastsurvey.supported(_config("relu", "tanh", "mse", 0.1))
-    assert "2-3-1" in fastsurvey.supported(Config((3,), (parse_activation("relu"),) * 2))
+    assert "ELU" in kernel.supported(_config("elu", "relu", "bce", 0.1))
+    assert "Tanh" in kernel.supported(_config("relu", "tanh", "mse", 0.1))
+    assert "2-3-1" in kernel.supported(Config((3,), (parse_activation("relu"),) * 2))
 
 
 def test_without_numba_the_survey_says_so_once_and_still_runs(monkeypatch):
     notes = []
-    monkeypatch.setattr(fastsurvey, "_UNAVAILABLE", "numba is not available (ImportError: no module)")
+    monkeypatch.setattr(kernel, "_UNAVAILABLE", "numba is not available (ImportError: no module)")
     r = survey.run_survey(Config(), 500, 20, note=notes.append)
     assert len(notes) == 1 and "numba is not available" in notes[0] and "torch engine" in notes[0]
     assert r.n == 500
@@ -120,19 +122,19 @@ def test_without_numba_the_survey_says_so_once_and_still_runs(monkeypatch):
 
 def test_a_first_run_says_it_compiles(monkeypatch):
     notes = []
-    monkeypatch.setattr(fastsurvey, "needs_compiling", lambda config: True)
+    monkeypatch.setattr(kernel, "needs_compiling", lambda config: True)
     survey.run_survey(Config(), 300, 5, note=notes.append)
-    assert len(notes) == 1 and notes[0].startswith("compiling") and str(fastsurvey.cache_dir()) in notes[0]
+    assert len(notes) == 1 and notes[0].startswith("compiling") and str(kernel.cache_dir()) in notes[0]
 
 
 def test_kernels_are_cached_in_the_users_cache_folder():
     import site
 
-    folder = str(fastsurvey.cache_dir())
+    folder = str(kernel.cache_dir())
     assert "site-packages" not in folder and not any(folder.startswith(p) for p in site.getsitepackages())
     survey.run_survey(Config(), 300, 5)
-    assert not fastsurvey.needs_compiling(Config())
-    assert fastsurvey.object_path(Config()).is_file()
+    assert not kernel.needs_compiling(Config())
+    assert kernel.object_path(Config()).is_file()
 
 
 def test_a_later_survey_needs_no_numba(tmp_path):
@@ -146,15 +148,16 @@ def test_a_later_survey_needs_no_numba(tmp_path):
 
     survey.run_survey(Config(), 300, 5)  # numba has lowered the kernel (or it was cached)
     (tmp_path / "numba").mkdir()
-    shutil.copy(fastsurvey.generic_path(), tmp_path / "numba")
+    shutil.copy(kernel.generic_path(), tmp_path / "numba")
     code = (
-        "import sys, torch; from xor_tui.core import survey, fastsurvey; from xor_tui.core.engine import Config;"
-        "from xor_tui.core.activations import parse_activation as act;"
+        "import sys, torch; from xor_tui.core.studies import survey; from xor_tui.core.engine.fast import kernel;"
+        "from xor_tui.core.engine.net import Config;"
+        "from xor_tui.core.engine.activations import parse_activation as act;"
         "config = Config((2,), (act('leaky_relu:0.05'), act('identity')), 'mse', 0.3);"
-        "before = fastsurvey.needs_compiling(config);"
+        "before = kernel.needs_compiling(config);"
         "r = survey.run_survey(config, 3000, 60);"
         "ends = torch.cat([p.flatten() for layer in r.final_params for p in layer]);"
-        "after = fastsurvey.needs_compiling(config);"
+        "after = kernel.needs_compiling(config);"
         "print(before, after, 'numba' in sys.modules, int(r.outcome.sum()), float(ends.sum()))"
     )
     env = dict(os.environ, XOR_TUI_CACHE=str(tmp_path))
@@ -174,55 +177,55 @@ def test_a_damaged_cached_kernel_is_never_loaded(monkeypatch, tmp_path):
     something that is not a file, is taken for missing (compiled again), never handed to it."""
     import os
 
-    monkeypatch.setattr(fastsurvey, "_NATIVE", {})
-    good = fastsurvey.object_path(Config())
-    fastsurvey.timed_compile(Config())
-    data, generic = good.read_bytes(), fastsurvey.generic_path().read_bytes()
+    monkeypatch.setattr(kernel, "_NATIVE", {})
+    good = kernel.object_path(Config())
+    kernel.timed_compile(Config())
+    data, generic = good.read_bytes(), kernel.generic_path().read_bytes()
     monkeypatch.setenv("XOR_TUI_CACHE", str(tmp_path))
-    path = fastsurvey.object_path(Config())
-    monkeypatch.setattr(fastsurvey, "_NATIVE", {})
+    path = kernel.object_path(Config())
+    monkeypatch.setattr(kernel, "_NATIVE", {})
     path.parent.mkdir(parents=True)
     for damaged in (data[: len(data) // 2], data[:-1] + bytes([data[-1] ^ 1]), b"", b"\x7fELF" + data[4:]):
         path.write_bytes(damaged)
-        assert fastsurvey.needs_compiling(Config())
+        assert kernel.needs_compiling(Config())
     path.write_bytes(data)
-    assert not fastsurvey.needs_compiling(Config())
+    assert not kernel.needs_compiling(Config())
     # not a file: a FIFO (reading it would wait for a writer forever), a folder, a device
     path.unlink()
     os.mkfifo(path)
-    assert fastsurvey.needs_compiling(Config())
+    assert kernel.needs_compiling(Config())
     path.unlink()
     path.mkdir()
-    assert fastsurvey.needs_compiling(Config())
+    assert kernel.needs_compiling(Config())
     path.rmdir()
     path.symlink_to("/dev/zero")
-    assert fastsurvey.needs_compiling(Config())
+    assert kernel.needs_compiling(Config())
     path.unlink()
     # a whole, sealed file under another name: another setting's kernel, or the generic module
     other = _config("leaky_relu:0.1", "sigmoid", "mse", 0.3)
-    fastsurvey.object_path(other).write_bytes(data)
-    assert fastsurvey.needs_compiling(other)
+    kernel.object_path(other).write_bytes(data)
+    assert kernel.needs_compiling(other)
     path.write_bytes(generic)  # sealed for its own name: the LLVM module, not machine code
-    assert fastsurvey.needs_compiling(Config())
+    assert kernel.needs_compiling(Config())
     # its code runs in this process: a file others may write is not used
     path.write_bytes(data)
     path.chmod(0o666)
-    assert fastsurvey.needs_compiling(Config())
+    assert kernel.needs_compiling(Config())
     path.chmod(0o600)
-    assert not fastsurvey.needs_compiling(Config())
+    assert not kernel.needs_compiling(Config())
 
 
 def test_cache_files_are_private_and_a_failed_write_leaves_nothing(monkeypatch, tmp_path):
     import stat
 
     monkeypatch.setenv("XOR_TUI_CACHE", str(tmp_path / "c"))
-    path = fastsurvey.object_path(Config())
-    assert fastsurvey._write_object(path, b"machine code")
+    path = kernel.object_path(Config())
+    assert kernel._write_object(path, b"machine code")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    assert fastsurvey._read_object(path) == b"machine code"
-    blocked = fastsurvey.object_path(_config("relu", "sigmoid", "bce", 0.1))
+    assert kernel._read_object(path) == b"machine code"
+    blocked = kernel.object_path(_config("relu", "sigmoid", "bce", 0.1))
     blocked.mkdir()  # a folder where the file goes
-    assert not fastsurvey._write_object(blocked, b"machine code")
+    assert not kernel._write_object(blocked, b"machine code")
     assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, blocked.name])
 
 
@@ -234,11 +237,11 @@ def test_kernels_of_other_versions_unused_for_a_month_are_pruned(monkeypatch, tm
     import time
 
     monkeypatch.setenv("XOR_TUI_CACHE", str(tmp_path))
-    folder = fastsurvey.cache_dir()
+    folder = kernel.cache_dir()
     folder.mkdir(parents=True)
-    old = time.time() - (fastsurvey.UNUSED_DAYS + 1) * 86400
-    recent = time.time() - (fastsurvey.UNUSED_DAYS - 1) * 86400
-    current = fastsurvey.object_path(Config())
+    old = time.time() - (kernel.UNUSED_DAYS + 1) * 86400
+    recent = time.time() - (kernel.UNUSED_DAYS - 1) * 86400
+    current = kernel.object_path(Config())
     other = "0123456789abcdef0123"  # another version's digest
     stale = [f"survey-000-{other}.o", f"survey-any-{other}.bc", f"path-210-{other}.lock"]
     kept = ["survey-000-fedcba9876543210fedc.o", f"notes-000-{other}.o", current.name]
@@ -248,13 +251,13 @@ def test_kernels_of_other_versions_unused_for_a_month_are_pruned(monkeypatch, tm
     for name in stale + kept[1:]:
         os.utime(folder / name, (old, old))
     os.utime(folder / kept[0], (recent, recent))
-    assert sorted(fastsurvey.prune()) == sorted(stale)
+    assert sorted(kernel.prune()) == sorted(stale)
     assert sorted(p.name for p in folder.iterdir()) == sorted([*kept, f"survey-001-{other}.o"])
     # loading a kernel marks it as used
-    monkeypatch.setattr(fastsurvey, "_NATIVE", {})
-    fastsurvey._write_object(current, b"code")
+    monkeypatch.setattr(kernel, "_NATIVE", {})
+    kernel._write_object(current, b"code")
     os.utime(current, (old, old))
-    assert fastsurvey._read_object(current) == b"code"
+    assert kernel._read_object(current) == b"code"
     assert current.stat().st_mtime > recent
 
 
@@ -265,14 +268,14 @@ def test_a_compile_lock_held_for_ever_is_waited_for_only_so_long(monkeypatch, tm
     import os
 
     monkeypatch.setenv("XOR_TUI_CACHE", str(tmp_path))
-    monkeypatch.setattr(fastsurvey, "LOCK_WAIT", 0.2)
-    path = fastsurvey.object_path(Config())
+    monkeypatch.setattr(kernel, "LOCK_WAIT", 0.2)
+    path = kernel.object_path(Config())
     path.parent.mkdir(parents=True)
     holder = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(holder, fcntl.LOCK_EX)
     try:
         entered = []
-        with fastsurvey._compiling(path):
+        with kernel._compiling(path):
             entered.append(True)
         assert entered == [True]
     finally:
@@ -282,29 +285,29 @@ def test_a_compile_lock_held_for_ever_is_waited_for_only_so_long(monkeypatch, tm
 def test_a_long_run_steps_on_when_its_kernel_cannot_be_made(monkeypatch):
     """A trajectory kernel that cannot be loaded (say a cache file LLVM rejects) is a note
     for the survey and nothing for a run: it steps on the exact way, the same bits."""
-    from xor_tui.core.replay import replay
-    from xor_tui.core.scenario import builtin
+    from xor_tui.core.io.scenario import builtin
+    from xor_tui.core.studies.replay import replay
 
     scenario = builtin("case3")
     expected = replay(scenario, 3000).final.params
-    real = fastsurvey._load_object
+    real = kernel._load_object
 
     def broken(body, what):
         if what == "path":
             raise RuntimeError("the cached kernel has no xor_tui_path_kernel")
         return real(body, what)
 
-    monkeypatch.setattr(fastsurvey, "_NATIVE", {})
-    monkeypatch.setattr(fastsurvey, "_FAILED", {})
-    monkeypatch.setattr(fastsurvey, "_load_object", broken)
+    monkeypatch.setattr(kernel, "_NATIVE", {})
+    monkeypatch.setattr(kernel, "_FAILED", {})
+    monkeypatch.setattr(kernel, "_load_object", broken)
     got = replay(scenario, 3000).final.params
-    assert fastsurvey.failed(scenario.config, "path")
+    assert kernel.failed(scenario.config, "path")
     for (w, b), (w2, b2) in zip(expected, got):
         assert torch.equal(w, w2) and torch.equal(b, b2)
 
 
 def test_stop_ends_a_survey_between_slices(monkeypatch):
-    monkeypatch.setattr(fastsurvey, "SLICE_WORK", 1000)
+    monkeypatch.setattr(kernel, "SLICE_WORK", 1000)
     asked = []
 
     def stop():
@@ -322,11 +325,11 @@ def test_group_packing_and_slices_change_nothing(monkeypatch, n):
     kernel call or many (each restarting from the states the last one wrote out): the same
     bits as the torch engine, halts included."""
     config = Config(lr=0.1)
-    start = engine.init_batch(torch.Generator().manual_seed(n), n, config.sizes)
+    start = net.init_batch(torch.Generator().manual_seed(n), n, config.sizes)
     exact, exact_halt, _ = survey._train_sharded(start, config, 90, None)
-    runs = [fastsurvey.train(start, config, 90, threads=1), fastsurvey.train(start, config, 90, threads=2)]
-    monkeypatch.setattr(fastsurvey, "SLICE_WORK", 37)  # a call every few epochs
-    runs.append(fastsurvey.train(start, config, 90))
+    runs = [kernel.train(start, config, 90, threads=1), kernel.train(start, config, 90, threads=2)]
+    monkeypatch.setattr(kernel, "SLICE_WORK", 37)  # a call every few epochs
+    runs.append(kernel.train(start, config, 90))
     for fast, fast_halt, _ in runs:
         for (w, b), (fw, fb) in zip(exact, fast):
             assert torch.equal(w.view(torch.int32), fw.view(torch.int32))
@@ -343,9 +346,9 @@ async def test_the_survey_screen_says_it_compiles_then_shows_progress(monkeypatc
     from xor_tui.app.main import XorApp
     from xor_tui.app.screens.survey import SurveyScreen
 
-    release, real = threading.Event(), fastsurvey.timed_compile
-    monkeypatch.setattr(fastsurvey, "needs_compiling", lambda config: True)
-    monkeypatch.setattr(fastsurvey, "timed_compile", lambda config: (release.wait(30), real(config))[1])
+    release, real = threading.Event(), kernel.timed_compile
+    monkeypatch.setattr(kernel, "needs_compiling", lambda config: True)
+    monkeypatch.setattr(kernel, "timed_compile", lambda config: (release.wait(30), real(config))[1])
     app = XorApp()
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press("v")
@@ -360,7 +363,7 @@ async def test_the_survey_screen_says_it_compiles_then_shows_progress(monkeypatc
         shown = plain(result.content)
         compiling = [line for line in shown.splitlines() if "compiling" in line]
         assert len(compiling) == 1 and "first run only" in compiling[0]
-        assert str(fastsurvey.cache_dir()) in shown
+        assert str(kernel.cache_dir()) in shown
         assert app.screen.query_one("#bar").progress == 0
         release.set()
         await settle(pilot)

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from tests.hostile import _state_dict
-from xor_tui.core.activations import SpecError
-from xor_tui.core.files import ReadError, SaveError, load_state_dict, read_regular, write_atomic
-from xor_tui.core.scenario import ScenarioError, builtin, load, save
+from xor_tui.core.engine.activations import SpecError
+from xor_tui.core.io.files import ReadError, SaveError, load_state_dict, read_regular, write_atomic
+from xor_tui.core.io.scenario import ScenarioError, builtin, load, save
 from xor_tui.core.session import Session
 
 
@@ -194,7 +194,7 @@ def test_pt_tensors_are_checked_before_their_values_are_read(tmp_path, over, fra
 
 
 def test_save_refuses_what_replay_would_refuse_and_writes_nothing(tmp_path):
-    from xor_tui.core.actions import SetLr
+    from xor_tui.core.engine.actions import SetLr
 
     for change, fragment in (
         (lambda sc: setattr(sc, "name", "   "), "name: must not be empty"),

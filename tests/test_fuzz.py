@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import COUNTS
-from xor_tui.core import activations, losses
-from xor_tui.core.replay import replay
-from xor_tui.core.scenario import ScenarioError, load, parse, save
+from xor_tui.core.engine import activations, losses
+from xor_tui.core.io.scenario import ScenarioError, load, parse, save
+from xor_tui.core.studies.replay import replay
 
 SETTINGS = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

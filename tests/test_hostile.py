@@ -9,7 +9,7 @@ import pytest
 
 from tests import hostile
 from tests.conftest import COUNTS
-from xor_tui.cli import main
+from xor_tui.cli.main import main
 
 
 @pytest.fixture(scope="module")

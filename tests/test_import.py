@@ -8,10 +8,10 @@ from contextlib import redirect_stderr, redirect_stdout
 import pytest
 
 from tests import printouts
-from xor_tui.cli import main
-from xor_tui.core import recover
-from xor_tui.core.replay import replay
-from xor_tui.core.scenario import load
+from xor_tui.cli.main import main
+from xor_tui.core.io.scenario import load
+from xor_tui.core.studies import recover
+from xor_tui.core.studies.replay import replay
 
 
 def _import(*args):
@@ -51,7 +51,7 @@ def test_import_recovers_the_rate_and_a_start_that_reprints_every_block(tmp_path
     sc = load(run["scenario"])
     rp = replay(sc)
     assert not rp.failed
-    from xor_tui.core.printout import epoch_lines
+    from xor_tui.core.io.printout import epoch_lines
 
     for epoch, block in printouts.blocks(text):
         ours = epoch_lines(rp.trace.records[epoch])

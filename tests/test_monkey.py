@@ -19,7 +19,7 @@ from tests.conftest import COUNTS
 from xor_tui.app import keymap
 from xor_tui.app.main import MainScreen, XorApp
 from xor_tui.app.screens.dialogs import Palette, PromptScreen
-from xor_tui.core.replay import replay
+from xor_tui.core.studies.replay import replay
 
 BOUND = [key for k in keymap.KEYS for key in k.keys if k.action != "app.quit"]
 POOL = BOUND + [str(d) for d in range(10)] + ["home", "end", "tab", "enter", "escape", "y", "n", "ctrl+p"]

@@ -5,13 +5,13 @@ import math
 
 import pytest
 
-from xor_tui.core.actions import SetLoss, SetParam
-from xor_tui.core.activations import Activation
-from xor_tui.core.engine import Config
-from xor_tui.core.replay import Trace, replay
-from xor_tui.core.run import Run, Start
-from xor_tui.core.scenario import ScenarioError, builtin, parse
+from xor_tui.core.engine.actions import SetLoss, SetParam
+from xor_tui.core.engine.activations import Activation
+from xor_tui.core.engine.net import Config
+from xor_tui.core.engine.run import Run, Start
+from xor_tui.core.io.scenario import ScenarioError, builtin, parse
 from xor_tui.core.session import Session, SpecError
+from xor_tui.core.studies.replay import Trace, replay
 
 IDENT = Activation("identity")
 
@@ -70,7 +70,7 @@ def test_subnormal_weights_run_without_trouble():
 
 @pytest.mark.parametrize("hidden,output", [("relu", "relu"), ("sigmoid", "sigmoid"), ("tanh", "identity")])
 def test_every_parameter_exactly_zero(hidden, output):
-    from xor_tui.core.activations import parse_activation
+    from xor_tui.core.engine.activations import parse_activation
 
     config = Config((2,), (parse_activation(hidden), parse_activation(output)), "mse", 0.5)
     run = Run(config, Start("zeros"))

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from tests import printouts
-from xor_tui.cli import main
-from xor_tui.core import printout
-from xor_tui.core.scenario import builtin
+from xor_tui.cli.main import main
+from xor_tui.core.io import printout
+from xor_tui.core.io.scenario import builtin
 
 SOURCE = (printouts.SEED / "printouts.txt").read_text()
 
@@ -143,8 +143,8 @@ def test_a_run_must_start_at_epoch_0():
 
 
 def test_builtin_cases_carry_the_sources_printed_blocks_and_replay_checks_them():
-    from xor_tui.core.replay import replay
-    from xor_tui.core.scenario import builtin, dumps, parse
+    from xor_tui.core.io.scenario import builtin, dumps, parse
+    from xor_tui.core.studies.replay import replay
 
     source = (Path(__file__).parent / "seed" / "printouts.txt").read_text()
     for k in range(1, 9):

@@ -4,8 +4,9 @@ import io
 from contextlib import redirect_stderr, redirect_stdout
 
 from tests import printouts
-from xor_tui.cli import main
-from xor_tui.core import printout, recover
+from xor_tui.cli.main import main
+from xor_tui.core.io import printout
+from xor_tui.core.studies import recover
 
 
 def test_interval_of_printed_text_is_what_torch_would_print_so():

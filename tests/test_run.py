@@ -6,13 +6,13 @@ import re
 import pytest
 import torch
 
-from xor_tui.core.actions import Reseed, SetActivation, SetLoss, SetLr, SetParam
-from xor_tui.core.activations import Activation, SpecError
-from xor_tui.core.diagnosis import diagnose
-from xor_tui.core.engine import Config
-from xor_tui.core.replay import Trace
-from xor_tui.core.run import Run, RunHalted, Start
-from xor_tui.core.scenario import builtin
+from xor_tui.core.engine.actions import Reseed, SetActivation, SetLoss, SetLr, SetParam
+from xor_tui.core.engine.activations import Activation, SpecError
+from xor_tui.core.engine.net import Config
+from xor_tui.core.engine.run import Run, RunHalted, Start
+from xor_tui.core.io.scenario import builtin
+from xor_tui.core.rules.diagnosis import diagnose
+from xor_tui.core.studies.replay import Trace
 
 
 def _same(a, b):
@@ -144,7 +144,7 @@ def test_zeros_start_and_relu_gradient_at_zero_freezes_everything():
 def test_a_long_run_keeps_no_record_objects_and_records_are_recomputed_exactly():
     import gc
 
-    from xor_tui.core.run import Record
+    from xor_tui.core.engine.run import Record
 
     run = builtin("case1").new_run()
     run.advance(100_000)  # case 1 is a fixed point: filled in, not stepped
@@ -216,7 +216,7 @@ def test_iterating_many_records_does_not_rebuild_each_one():
     ],
 )
 def test_typed_numbers_are_refused_with_what_is_wrong(typed, says):
-    from xor_tui.core.actions import check_value
+    from xor_tui.core.engine.actions import check_value
     from xor_tui.core.session import Session
 
     with pytest.raises(SpecError, match=r"^value: .*" + re.escape(says)):
@@ -228,14 +228,14 @@ def test_typed_numbers_are_refused_with_what_is_wrong(typed, says):
 
 
 def test_a_negative_seed_is_out_of_range_not_unreadable():
-    from xor_tui.core.actions import check_seed
+    from xor_tui.core.engine.actions import check_seed
 
     with pytest.raises(SpecError, match=r"seed must be from 0 to 2\*\*63-1, got -1"):
         check_seed("-1")
 
 
 def test_a_saved_session_says_which_edits_make_it_differ_from_where_it_came_from():
-    from xor_tui.core.scenario import resolve
+    from xor_tui.core.io.scenario import resolve
     from xor_tui.core.session import Session
 
     s = Session.from_scenario(resolve("case3"))

@@ -7,21 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from xor_tui.core.actions import SetParam
-from xor_tui.core.activations import parse_activation
-from xor_tui.core.replay import replay
-from xor_tui.core.run import Start
-from xor_tui.core.scenario import (
-    Scenario,
-    ScenarioError,
-    builtin,
-    builtin_names,
-    dumps,
-    load,
-    parse,
-    resolve,
-    save,
-)
+from xor_tui.core.engine.actions import SetParam
+from xor_tui.core.engine.activations import parse_activation
+from xor_tui.core.engine.run import Start
+from xor_tui.core.io.scenario import Scenario, ScenarioError, builtin, builtin_names, dumps, load, parse, resolve, save
+from xor_tui.core.studies.replay import replay
 
 GOOD = """
 name = "mine"
@@ -109,7 +99,7 @@ def test_explicit_float32_values_round_trip_exactly(tmp_path):
         run.step()
     sd = {
         k: v.tolist()
-        for k, v in __import__("xor_tui.core.engine", fromlist=["state_dict"])
+        for k, v in __import__("xor_tui.core.engine.net", fromlist=["state_dict"])
         .state_dict(run.current.params, run.config)
         .items()
     }
@@ -250,7 +240,7 @@ def test_action_objects_survive_a_round_trip():
 
 
 def test_every_action_kind_round_trips_through_toml():
-    from xor_tui.core.actions import Reseed, SetActivation, SetLoss, SetLr, SetParam, Zeros
+    from xor_tui.core.engine.actions import Reseed, SetActivation, SetLoss, SetLr, SetParam, Zeros
 
     sc = builtin("case1")
     sc.epochs = 10
@@ -282,8 +272,8 @@ def test_activation_parameters_are_written_and_read_exactly():
 def test_files_of_this_tools_other_kinds_are_named_with_what_to_do(tmp_path):
     """A run's CSV export or the student's printout log given as a scenario: one line saying
     what the file is and which command reads it, not a TOML parser's complaint."""
-    from xor_tui.cli import main
-    from xor_tui.core.scenario import ScenarioError, load
+    from xor_tui.cli.main import main
+    from xor_tui.core.io.scenario import ScenarioError, load
 
     csv = tmp_path / "run.csv"
     assert main(["replay", "case3", "--epochs", "2", "--csv", str(csv)]) == 0

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from xor_tui.serve import app_command, check_host
+from xor_tui.cli.serve import app_command, check_host
 
 from .servehelp import (
     children,
@@ -64,7 +64,7 @@ def test_page_closed_during_startup_leaves_no_app(served, browser):
 
 
 def test_loopback_by_default_and_a_warning_elsewhere():
-    from xor_tui.cli import build_parser
+    from xor_tui.cli.main import build_parser
 
     assert build_parser().parse_args(["serve"]).host == "127.0.0.1"
     for host in ("127.0.0.1", "localhost", "::1"):
@@ -76,8 +76,8 @@ def test_loopback_by_default_and_a_warning_elsewhere():
 
 
 def test_same_app_options_and_one_line_errors(capsys, monkeypatch):
-    from xor_tui import serve
-    from xor_tui.cli import build_parser, main
+    from xor_tui.cli import serve
+    from xor_tui.cli.main import build_parser, main
 
     def no_such_host(host, *a, **k):  # no name lookup leaves this machine during the test
         if host == "no.such.host.invalid":

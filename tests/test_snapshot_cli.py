@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from xor_tui.cli import main
+from xor_tui.cli.main import main
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -109,7 +109,7 @@ def svg_status(path) -> str:
 async def test_the_screenshot_key_saves_next_to_the_scenario_file_and_never_overwrites(tmp_path, monkeypatch):
     from tests.apphelp import events
     from xor_tui.app.main import XorApp
-    from xor_tui.core.scenario import builtin, load, save
+    from xor_tui.core.io.scenario import builtin, load, save
 
     home, elsewhere = tmp_path / "lesson", tmp_path / "cwd"
     home.mkdir()
@@ -155,7 +155,7 @@ async def test_the_screenshot_key_follows_the_session(tmp_path, monkeypatch):
 async def test_the_screenshot_key_reports_a_folder_that_went_away_in_one_line(tmp_path):
     from tests.apphelp import events
     from xor_tui.app.main import MainScreen, XorApp
-    from xor_tui.core.scenario import builtin, load, save
+    from xor_tui.core.io.scenario import builtin, load, save
 
     home = tmp_path / "gone"
     home.mkdir()

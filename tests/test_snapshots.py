@@ -9,7 +9,7 @@ import pytest
 
 from tests.apphelp import settle
 from xor_tui.app.main import XorApp
-from xor_tui.core.scenario import builtin
+from xor_tui.core.io.scenario import builtin
 
 SIZES = {"120x36": (120, 36), "80x24": (80, 24)}
 

@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from tests.servehelp import interruptible
-from xor_tui.cli import main
-from xor_tui.core.activations import parse_activation
-from xor_tui.core.diagnosis import diagnose
-from xor_tui.core.engine import Config
-from xor_tui.core.replay import replay
-from xor_tui.core.survey import HALTED, OUTCOMES, SOLVED, STUCK, find_seed, run_survey
+from xor_tui.cli.main import main
+from xor_tui.core.engine.activations import parse_activation
+from xor_tui.core.engine.net import Config
+from xor_tui.core.rules.diagnosis import diagnose
+from xor_tui.core.studies.replay import replay
+from xor_tui.core.studies.survey import HALTED, OUTCOMES, SOLVED, STUCK, find_seed, run_survey
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +121,7 @@ def test_bad_arguments_exit_2_with_a_message(capsys, args, fragment):
 
 
 def test_find_seed_lands_in_the_asked_case():
-    from xor_tui.core.run import Run, Start
+    from xor_tui.core.engine.run import Run, Start
 
     for case in range(1, 9):
         seed = find_seed(case)
@@ -134,7 +134,7 @@ def test_export_writes_a_replayable_scenario(tmp_path, capsys):
     out = tmp_path / "net.toml"
     assert main(["survey", "--n", "300", "--epochs", "30", "--export", "7", str(out)]) == 0
     assert "saved" in capsys.readouterr().out
-    assert replay(__import__("xor_tui.core.scenario", fromlist=["load"]).load(out)).final.epoch <= 30
+    assert replay(__import__("xor_tui.core.io.scenario", fromlist=["load"]).load(out)).final.epoch <= 30
     assert main(["survey", "--n", "300", "--epochs", "30", "--export", "7", str(out)]) == 2
     assert "already exists" in capsys.readouterr().err
 
@@ -172,7 +172,7 @@ def test_the_largest_seed_runs(capsys):
 @pytest.fixture
 def no_survey(monkeypatch):
     """Fail if the survey runs: the target must be refused before any work."""
-    import xor_tui.survey_cli as cli
+    import xor_tui.cli.survey as cli
 
     def boom(*a, **k):
         raise AssertionError("the survey ran before the target was checked")

@@ -6,11 +6,11 @@ from dataclasses import replace
 import pytest
 import torch
 
-from xor_tui.cli import main
-from xor_tui.core.activations import SpecError
-from xor_tui.core.engine import Config
-from xor_tui.core.survey import OUTCOMES, run_survey
-from xor_tui.core.sweep import log_range, run_sweep
+from xor_tui.cli.main import main
+from xor_tui.core.engine.activations import SpecError
+from xor_tui.core.engine.net import Config
+from xor_tui.core.studies.survey import OUTCOMES, run_survey
+from xor_tui.core.studies.sweep import log_range, run_sweep
 
 
 def test_log_range_is_log_spaced_and_keeps_its_ends():
@@ -98,7 +98,7 @@ def test_csv_dash_writes_the_grid_to_standard_output_instead_of_the_tables(tmp_p
 
 
 def test_help_says_what_each_outcome_means(capsys):
-    from xor_tui.core.survey import OUTCOME_MEANING
+    from xor_tui.core.studies.survey import OUTCOME_MEANING
 
     for command in ("survey", "sweep"):
         with pytest.raises(SystemExit):
@@ -127,7 +127,7 @@ def test_bad_arguments_get_one_line_and_exit_2(capsys, argv, fragment):
 
 
 def test_csv_target_is_checked_before_the_sweep(tmp_path, capsys, monkeypatch):
-    import xor_tui.core.sweep as sweep
+    import xor_tui.core.studies.sweep as sweep
 
     monkeypatch.setattr(sweep, "run_sweep", lambda *a, **k: pytest.fail("the sweep ran"))
     there = tmp_path / "x.csv"
@@ -232,7 +232,7 @@ async def test_arrows_move_the_sweep_cursor_even_when_the_page_scrolls():
     from textual.app import App
 
     from xor_tui.app.screens.sweep import SweepScreen
-    from xor_tui.core.sweep import SweepResult
+    from xor_tui.core.studies.sweep import SweepResult
 
     lrs, scales = log_range("0.001:1:12", "lr", 1e-6, 1e6), log_range("0.25:4:12", "s", 1e-3, 1e3)
     shares = torch.full((12, 12, 4), 0.25, dtype=torch.float64)
@@ -261,7 +261,7 @@ def test_tables_written_to_a_pipe_keep_every_label_whole(capsys):
 
 
 def test_bce_logits_settings_say_the_output_activation_is_unused():
-    from xor_tui.core.activations import parse_activation
+    from xor_tui.core.engine.activations import parse_activation
 
     c = Config((2,), (parse_activation("relu"), parse_activation("tanh")), "bce-logits", 0.1)
     assert c.summary() == "2-2-1 ReLU/Tanh, bce-logits (which takes z: the output activation is unused), lr 0.1"

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from xor_tui.core.scenario import builtin
+from xor_tui.core.io.scenario import builtin
 from xor_tui.core.session import Session
 
 

@@ -22,8 +22,8 @@ from xor_tui.app.components.loss_plot import LossPlot, decade_bounds, decade_row
 from xor_tui.app.components.panel import boxed
 from xor_tui.app.components.status import StatusLine
 from xor_tui.app.components.tables import ParamsTable, RowsTable
-from xor_tui.core.run import RunHalted
-from xor_tui.core.scenario import builtin, parse
+from xor_tui.core.engine.run import RunHalted
+from xor_tui.core.io.scenario import builtin, parse
 from xor_tui.core.session import Session
 from xor_tui.core.view import HaltInfo
 

@@ -1,3 +1,3 @@
-from xor_tui.cli import run
+from xor_tui.cli.main import run
 
 run()

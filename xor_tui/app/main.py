@@ -16,26 +16,26 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Header
 
-from ..core.activations import NAMES as ACTIVATIONS
-from ..core.activations import SpecError
-from ..core.files import SaveError, check_target, write_atomic
-from ..core.printout import printed_runs
-from ..core.run import check_seed, check_value
-from ..core.scenario import ScenarioError, builtin, builtin_names, resolve, save
-from ..core.session import Session
-from ..core.text import capitalised, printable
-from ..core.view import Frame
-from . import keymap
-from .components.diagram import NetworkDiagram
-from .components.events import EventPanel
-from .components.input_space import InputSpace
-from .components.loss_plot import LossPlot
-from .components.panel import boxed
-from .components.status import StatusLine
-from .components.tables import ParamsTable, RowsTable
-from .footer import KeyFooter
-from .player import Player
-from .screens.dialogs import ChoiceScreen, ConfirmScreen, HelpScreen, PromptScreen
+from xor_tui.app import keymap
+from xor_tui.app.components.diagram import NetworkDiagram
+from xor_tui.app.components.events import EventPanel
+from xor_tui.app.components.input_space import InputSpace
+from xor_tui.app.components.loss_plot import LossPlot
+from xor_tui.app.components.panel import boxed
+from xor_tui.app.components.status import StatusLine
+from xor_tui.app.components.tables import ParamsTable, RowsTable
+from xor_tui.app.footer import KeyFooter
+from xor_tui.app.player import Player
+from xor_tui.app.screens.dialogs import ChoiceScreen, ConfirmScreen, HelpScreen, PromptScreen
+from xor_tui.core.engine.activations import NAMES as ACTIVATIONS
+from xor_tui.core.engine.activations import SpecError
+from xor_tui.core.engine.run import check_seed, check_value
+from xor_tui.core.io.files import SaveError, check_target, write_atomic
+from xor_tui.core.io.printout import printed_runs
+from xor_tui.core.io.scenario import ScenarioError, builtin, builtin_names, resolve, save
+from xor_tui.core.session import Session
+from xor_tui.core.text import capitalised, printable
+from xor_tui.core.view import Frame
 
 WELCOME = (
     "Welcome. Keys 1-8 load the source's eight cases; space steps one epoch, p plays, "
@@ -544,13 +544,13 @@ class MainScreen(Screen):
 
     # ------------------------------------------------------------ survey, seeds, help, views
     def action_survey(self) -> None:
-        from .screens.survey import SurveyScreen
+        from xor_tui.app.screens.survey import SurveyScreen
 
         self.player.pause()
         self.app.push_screen(SurveyScreen(self.session.config))
 
     def action_sweep(self) -> None:
-        from .screens.sweep import SweepScreen
+        from xor_tui.app.screens.sweep import SweepScreen
 
         self.player.pause()
         self.app.push_screen(SweepScreen(self.session.config))
@@ -631,7 +631,7 @@ class XorApp(App):
         return done
 
     def action_command_palette(self) -> None:
-        from .screens.dialogs import Palette
+        from xor_tui.app.screens.dialogs import Palette
 
         if self.use_command_palette and not Palette.is_open(self):
             self.push_screen(Palette(id="--command-palette"))

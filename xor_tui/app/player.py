@@ -12,8 +12,8 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.worker import get_current_worker
 
-from ..core.run import RunHalted
-from ..core.session import Session
+from xor_tui.core.engine.run import RunHalted
+from xor_tui.core.session import Session
 
 SPEEDS = (1, 2, 5, 10, 30, 60, 120, 240)
 DEFAULT_SPEED = 30
@@ -205,7 +205,7 @@ class Player(Widget):
 
     @work(thread=True, exclusive=True, group="seed")
     def _seed_worker(self, case: int) -> None:
-        from ..core.survey import find_seed
+        from xor_tui.core.studies.survey import find_seed
 
         seed = find_seed(case, start=random.randrange(2**31))
         self.post_message(self.SeedFound(case, seed))  # its handler calls done(): busy until then
@@ -220,7 +220,7 @@ class Player(Widget):
 
     @work(thread=True, exclusive=True, group="log")
     def _log_worker(self, path: str, runs: list) -> None:
-        from ..core.recover import load_log
+        from xor_tui.core.studies.recover import load_log
 
         try:
             sc = load_log(path, runs=runs)

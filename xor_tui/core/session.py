@@ -15,16 +15,25 @@ from array import array
 from collections.abc import Callable
 from pathlib import Path
 
-from . import engine, losses
-from .actions import Action, SetActivation, SetLoss, SetLr, SetParam, check_seed, check_value, parse_number
-from .activations import NAMES as ACTIVATIONS
-from .activations import SpecError, parse_activation
-from .diagnosis import Diagnosis, Event
-from .engine import Config
-from .replay import Trace
-from .run import Record, Run, RunHalted, Start
-from .scenario import Scenario
-from .view import Frame, build_frame
+from xor_tui.core.engine import losses, net
+from xor_tui.core.engine.actions import (
+    Action,
+    SetActivation,
+    SetLoss,
+    SetLr,
+    SetParam,
+    check_seed,
+    check_value,
+    parse_number,
+)
+from xor_tui.core.engine.activations import NAMES as ACTIVATIONS
+from xor_tui.core.engine.activations import SpecError, parse_activation
+from xor_tui.core.engine.net import Config
+from xor_tui.core.engine.run import Record, Run, RunHalted, Start
+from xor_tui.core.io.scenario import Scenario
+from xor_tui.core.rules.diagnosis import Diagnosis, Event
+from xor_tui.core.studies.replay import Trace
+from xor_tui.core.view import Frame, build_frame
 
 # events worth stopping for when running to the next one
 NOTABLE = {"dies", "revives", "freezes", "thaws", "halts", "nan", "case"}
@@ -85,11 +94,11 @@ class Session:
     @classmethod
     def from_state_dict_file(cls, path: str) -> Session:
         """A 2-2-1 ReLU/ReLU run (the source's setting) from a PyTorch state_dict file."""
-        from .files import load_state_dict
+        from xor_tui.core.io.files import load_state_dict
 
         values = load_state_dict(path)
         config = Config()
-        engine.from_state_dict(values, config)
+        net.from_state_dict(values, config)
         return cls(
             Run(config, Start("explicit", values=values)), Path(path).stem, f"Start weights imported from {path}."
         )
@@ -243,7 +252,7 @@ class Session:
 
     def set_param(self, name: str, text) -> float:
         """Set one weight or bias from user input; refuse text, NaN, inf and absurd sizes."""
-        engine.parse_param(name, self.config)
+        net.parse_param(name, self.config)
         value = check_value(text, name)
         self._act(SetParam(self.epoch, name, value))
         return value
@@ -266,14 +275,14 @@ class Session:
         ``0.01/0.001`` (as the status line shows them); raises SpecError with the reason."""
         parts = str(text).split("/")
         if len(parts) == 1:
-            return engine.check_lr(parse_number(parts[0], "learning rate"), "learning rate")
+            return net.check_lr(parse_number(parts[0], "learning rate"), "learning rate")
         names = self.config.layer_names
         if len(parts) != len(names):
             raise SpecError(
                 f"{len(parts)} learning rates for {len(names)} layers ({', '.join(names)}): "
                 "give one for all, or one per layer separated by /"
             )
-        return tuple(engine.check_lr(parse_number(p, f"lr of {n}"), f"lr of {n}") for p, n in zip(parts, names))
+        return tuple(net.check_lr(parse_number(p, f"lr of {n}"), f"lr of {n}") for p, n in zip(parts, names))
 
     def set_lr(self, text) -> str | None:
         """Set the learning rate(s) typed (see check_lr); returns them as text, or None when
@@ -288,7 +297,7 @@ class Session:
                 for name, v, now in zip(c.layer_names, value, current):
                     if v != now:
                         self._act(SetLr(self.epoch, v, name))
-            return engine.rates_text(c.lr, value)
+            return net.rates_text(c.lr, value)
         if c.layer_lr is None and value == c.lr:
             return None
         self._act(SetLr(self.epoch, value))

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import engine, losses
-from .diagnosis import Diagnosis, Event
-from .engine import Config
+from xor_tui.core.engine import losses, net
+from xor_tui.core.engine.net import Config
+from xor_tui.core.rules.diagnosis import Diagnosis, Event
 
-ROWS = engine.ROWS  # "(0,0)" "(0,1)" "(1,0)" "(1,1)"
+ROWS = net.ROWS  # "(0,0)" "(0,1)" "(1,0)" "(1,1)"
 INPUTS = ("x1", "x2")
 
 
@@ -204,7 +204,7 @@ class ConfigSummary:
     @property
     def lr_text(self) -> str:
         """``0.001`` or ``0.01/0.001`` for per-layer rates."""
-        return engine.rates_text(self.lr, self.layer_lr)
+        return net.rates_text(self.lr, self.layer_lr)
 
 
 @dataclass(frozen=True)
@@ -240,7 +240,7 @@ class Frame:
     units: tuple[Unit, ...]
     """Every neuron, layer by layer."""
     edges: tuple[Edge, ...]
-    """Every weight, layer by layer, target-major (as ``engine.all_params`` orders them)."""
+    """Every weight, layer by layer, target-major (as ``net.all_params`` orders them)."""
     biases: tuple[Bias, ...]
     """Every bias, layer by layer."""
     rows: tuple[Row, Row, Row, Row]
@@ -369,7 +369,7 @@ def build_frame(
             )
 
     edges, biases, params = [], [], []
-    for ref in engine.all_params(cfg):
+    for ref in net.all_params(cfg):
         pname = ref.name(cfg)
         value = record.value(ref)
         grad = record.grad(ref)
@@ -401,8 +401,8 @@ def build_frame(
     halt_rows = set(record.halt.rows) if record.halt is not None else set()
     rows = []
     for r in range(4):
-        x1, x2 = engine.X[r].tolist()
-        target = float(engine.TARGET[r, 0])
+        x1, x2 = net.X[r].tolist()
+        target = float(net.TARGET[r, 0])
         p = preds[r]
         rows.append(
             Row(
@@ -438,7 +438,7 @@ def build_frame(
         record.epoch,
         epochs,
     )
-    net = (cfg, tuple((tuple(map(tuple, w[0].tolist())), tuple(b[0].tolist())) for w, b in record.params))
+    params_now = (cfg, tuple((tuple(map(tuple, w[0].tolist())), tuple(b[0].tolist())) for w, b in record.params))
     return Frame(
         name=name,
         epoch=record.epoch,
@@ -458,7 +458,7 @@ def build_frame(
         config=summary,
         loss=record.loss,
         losses=loss_history,
-        _net=net,
+        _net=params_now,
         losses_ahead=tuple(losses_ahead),
     )
 

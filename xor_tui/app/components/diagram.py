@@ -24,11 +24,11 @@ import numpy as np
 from rich.text import Text
 from textual.message import Message
 
-from ...core.view import Frame
-from . import pixels as px
-from .canvas import Canvas
-from .lines import LinesWidget
-from .panel import set_key
+from xor_tui.app.components import pixels as px
+from xor_tui.app.components.canvas import Canvas
+from xor_tui.app.components.lines import LinesWidget
+from xor_tui.app.components.panel import set_key
+from xor_tui.core.view import Frame
 
 ANIMATE_FOR = 1.5  # seconds of motion after each new frame
 FPS = 12

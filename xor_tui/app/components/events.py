@@ -11,8 +11,8 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ...core.view import Frame
-from . import pixels as px
+from xor_tui.app.components import pixels as px
+from xor_tui.core.view import Frame
 
 KIND_VAR = {
     "halts": "error",

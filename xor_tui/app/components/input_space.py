@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 from rich.text import Text
 
-from ...core.view import Frame
-from . import pixels as px
-from .canvas import Canvas
-from .lines import LinesWidget
+from xor_tui.app.components import pixels as px
+from xor_tui.app.components.canvas import Canvas
+from xor_tui.app.components.lines import LinesWidget
+from xor_tui.core.view import Frame
 
 LO, HI = -0.25, 1.25
 UNIT_VARS = ("text-accent", "text-primary", "text-success", "text-error")

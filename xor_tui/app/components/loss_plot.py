@@ -16,11 +16,11 @@ import math
 import numpy as np
 from rich.text import Text
 
-from ...core.view import Frame
-from . import pixels as px
-from .canvas import Canvas
-from .lines import LinesWidget
-from .panel import set_key
+from xor_tui.app.components import pixels as px
+from xor_tui.app.components.canvas import Canvas
+from xor_tui.app.components.lines import LinesWidget
+from xor_tui.app.components.panel import set_key
+from xor_tui.core.view import Frame
 
 EVENT_MARKS = {
     "dies": ("▼", "error"),

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from ...core.view import Frame
-from . import pixels as px
-from .lines import LinesWidget
+from xor_tui.app.components import pixels as px
+from xor_tui.app.components.lines import LinesWidget
+from xor_tui.core.view import Frame
 
 
 class StatusLine(LinesWidget):

@@ -10,11 +10,11 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ...core.view import Frame
-from . import pixels as px
-from . import style as S
-from .lines import LinesWidget
-from .panel import set_key
+from xor_tui.app.components import pixels as px
+from xor_tui.app.components import style as S
+from xor_tui.app.components.lines import LinesWidget
+from xor_tui.app.components.panel import set_key
+from xor_tui.core.view import Frame
 
 
 class RowsTable(LinesWidget, can_focus=True):

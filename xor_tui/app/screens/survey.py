@@ -12,9 +12,9 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Header, Input, ProgressBar, Static
 
-from ...core.engine import Config
-from ...core.survey import OUTCOMES, SurveyResult, outcome_legend, run_survey
-from ..footer import KeyFooter
+from xor_tui.app.footer import KeyFooter
+from xor_tui.core.engine.net import Config
+from xor_tui.core.studies.survey import OUTCOMES, SurveyResult, outcome_legend, run_survey
 
 
 class SurveyScreen(Screen):

@@ -23,12 +23,12 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import ProgressBar, Static
 
-from ...core.engine import Config
-from ...core.survey import OUTCOMES, outcome_legend, run_survey
-from ...core.sweep import SweepResult, log_range, run_sweep
-from ...core.text import capitalised
-from ..footer import KeyFooter
-from .survey import render_survey
+from xor_tui.app.footer import KeyFooter
+from xor_tui.app.screens.survey import render_survey
+from xor_tui.core.engine.net import Config
+from xor_tui.core.studies.survey import OUTCOMES, outcome_legend, run_survey
+from xor_tui.core.studies.sweep import SweepResult, log_range, run_sweep
+from xor_tui.core.text import capitalised
 
 # plasma-like ramp: share 0 -> dark blue, 1 -> yellow
 RAMP = [(13, 8, 135), (84, 2, 163), (139, 10, 165), (185, 50, 137), (219, 92, 104), (244, 136, 73), (254, 188, 43),

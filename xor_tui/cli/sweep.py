@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import sys
 
-from .cli import interrupted, say
+from xor_tui.cli.common import EXIT_INTERRUPTED, check_output, interrupted, run_with_progress, say
 
 # the rest is imported when the command runs: building the parser (--help) imports no torch
 
 
 def add_sweep_parser(sub) -> None:
-    from .core.outcomes import outcome_legend
+    from xor_tui.core.rules.outcomes import outcome_legend
 
     w = sub.add_parser(
         "sweep",
@@ -41,9 +41,9 @@ def sweep_setup(args):
     """(config, lrs, scales) from the arguments, or SpecError naming the option."""
     from types import SimpleNamespace
 
-    from .core.activations import SpecError
-    from .core.sweep import MAX_WORK, log_range
-    from .survey_cli import survey_config
+    from xor_tui.cli.survey import survey_config
+    from xor_tui.core.engine.activations import SpecError
+    from xor_tui.core.studies.sweep import MAX_WORK, log_range
 
     lrs = log_range(args.lr, "--lr", 1e-6, 1e6)
     scales = log_range(args.init_scale, "--init-scale", 1e-3, 1e3)
@@ -59,8 +59,7 @@ def sweep_setup(args):
 
 
 def cmd_sweep(args) -> int:
-    from .core.activations import SpecError
-    from .survey_cli import EXIT_INTERRUPTED, check_target, run_with_progress
+    from xor_tui.core.engine.activations import SpecError
 
     try:
         config, lrs, scales = sweep_setup(args)
@@ -71,11 +70,11 @@ def cmd_sweep(args) -> int:
         say("--csv - and --json both write to standard output; choose one")
         return 2
     if args.csv not in (None, "-"):
-        problem = check_target(args.csv, args.force, "--csv")
+        problem = check_output(args.csv, args.force, "--csv")
         if problem:
             say(problem)
             return 2
-    from .core.sweep import run_sweep
+    from xor_tui.core.studies.sweep import run_sweep
 
     points = len(lrs) * len(scales)
     try:
@@ -92,7 +91,7 @@ def cmd_sweep(args) -> int:
         sys.stdout.write(result.csv_text())
         return 0
     if args.csv is not None:
-        from .core.files import write_atomic
+        from xor_tui.core.io.files import write_atomic
 
         try:
             write_atomic(args.csv, result.csv_text(), overwrite=args.force)
@@ -115,7 +114,7 @@ def print_sweep(r) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from .core.survey import OUTCOMES
+    from xor_tui.core.studies.survey import OUTCOMES
 
     # a terminal narrower than the tables folds them; a pipe or a file gets them whole (rich
     # assumes 80 columns there and cut the labels mid-number: '0.0…')

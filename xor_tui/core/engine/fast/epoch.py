@@ -1,7 +1,7 @@
-"""The survey's numba code: the fused kernel and a single run's trajectory (see fastsurvey.py).
+"""The survey's numba code: the fused kernel and a single run's trajectory (see kernel.py).
 
 Imported only when their generic module (every setting's kernel, the kinds as arguments) is
-not in the user's cache folder yet: once per machine. fastsurvey makes each setting's machine
+not in the user's cache folder yet: once per machine. kernel.py makes each setting's machine
 code from that module with llvmlite and runs it without numba.
 """
 
@@ -12,10 +12,23 @@ import os
 
 import numpy as np
 
-from . import fastsurvey as _fs
-from .fastsurvey import BCE, HALTS, LEAKY, LOGITS, MSE, RAN_OUT, RELU, REPEATS, SIGMOID
-
-CHUNK, LANES, SHIFT, SPAN, ROWS = _fs.CHUNK, _fs.LANES, _fs.SHIFT, _fs.SPAN, _fs.ROWS
+from xor_tui.core.engine.fast.constants import (
+    ARGS,
+    BCE,
+    CHUNK,
+    HALTS,
+    LANES,
+    LEAKY,
+    LOGITS,
+    MSE,
+    RAN_OUT,
+    RELU,
+    REPEATS,
+    ROWS,
+    SHIFT,
+    SIGMOID,
+    SPAN,
+)
 
 os.environ.setdefault("NUMBA_DISABLE_INTEL_SVML", "1")  # SVML's exp is not the C library's
 import numba  # noqa: E402
@@ -286,7 +299,7 @@ _TYPES = {"i64": types.int64, "i32": types.int32, "u8": types.uint8, "f32": type
 
 def _signature(what: str):
     """The kernel as a C function: LOSS OUT HID (int64), then fastsurvey.ARGS[what]."""
-    args = [types.CPointer(_TYPES[a[:-1]]) if a.endswith("*") else _TYPES[a] for a in _fs.ARGS[what].split()]
+    args = [types.CPointer(_TYPES[a[:-1]]) if a.endswith("*") else _TYPES[a] for a in ARGS[what].split()]
     return types.int64(*(types.int64,) * 3, *args)
 
 

@@ -10,7 +10,17 @@ import sys
 from rich.console import Console
 from rich.text import Text
 
-EXIT_OK, EXIT_EXPECT, EXIT_INPUT, EXIT_CRASH, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 3, 130, 141
+from xor_tui.cli.common import (
+    EXIT_CRASH,
+    EXIT_EXPECT,
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PIPE,
+    fail,
+    interrupted,
+    say,
+)
 
 
 class _Console(Console):
@@ -20,7 +30,7 @@ class _Console(Console):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # exit 2 with one line (argparse prints the usage too)
-        _err(f"{message} (see {self.prog} --help)")
+        fail(f"{message} (see {self.prog} --help)")
         self.exit(EXIT_INPUT)
 
 
@@ -48,11 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("cases", help="list the built-in scenarios")
 
-    from .import_cli import add_parser as add_import
+    from xor_tui.cli.import_log import add_parser as add_import
 
     add_import(sub)
 
-    from .core.outcomes import outcome_legend
+    from xor_tui.core.rules.outcomes import outcome_legend
 
     s = sub.add_parser(
         "survey",
@@ -72,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--force", action="store_true", help="overwrite FILE for --export if it exists")
 
-    from .sweep_cli import add_sweep_parser
+    from xor_tui.cli.sweep import add_sweep_parser
 
     add_sweep_parser(sub)
 
@@ -99,17 +109,10 @@ def run() -> None:
     """The ``xor-tui`` command: main(), then end the process with its status."""
     code = main()
     if _app_ran:
-        from .app.lifecycle import leave
+        from xor_tui.app.lifecycle import leave
 
         leave(code)  # the interpreter's teardown of torch and textual takes 1-2 s and does nothing here
     sys.exit(code)
-
-
-def interrupted(command: str = "") -> str:
-    """The one-line message for Ctrl-C. A survey or sweep writes its files only at the end."""
-    if command in ("survey", "sweep"):
-        return f"{command} interrupted (Ctrl-C); nothing was written"
-    return "interrupted"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         return _main(argv)
     except KeyboardInterrupt:  # before a command's own handler is in place (e.g. while importing)
         words = sys.argv[1:] if argv is None else argv
-        _err(interrupted(next((w for w in words if w in ("survey", "sweep")), "")))
+        fail(interrupted(next((w for w in words if w in ("survey", "sweep")), "")))
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. `xor-tui replay case1 | head`: the reader left
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -132,61 +135,44 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "cases":
         return cmd_cases()
     if args.command == "import":
-        from .import_cli import cmd_import
+        from xor_tui.cli.import_log import cmd_import
 
         return cmd_import(args)
     if args.command == "survey":
-        from .survey_cli import cmd_survey
+        from xor_tui.cli.survey import cmd_survey
 
         return cmd_survey(args)
     if args.command == "sweep":
-        from .sweep_cli import cmd_sweep
+        from xor_tui.cli.sweep import cmd_sweep
 
         return cmd_sweep(args)
     if args.command == "serve":
-        from .serve import cmd_serve
+        from xor_tui.cli.serve import cmd_serve
 
-        return cmd_serve(args, _err)
+        return cmd_serve(args, fail)
     if args.command == "snapshot":
-        from .snapshot import cmd_snapshot
+        from xor_tui.cli.snapshot import cmd_snapshot
 
-        return cmd_snapshot(args, _err)
+        return cmd_snapshot(args, fail)
     return open_app(args)
 
 
-def say(message: str, error: bool = False) -> None:
-    """One line on stderr, whatever the message holds and wherever stderr goes (an error in
-    red on a terminal)."""
-    from .core.text import printable
-
-    line = f"xor-tui: {printable(message, 1000)}"
-    if error and sys.stderr.isatty():
-        line = f"\x1b[1;31m{line}\x1b[0m"
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
-
-
-def _err(message: str) -> int:
-    say(message, error=True)
-    return EXIT_INPUT
-
-
 def open_app(args) -> int:
-    from .core.run import SpecError, check_seed
-    from .core.scenario import ScenarioError, builtin_names, resolve
+    from xor_tui.core.engine.run import SpecError, check_seed
+    from xor_tui.core.io.scenario import ScenarioError, builtin_names, resolve
 
     scenario = None
     try:
         if args.scenario and args.seed is not None:
-            return _err("give --scenario or --seed, not both")
+            return fail("give --scenario or --seed, not both")
         if args.scenario:
             scenario = resolve(args.scenario)
         elif args.seed is not None:
             check_seed(args.seed)
     except (ScenarioError, SpecError) as exc:
-        return _err(str(exc))
-    from .app.lifecycle import install
-    from .app.main import XorApp
+        return fail(str(exc))
+    from xor_tui.app.lifecycle import install
+    from xor_tui.app.main import XorApp
 
     global _app_ran
     _app_ran = True
@@ -196,17 +182,17 @@ def open_app(args) -> int:
     try:
         app.run()
     except Exception as exc:  # the app died before it could report it itself
-        _err(f"the app stopped on an error: {type(exc).__name__}: {exc}")
+        fail(f"the app stopped on an error: {type(exc).__name__}: {exc}")
         return EXIT_CRASH
     code = app.return_code
     if code:  # Textual sets 1 after an unhandled exception (and has printed it)
-        _err(f"the app stopped on an error (exit status {code})")
+        fail(f"the app stopped on an error (exit status {code})")
         return code
     return EXIT_OK
 
 
 def cmd_cases() -> int:
-    from .core.scenario import builtin, builtin_names
+    from xor_tui.core.io.scenario import builtin, builtin_names
 
     con = _Console()
     if not con.is_terminal:  # a pipe or a file gets whole lines
@@ -230,29 +216,29 @@ def cmd_cases() -> int:
 
 
 def cmd_replay(args) -> int:
-    from .core import report
-    from .core.files import check_target
-    from .core.replay import replay
-    from .core.scenario import MAX_EPOCHS, ScenarioError, resolve
+    from xor_tui.core.io.files import check_target
+    from xor_tui.core.io.scenario import MAX_EPOCHS, ScenarioError, resolve
+    from xor_tui.core.studies import report
+    from xor_tui.core.studies.replay import replay
 
     if args.csv == "-" and args.json:
-        return _err("--csv - and --json both write to standard output; choose one")
+        return fail("--csv - and --json both write to standard output; choose one")
     if args.csv not in (None, "-"):  # say now, not after a long run, that the file cannot be written
         try:
             check_target(args.csv, args.force)
         except FileExistsError as exc:
-            return _err(f"{exc}; pass --force to overwrite")
+            return fail(f"{exc}; pass --force to overwrite")
         except OSError as exc:
-            return _err(str(exc))
+            return fail(str(exc))
     try:
         sc = resolve(args.scenario)
     except ScenarioError as exc:
-        return _err(str(exc))
+        return fail(str(exc))
     if args.epochs is not None and not 0 <= args.epochs <= MAX_EPOCHS:
         got = args.epochs if abs(args.epochs) < 10**12 else f"a {len(str(abs(args.epochs)))}-digit number"
-        return _err(f"--epochs must be from 0 to {MAX_EPOCHS:,}, got {got}")
+        return fail(f"--epochs must be from 0 to {MAX_EPOCHS:,}, got {got}")
     if args.format == "seed" and len(sc.config.hidden) != 1:
-        return _err(
+        return fail(
             "--format seed prints the source's one-hidden-layer network; "
             f"{sc.name} has {len(sc.config.hidden)} hidden layers"
         )
@@ -263,11 +249,11 @@ def cmd_replay(args) -> int:
     if args.csv is not None:
         err = _write_text(args.csv, report.csv_chunks(rp), args.force)
         if err:
-            return _err(err)
+            return fail(err)
     if args.json:
         report.write_replay_json(rp, sys.stdout)
     elif args.format == "seed":
-        from .core.printout import seed_lines
+        from xor_tui.core.io.printout import seed_lines
 
         sys.stdout.write("\n".join(seed_lines(rp)) + "\n")
     else:
@@ -276,7 +262,7 @@ def cmd_replay(args) -> int:
 
 
 def _write_text(path: str, text, overwrite: bool) -> str | None:
-    from .core.files import write_atomic
+    from xor_tui.core.io.files import write_atomic
 
     try:
         write_atomic(path, text, overwrite=overwrite)
@@ -292,7 +278,7 @@ def _fmt_loss(loss) -> str:
 
 
 def _print_replay(rp) -> None:
-    from .core.text import printable
+    from xor_tui.core.text import printable
 
     con = _Console(highlight=False, soft_wrap=True)  # long lines stay whole when piped
     sc = rp.scenario

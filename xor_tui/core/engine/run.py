@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import torch
 
-from . import engine, losses
-from .actions import ACTION_KINDS, FLOAT32_MAX, MAX_ABS_VALUE, Action, check_seed, check_value
-from .activations import SpecError
-from .engine import Config, Layer, ParamRef
+from xor_tui.core.engine import losses, net
+from xor_tui.core.engine.actions import ACTION_KINDS, FLOAT32_MAX, MAX_ABS_VALUE, Action, check_seed, check_value
+from xor_tui.core.engine.activations import SpecError
+from xor_tui.core.engine.net import Config, Layer, ParamRef
 
 __all__ = [  # actions live in .actions; re-exported for callers that import them from here
     "ACTION_KINDS",
@@ -109,10 +109,10 @@ class Record:
         return self.halt is not None
 
     def value(self, ref: ParamRef) -> float:
-        return engine.get_value(self.params, ref)
+        return net.get_value(self.params, ref)
 
     def grad(self, ref: ParamRef) -> float | None:
-        return None if self.grads is None else engine.get_value(self.grads, ref)
+        return None if self.grads is None else net.get_value(self.grads, ref)
 
     def predictions(self) -> torch.Tensor:
         return losses.predictions(self.config.loss, self.pre[-1], self.out[-1])[:, 0]
@@ -143,7 +143,7 @@ def _unbounded_reason(act, values: list[float]) -> str:
 
 
 def _forward(epoch: int, config: Config, params: list[Layer]) -> _Measured:
-    p = engine.evaluate(params, config)
+    p = net.evaluate(params, config)
     pre = [t[0] for t in p.pre]
     out = [t[0] for t in p.out]
     if not bool(p.valid[0]):
@@ -180,10 +180,10 @@ class Start:
 
     def params(self, config: Config) -> list[Layer]:
         if self.kind == "seed":
-            return engine.init_from_seed(int(self.seed), config.sizes)
+            return net.init_from_seed(int(self.seed), config.sizes)
         if self.kind == "zeros":
-            return engine.zeros(config.sizes)
-        return engine.from_state_dict(self.values, config)
+            return net.zeros(config.sizes)
+        return net.from_state_dict(self.values, config)
 
     def describe(self) -> str:
         if self.kind == "seed":
@@ -285,7 +285,7 @@ class Run:
 
     def batch(self, rows: torch.Tensor) -> list[Layer]:
         """Stored rows (B, width) as batch-first layers [(weight (B, out, in), bias (B, out)), ...]
-        (views of ``rows``), what ``engine.evaluate`` takes for B states at once."""
+        (views of ``rows``), what ``net.evaluate`` takes for B states at once."""
         i, out = 0, []
         for ws, bs in self._shapes:
             nw, nb = math.prod(ws), math.prod(bs)
@@ -453,7 +453,7 @@ class Run:
             rec = Record(k, cur.config, cur.params)
             rec._m = cur._m
             return self._store(rec, repeat=True)
-        params = engine.sgd_step(cur.params, cur.grads, cur.config)
+        params = net.sgd_step(cur.params, cur.grads, cur.config)
         rec = self._enter(k, cur.config, params)
         same = not rec.actions and rec.config == cur.config and _bits_equal(params, cur.params)
         return self._store(rec, repeat=same)
@@ -471,7 +471,7 @@ class Run:
         the fused kernel is compiled for this setting (seconds, the first time only).
 
         Long stretches without scripted actions, in the settings the fused kernel trains
-        (``fastsurvey.trajectory``), are computed by it in slices of ``FAST_SLICE`` epochs,
+        (``kernel.trajectory``), are computed by it in slices of ``FAST_SLICE`` epochs,
         bit for bit what ``step`` would give. ``on_step`` is called after each real step or
         slice (not for the epochs filled in); ``should_stop`` is asked as often.
         """
@@ -521,15 +521,15 @@ class Run:
         calls it before taking its lock: the screen never waits on a compile."""
         if self.fast_end(epoch) is None or self.is_repeat(self.epoch):
             return False
-        from . import fastsurvey
+        from xor_tui.core.engine.fast import kernel
 
         config = self._current.config
 
-        if note is not None and fastsurvey.needs_compiling(config, "path"):
-            note(fastsurvey.compile_note("path"))
+        if note is not None and kernel.needs_compiling(config, "path"):
+            note(kernel.compile_note("path"))
         try:
-            fastsurvey.load(config, "path")
-        except fastsurvey.Unavailable:  # fast_replay says no from now on
+            kernel.load(config, "path")
+        except kernel.Unavailable:  # fast_replay says no from now on
             return False
         return True
 
@@ -537,10 +537,10 @@ class Run:
         """Advance a stretch with the fused kernel; False when it does not apply here."""
         if not self.prepare_fast(epoch, note):  # no stretch here, or no kernel: step by step
             return False
-        from . import fastsurvey
+        from xor_tui.core.engine.fast import kernel
 
         k, config, end = self.epoch, self._current.config, self.fast_end(epoch)
-        rows, why = fastsurvey.trajectory(self._flat[k].numpy(), config, end - k)
+        rows, why = kernel.trajectory(self._flat[k].numpy(), config, end - k)
         m = len(rows)
         if m == 0:  # the current state halts: step() says so with torch's message
             return False
@@ -549,12 +549,12 @@ class Run:
         new = torch.from_numpy(rows)
         self._flat[k + 1 : stop + 1] = new
         if m > 1:  # every state but the last was stepped from, so its loss is finite
-            p = engine.evaluate(self.batch(new[:-1]), config, grads=False)
+            p = net.evaluate(self.batch(new[:-1]), config, grads=False)
             self._loss[k + 1 : stop] = p.loss.double()
         self._repeat[k + 1 : stop + 1] = False
         rec = self._enter(stop, config, self._layers(self._flat[stop]))
         self._loss[stop] = math.nan if rec.loss is None else rec.loss
-        self._repeat[stop] = why == fastsurvey.REPEATS
+        self._repeat[stop] = why == kernel.REPEATS
         for e in [e for e in self._cache if e > k]:
             del self._cache[e]
         self._n = stop + 1
@@ -587,16 +587,16 @@ class Run:
 
 def fast_replay(config: Config) -> bool:
     """True when ``Run.advance`` may use the fused kernel for this setting: it trains it
-    (``fastsurvey.supported``), and the losses of many states computed at once are bit for bit
+    (``kernel.supported``), and the losses of many states computed at once are bit for bit
     those of each state alone (no sigmoid or exp, whose vectorised kernels differ in the
     last bit between a batch and a single run)."""
-    from . import fastsurvey
+    from xor_tui.core.engine.fast import kernel
 
     return (
         config.loss in ("bce", "mse")
         and config.activations[-1].name != "sigmoid"
-        and fastsurvey.supported(config) is None
-        and not fastsurvey.failed(config, "path")
+        and kernel.supported(config) is None
+        and not kernel.failed(config, "path")
     )
 
 

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import tomli_w
 
-from . import engine, losses
-from .actions import ACTION_KINDS, ACTIONS, FLOAT32_MAX, MAX_SEED, Action, FieldError, check_seed
-from .activations import SpecError, parse_activation
-from .engine import Config
-from .files import ReadError, load_state_dict, read_regular, write_atomic
-from .run import MAX_EPOCHS, Run, Start
-from .text import printable
+from xor_tui.core.engine import losses, net
+from xor_tui.core.engine.actions import ACTION_KINDS, ACTIONS, FLOAT32_MAX, MAX_SEED, Action, FieldError, check_seed
+from xor_tui.core.engine.activations import SpecError, parse_activation
+from xor_tui.core.engine.net import Config
+from xor_tui.core.engine.run import MAX_EPOCHS, Run, Start
+from xor_tui.core.io.files import ReadError, load_state_dict, read_regular, write_atomic
+from xor_tui.core.text import printable
 
 MAX_FILE_BYTES = 1_000_000
 MAX_SCRIPT = 10_000
@@ -230,18 +230,18 @@ def from_dict(data: dict, source: str = "<scenario>") -> Scenario:
     description = rd.string(data.get("description", ""), "description")
     epochs = rd.integer(data.get("epochs", 200), "epochs", 0, MAX_EPOCHS)
 
-    net = rd.table(data.get("network", {}), "network", _NETWORK)
-    hidden = rd.array(net.get("hidden", [2]), "network.hidden", engine.MAX_HIDDEN_LAYERS)
+    network = rd.table(data.get("network", {}), "network", _NETWORK)
+    hidden = rd.array(network.get("hidden", [2]), "network.hidden", net.MAX_HIDDEN_LAYERS)
     if not hidden:
         rd.fail("network.hidden", "expected 1 or 2 hidden layers, got none")
-    hidden = tuple(rd.integer(u, f"network.hidden[{i}]", 1, engine.MAX_UNITS) for i, u in enumerate(hidden))
+    hidden = tuple(rd.integer(u, f"network.hidden[{i}]", 1, net.MAX_UNITS) for i, u in enumerate(hidden))
     n_layers = len(hidden) + 1
-    act_specs = rd.array(net.get("activations", ["relu"] * n_layers), "network.activations", 10)
+    act_specs = rd.array(network.get("activations", ["relu"] * n_layers), "network.activations", 10)
     if len(act_specs) != n_layers:
         rd.fail(
             "network.activations",
             f"expected {n_layers} activations (one per layer: "
-            f"{', '.join(engine.layer_names(len(hidden)))}), got {len(act_specs)}",
+            f"{', '.join(net.layer_names(len(hidden)))}), got {len(act_specs)}",
         )
     acts = []
     for i, spec in enumerate(act_specs):
@@ -252,14 +252,14 @@ def from_dict(data: dict, source: str = "<scenario>") -> Scenario:
 
     tr = rd.table(data.get("training", {}), "training", _TRAINING)
     loss = rd.spec("training.loss", losses.check_name, rd.string(tr.get("loss", "bce"), "training.loss", 50))
-    lr = rd.spec("training.lr", engine.check_lr, rd.number(tr.get("lr", 0.001), "training.lr"), "")
+    lr = rd.spec("training.lr", net.check_lr, rd.number(tr.get("lr", 0.001), "training.lr"), "")
     layer_lr = None
     if "layer_lr" in tr:
         arr = rd.array(tr["layer_lr"], "training.layer_lr", 10)
         if len(arr) != n_layers:
             rd.fail("training.layer_lr", f"expected {n_layers} learning rates (one per layer), got {len(arr)}")
         layer_lr = tuple(
-            rd.spec(f"training.layer_lr[{i}]", engine.check_lr, rd.number(v, f"training.layer_lr[{i}]"), "")
+            rd.spec(f"training.layer_lr[{i}]", net.check_lr, rd.number(v, f"training.layer_lr[{i}]"), "")
             for i, v in enumerate(arr)
         )
     wd = rd.number(tr.get("weight_decay", 0.0), "training.weight_decay", 0.0, 10.0)
@@ -293,7 +293,7 @@ def _read_start(rd: _Reader, raw, config: Config) -> Start:
         base = Path(rd.source).parent if not rd.source.startswith(("<", "built-in")) else Path(".")
         try:
             values = load_state_dict(base / rel)
-            engine.from_state_dict(values, config)
+            net.from_state_dict(values, config)
         except SpecError as exc:
             rd.fail("start.state_dict", str(exc))
         return Start("explicit", values=values)
@@ -303,7 +303,7 @@ def _read_start(rd: _Reader, raw, config: Config) -> Start:
     for key in params:
         _check_numbers(rd, params[key], f"start.params.{key}", 0)
     try:
-        engine.from_state_dict(params, config)
+        net.from_state_dict(params, config)
     except SpecError as exc:
         rd.fail("start.params", str(exc))
     return Start("explicit", values={k: v for k, v in params.items()})
@@ -313,8 +313,8 @@ def _check_numbers(rd: _Reader, value, where: str, depth: int) -> None:
     if depth > 2:
         rd.fail(where, "nested too deeply; expected a list of numbers or of lists of numbers")
     if isinstance(value, list):
-        if len(value) > engine.MAX_UNITS:
-            rd.fail(where, f"expected at most {engine.MAX_UNITS} entries, got {len(value)}")
+        if len(value) > net.MAX_UNITS:
+            rd.fail(where, f"expected at most {net.MAX_UNITS} entries, got {len(value)}")
         for i, v in enumerate(value):
             _check_numbers(rd, v, f"{where}[{i}]", depth + 1)
     else:
@@ -444,7 +444,7 @@ def load(path: str | os.PathLike) -> Scenario:
 def _other_format(text: str) -> str | None:
     """What a file that is not a scenario is, when it is one of the other files of this tool's
     world (a printout log, a CSV table), said with what to do with it; else None."""
-    from .printout import HEADER_RE
+    from xor_tui.core.io.printout import HEADER_RE
 
     lines = text.removeprefix("\ufeff").splitlines()
     if any(HEADER_RE.match(line) for line in lines):
@@ -513,8 +513,8 @@ def to_dict(sc: Scenario) -> dict:
     else:
         # each float32 written as its exact value in float64 (e.g. 0.1961 as 0.19609999656677246),
         # which reads back to the very same float32
-        params = engine.from_state_dict(sc.start.values, c)
-        sd = engine.state_dict(params, c)
+        params = net.from_state_dict(sc.start.values, c)
+        sd = net.state_dict(params, c)
         d["start"] = {"params": {k: _f32_lists(v.tolist()) for k, v in sd.items()}}
     if sc.script:
         d["script"] = [a.to_toml() for a in sc.script]

@@ -3,7 +3,7 @@
 Each action knows how to apply itself to a state (``apply``), say what it did
 (``describe``) and write and read itself as a ``[[script]]`` entry (``to_toml`` /
 ``from_toml``). Constructing one validates it with the project's single check for that
-value (``check_value``, ``engine.check_lr``, ``check_seed``, ``parse_activation``,
+value (``check_value``, ``net.check_lr``, ``check_seed``, ``parse_activation``,
 ``losses.check_name``): an invalid action cannot exist, and each rule is written once.
 Checks that need the network (does ``hidden.weight[3][0]`` exist?) are in ``check``.
 """
@@ -14,9 +14,9 @@ import math
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
-from . import engine, losses
-from .activations import SpecError, parse_activation
-from .engine import Config, Layer
+from xor_tui.core.engine import losses, net
+from xor_tui.core.engine.activations import SpecError, parse_activation
+from xor_tui.core.engine.net import Config, Layer
 
 MAX_ABS_VALUE = 1e6  # what a user may type into the edit dialog
 FLOAT32_MAX = 3.4028234663852886e38  # what a script may set
@@ -135,10 +135,10 @@ class SetParam(Action):
         object.__setattr__(self, "value", check_value(self.value, self.target, limit=FLOAT32_MAX))
 
     def check(self, config: Config) -> None:
-        engine.parse_param(self.target, config)
+        net.parse_param(self.target, config)
 
     def apply(self, config, params):
-        return config, engine.with_value(params, engine.parse_param(self.target, config), self.value)
+        return config, net.with_value(params, net.parse_param(self.target, config), self.value)
 
     def describe(self) -> str:
         return f"set {self.target} = {self.value:.6g}"
@@ -194,7 +194,7 @@ class SetLr(Action):
     KEYS: ClassVar[frozenset[str]] = frozenset({"lr", "layer"})
 
     def __post_init__(self):
-        object.__setattr__(self, "value", engine.check_lr(self.value, "learning rate"))
+        object.__setattr__(self, "value", net.check_lr(self.value, "learning rate"))
 
     def check(self, config: Config) -> None:
         if self.layer is not None:
@@ -260,7 +260,7 @@ class Reseed(Action):
         object.__setattr__(self, "seed", check_seed(self.seed))
 
     def apply(self, config, params):
-        return config, engine.init_from_seed(self.seed, config.sizes)
+        return config, net.init_from_seed(self.seed, config.sizes)
 
     def describe(self) -> str:
         return f"reseed {self.seed}"
@@ -281,7 +281,7 @@ class Zeros(Action):
     KEYS: ClassVar[frozenset[str]] = frozenset({"zeros"})
 
     def apply(self, config, params):
-        return config, engine.zeros(config.sizes)
+        return config, net.zeros(config.sizes)
 
     def describe(self) -> str:
         return "zeros"

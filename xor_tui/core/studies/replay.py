@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 import torch
 
-from . import engine
-from .diagnosis import Diagnosis, Event, diagnose, events
-from .run import LazySeq, Record, Run, fast_replay
-from .scenario import Expectation, Scenario
+from xor_tui.core.engine import net
+from xor_tui.core.engine.run import LazySeq, Record, Run, fast_replay
+from xor_tui.core.io.scenario import Expectation, Scenario
+from xor_tui.core.rules.diagnosis import Diagnosis, Event, diagnose, events
 
 
 class Trace:
@@ -159,7 +159,7 @@ def _signatures(run: Run, config, epochs: list[int], chunk: int = 1 << 16) -> li
     out: list[int] = []
     for a in range(0, len(epochs), chunk):
         rows = run.flat_at(epochs[a : a + chunk])
-        p = engine.evaluate(run.batch(rows), config)
+        p = net.evaluate(run.batch(rows), config)
         bits = [t.reshape(len(rows), -1) > 0 for t in p.pre]
         bits += [g.reshape(len(rows), -1) != 0 for layer in p.grads for g in layer]
         bits.append(~p.valid[:, None])
@@ -246,7 +246,7 @@ def check(ex: Expectation, trace: Trace) -> Verdict:
     if ex.loss is not None and not _loss_close(rec.loss, ex.loss, ex.tolerance):
         fails.append(f"loss: expected {ex.loss} +- {ex.tolerance:g}, got {rec.loss}")
     if ex.printed is not None:
-        from .printout import epoch_lines
+        from xor_tui.core.io.printout import epoch_lines
 
         want, got = ex.printed.splitlines(), epoch_lines(rec)
         for i in range(max(len(want), len(got))):

@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import stat
-import sys
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from .cli import interrupted, say
-from .core.activations import SpecError, parse_activation
-from .core.engine import Config
-from .core.survey import MAX_N, MAX_SEED, MAX_SURVEY_EPOCHS, OUTCOMES, SurveyResult, run_survey
-
-EXIT_INTERRUPTED = 130
+from xor_tui.cli.common import EXIT_INTERRUPTED, check_output, interrupted, run_with_progress, say
+from xor_tui.core.engine.activations import SpecError, parse_activation
+from xor_tui.core.engine.net import Config
+from xor_tui.core.studies.survey import MAX_N, MAX_SEED, MAX_SURVEY_EPOCHS, OUTCOMES, SurveyResult, run_survey
 
 
 def _num(value: int) -> str:
@@ -55,47 +49,6 @@ def survey_config(args) -> Config:
         raise SpecError(f"--loss: {exc}" if "loss" in str(exc) else str(exc)) from None
 
 
-def check_target(path: str, force: bool, option: str) -> str | None:
-    """Why ``path`` cannot be written (checked before any work), or None."""
-    if not path:
-        return f"{option}: the file name is empty"
-    if path.endswith(("/", os.sep)):
-        return f"{option}: {path}: names a folder, expected a file name"
-    if os.path.lexists(path):
-        try:
-            mode = os.stat(path).st_mode
-        except OSError:  # a dangling symlink
-            mode = None
-        if mode is not None and not stat.S_ISREG(mode):
-            kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
-            return f"{option}: {path}: is {kind}; refusing to replace it"
-        if not force:
-            return f"{option}: {path}: already exists; pass --force to overwrite"
-    folder = os.path.dirname(path) or "."
-    if not os.path.isdir(folder):
-        return f"{option}: {folder}: no such folder"
-    if not os.access(folder, os.W_OK):
-        return f"{option}: {folder}: folder is not writable"
-    return None
-
-
-def run_with_progress(what: str, total_label: str, run, quiet: bool):
-    """Call ``run(progress)`` with a progress bar on stderr when stderr is a terminal."""
-    if quiet or not sys.stderr.isatty():
-        return run(None)
-    err = Console(stderr=True)
-    with Progress(
-        TextColumn(what),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(total_label, total=1)
-        return run(lambda done, total: bar.update(task, completed=done, total=max(total, 1)))
-
-
 def cmd_survey(args) -> int:
     try:
         config = survey_config(args)
@@ -112,7 +65,7 @@ def cmd_survey(args) -> int:
         if not 0 <= index < args.n:
             say(f"--export INDEX must be from 0 to {args.n - 1}")
             return 2
-        problem = check_target(args.export[1], args.force, "--export")
+        problem = check_output(args.export[1], args.force, "--export")
         if problem:
             say(problem)
             return 2
@@ -128,8 +81,8 @@ def cmd_survey(args) -> int:
         say(interrupted("survey"))
         return EXIT_INTERRUPTED
     if export:
-        from .core.files import SaveError
-        from .core.scenario import save
+        from xor_tui.core.io.files import SaveError
+        from xor_tui.core.io.scenario import save
 
         try:
             save(result.scenario_for(export[0]), export[1], overwrite=args.force)

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 
-from . import engine
-from .activations import Activation
+from xor_tui.core.engine import net
+from xor_tui.core.engine.activations import Activation
 
 # print('##########################epoches:', i, '##############################')
 HEADER_LEFT, HEADER_RIGHT = "#" * 26 + "epoches:", "#" * 30
@@ -76,7 +76,7 @@ def epoch_lines(rec) -> list[str]:
     buf = io.StringIO()
     with _default_print_options(), contextlib.redirect_stdout(buf):
         print(HEADER_LEFT, rec.epoch, HEADER_RIGHT)
-        hide_in = hide(engine.X)
+        hide_in = hide(net.X)
         print("hide activate input:", hide_in)
         hide_out = act_module(c.activations[0])(hide_in)
         print("hide activate output:", hide_out)
@@ -244,7 +244,7 @@ def read_log_text(path) -> str:
 
     Only a regular file is read (a FIFO, a device or a folder is refused by what it is before
     a byte is read), and at most MAX_LOG_BYTES of it."""
-    from .files import ReadError, read_regular
+    from xor_tui.core.io.files import ReadError, read_regular
 
     try:
         raw = read_regular(path, MAX_LOG_BYTES)
@@ -474,7 +474,7 @@ def _parse_state_dict(text: str, line: int) -> dict[str, PrintedTensor]:
 
 def _check_shapes(t: dict[str, PrintedTensor], epoch: int) -> None:
     w = t["hide.weight"]
-    if len(w.shape) != 2 or w.shape[1] != 2 or not 1 <= w.shape[0] <= engine.MAX_UNITS:
+    if len(w.shape) != 2 or w.shape[1] != 2 or not 1 <= w.shape[0] <= net.MAX_UNITS:
         raise PrintoutError(
             w.line, f"epoch {epoch}: hide.weight has shape {list(w.shape)}; expected [units, 2], 1 to 4 units"
         )

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import engine
-from .run import Record
+from xor_tui.core.engine import net
+from xor_tui.core.engine.run import Record
 
 CASE_SOURCE = {
     1: "hidden inputs all positive, output inputs all negative: the output is all zero "
@@ -87,8 +87,8 @@ def diagnose(record: Record) -> Diagnosis:
                 dead.append(unit_name(config, li, j))
     flowing, frozen = set(), set()
     if record.grads is not None:
-        for ref in engine.all_params(config):
-            (flowing if engine.get_value(record.grads, ref) != 0 else frozen).add(ref.name(config))
+        for ref in net.all_params(config):
+            (flowing if net.get_value(record.grads, ref) != 0 else frozen).add(ref.name(config))
     d = Diagnosis(record.epoch, active, dead, flowing, frozen)
     out = config.activations[-1]
     if not config.output_act_used and out.name != "identity":
@@ -215,7 +215,7 @@ def _source_notes(d: Diagnosis, record: Record, p: int) -> None:
                     v = float(record.pre[0][r, j])
                     d.notes.append(
                         f"The source calls every hidden input negative, but hidden[{j}] "
-                        f"on row {engine.ROWS[r]} is {v:+.4f}."
+                        f"on row {net.ROWS[r]} is {v:+.4f}."
                     )
     if d.case == 8:
         frozen_biases = sorted(n for n in d.frozen if n.startswith("hidden.bias"))
@@ -233,7 +233,7 @@ def _source_notes(d: Diagnosis, record: Record, p: int) -> None:
 
 
 def _rows_text(rows: list[int]) -> str:
-    return ", ".join(engine.ROWS[r] for r in rows)
+    return ", ".join(net.ROWS[r] for r in rows)
 
 
 def _explain(d: Diagnosis, record: Record) -> list[str]:

@@ -29,10 +29,10 @@ def _fail(message: str) -> int:
 
 
 def cmd_import(args) -> int:
-    from .core import recover
-    from .core.files import write_atomic
-    from .core.printout import PrintoutError
-    from .core.recover import import_run, read_log
+    from xor_tui.core.io.files import write_atomic
+    from xor_tui.core.io.printout import PrintoutError
+    from xor_tui.core.studies import recover
+    from xor_tui.core.studies.recover import import_run, read_log
 
     try:
         runs = read_log(args.log)

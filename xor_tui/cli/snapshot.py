@@ -47,7 +47,7 @@ async def render_svg_async(
 
     Returns ``(svg, epoch_reached)``.
     """
-    from .app.main import XorApp
+    from xor_tui.app.main import XorApp
 
     app = XorApp(scenario=scenario)
     app.animation_level = "none"  # the still picture
@@ -100,8 +100,8 @@ def svg_to_png(svg: str) -> bytes:
 
 def cmd_snapshot(args, err) -> int:
     """``err`` prints one line and returns the exit status for bad input."""
-    from .core.files import SaveError, write_atomic
-    from .core.scenario import MAX_EPOCHS, ScenarioError, resolve
+    from xor_tui.core.io.files import SaveError, write_atomic
+    from xor_tui.core.io.scenario import MAX_EPOCHS, ScenarioError, resolve
 
     out = Path(args.output)
     kind = out.suffix.lower()

@@ -11,7 +11,7 @@ a non-finite loss) or reach a fixed point (an update that changes nothing) are m
 between slices of epochs, compacted away. The networks are cut into pieces of a few blocks
 that the threads take in turn.
 
-numba (``_kernels.py``) lowers the kernel for every setting once per machine; each setting's
+numba (``epoch.py``) lowers the kernel for every setting once per machine; each setting's
 machine code is made from that with llvmlite and kept in the user's cache folder; every later
 survey loads it and calls it through ctypes (which releases the GIL), without importing numba:
 ~30 ms instead of the ~1.1 s numba's import and own cache took of every ``xor-tui survey``.
@@ -48,17 +48,25 @@ from pathlib import Path
 
 import numpy as np
 
-# networks per block. Each slice of epochs packs a block's running networks into groups of
-# LANES, the last one padded: 2,048 waste ~2% of the lanes (512 wasted ~7%); the block's
-# state (74 KB) is touched only between slices, a group's (ROWS x LANES) every epoch
-CHUNK = 2048
-# networks trained side by side: four AVX2 vectors of float32. An epoch is one long chain of
-# dependent operations per network, so the speed comes from chains in flight: 32 lanes ran
-# ~7% faster than 16 here, 64 (registers spilled) no faster than 16
-LANES = 32
-SHIFT = 5  # LANES == 1 << SHIFT
-SPAN = 16  # epochs in the second slice (the first is one epoch); each later slice doubles
-ROWS = 11  # a group's state, a row per lane each: nine parameters, running (1/0), halt epoch
+from xor_tui.core.engine.fast.constants import (  # noqa: F401  (the kinds are part of this module's face)
+    ARGS,
+    BCE,
+    CHUNK,
+    HALTS,
+    LANES,
+    LEAKY,
+    LOGITS,
+    LOSS_KIND,
+    MSE,
+    PIECEWISE_ACTS,
+    RAN_OUT,
+    RELU,
+    REPEATS,
+    ROWS,
+    SHIFT,
+    SIGMOID,
+    SPAN,
+)
 
 # --------------------------------------------------------------------- cache location
 
@@ -93,12 +101,6 @@ class Unavailable(RuntimeError):
     says so from then on), or a setting's kernel could not be made (``failed`` says so)."""
 
 
-# loss kinds and activation kinds: constants of each setting's kernel
-BCE, MSE, LOGITS = 0, 1, 2
-RELU, LEAKY, SIGMOID = 0, 1, 2  # LEAKY: LeakyReLU(slope), and identity as slope 1
-RAN_OUT, HALTS, REPEATS = 0, 1, 2  # why a trajectory stopped
-LOSS_KIND = {"bce": BCE, "mse": MSE, "bce-logits": LOGITS}
-PIECEWISE_ACTS = ("relu", "leaky_relu", "identity")
 
 
 def supported(config) -> str | None:
@@ -142,11 +144,11 @@ def _numba_code():
     """The numba half (imports numba): only to lower the generic modules, once per machine."""
     global _UNAVAILABLE
     try:
-        from . import _kernels
+        from xor_tui.core.engine.fast import epoch
     except Exception as exc:  # a broken install: the torch engine takes over
         _UNAVAILABLE = f"numba is not available ({_why(exc)})"
         raise Unavailable(_UNAVAILABLE) from exc
-    return _kernels
+    return epoch
 
 
 def _slope(act) -> np.float32:
@@ -166,13 +168,6 @@ def _slope(act) -> np.float32:
 # ctypes, which releases the GIL, so the threads run it side by side.
 
 _MAGIC = b"xor-tui kernel 2\n"
-# each kernel's C arguments after its three kinds (loss, output, hidden; int64), the one
-# statement of them: _kernels builds numba's signatures from it, _load_object the ctypes call
-ARGS = {
-    # P w4 b2 v2 c1 (float32 rows), halt, live; n clo chi; e0 e1; hs os neg_lr; scratch S R H NET W
-    "survey": "f32* f32* f32* f32* f32* i64* u8* i64 i64 i64 i32 i32 f32 f32 f32 f32* i32* i32* i64* f32*",
-    "path": "f32* f32* i64 f32 f32 f32",  # p, rows; count; hs os neg_lr
-}
 _CTYPES = {"i64": ctypes.c_int64, "i32": ctypes.c_int32, "f32": ctypes.c_float}
 
 
@@ -192,7 +187,7 @@ def _digest() -> str:
     import llvmlite.binding as llvm
 
     here = Path(__file__)
-    h = hashlib.sha256(here.read_bytes() + here.with_name("_kernels.py").read_bytes())
+    h = hashlib.sha256(here.read_bytes() + here.with_name("epoch.py").read_bytes())
     h.update(f"{llvmlite.__version__} {llvm.get_process_triple()} {llvm.get_host_cpu_name()}".encode())
     h.update(llvm.get_host_cpu_features().flatten().encode())
     return h.hexdigest()[:20]
@@ -586,7 +581,7 @@ def train(
     pool = _pool(parts - 1) if parts > 1 else None
     head = (*(a.ctypes.data for a in (P, *layers, halt, live)), n)
     groups = -(-CHUNK // LANES)
-    kept = [  # each thread's scratch (see _kernels._make): S R H NET W
+    kept = [  # each thread's scratch (see epoch._make): S R H NET W
         _scratch(
             ((groups, 9, LANES), np.float32),
             ((groups, LANES), np.int32),

@@ -22,8 +22,8 @@ import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .activations import SpecError
-from .text import printable
+from xor_tui.core.engine.activations import SpecError
+from xor_tui.core.text import printable
 
 MAX_PT_BYTES = 10_000_000  # a state_dict of this project's nets is about 2 KB
 

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 
 import torch
 
-from . import engine
-from .diagnosis import Diagnosis, Event
-from .replay import Replay
-from .run import Record
+from xor_tui.core.engine import net
+from xor_tui.core.engine.run import Record
+from xor_tui.core.rules.diagnosis import Diagnosis, Event
+from xor_tui.core.studies.replay import Replay
 
 
 def _num(x: float | None, path: str, nonfinite: dict):
@@ -36,8 +36,8 @@ def record_json(rec: Record, case: int | None, dead, evs: list[Event]) -> dict:
     only then) maps each one's place, e.g. ``"loss"``, to what it was: "inf", "-inf", "nan"."""
     c = rec.config
     nf: dict[str, str] = {}
-    params = engine.state_dict(rec.params, c)
-    grads = engine.state_dict(rec.grads, c) if rec.grads is not None else None
+    params = net.state_dict(rec.params, c)
+    grads = net.state_dict(rec.grads, c) if rec.grads is not None else None
     d = {
         "epoch": rec.epoch,
         "loss": _num(rec.loss, "loss", nf),
@@ -121,14 +121,14 @@ def _batched(run, lo: int, hi: int):
     """The epochs lo..hi-1 that lie in stretches of a ``fast_replay`` setting, measured in one
     batched pass per stretch: yields (config, epochs, params, Pass). Stretches holding a number
     that is not finite or an invalid output are left out (their records say it on their own)."""
-    from .run import fast_replay
+    from xor_tui.core.engine.run import fast_replay
 
     for a, b, config in run.segments(lo, hi):
         if not fast_replay(config):
             continue
         rows = run.flat(a, b)
         params = run.batch(rows)
-        p = engine.evaluate(params, config)
+        p = net.evaluate(params, config)
         parts = [p.loss, *p.pre, *p.out, *(t for layer in p.grads for t in layer)]
         if not p.valid.all() or not all(bool(torch.isfinite(t).all()) for t in parts):
             continue
@@ -193,7 +193,7 @@ def csv_chunks(rp: Replay) -> Iterator[str]:
     """The trace as CSV, a row at a time (a repeat of the epoch before reuses its numbers)."""
     recs = rp.records
     c = rp.scenario.config
-    refs = engine.all_params(c)
+    refs = net.all_params(c)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
 

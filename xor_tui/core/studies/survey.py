@@ -1,7 +1,7 @@
 """Train many random starts at once and count cases and outcomes.
 
 Every network follows exactly the trajectory a single run of the same start would:
-the survey calls the same batched arithmetic (``engine.evaluate`` / ``engine.sgd_step``)
+the survey calls the same batched arithmetic (``net.evaluate`` / ``net.sgd_step``)
 on a batch of N instead of 1. Networks leave the batch when they halt (BCELoss range
 error or a non-finite loss) or when an update leaves them unchanged: from then on
 nothing about them can change, so training them further would be wasted work.
@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 import torch
 
-from . import engine, losses
-from .diagnosis import classify, features, is_source_net
-from .engine import Config, Layer
-from .outcomes import OUTCOME_MEANING, OUTCOMES, outcome_legend  # noqa: F401 (re-exported)
-from .run import Start
-from .scenario import Scenario
+from xor_tui.core.engine import losses, net
+from xor_tui.core.engine.net import Config, Layer
+from xor_tui.core.engine.run import Start
+from xor_tui.core.io.scenario import Scenario
+from xor_tui.core.rules.diagnosis import classify, features, is_source_net
+from xor_tui.core.rules.outcomes import OUTCOME_MEANING, OUTCOMES, outcome_legend  # noqa: F401 (re-exported)
 
 # a survey's limits (a single run's epochs are limited by run.MAX_EPOCHS)
 MAX_N = 10_000_000  # networks (memory stays bounded: they are trained in shards)
@@ -122,7 +122,7 @@ class SurveyResult:
     def start_of(self, index: int) -> Start:
         return Start(
             "explicit",
-            values={k: v.tolist() for k, v in engine.state_dict(self.start_params, self.config, index).items()},
+            values={k: v.tolist() for k, v in net.state_dict(self.start_params, self.config, index).items()},
         )
 
     def scenario_for(self, index: int) -> Scenario:
@@ -173,7 +173,7 @@ def run_survey(
     trainer = _pick_trainer(config, epochs, fast, note)  # a first run compiles: not the survey's time
     t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
-    start = engine.init_batch(gen, n, config.sizes)
+    start = net.init_batch(gen, n, config.sizes)
     if init_scale != 1.0:
         scale = torch.tensor(init_scale, dtype=torch.float32)
         start = [(w * scale, b * scale) for w, b in start]
@@ -215,22 +215,22 @@ def _pick_trainer(config: Config, epochs: int, fast: bool | None, note) -> Calla
     """The fused kernel where the setting allows and numba runs, else the torch engine."""
     if fast is False or epochs == 0:
         return _train_sharded
-    from . import fastsurvey
+    from xor_tui.core.engine.fast import kernel
 
-    why = fastsurvey.supported(config)
+    why = kernel.supported(config)
     if why is not None:
         if note is not None:
             note(f"{why}; using the torch engine (exact, slower)")
         return _train_sharded
     try:
-        if fastsurvey.needs_compiling(config) and note is not None:
-            note(fastsurvey.compile_note())
-        fastsurvey.timed_compile(config)
+        if kernel.needs_compiling(config) and note is not None:
+            note(kernel.compile_note())
+        kernel.timed_compile(config)
     except Exception as exc:  # a numba that cannot compile here: the exact engine still can
         if note is not None:
             note(f"the fast survey kernel failed to compile ({type(exc).__name__}); using the torch engine")
         return _train_sharded
-    return lambda start, config, epochs, progress, stop: fastsurvey.train(start, config, epochs, progress, stop)
+    return lambda start, config, epochs, progress, stop: kernel.train(start, config, epochs, progress, stop)
 
 
 def _survey_shard(start: list[Layer], config: Config, epochs: int, trainer, progress, stop, judge_start=True) -> tuple:
@@ -274,7 +274,7 @@ def _in_threads(fn, layers: list[Layer], *extra: torch.Tensor) -> list:
 def _judge_start(start: list[Layer], config: Config) -> tuple:
     """(case at the start or None, a dead hidden unit, both dead, dead output) per network."""
     n = start[0][0].shape[0]
-    first = engine.evaluate(start, config)
+    first = net.evaluate(start, config)
     relu_hidden = config.activations[0].flat_below_zero
     relu_out = config.activations[-1].flat_below_zero
     hdead = _dead(first.pre[0]) if relu_hidden else torch.zeros(n, config.hidden[0], dtype=torch.bool)
@@ -292,13 +292,13 @@ def _judge_end(final: list[Layer], config: Config, epochs: int, halt_epoch: torc
     """(halt epochs, outcome): the state after ``epochs`` updates (or at its halt), judged."""
     n = final[0][0].shape[0]
     halt_epoch = halt_epoch.clone()
-    end = engine.evaluate(final, config)
+    end = net.evaluate(final, config)
     never_halted = halt_epoch < 0
     # a network may also be refused at its very last state (epoch == epochs)
     late = never_halted & (~end.valid | ~torch.isfinite(end.loss))
     halt_epoch[late] = epochs
     preds = losses.predictions(config.loss, end.pre[-1], end.out[-1])[..., 0]
-    target = engine.TARGET[:, 0].bool()
+    target = net.TARGET[:, 0].bool()
     right = torch.where(target, preds > 0.5, preds < 0.5).all(dim=1)
     no_grad = torch.ones(n, dtype=torch.bool)
     for gw, gb in end.grads:
@@ -391,7 +391,7 @@ def _train(start: list[Layer], config: Config, epochs: int, progress, stop=None)
             break
         # BCELoss's value is finite whenever it is valid (its logs are clamped), so only
         # the other losses need it computed to spot a non-finite loss
-        p = engine.evaluate_bl(params, config, loss_value=config.loss != "bce")
+        p = net.evaluate_bl(params, config, loss_value=config.loss != "bce")
         trained += idx.numel()
         bad = ~p.valid if p.loss is None else ~p.valid | ~torch.isfinite(p.loss)
         bad &= ~done
@@ -400,7 +400,7 @@ def _train(start: list[Layer], config: Config, epochs: int, progress, stop=None)
             halt_epoch[idx[rows]] = epoch
             keep_final(rows)  # the halted state is kept; the network takes no step
             done |= bad
-        new = engine.sgd_step(params, p.grads, config)
+        new = net.sgd_step(params, p.grads, config)
         if epoch % FIXED_POINT_EVERY == 0:
             # an update that changed nothing will change nothing ever again
             unchanged = ~done
@@ -434,12 +434,12 @@ def find_seed(
         raise ValueError("case must be 1 to 8")
     for lo in range(start, start + limit, batch):
         seeds = range(lo, lo + batch)
-        layers = [engine.init_from_seed(s, config.sizes) for s in seeds]
+        layers = [net.init_from_seed(s, config.sizes) for s in seeds]
         stacked = [
             (torch.cat([lay[li][0] for lay in layers]), torch.cat([lay[li][1] for lay in layers]))
             for li in range(len(config.sizes) - 1)
         ]
-        p = engine.evaluate(stacked, config)
+        p = net.evaluate(stacked, config)
         found = classify(features(p.pre, p.grads)) == case
         found &= p.valid & torch.isfinite(p.loss)
         hits = torch.nonzero(found).flatten()

@@ -27,11 +27,11 @@ from dataclasses import dataclass
 
 import torch
 
-from . import engine
-from .activations import parse_activation
-from .engine import Config
-from .printout import STATE_KEYS, Block, PrintedRun, compare, epoch_lines, parse_lines
-from .run import Run, Start
+from xor_tui.core.engine import net
+from xor_tui.core.engine.activations import parse_activation
+from xor_tui.core.engine.net import Config
+from xor_tui.core.engine.run import Run, Start
+from xor_tui.core.io.printout import STATE_KEYS, Block, PrintedRun, compare, epoch_lines, parse_lines
 
 DEFAULT_LR = 0.001
 LOSS_RTOL = 1e-6  # a printed loss is reproduced within this relative distance (exactly where we can)
@@ -220,7 +220,7 @@ def _simulate(x: torch.Tensor, config: Config, tg: _Targets, keep: bool = False)
     k = 0
     for epoch in range(tg.last + 1):
         printed = epoch == tg.epochs[k]
-        p = engine.evaluate_bl(params, config, grads=epoch < tg.last, loss_value=printed)
+        p = net.evaluate_bl(params, config, grads=epoch < tg.last, loss_value=printed)
         bad = ~p.valid if p.loss is None else ~p.valid | ~torch.isfinite(p.loss)
         gone = halted >= 0  # halted at an earlier epoch: nothing after that was printed
         newly = bad & ~gone
@@ -237,7 +237,7 @@ def _simulate(x: torch.Tensor, config: Config, tg: _Targets, keep: bool = False)
             k += 1
             if k == len(tg.epochs):
                 break
-        params = engine.sgd_step(params, p.grads, config)
+        params = net.sgd_step(params, p.grads, config)
     f = torch.cat(rows)
     lo, hi, half = tg.lo[:, None], tg.hi[:, None], tg.half[:, None]
     tol = torch.where(tg.is_loss, tg.lo.abs() * LOSS_RTOL, 0.0)[:, None]
@@ -624,7 +624,7 @@ def _lr_misfit(run: PrintedRun, config: Config, lrs: torch.Tensor) -> torch.Tens
     k, start = 0, 0
     for epoch in range(tg.last + 1):
         printed = epoch == tg.epochs[k]
-        p = engine.evaluate_bl(params, config, grads=epoch < tg.last, loss_value=printed)
+        p = net.evaluate_bl(params, config, grads=epoch < tg.last, loss_value=printed)
         bad = ~p.valid if p.loss is None else ~p.valid | ~torch.isfinite(p.loss)
         newly = bad & (halted < 0)
         halted[newly] = epoch
@@ -716,7 +716,7 @@ class Imported:
     text: str  # the scenario file
 
     def scenario(self):
-        from .scenario import parse
+        from xor_tui.core.io.scenario import parse
 
         return parse(self.text, f"{self.name}.toml")
 
@@ -744,7 +744,7 @@ def _printed_value(t) -> str:
 def scenario_text(name: str, description: str, run: PrintedRun, rec: Recovery, diagnosis0) -> str:
     """A scenario file for a recovered run: the exact float32 start (the printed 4-decimal values
     in comments), the network and rate, and an expectation for every printed epoch."""
-    from .diagnosis import is_source_net
+    from xor_tui.core.rules.diagnosis import is_source_net
 
     c = rec.config
     b0 = run.blocks[0]
@@ -798,14 +798,14 @@ def _toml_str(s: str) -> str:
 
 def import_run(run: PrintedRun, name: str, source: str, time_limit: float = TIME_LIMIT, seed: int = 0) -> Imported:
     """Infer the rate, recover the start, and write the scenario's text for one printed run."""
-    from .diagnosis import diagnose
-    from .run import measure
+    from xor_tui.core.engine.run import measure
+    from xor_tui.core.rules.diagnosis import diagnose
 
     t0 = time.monotonic()
     lr, note = infer_lr(run)
     rec = recover(run, lr, max(time_limit - (time.monotonic() - t0), 1.0), seed)
     rec.seconds = time.monotonic() - t0
-    params = engine.from_state_dict(rec.start, rec.config)
+    params = net.from_state_dict(rec.start, rec.config)
     d0 = diagnose(measure(0, rec.config, params))
     epochs = run.epochs
     shown = ", ".join(map(str, epochs)) if len(epochs) <= 6 else f"{epochs[0]}, {epochs[1]}, ..., {epochs[-1]}"
@@ -819,7 +819,7 @@ def import_run(run: PrintedRun, name: str, source: str, time_limit: float = TIME
     imp = Imported(run, name, lr, note, rec, d0.case, text)
     # the file must give back exactly the recovered start
     sc = imp.scenario()
-    back = engine.from_state_dict(sc.start.values, sc.config)
+    back = net.from_state_dict(sc.start.values, sc.config)
     for (w, b), (w2, b2) in zip(back, params):
         if not (torch.equal(w, w2) and torch.equal(b, b2)):
             raise AssertionError("scenario text does not round-trip the recovered float32 start")
@@ -828,7 +828,7 @@ def import_run(run: PrintedRun, name: str, source: str, time_limit: float = TIME
 
 def read_log(path) -> list[PrintedRun]:
     """The runs printed in a log file. Raises PrintoutError with a one-line message."""
-    from .printout import PrintoutError, parse_log, read_log_text
+    from xor_tui.core.io.printout import PrintoutError, parse_log, read_log_text
 
     text = read_log_text(path)
     try:
@@ -846,7 +846,7 @@ def load_log(path, run: int = 1, time_limit: float = TIME_LIMIT, runs: list[Prin
     """
     from pathlib import Path
 
-    from .printout import PrintoutError
+    from xor_tui.core.io.printout import PrintoutError
 
     runs = read_log(path) if runs is None else runs
     if not 1 <= run <= len(runs):

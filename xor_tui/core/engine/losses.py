@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .activations import SpecError
+from xor_tui.core.engine.activations import SpecError
 
 aten = torch.ops.aten
 

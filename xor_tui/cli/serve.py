@@ -158,8 +158,8 @@ def cmd_serve(args, err) -> int:
     if args.scenario and args.seed is not None:
         return err("give --scenario or --seed, not both")
     if args.scenario or args.seed is not None:  # check them now, not in every browser
-        from .core.run import SpecError, check_seed
-        from .core.scenario import ScenarioError, resolve
+        from xor_tui.core.engine.run import SpecError, check_seed
+        from xor_tui.core.io.scenario import ScenarioError, resolve
 
         try:
             if args.scenario:

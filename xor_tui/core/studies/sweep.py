@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from .activations import SpecError
-from .engine import Config
-from .survey import OUTCOMES, run_survey
+from xor_tui.core.engine.activations import SpecError
+from xor_tui.core.engine.net import Config
+from xor_tui.core.studies.survey import OUTCOMES, run_survey
 
 MAX_POINTS_PER_AXIS = 40
 MAX_WORK = 2 * 10**11  # network-epochs over the whole grid (a few minutes on the fast path)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 import torch
 import torch.nn as nn
 
-from . import losses
-from .activations import Activation, SpecError
+from xor_tui.core.engine import losses
+from xor_tui.core.engine.activations import Activation, SpecError
 
 X = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 TARGET = torch.tensor([[0.0], [1.0], [1.0], [0.0]])

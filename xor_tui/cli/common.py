@@ -1,0 +1,79 @@
+"""What every command shares: exit statuses, one-line messages on stderr, the Ctrl-C message,
+the check of an output file before any work, and a progress bar on a terminal."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+EXIT_OK, EXIT_EXPECT, EXIT_INPUT, EXIT_CRASH, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 3, 130, 141
+
+
+def say(message: str, error: bool = False) -> None:
+    """One line on stderr, whatever the message holds and wherever stderr goes (an error in
+    red on a terminal)."""
+    from xor_tui.core.text import printable
+
+    line = f"xor-tui: {printable(message, 1000)}"
+    if error and sys.stderr.isatty():
+        line = f"\x1b[1;31m{line}\x1b[0m"
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def fail(message: str) -> int:
+    """Say ``message`` as an error; the exit status for bad input."""
+    say(message, error=True)
+    return EXIT_INPUT
+
+
+def interrupted(command: str = "") -> str:
+    """The one-line message for Ctrl-C. A survey or sweep writes its files only at the end."""
+    if command in ("survey", "sweep"):
+        return f"{command} interrupted (Ctrl-C); nothing was written"
+    return "interrupted"
+
+
+def check_output(path: str, force: bool, option: str) -> str | None:
+    """Why ``path`` cannot be written (checked before any work), or None."""
+    if not path:
+        return f"{option}: the file name is empty"
+    if path.endswith(("/", os.sep)):
+        return f"{option}: {path}: names a folder, expected a file name"
+    if os.path.lexists(path):
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:  # a dangling symlink
+            mode = None
+        if mode is not None and not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+            return f"{option}: {path}: is {kind}; refusing to replace it"
+        if not force:
+            return f"{option}: {path}: already exists; pass --force to overwrite"
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        return f"{option}: {folder}: no such folder"
+    if not os.access(folder, os.W_OK):
+        return f"{option}: {folder}: folder is not writable"
+    return None
+
+
+def run_with_progress(what: str, total_label: str, run, quiet: bool):
+    """Call ``run(progress)`` with a progress bar on stderr when stderr is a terminal."""
+    if quiet or not sys.stderr.isatty():
+        return run(None)
+    err = Console(stderr=True)
+    with Progress(
+        TextColumn(what),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(total_label, total=1)
+        return run(lambda done, total: bar.update(task, completed=done, total=max(total, 1)))
