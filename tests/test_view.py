@@ -28,6 +28,8 @@ def test_case7_halt_keeps_the_offending_rows_with_their_exact_values():
     assert f.epoch == 98 and f.halted and f.loss is None
     assert f.halt.values == tuple(float(rec.out[-1][r, 0]) for r in f.halt.rows)
     assert [r.offending for r in f.rows] == [r in f.halt.rows for r in range(4)]
+    # 2.876 is on the right side of ½ for a target-1 row, but BCELoss refused it: neither ✓ nor ✗
+    assert [r.verdict for r in f.rows] == ["refused"] * 4 and f.rows[1].prediction > 0.5
     assert all(e.grad is None and not e.flowing and not e.frozen for e in f.edges)
     assert len(f.losses) == 99 and math.isnan(f.losses[-1]) and f.losses[0] == s.run.records[0].loss
     assert f.events[0].kind == "halts"  # newest first
@@ -54,6 +56,29 @@ def test_predict_runs_the_engines_forward():
     assert p.output == tuple(r.prediction for r in f.rows)
     assert p.layers[0].pre == tuple(tuple(r.hidden_pre[0][j] for r in f.rows) for j in range(2))
     assert p.finite
+
+
+def test_the_grid_is_the_engines_own_float32_forward_once_per_frame():
+    s = Session.from_scenario(builtin("case4"))
+    s.run_until(20)
+    f = s.frame()
+    rec = s.run.current
+    g = f.grid([0.0, 1.0], [0.0, 1.0])  # rows: y = 0, then y = 1; columns x = 0, x = 1
+    order = [(0, 0), (1, 0), (0, 1), (1, 1)]  # XOR rows (0,0) (0,1) (1,0) (1,1) as (y index, x index)
+    for r, (i, j) in enumerate(order):
+        for li, z in enumerate(rec.pre):  # bit for bit the record's own pre-activations and outputs
+            assert [float(v) for v in g.pre[li][:, i, j]] == z[r].tolist()
+            assert [float(v) for v in g.out[li][:, i, j]] == rec.out[li][r].tolist()
+        assert float(g.prediction[i, j]) == f.rows[r].prediction
+    assert f.grid([0.0, 1.0], [0.0, 1.0]) is g  # kept with the frame: a redraw does not compute it again
+    # a point exactly on a unit's line is not active (pre-activation exactly 0: ReLU passes nothing)
+    w = {(e.target_index, e.source_index): e.value for e in f.edges if e.layer == 0}
+    b0 = next(b.value for b in f.biases if b.layer == 0 and b.index == 0)
+    s.set_param("hidden.bias[0]", "0")
+    s.set_param("hidden.weight[0][1]", "0")
+    flat = s.frame().grid([0.0, 0.5], [0.25])
+    assert flat.pre[0][0, 0, 0] == 0 and not flat.active[0][0, 0, 0]
+    assert flat.active[0][0, 0, 1] == (w[(0, 0)] > 0) and b0 != 0
 
 
 def test_stepping_back_over_an_edit_reports_it():

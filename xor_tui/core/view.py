@@ -3,8 +3,9 @@
 ``Session.frame()`` builds a Frame under the session's lock, for the current epoch or any
 stored one. Widgets render Frames only: every rule (dead unit, frozen parameter, case)
 comes from ``diagnosis``, never recomputed in the view. A Frame holds tuples, floats,
-strings and frozen dataclasses; ``Frame.predict`` runs the network's forward for any
-input points (for the input-space view and per-neuron heatmaps).
+strings and frozen dataclasses; ``Frame.grid`` runs the engine's own forward
+(``net.forward_bl``, float32, the order of sums of training) over a grid of input points,
+once per frame and grid (for the input-space view and the per-neuron heatmaps).
 """
 
 from __future__ import annotations
@@ -13,19 +14,21 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from xor_tui.core.engine import losses, net
 from xor_tui.core.engine.net import Config
-from xor_tui.core.rules.diagnosis import Diagnosis, Event
+from xor_tui.core.rules.diagnosis import Diagnosis, Event, is_active
 
 ROWS = net.ROWS  # "(0,0)" "(0,1)" "(1,0)" "(1,1)"
 INPUTS = ("x1", "x2")
 
 
 def mark(v: float) -> str:
-    """The sign of a pre-activation: ``+`` (> 0), ``-`` (< 0), ``0`` (exactly 0), ``?`` (NaN)."""
-    if v > 0:
+    """The sign of a pre-activation: ``+`` (active, > 0), ``-`` (< 0), ``0`` (exactly 0:
+    inactive, ReLU's gradient there is 0), ``?`` (NaN)."""
+    if is_active(v):
         return "+"
     if v < 0:
         return "-"
@@ -138,6 +141,9 @@ class Row:
     """The prediction is on the target's side of 0.5 (False for NaN)."""
     offending: bool
     """This row's output made training halt."""
+    verdict: str = ""
+    """What the row panels mark: ``right`` (on the target's side of 0.5), ``wrong``, or
+    ``refused`` (the loss refused this row's output: at a halt, 2.876 is on no side of ½)."""
 
 
 @dataclass(frozen=True)
@@ -229,6 +235,23 @@ class Prediction:
     """Every prediction is finite."""
 
 
+@dataclass(frozen=True, eq=False)
+class Surface:
+    """The network over a grid of input points (``Frame.grid``): arrays of shape (ny, nx),
+    row i at ``ys[i]``, column j at ``xs[j]``; float32 values as the engine computed them."""
+
+    prediction: np.ndarray
+    """What the loss reads as the probability of 1; NaN where not finite."""
+    pre: tuple[np.ndarray, ...]
+    """Per layer (hidden ones, then the output), (units, ny, nx) pre-activations."""
+    out: tuple[np.ndarray, ...]
+    """Per layer, (units, ny, nx) outputs after the activation."""
+    finite: bool
+    """Every prediction is finite."""
+    active: tuple[np.ndarray, ...] = ()
+    """Per layer, (units, ny, nx): where each unit is active (``diagnosis.is_active``)."""
+
+
 @dataclass(frozen=True)
 class Frame:
     """Everything the app draws for one state. Build with ``Session.frame()``."""
@@ -270,7 +293,9 @@ class Frame:
     losses: Sequence[float]
     """Loss per epoch 0..epoch as a compact read-only float sequence; NaN where not computed."""
     _net: tuple = field(default=(), repr=False, compare=False)
-    # (Config, ((weight rows, bias), ...)) for predict
+    # (Config, the parameters batch-last as the engine's forward takes them)
+    _grids: dict = field(default_factory=dict, repr=False, compare=False)
+    # Frame.grid's surfaces, newest last
     losses_ahead: Sequence[float] = field(default=(), compare=False)
     """After stepping back: the losses of the epochs stepped back over (epoch+1 onwards), which
     stepping forward again reproduces; empty once anything changes. NaN where not computed."""
@@ -294,27 +319,50 @@ class Frame:
         """The parameter called ``name``."""
         return next(p for p in self.params if p.name == name)
 
-    def predict(self, points: Sequence[tuple[float, float]]) -> Prediction:
-        """Run the network on input points (x1, x2), with the engine's activations and the
-        engine's order of sums (x1*w0 + x2*w1 + ... + b), in float32."""
+    def _forward(self, points: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
         config, params = self._net
+        _, pre, out = net.forward_bl(params, config, points)
+        return pre, out, losses.predictions(config.loss, pre[-1], out[-1])[:, 0, 0]
+
+    def predict(self, points: Sequence[tuple[float, float]]) -> Prediction:
+        """The network on input points (x1, x2): the engine's own forward in float32."""
         x = torch.tensor([list(p) for p in points], dtype=torch.float32).reshape(-1, 2)
-        a = x
-        layers = []
-        z = x
-        for (w, b), act in zip(params, config.activations):
-            wt = torch.tensor(w, dtype=torch.float32)  # (out, in)
-            bt = torch.tensor(b, dtype=torch.float32)
-            z = a[:, 0, None] * wt[None, :, 0]
-            for i in range(1, wt.shape[1]):
-                z = z + a[:, i, None] * wt[None, :, i]
-            z = z + bt[None]
-            a = act.forward(z)
-            layers.append(LayerOutput(tuple(map(tuple, z.T.tolist())), tuple(map(tuple, a.T.tolist()))))
-        p = losses.predictions(config.loss, z, a)[:, 0]
+        pre, out, p = self._forward(x)
+        layers = tuple(
+            LayerOutput(tuple(map(tuple, z[:, :, 0].T.tolist())), tuple(map(tuple, a[:, :, 0].T.tolist())))
+            for z, a in zip(pre, out)
+        )
         finite = bool(torch.isfinite(p).all())
         p = torch.where(torch.isfinite(p), p, torch.full_like(p, math.nan))
-        return Prediction(tuple(layers), tuple(p.tolist()), finite)
+        return Prediction(layers, tuple(p.tolist()), finite)
+
+    GRIDS_KEPT = 4  # grids a frame keeps (the input plane, the tiles, a maximised copy...)
+
+    def grid(self, xs: Sequence[float], ys: Sequence[float]) -> Surface:
+        """The network at every point (x, y) for x in ``xs`` and y in ``ys``: computed once per
+        frame and grid, however often a widget redraws it."""
+        key = (tuple(float(x) for x in xs), tuple(float(y) for y in ys))
+        cache = self._grids
+        if key in cache:
+            return cache[key]
+        gx, gy = np.meshgrid(np.asarray(key[0], dtype=np.float32), np.asarray(key[1], dtype=np.float32))
+        points = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], axis=1))
+        pre, out, p = self._forward(points)
+        ny, nx = gx.shape
+        as_grid = lambda t: t[:, :, 0].T.reshape(-1, ny, nx).numpy()  # noqa: E731
+        pred = p.reshape(ny, nx).numpy()
+        finite = bool(np.isfinite(pred).all())
+        surface = Surface(
+            np.where(np.isfinite(pred), pred, np.nan),
+            tuple(as_grid(z) for z in pre),
+            tuple(as_grid(a) for a in out),
+            finite,
+            tuple(is_active(as_grid(z)) for z in pre),
+        )
+        if len(cache) >= self.GRIDS_KEPT:
+            del cache[next(iter(cache))]
+        cache[key] = surface
+        return surface
 
 
 def short_name(config: Config, layer: int, unit: int) -> str:
@@ -416,6 +464,7 @@ def build_frame(
                 p,
                 p == p and (p > 0.5) == bool(target),
                 r in halt_rows,
+                "refused" if r in halt_rows else ("right" if p == p and (p > 0.5) == bool(target) else "wrong"),
             )
         )
 
@@ -438,7 +487,7 @@ def build_frame(
         record.epoch,
         epochs,
     )
-    params_now = (cfg, tuple((tuple(map(tuple, w[0].tolist())), tuple(b[0].tolist())) for w, b in record.params))
+    params_now = (cfg, [(w.permute(1, 2, 0).contiguous(), b.permute(1, 0).contiguous()) for w, b in record.params])
     return Frame(
         name=name,
         epoch=record.epoch,
@@ -473,6 +522,7 @@ __all__ = [
     "HaltInfo",
     "ConfigSummary",
     "Prediction",
+    "Surface",
     "LayerOutput",
     "Event",
     "ROWS",

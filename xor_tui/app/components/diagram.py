@@ -33,6 +33,15 @@ from xor_tui.core.view import Frame
 ANIMATE_FOR = 1.5  # seconds of motion after each new frame
 FPS = 12
 WIDTH_STEPS = (0.25, 0.6, 1.2)  # |w| below each: 1, 2, 3 dots thick; above the last: 4
+# a row's mark in a neuron box, by the Frame's sign mark (Unit.marks), and the theme colour
+# it takes; an output the loss refused (at a halt) is a ✕
+MARKS = {
+    "+": ("●", "success"),
+    "-": ("○", "error"),
+    "0": ("◌", "warning"),
+    "?": ("?", "error"),
+    "refused": ("✕", "error"),
+}
 
 
 @dataclass
@@ -130,8 +139,6 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         self.frame: Frame | None = None
         self.selected: str | None = None
         self._hit: dict[tuple[int, int], str] = {}
-        self._tiles: dict | None = None
-        self._tiles_key = None
         self._tile_cells: dict = {}
         self._cells_frame: Frame | None = None
         self._motion_until = 0.0
@@ -344,19 +351,11 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         border = px.style(state_colour, bold=u.state == "dead")
         title = f"{u.short} {state_text(u)}" if mode in ("full", "compact") else u.short
         self._frame_lines(canvas, box, title, border, px.style(state_colour, bold=True))
-        marks = []
-        for i, z in enumerate(u.pre):
-            broken = f.halt is not None and box.layer == len(f.config.layer_names) and i in f.halt.rows
-            if broken:
-                marks.append(("✕", px.style(pal["error"], bold=True)))
-            elif z > 0:
-                marks.append(("●", px.style(pal["success"], bold=True)))
-            elif z < 0:
-                marks.append(("○", px.style(pal["error"], bold=True)))
-            elif z == 0:
-                marks.append(("◌", px.style(pal["warning"], bold=True)))
-            else:
-                marks.append(("?", px.style(pal["error"], bold=True)))
+        is_output = box.layer == len(f.config.layer_names)
+        marks = [
+            MARKS["refused" if is_output and f.rows[i].verdict == "refused" else m] for i, m in enumerate(u.marks)
+        ]
+        marks = [(ch, px.style(pal[colour], bold=True)) for ch, colour in marks]
         halted_out = f.halt is not None and box.layer == len(f.config.layer_names)
         if mode == "full" and halted_out:
             # at a halt the output's rows say what broke BCELoss, with enough digits to see it
@@ -411,18 +410,8 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         canvas.text(x, y + h - 1, "╰" + "─" * inner + "╯", border)
 
     def _tiles_for(self, tile_w: int):
-        """Each unit's activation over the input square, (8, tile_w) per unit (cached)."""
-        key = (self.frame, tile_w)
-        if self._tiles_key is None or self._tiles_key[0] is not self.frame or self._tiles_key[1] != tile_w:
-            xs = np.linspace(0.0, 1.0, tile_w)
-            ys = np.linspace(1.0, 0.0, 8)
-            gx, gy = np.meshgrid(xs, ys)
-            pts = np.stack([gx.ravel(), gy.ravel()], axis=1)
-            p = self.frame.predict(pts.tolist())
-            acts = [np.asarray(layer.out, dtype=float).T for layer in p.layers]  # (points, units)
-            self._tiles = {"acts": acts, "pred": np.asarray(p.output, dtype=float), "shape": (8, tile_w)}
-            self._tiles_key = key
-        return self._tiles
+        """Each unit's activation over the input square, (8, tile_w) per unit (the frame keeps it)."""
+        return self.frame.grid(np.linspace(0.0, 1.0, tile_w).tolist(), np.linspace(1.0, 0.0, 8).tolist())
 
     def _draw_tile(self, canvas: Canvas, box: Box, tile_w: int, pal) -> None:
         """The unit's heatmap (cached per frame, size and theme: animation frames reuse it)."""
@@ -442,11 +431,11 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         f = self.frame
         mid = pal["surface"]
         if box.layer == len(f.config.layer_names):  # the output: the network's prediction
-            grid = np.asarray(t["pred"], dtype=float).reshape(t["shape"])
+            grid = t.prediction.astype(float)
             image = px.diverging_rgb(2 * grid - 1, pal["error"], mid, pal["success"])
         else:
-            layer = np.asarray(t["acts"][box.layer - 1], dtype=float)
-            grid = layer[:, box.unit].reshape(t["shape"])
+            layer = t.out[box.layer - 1].astype(float)  # (units, 8, tile_w)
+            grid = layer[box.unit]
             finite = np.abs(layer[np.isfinite(layer)])
             scale = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
             image = px.diverging_rgb(grid / scale, pal["warning"], mid, pal["primary"])

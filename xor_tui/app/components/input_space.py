@@ -1,7 +1,7 @@
 """The input plane: the network's prediction as a half-block heatmap over a little more than
 [0,1]^2, each first-layer unit's line w.x + b = 0 drawn continuously in that unit's colour
 with its active side tinted, the four XOR points with their target and ✓/✗, axis ticks and a
-key. Everything is computed by ``Frame.predict`` (the engine's own forward pass)."""
+key. Everything is computed by ``Frame.grid`` (the engine's own forward pass, once per frame)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 from rich.text import Text
 
 from xor_tui.app.components import pixels as px
+from xor_tui.app.components import style as S
 from xor_tui.app.components.canvas import Canvas
 from xor_tui.app.components.lines import LinesWidget
 from xor_tui.core.view import Frame
@@ -61,9 +62,8 @@ class InputSpace(LinesWidget, can_focus=True):
         # pixel centres in input coordinates (y grows upwards)
         xs = LO + (HI - LO) * (np.arange(pw) + 0.5) / pw
         ys = HI - (HI - LO) * (np.arange(n_px) + 0.5) / n_px
-        gx, gy = np.meshgrid(xs, ys)
-        pred = f.predict(np.stack([gx.ravel(), gy.ravel()], axis=1).tolist())
-        p = np.asarray(pred.output, dtype=float).reshape(n_px, pw)
+        surface = f.grid(xs.tolist(), ys.tolist())
+        p = surface.prediction.astype(float)
         mid = pal["surface"]
         heat = px.diverging_rgb(HEAT * (2 * p - 1), pal["error"], mid, pal["success"])  # (n_px, pw, 3)
         # first-layer units: active side tinted, the line itself drawn in braille dots on top
@@ -74,7 +74,7 @@ class InputSpace(LinesWidget, can_focus=True):
         dots = px.Braille(pw, ph)
         for u in first:
             w1, w2, b = weights[(u.index, 0)], weights[(u.index, 1)], biases[u.index]
-            active = (w1 * gx + w2 * gy + b) > 0
+            active = surface.active[0][u.index]
             tint = px.rgb(colours[u.index % len(colours)])
             heat = np.where(active[..., None], heat + (tint - heat) * SHADE, heat)
             seg = _clip_line(w1, w2, b)
@@ -105,21 +105,16 @@ class InputSpace(LinesWidget, can_focus=True):
         canvas.text(0, 0, "x2", dim)
         # the four points: target and whether the network gets it right
         for row in f.rows:
-            mark = "✓" if row.correct else "✗"
+            mark, colour = S.VERDICT[row.verdict]
             c, r = col_of(row.x1), row_of(row.x2)
             st = px.style(pal["foreground"], pal["background"], True)
             canvas.text(min(max(c - 1, left), left + pw - 2), r, f"{int(row.target)}", st)
-            canvas.text(
-                min(max(c, left + 1), left + pw - 1),
-                r,
-                mark,
-                px.style(pal["success" if row.correct else "error"], pal["background"], True),
-            )
+            canvas.text(min(max(c, left + 1), left + pw - 1), r, mark, px.style(pal[colour], pal["background"], True))
         # the key, in the colours it explains; items that do not fit are left out whole
         items = [Text.assemble(("━", px.style(colours[u.index % len(colours)], bold=True)), u.short) for u in first]
         items.append(Text.assemble(("▀", px.style(px.diverging(HEAT, pal["error"], mid, pal["success"]))), "ŷ>½"))
         items.append(Text.assemble(("▀", px.style(px.diverging(-HEAT, pal["error"], mid, pal["success"]))), "ŷ<½"))
-        if not pred.finite:
+        if not surface.finite:
             items.insert(0, Text("ŷ not finite", px.style(pal["error"], bold=True)))
         key = Text()
         for item in items:

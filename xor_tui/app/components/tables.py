@@ -45,6 +45,7 @@ class RowsTable(LinesWidget, can_focus=True):
         dim = px.style(fg.blend(bg, 0.5))
         names = f.config.layer_names
         hidden = [u for u in f.units if u.layer < len(names) - 1]
+        out_unit = f.units[-1]
         # columns by priority: inputs and target, prediction, output pre-activation, then the
         # hidden pre-activations, then the hidden outputs; each shown whole or not at all
         width = self.size.width
@@ -82,7 +83,7 @@ class RowsTable(LinesWidget, can_focus=True):
                     a = u.out[r]
                     t.append(" " + S.fmt(a, 7, 3), px.style(fg) if a != 0 else dim)
             if show_zout:
-                t.append(" " + S.fmt(row.output_pre, 8, 3), sign.get(_mark(row.output_pre), sign["-"]))
+                t.append(" " + S.fmt(row.output_pre, 8, 3), sign.get(out_unit.marks[r], sign["-"]))
             if row.offending:
                 t.append(" " + px.outside_unit(row.output_out).rjust(9), px.style(fg, pal["error"], True))
             else:
@@ -90,14 +91,11 @@ class RowsTable(LinesWidget, can_focus=True):
                 # both sides of it read as a contradiction)
                 near = row.prediction != 0.5 and abs(row.prediction - 0.5) < 5e-5
                 t.append(" " + S.fmt(row.prediction, 9, 6 if near else 4), px.style(fg))
-            t.append(" ✓" if row.correct else " ✗", px.style(pal["success" if row.correct else "error"], bold=True))
+            mark, colour = S.VERDICT[row.verdict]
+            t.append(f" {mark}", px.style(pal[colour], bold=True))
             if r < 3:
                 t.append("\n")
         return t
-
-
-def _mark(v: float) -> str:
-    return "+" if v > 0 else ("-" if v < 0 else ("0" if v == 0 else "?"))
 
 
 class ParamsTable(ScrollView, can_focus=True):

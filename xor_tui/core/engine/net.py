@@ -201,9 +201,14 @@ def evaluate(params: list[Layer], config: Config, grads: bool = True) -> Pass:
 # same as in addmm / mm for these sizes, so a batch of one gives torch's own bits.
 
 
-def evaluate_bl(params: list[Layer], config: Config, grads: bool = True, loss_value: bool = True) -> Pass:
+def forward_bl(
+    params: list[Layer], config: Config, points: torch.Tensor = X
+) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+    """The forward pass, batch-last, on any input points (P, 2), the four XOR rows by default:
+    (each layer's input, pre-activation and output, each (P, units, B)). The one forward of
+    xor-tui: training, the survey's torch path, and every picture of the input plane."""
     n = params[0][0].shape[-1]
-    a = X[:, :, None].expand(4, 2, n)
+    a = points[:, :, None].expand(points.shape[0], 2, n)
     inputs, pre, out = [], [], []
     for (w, b), act in zip(params, config.activations):
         inputs.append(a)
@@ -214,6 +219,11 @@ def evaluate_bl(params: list[Layer], config: Config, grads: bool = True, loss_va
         a = act.forward(z)
         pre.append(z)
         out.append(a)
+    return inputs, pre, out
+
+
+def evaluate_bl(params: list[Layer], config: Config, grads: bool = True, loss_value: bool = True) -> Pass:
+    inputs, pre, out = forward_bl(params, config)
     res = losses.compute(
         config.loss,
         pre[-1][:, 0, :],

@@ -71,13 +71,25 @@ class Diagnosis:
         return "n/a"
 
 
+def is_active(pre):
+    """Where a unit is active: its pre-activation is > 0 (exactly 0 is inactive: ReLU passes
+    nothing there and its gradient is 0; NaN is inactive). Takes a float, a tensor or an array."""
+    return pre > 0
+
+
+def dead_units(pre: torch.Tensor) -> torch.Tensor:
+    """(B, 4, units) pre-activations -> (B, units): inactive on all four rows. A unit of a
+    flat-below-zero activation (ReLU) is then dead: nothing passes, no gradient flows."""
+    return ~is_active(pre).any(dim=1)
+
+
 def unit_name(config, layer: int, unit: int) -> str:
     return f"{config.layer_names[layer]}[{unit}]"
 
 
 def diagnose(record: Record) -> Diagnosis:
     config = record.config
-    active = [[[bool(z[r, j] > 0) for r in range(4)] for j in range(z.shape[1])] for z in record.pre]
+    active = [[[bool(is_active(z[r, j])) for r in range(4)] for j in range(z.shape[1])] for z in record.pre]
     dead = []
     for li, act in enumerate(config.activations):
         if not act.flat_below_zero:
@@ -120,8 +132,8 @@ class Features:
 def features(pre: list[torch.Tensor], grads: list) -> Features:
     """From batched pre-activations (B, 4, units) and gradients [(gw, gb), ...]."""
     (gw1, gb1), (gw2, gb2) = grads
-    p = (pre[0] > 0).flatten(1).sum(1)
-    o = (pre[1] > 0).flatten(1).sum(1)
+    p = is_active(pre[0]).flatten(1).sum(1)
+    o = is_active(pre[1]).flatten(1).sum(1)
     hw = (gw1 != 0).flatten(1).sum(1)
     hb = (gb1 != 0).sum(1)
     ow = (gw2 != 0).flatten(1).sum(1)

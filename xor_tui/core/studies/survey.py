@@ -21,7 +21,7 @@ from xor_tui.core.engine import losses, net
 from xor_tui.core.engine.net import Config, Layer
 from xor_tui.core.engine.run import Start
 from xor_tui.core.io.scenario import Scenario
-from xor_tui.core.rules.diagnosis import classify, features, is_source_net
+from xor_tui.core.rules.diagnosis import classify, dead_units, features, is_source_net
 from xor_tui.core.rules.outcomes import OUTCOME_MEANING, OUTCOMES, outcome_legend  # noqa: F401 (re-exported)
 
 # a survey's limits (a single run's epochs are limited by run.MAX_EPOCHS)
@@ -133,11 +133,6 @@ class SurveyResult:
             self.epochs,
             f"Network {index} of a survey of {self.n} (seed {self.seed}).",
         )
-
-
-def _dead(pre: torch.Tensor) -> torch.Tensor:
-    """(B, 4, units) -> (B, units): inactive on all four rows."""
-    return ~(pre > 0).any(dim=1)
 
 
 SHARD = 250_000  # networks judged and trained at a time: memory stays bounded whatever N
@@ -277,8 +272,8 @@ def _judge_start(start: list[Layer], config: Config) -> tuple:
     first = net.evaluate(start, config)
     relu_hidden = config.activations[0].flat_below_zero
     relu_out = config.activations[-1].flat_below_zero
-    hdead = _dead(first.pre[0]) if relu_hidden else torch.zeros(n, config.hidden[0], dtype=torch.bool)
-    odead = _dead(first.pre[-1])[:, 0] if relu_out else torch.zeros(n, dtype=torch.bool)
+    hdead = dead_units(first.pre[0]) if relu_hidden else torch.zeros(n, config.hidden[0], dtype=torch.bool)
+    odead = dead_units(first.pre[-1])[:, 0] if relu_out else torch.zeros(n, dtype=torch.bool)
     start_case = None
     if is_source_net(config):
         case = classify(features(first.pre, first.grads))
