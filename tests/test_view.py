@@ -48,16 +48,6 @@ def test_frame_of_an_earlier_epoch_and_step_back_agree():
         now.epoch = 3
 
 
-def test_predict_runs_the_engines_forward():
-    s = Session.from_scenario(builtin("case4"))
-    s.run_until(20)
-    f = s.frame()
-    p = f.predict([(r.x1, r.x2) for r in f.rows])
-    assert p.output == tuple(r.prediction for r in f.rows)
-    assert p.layers[0].pre == tuple(tuple(r.hidden_pre[0][j] for r in f.rows) for j in range(2))
-    assert p.finite
-
-
 def test_the_grid_is_the_engines_own_float32_forward_once_per_frame():
     s = Session.from_scenario(builtin("case4"))
     s.run_until(20)

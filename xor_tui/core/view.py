@@ -213,28 +213,6 @@ class ConfigSummary:
         return net.rates_text(self.lr, self.layer_lr)
 
 
-@dataclass(frozen=True)
-class LayerOutput:
-    """One layer's values over a batch of points, unit-major: ``pre[j][i]`` is unit j at point i."""
-
-    pre: tuple[tuple[float, ...], ...]
-    """Pre-activations per unit."""
-    out: tuple[tuple[float, ...], ...]
-    """Outputs per unit."""
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """The network over a batch of input points."""
-
-    layers: tuple[LayerOutput, ...]
-    """Per layer (hidden ones, then the output), every unit's values."""
-    output: tuple[float, ...]
-    """The prediction per point (as the loss reads it); NaN where not finite."""
-    finite: bool
-    """Every prediction is finite."""
-
-
 @dataclass(frozen=True, eq=False)
 class Surface:
     """The network over a grid of input points (``Frame.grid``): arrays of shape (ny, nx),
@@ -323,18 +301,6 @@ class Frame:
         config, params = self._net
         _, pre, out = net.forward_bl(params, config, points)
         return pre, out, losses.predictions(config.loss, pre[-1], out[-1])[:, 0, 0]
-
-    def predict(self, points: Sequence[tuple[float, float]]) -> Prediction:
-        """The network on input points (x1, x2): the engine's own forward in float32."""
-        x = torch.tensor([list(p) for p in points], dtype=torch.float32).reshape(-1, 2)
-        pre, out, p = self._forward(x)
-        layers = tuple(
-            LayerOutput(tuple(map(tuple, z[:, :, 0].T.tolist())), tuple(map(tuple, a[:, :, 0].T.tolist())))
-            for z, a in zip(pre, out)
-        )
-        finite = bool(torch.isfinite(p).all())
-        p = torch.where(torch.isfinite(p), p, torch.full_like(p, math.nan))
-        return Prediction(layers, tuple(p.tolist()), finite)
 
     GRIDS_KEPT = 4  # grids a frame keeps (the input plane, the tiles, a maximised copy...)
 
@@ -521,9 +487,7 @@ __all__ = [
     "Param",
     "HaltInfo",
     "ConfigSummary",
-    "Prediction",
     "Surface",
-    "LayerOutput",
     "Event",
     "ROWS",
     "INPUTS",
