@@ -10,7 +10,6 @@ once per frame and grid (for the input-space view and the per-neuron heatmaps).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
