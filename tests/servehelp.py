@@ -194,13 +194,16 @@ def wait_screen(page, pattern: str, timeout: float = STARTUP) -> list[str]:
 class Tmux:
     """The app in a tmux session of its own (120x36)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, still: bool = False) -> None:
+        """``still``: Textual's animations off (TEXTUAL_ANIMATIONS=none), so no dashes run
+        after a step and the screen is still as soon as it is drawn."""
         self.name = name
         self.tmux = ["tmux", "-L", f"xortest{os.getpid()}"]  # a tmux server of our own
         out = subprocess.run(
             [
                 *self.tmux, "new-session", "-d", "-P", "-F", "#{pane_pid}", "-s", self.name, "-x", "120", "-y", "36",
-                "-e", f"PYTHONPATH={ROOT}", "-c", str(ROOT), f"exec {sys.executable} -m xor_tui",
+                "-e", f"PYTHONPATH={ROOT}", *(["-e", "TEXTUAL_ANIMATIONS=none"] if still else []),
+                "-c", str(ROOT), f"exec {sys.executable} -m xor_tui",
             ],
             capture_output=True, text=True, check=True, env=app_env(),
         )  # fmt: skip
@@ -212,6 +215,16 @@ class Tmux:
     def screen(self) -> str:
         done = subprocess.run([*self.tmux, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)
         return done.stdout
+
+    def size(self) -> tuple[int, int]:
+        """The window's (width, height) as tmux has it now."""
+        done = subprocess.run(
+            [*self.tmux, "display-message", "-p", "-t", self.name, "#{window_width} #{window_height}"],
+            capture_output=True,
+            text=True,
+        )
+        w, h = done.stdout.split()
+        return int(w), int(h)
 
     def wait_screen(self, pattern: str, timeout: float = STARTUP) -> str:
         rx = re.compile(pattern)

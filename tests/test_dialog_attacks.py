@@ -266,20 +266,19 @@ def test_after_a_burst_of_resizes_in_a_real_terminal_no_fragment_is_left(tmp_pat
     a fresh app's full repaint in the same state."""
     from tests.servehelp import Tmux
 
-    app = Tmux("dlg-resize")
+    app = Tmux("dlg-resize", still=True)  # no dashes: the picture is still once drawn
     try:
         app.wait_screen(r"epoch 0\b")
         app.keys("7")
         app.wait_screen(r"case 7")
         app.keys("c")
         app.wait_screen(r"Load a built-in scenario")
-        time.sleep(2.0)  # the dashes after loading stop after 1.5 s: a still picture
+        _settled(app)
         chain = []
         for w, h in BURST:
             chain += ["resize-window", "-t", app.name, "-x", str(w), "-y", str(h), ";"]
         subprocess.run([*app.tmux, *chain[:-1]], check=True)  # one tmux command: a real burst
-        time.sleep(1.0)
-        shown = _settled(app)
+        shown = _settled(app, size=BURST[-1])
     finally:
         app.close()
     (expected,) = asyncio.run(_state_text(("7", "c")))
@@ -288,14 +287,19 @@ def test_after_a_burst_of_resizes_in_a_real_terminal_no_fragment_is_left(tmp_pat
     assert got == want, "\n".join(f"{a!r}\n{b!r}" for a, b in zip(got, want) if a != b)
 
 
-def _settled(app, timeout: float = 10.0) -> str:
-    """The tmux screen once it has stopped changing for half a second."""
+def _settled(app, timeout: float = 10.0, size: tuple[int, int] | None = None) -> str:
+    """The tmux screen once it shows the dialog (at ``size``, when given: the window's last
+    size) and has stopped changing for half a second."""
     last, since, deadline = None, time.monotonic(), time.monotonic() + timeout
     while time.monotonic() < deadline:
         now = app.screen()
         if now != last:
             last, since = now, time.monotonic()
-        elif time.monotonic() - since > 0.5 and re.search(r"Load a built-in scenario", now):
+        elif (
+            time.monotonic() - since > 0.5
+            and re.search(r"Load a built-in scenario", now)
+            and (size is None or app.size() == size)
+        ):
             break
         time.sleep(0.1)
     return last or ""

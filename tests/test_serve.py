@@ -5,7 +5,6 @@ page closed during start-up leaves no app process behind."""
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
@@ -56,8 +55,7 @@ def test_play_case7_in_the_browser_then_quit(served, browser):
 
 def test_page_closed_during_startup_leaves_no_app(served, browser):
     proc, url = served
-    page, app_pid = new_app_page(browser, url, proc.pid)
-    time.sleep(0.5)
+    page, app_pid = new_app_page(browser, url, proc.pid)  # the app process has just started
     page.close()
     assert gone_within(app_pid, 5), "the app process outlived its page"
     assert app_pid not in children(proc.pid)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -22,17 +23,25 @@ from .servehelp import (
     need_browser,
     new_app_page,
     start_server,
+    wait_for,
     wait_screen,
 )
 
 BOUND = 2.0
-# state: (keys to press after the first screen, what the screen shows once in that state)
+# state: the keys to press after the first screen, each with what the screen shows once it
+# has been taken (the next key is pressed only then)
 STATES = {
-    "playing": (["p"], r"playing \d+/s"),
+    "playing": [("p", r"playing \d+/s")],
     # case 3 with a sigmoid output (o three times: leaky_relu, elu, sigmoid) meets no event for
     # 30,000 epochs and is off the fused kernel (~1.5 ms an epoch): "run to the next event" goes on
-    "background run": (["3", "o", "o", "o", "n"], r"running…"),
-    "dialog open": (["g"], r"Seed \(a whole number"),
+    "background run": [
+        ("3", r"Loaded Case 3"),
+        ("o", r"activation: leaky_relu"),
+        ("o", r"activation: elu\b"),
+        ("o", r"activation: sigmoid"),
+        ("n", r"running…"),
+    ],
+    "dialog open": [("g", r"Seed \(a whole number")],
 }
 TMUX_KEYS = {"p": "p", "1": "1", "3": "3", "n": "n", "g": "g", "o": "o"}
 
@@ -60,12 +69,10 @@ def test_sigterm_while_starting_up_in_tmux():
 @pytest.mark.parametrize("state", list(STATES))
 def test_sigterm_in_tmux(tmux_apps, state):
     app = tmux_apps[state]
-    keys, shows = STATES[state]
     app.wait_screen(r"epoch 0\b")
-    for k in keys:
+    for k, shows in STATES[state]:
         app.keys(TMUX_KEYS[k])
-        time.sleep(0.2)
-    app.wait_screen(shows, timeout=15)
+        app.wait_screen(shows, timeout=15)
     os.kill(app.pid, signal.SIGTERM)
     assert gone_within(app.pid, BOUND), f"still running {BOUND} s after SIGTERM ({state})"
 
@@ -104,26 +111,25 @@ def test_sigterm_while_starting_up_under_serve(served, browser):
         page.close()
 
 
-def _drive(page, keys, shows):
+def _drive(page, steps):
     wait_screen(page, r"epoch 0\b")
     page.click("#terminal")
-    for k in keys:
+    for k, shows in steps:
         page.keyboard.press(k)
-        time.sleep(0.2)
-    wait_screen(page, shows, timeout=15)
+        wait_screen(page, shows, timeout=15)
 
 
 @pytest.mark.parametrize("state", list(STATES))
 def test_sigterm_under_serve(pages, state):
     page, pid = pages[state]
-    _drive(page, *STATES[state])
+    _drive(page, STATES[state])
     os.kill(pid, signal.SIGTERM)
     assert gone_within(pid, BOUND), f"still running {BOUND} s after SIGTERM ({state})"
 
 
 def test_closing_the_page_during_a_background_run(pages):
     page, pid = pages["closed page"]
-    _drive(page, *STATES["background run"])
+    _drive(page, STATES["background run"])
     page.close()
     assert gone_within(pid, BOUND)
     assert not alive(pid)
@@ -155,7 +161,8 @@ def test_an_app_whose_output_nobody_reads_still_leaves():
     try:
         for p in procs.values():
             assert p.stdout.readline() == b"__GANGLION__\n"  # started; from here on nobody reads
-        time.sleep(2)  # it renders its first screen into the pipe, which fills
+        for p in procs.values():  # it renders its first screen into the pipe, which fills: its writer blocks
+            assert wait_for(lambda p=p: _writing_to_a_full_pipe(p.pid), timeout=30), "it never blocked on its pipe"
         quit = json.dumps({"type": "quit"}).encode()
         procs["quit"].stdin.write(b"M" + len(quit).to_bytes(4, "big") + quit)
         procs["quit"].stdin.flush()
@@ -166,3 +173,14 @@ def test_an_app_whose_output_nobody_reads_still_leaves():
         for p in procs.values():
             p.kill()
             p.wait()
+
+
+def _writing_to_a_full_pipe(pid: int) -> bool:
+    """Some thread of ``pid`` is blocked writing to a pipe (its kernel wait channel says so)."""
+    waits = []
+    for f in Path(f"/proc/{pid}/task").glob("*/wchan"):
+        try:
+            waits.append(f.read_text())
+        except OSError:  # the thread ended meanwhile
+            continue
+    return any(w.endswith("pipe_write") for w in waits)
