@@ -98,10 +98,11 @@ async def test_case7_runs_to_the_halt_and_keeps_the_state():
         assert "HALTED" in status(app)
         ev = events(app)
         assert "all elements of input should be between 0 and 1" in ev and "unbounded above" in ev
-        # rows (0,0) and (1,1) (target 0) predict 2.876 and 2.951 (as the source printed): wrong
+        # every row predicts above 1 (2.876 ... 2.951, as the source printed): refused, neither ✓ nor ✗
         lines = rows(app).splitlines()
-        assert "+2.876" in lines[1] and lines[1].rstrip().endswith("✗")
-        assert "+2.951" in lines[4] and lines[4].rstrip().endswith("✗")
+        assert "+2.876" in lines[1] and lines[1].rstrip().endswith("✕")
+        assert "+2.885" in lines[2] and lines[2].rstrip().endswith("✕")  # target 1, above ½: still no ✓
+        assert "+2.951" in lines[4] and lines[4].rstrip().endswith("✕")
         assert same_params(app.session.record.params, replay(builtin("case7")).final.params)
         # a step refuses politely; step back works; swapping the output activation resumes
         await pilot.press("space")

@@ -119,7 +119,8 @@ def test_fit_number_rounds_never_cuts():
     assert px.fit_number(0.456, 5) == "+0.46"
     assert px.fit_number(0.456, 4) == "+0.5"
     assert px.fit_number(-123.4, 5) == "-123"
-    assert px.fit_number(0.0012, 5) == "+1e-3"  # not a misleading +0.00
+    assert px.fit_number(0.0012, 5) == "+.001"  # not a misleading +0.00, and in -0.58's notation
+    assert px.fit_number(-0.005, 5) == "-.005" and px.fit_number(0.00004, 5) == "+4e-5"
     assert px.fit_number(0.0, 5) == "0.00" and px.fit_number(0.0, 7, 4) == "0"
     assert px.outside_unit(1.0000200271606445) == "1.00002"
     assert px.outside_unit(-0.0004) == "-0.0004"
@@ -330,6 +331,17 @@ async def test_a_new_theme_recolours_the_diagram():
         after = app.export_screenshot()
         nord = app.theme_variables["primary"].lower()
         assert nord in after.lower() and nord not in before.lower()
+
+
+def test_a_table_column_keeps_one_notation():
+    from xor_tui.app.components.style import column
+
+    # -0.00012 beside -2.980e-08 read as two kinds of number: one needs scientific, so all are
+    assert column([-0.00012, -2.98e-08, 0.0, None], 10, 5) == ["-1.200e-04", "-2.980e-08", "0", "—"]
+    assert column([0.5, -0.25, 0.0], 10, 5) == ["+0.50000", "-0.25000", "0"]
+    # the boundary: 1e-5 still shows in five decimals, 9e-6 does not
+    assert column([1e-5, 0.5], 10, 5) == ["+0.00001", "+0.50000"]
+    assert column([9e-6, 0.5], 10, 5) == ["+9.000e-06", "+5.000e-01"]
 
 
 def test_sizes_counts_units_per_column():

@@ -241,8 +241,9 @@ def half_blocks(grid_rgb: np.ndarray) -> list[list[tuple[str, Style]]]:
 
 def fit_number(v: float, width: int, decimals: int = 2, sign: bool = True) -> str:
     """``v`` rounded to at most ``width`` characters, never cut: +0.456 in 5 is '+0.46',
-    in 4 '+0.5'; 123.4 in 5 is '+123'; 0.0012 is '+1.2e-3' rather than a misleading
-    '+0.00'; '…' only when nothing fits. At most ``decimals`` decimals in fixed notation."""
+    in 4 '+0.5'; 123.4 in 5 is '+123'; 0.0012 in 5 is '+.001' and 0.00004 '+4e-5' rather
+    than a misleading '+0.00'; '…' only when nothing fits. At most ``decimals`` decimals in
+    fixed notation (three without the leading zero)."""
     if v != v:
         return "NaN" if width >= 3 else "…"
     if math.isinf(v):
@@ -255,6 +256,11 @@ def fit_number(v: float, width: int, decimals: int = 2, sign: bool = True) -> st
         s = f"{v:{fmt}.{d}f}"
         if len(s) <= width and (v == 0 or float(s) != 0) and abs(float(s) - v) <= 0.5 * abs(v):
             return s
+    if abs(v) < 1:  # -0.005 in 5: '-.005', still the notation of its neighbours (-0.58), not '-5e-3'
+        for d in range(max(decimals, 3), 0, -1):
+            s = f"{v:{fmt}.{d}f}".replace("0.", ".", 1)
+            if len(s) <= width and float(s) != 0 and abs(float(s) - v) <= 0.5 * abs(v):
+                return s
     for d in (1, 0):
         s = f"{v:{fmt}.{d}e}"
         mant, exp = s.split("e")

@@ -185,15 +185,16 @@ class ParamsTable(ScrollView, can_focus=True):
         for label, key, w in cols:
             head.append(Segment((label.ljust(w) if key in ("name", "note") else label.rjust(w)) + " ", bold))
         lines.append(Strip(head).adjust_cell_length(width))
+        # each column in one notation (fixed, or scientific for all when one value needs it)
+        values = S.column([p.value for p in f.params], 9, 4)
+        grads = S.column([p.grad for p in f.params], 11, 6)
+        changes = S.column([p.change or 0.0 for p in f.params], 10, 5)
         for i, p in enumerate(f.params):
             cells = {
                 "name": (p.name, dim if p.frozen else plain),
-                "value": (
-                    S.fmt(p.value, 9, 4).strip(),
-                    px.style(pal["primary"] if p.value >= 0 else pal["warning"], bold=True),
-                ),
-                "grad": ("0" if p.grad == 0 else S.fmt(p.grad, 11, 6).strip(), dim if p.frozen else bold),
-                "change": (S.fmt(p.change, 10, 5).strip() if p.change else "0", plain if p.change else dim),
+                "value": (values[i], px.style(pal["primary"] if p.value >= 0 else pal["warning"], bold=True)),
+                "grad": (grads[i], dim if p.frozen else bold),
+                "change": (changes[i], plain if p.change else dim),
                 "note": ("frozen" if p.frozen else "", px.style(pal["warning"])),
             }
             segs = []
