@@ -65,20 +65,43 @@ class LossPlot(LinesWidget, can_focus=True):
         super().__init__(**kw)
         self.frame: Frame | None = None
 
-    KEYS = (
-        "[b $error]▼[/]dies [b $success]▲[/]revives [b $accent]◆[/]case [b $error]✕[/]halt [b $accent]●[/]now",
-        "[b $error]▼[/]dies [b $success]▲[/]revives [b $accent]◆[/]case [b $error]✕[/]halt",
-        "[b $error]▼[/]dies [b $success]▲[/]lives [b $error]✕[/]halt",
-    )
+    # the key to the marks: each mark in its colour, with a word and a shorter word
+    KEY_WORDS = {
+        "dies": ("[b $error]▼[/]", "dies", "die"),
+        "revives": ("[b $success]▲[/]", "revives", "live"),
+        "case": ("[b $accent]◆[/]", "case", "case"),
+        "halts": ("[b $error]✕[/]", "halt", "halt"),
+        "now": ("[b $accent]●[/]", "now", "now"),
+    }
+
+    def keys(self) -> tuple[str, ...]:
+        """The key's variants, widest first: every mark when it fits; else the marks on the chart
+        now (and ● now) with their words, then shorter words, then without ● now. A mark is
+        never shown with a wrong word or left out while drawn (at 80x24: '▼die ◆case ✕halt')."""
+        f = self.frame
+        kinds = {"nan": "halts"}
+        shown = {kinds.get(e.kind, e.kind) for e in (f.events if f is not None else ()) if e.kind in EVENT_MARKS}
+        present = [k for k in self.KEY_WORDS if k in shown]
+        words = lambda ks, i: " ".join(self.KEY_WORDS[k][0] + self.KEY_WORDS[k][i] for k in ks)  # noqa: E731
+        every = list(self.KEY_WORDS)
+        return (
+            words(every, 1),
+            words([*present, "now"], 1),
+            words([*present, "now"], 2),
+            words(present, 1),
+            words(present, 2),
+            " ".join(self.KEY_WORDS[k][0] for k in present),
+        )
 
     def on_mount(self) -> None:
-        set_key(self, *self.KEYS)
+        set_key(self, *self.keys())
 
     def on_resize(self) -> None:
-        set_key(self, *self.KEYS)
+        set_key(self, *self.keys())
 
     def show(self, frame: Frame) -> None:
         self.frame = frame
+        set_key(self, *self.keys())
         self.set_content(None)
 
     def build(self):
