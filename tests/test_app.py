@@ -856,3 +856,28 @@ async def test_next_event_on_a_state_that_can_never_change_stops_and_says_so():
         await app.workers.wait_for_complete()
         await settle(pilot)
         assert app.session.epoch == 200 and "Reached epoch 200" in events(app)
+
+
+async def test_r_says_which_edits_it_drops_and_b_brings_them_back():
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3", "space", "space")
+        app.session.set_param("output.bias[0]", "0.25")
+        await pilot.press("space")
+        edited = app.session.record.params
+        await pilot.press("r")
+        assert app.session.epoch == 0
+        said = events(app)
+        assert "Your changes were dropped (set output.bias[0] = 0.25 at epoch 2)" in said
+        assert "b brings them back, with epoch 3" in said
+        await pilot.press("b")  # right after r: the run as it was, edit and epoch included
+        assert app.session.epoch == 3 and same_params(app.session.record.params, edited)
+        assert "as it was before the restart" in events(app)
+        await pilot.press("b")  # now an ordinary step back
+        assert app.session.epoch == 2
+        await pilot.press("r", "space", "b", "b")  # a step after r: b steps back, the undo is gone
+        assert app.session.epoch == 0 and "Already at epoch 0" in events(app)
+        await pilot.press("s")
+        assert "b goes back to case3" in events(app)
+        await pilot.press("b")
+        assert app.session.name == "case3" and app.session.epoch == 0

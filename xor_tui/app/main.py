@@ -256,6 +256,9 @@ class MainScreen(Screen):
 
     def action_back(self) -> None:
         self.player.pause()
+        if self.session.epoch == 0 and self.session.undo_restart():  # b right after r or s
+            self.say(f"Back to {self.session.name} at epoch {self.session.epoch}, as it was before the restart.")
+            return
         dropped = self.session.back()
         if dropped is None:
             self.say("Already at epoch 0.")
@@ -317,13 +320,21 @@ class MainScreen(Screen):
 
     def action_restart(self) -> None:
         self.player.pause()
-        self.session.restart()
-        self.say(f"Restarted from {self.session.start_text}.")
+        was = self.session.epoch
+        dropped = self.session.restart()
+        said = f"Restarted from {self.session.start_text}."
+        if dropped:
+            shown = "; ".join(dropped[:3]) + (f"; and {len(dropped) - 3} more" if len(dropped) > 3 else "")
+            said += f" Your changes were dropped ({shown}): b brings them back, with epoch {was}."
+        elif self.session.can_undo_restart:
+            said += f" b goes back to epoch {was}."
+        self.say(said)
 
     def action_reseed(self) -> None:
         self.player.pause()
+        was = self.session.name
         seed = self.session.reseed()
-        self.say(f"New start: seed {seed}.")
+        self.say(f"New start: seed {seed} (b goes back to {was}).")
 
     def action_seed_prompt(self) -> None:
         def done(text: str | None) -> None:

@@ -66,6 +66,7 @@ class Session:
 
     def _sync(self) -> None:
         """Bring the trace, loss history and event index in line with the run (under the lock)."""
+        self._undo: dict | None = None  # any move or change: a restart can no longer be undone
         self.trace.sync()
         n = len(self.run.records)
         keep = min(len(self._losses), n - 1)  # the current record may have been replaced
@@ -229,18 +230,48 @@ class Session:
             if notable:
                 return "event"
 
-    def restart(self) -> None:
+    _KEPT = ("run", "trace", "_losses", "_event_ends", "_events", "_ahead", "name", "description")
+
+    def restart(self) -> list[str]:
+        """Back to the start (the scenario's own script kept). Returns the user's own changes it
+        dropped, described; until the next move or change, ``undo_restart`` brings the run back
+        exactly as it was."""
         with self.lock:
             run = self.run
+            dropped = [f"{a.describe()} at epoch {a.epoch}" for a in run.actions() if a not in run.script]
+            kept = {k: getattr(self, k) for k in self._KEPT} if run.epoch or dropped else None
             self._set_run(Run(run.initial_config, run.start, run.script))
+            self._undo = kept
+            return dropped
 
     def reseed(self, seed: int | None = None) -> int:
+        """A new start: PyTorch's default for ``seed`` (a random one when None); ``undo_restart``
+        brings the run before it back, until the next move or change."""
         seed = check_seed(random.randrange(2**31) if seed is None else seed)
         with self.lock:
+            kept = {k: getattr(self, k) for k in self._KEPT}
             self._set_run(Run(self.run.initial_config, Start("seed", seed=seed)))
+            self._undo = kept
         self.name = f"seed {seed}"
         self.description = "PyTorch's default nn.Linear start for this seed."
         return seed
+
+    @property
+    def can_undo_restart(self) -> bool:
+        """A restart or reseed was the last thing done: ``undo_restart`` can bring the run back."""
+        with self.lock:
+            return self._undo is not None
+
+    def undo_restart(self) -> bool:
+        """The run as it was before the last restart or reseed (its epoch, edits and history);
+        False when there is none to bring back (something moved or changed since)."""
+        with self.lock:
+            if self._undo is None:
+                return False
+            for k, v in self._undo.items():
+                setattr(self, k, v)
+            self._undo = None
+            return True
 
     # ------------------------------------------------------------ acting
     def _act(self, action: Action) -> Record:
