@@ -431,6 +431,23 @@ async def test_find_seed_never_swaps_the_session_under_a_run(monkeypatch):
         assert "case 6" in status(app)
 
 
+async def test_k_offers_this_starts_case_then_the_last_one_asked():
+    from textual.widgets import Input
+
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3", "k")
+        assert app.screen.query_one(Input).value == "3"  # case 3's start: 3, not always 6
+        await pilot.press("escape", "5")
+        await pilot.press("k")
+        assert app.screen.query_one(Input).value == "5"
+        await type_text(pilot, "7")
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("2", "k")
+        assert app.screen.query_one(Input).value == "7"  # the case asked for last
+
+
 async def test_restart_and_reseed():
     app = XorApp()
     async with app.run_test(size=SIZE) as pilot:

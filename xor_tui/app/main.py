@@ -66,6 +66,7 @@ class MainScreen(Screen):
         self._refused: list[str] = []  # keys refused while the last run went
         self.run_from = 0  # the epoch the last run to the end or to an event started from
         self.version = 0  # bumped on every redraw and resize: a dialog's dimmed copy of this screen is redone
+        self.last_case_asked = ""  # the k dialog offers the case asked for last
 
     @property
     def session(self) -> Session:
@@ -574,13 +575,16 @@ class MainScreen(Screen):
 
         def done(text: str | None) -> None:
             if text is not None and not self.player.busy:
+                self.last_case_asked = text.strip()
                 self.message = f"Searching for a seed in case {text.strip()}…"
                 self.player.find_seed(int(text))
 
+        f = self.session.frame()
+        default = self.last_case_asked or str(f.case or f.nearest or 1)  # the last asked, else this start's
         self.app.push_screen(
             PromptScreen(
                 "Find a seed whose start is in case…",
-                "6",
+                default,
                 validate=check,
                 hint="Searches seeds from a random point; the 2-2-1 ReLU/ReLU net.",
             ),
