@@ -756,6 +756,29 @@ async def test_the_survey_screens_title_wraps_whole_at_80_columns():
         assert shown.endswith("Networks (enter runs):")
 
 
+async def test_the_survey_screen_shows_its_last_line_and_i_saves_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # i saves here
+    app = XorApp()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("v", "enter")
+        await settle(pilot)
+        for _ in range(600):  # on a fresh machine the kernel compiles first
+            if "networks" in plain(app.screen.query_one("#result").content):
+                break
+            await pilot.pause(0.1)
+        out = app.screen.query_one("#out")
+        out.scroll_end(animate=False)
+        await pilot.pause()
+        # the legend's last words are on screen once scrolled to the end (the scrollbar's column
+        # is reserved: the text is not wrapped one line longer than the scroll area measured)
+        assert "learning: some parameter still changes" in screen_text(app)
+        assert "(not necessarily towards a solution)" in screen_text(app)
+        await pilot.press("i")  # saves the screen; the count field does not get an "i"
+        assert app.screen.query_one("#n").value == "20000"
+        saved = list(tmp_path.glob("*.svg"))
+        assert len(saved) == 1 and "Survey with the current settings" in saved[0].read_text().replace("&#160;", " ")
+
+
 async def test_app_keys_do_not_act_behind_the_survey_screen():
     app = XorApp()
     async with app.run_test(size=SIZE) as pilot:

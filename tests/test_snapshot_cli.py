@@ -171,3 +171,26 @@ async def test_the_screenshot_key_reports_a_folder_that_went_away_in_one_line(tm
         await pilot.press("space")  # the app goes on
         assert app.session.epoch == 1
     assert not home.exists()
+
+
+def test_keys_render_the_survey_screen(tmp_path, capsys):
+    out = tmp_path / "survey.svg"
+    assert main(["snapshot", "case1", "--keys", "v enter", "-o", str(out)]) == 0
+    text = "\n".join(screen_lines(out))
+    assert "Survey with the current settings" in text and "20,000 networks x 200 epochs" in text
+    assert capsys.readouterr().out.strip().endswith("at epoch 0, after v enter, 120x36")
+
+
+@pytest.mark.parametrize(
+    "keys, says",
+    [
+        ("q", "--keys: q would quit the app before its screen is saved"),
+        ("v <script>", "--keys: '<script>' is not a key name"),
+        (" ".join(["space"] * 21), "--keys: at most 20 keys, got 21"),
+    ],
+)
+def test_bad_keys_get_one_line_and_nothing_is_written(tmp_path, capsys, keys, says):
+    out = tmp_path / "x.svg"
+    assert main(["snapshot", "case1", "--keys", keys, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err and not out.exists()

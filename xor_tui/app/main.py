@@ -601,12 +601,7 @@ class MainScreen(Screen):
         self.maximize(self.focused or self.query_one(ParamsTable))
 
     def action_screenshot(self) -> None:
-        try:
-            path = self.app.save_fresh_screenshot()
-        except OSError as exc:  # SaveError names the file and says why, in one line
-            self.say(f"Screen not saved: {printable(str(exc), 300)}", error=True)
-            return
-        self.say(f"Saved the screen as {printable(str(Path(path).absolute()), 300)}.")
+        self.say(self.app.save_screen_said())
 
 
 class XorApp(App):
@@ -682,6 +677,19 @@ class XorApp(App):
                 _shorten(builtin(f"case{k}").description, 80),
                 lambda k=k: self.call_later(main.run_action, f"load_case({k})"),
             )
+
+    def save_screen_said(self) -> str:
+        """Save the screen (``save_fresh_screenshot``) and say so in one line: where, or why not."""
+        try:
+            path = self.save_fresh_screenshot()
+        except OSError as exc:  # SaveError names the file and says why, in one line
+            return f"Screen not saved: {printable(str(exc), 300)}"
+        return f"Saved the screen as {printable(str(Path(path).absolute()), 300)}."
+
+    def action_save_screen(self) -> None:
+        """``i`` on the survey and sweep screens: the screen saved, said in a notice."""
+        said = self.save_screen_said()
+        self.notify(said, severity="error" if said.startswith("Screen not") else "information", markup=False)
 
     def save_fresh_screenshot(self) -> Path:
         """Save the screen as SVG next to the session: in the folder of the file it came from

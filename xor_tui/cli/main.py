@@ -98,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
     sn.add_argument("--epoch", type=int, default=0, metavar="N", help="epoch to show (default 0; stops at a halt)")
     sn.add_argument("--size", default="120x36", metavar="WxH", help="terminal size in cells (default 120x36)")
     sn.add_argument("-o", "--output", required=True, metavar="FILE", help="FILE.svg or FILE.png")
+    sn.add_argument(
+        "--keys",
+        default="",
+        metavar="KEYS",
+        help="keys to press there first, space-separated as Textual names them, e.g. 'v enter' (the survey "
+        "screen, run) or 'V' (the sweep)",
+    )
     sn.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     return p
 

@@ -24,6 +24,23 @@ from pathlib import Path
 MIN_SIZE, MAX_SIZE = (20, 8), (400, 200)
 
 
+MAX_KEYS = 20
+_KEY = re.compile(r"[A-Za-z0-9_]+(?:\+[A-Za-z0-9_]+)*")  # a Textual key name: v, V, enter, shift+v, ctrl+p
+
+
+def parse_keys(text: str) -> tuple[str, ...]:
+    """``--keys``: space-separated Textual key names; raises ValueError with the reason."""
+    keys = tuple(text.split())
+    if len(keys) > MAX_KEYS:
+        raise ValueError(f"--keys: at most {MAX_KEYS} keys, got {len(keys)}")
+    for k in keys:
+        if not _KEY.fullmatch(k) or len(k) > 40:
+            raise ValueError(f"--keys: {k[:40]!r} is not a key name (e.g. v, enter, shift+v, ctrl+p)")
+        if k in ("q", "ctrl+c", "ctrl+q"):
+            raise ValueError(f"--keys: {k} would quit the app before its screen is saved")
+    return keys
+
+
 def parse_size(text: str) -> tuple[int, int]:
     m = re.fullmatch(r"\s*(\d{1,4})\s*[xX]\s*(\d{1,4})\s*", text)
     if not m:
@@ -109,6 +126,7 @@ def cmd_snapshot(args, err) -> int:
         return err(f"{args.output}: the file name must end in .svg or .png")
     try:
         size = parse_size(args.size)
+        keys = parse_keys(args.keys)
     except ValueError as exc:
         return err(str(exc))
     if not 0 <= args.epoch <= MAX_EPOCHS:
@@ -127,12 +145,13 @@ def cmd_snapshot(args, err) -> int:
         scenario = resolve(args.scenario)
     except ScenarioError as exc:
         return err(str(exc))
-    svg, reached = render_svg(scenario, args.epoch, size)
+    svg, reached = render_svg(scenario, args.epoch, size, keys=keys)
     try:
         data = svg_to_png(svg) if kind == ".png" else svg
         write_atomic(out, data, overwrite=args.force)
     except (RuntimeError, OSError, SaveError) as exc:
         return err(str(exc))
     note = "" if reached == args.epoch else f" (training halted at epoch {reached})"
-    print(f"{out}: {scenario.name} at epoch {reached}{note}, {size[0]}x{size[1]}")
+    pressed = f", after {' '.join(keys)}" if keys else ""
+    print(f"{out}: {scenario.name} at epoch {reached}{note}{pressed}, {size[0]}x{size[1]}")
     return 0

@@ -17,14 +17,35 @@ from xor_tui.core.engine.net import Config
 from xor_tui.core.studies.survey import OUTCOMES, SurveyResult, outcome_legend, run_survey
 
 
+class CountInput(Input):
+    """The count field: it types any character but the survey screen's own keys (q, r, i),
+    which no count holds; those reach the screen (an Input takes every printable key before
+    the screen's bindings see it)."""
+
+    SCREEN_KEYS = frozenset("qri")
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        return character not in self.SCREEN_KEYS and super().check_consume_key(key, character)
+
+    async def _on_key(self, event) -> None:
+        if event.character in self.SCREEN_KEYS:
+            event.prevent_default()  # not typed (Input's own handler skipped): it goes on to the screen
+            return
+        await super()._on_key(event)
+
+
 class SurveyScreen(Screen):
     """A screen of its own: the main screen's keys do not act while it is open."""
 
-    BINDINGS = [Binding("escape,q", "back", "Back"), Binding("r", "run", "Run survey")]
+    BINDINGS = [
+        Binding("escape,q", "back", "Back"),
+        Binding("r", "run", "Run survey"),
+        Binding("i", "app.save_screen", "Save screen"),
+    ]
     DEFAULT_CSS = """
     SurveyScreen #form { height: auto; padding: 0 1; }
     SurveyScreen Input { width: 30; }
-    SurveyScreen #out { padding: 0 1; }
+    SurveyScreen #out { padding: 0 1; scrollbar-gutter: stable; }
     """
 
     def __init__(self, config: Config) -> None:
@@ -40,7 +61,7 @@ class SurveyScreen(Screen):
                 id="title",
                 markup=False,
             )
-            yield Input("20000", id="n")
+            yield CountInput("20000", id="n")
             yield ProgressBar(total=200, id="bar", show_eta=False)
         with VerticalScroll(id="out"):
             yield Static("Press enter (or r) to run.", id="result")

@@ -139,6 +139,7 @@ class SweepScreen(Screen):
 
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back"),
+        Binding("i", "app.save_screen", "Save screen"),
         # priority: the scrolled page under the maps would take up and down for itself
         # (page up / page down and the mouse wheel still scroll it)
         Binding("left", "move(0, -1)", "lr -", show=False, priority=True),
@@ -290,8 +291,8 @@ class SweepScreen(Screen):
 class CellSurveyScreen(Screen):
     """The survey of one grid cell: its learning rate and init scale."""
 
-    BINDINGS = [Binding("escape,q", "app.pop_screen", "Back")]
-    DEFAULT_CSS = "CellSurveyScreen #out { padding: 0 1; }"
+    BINDINGS = [Binding("escape,q", "app.pop_screen", "Back"), Binding("i", "app.save_screen", "Save screen")]
+    DEFAULT_CSS = "CellSurveyScreen #out { padding: 0 1; scrollbar-gutter: stable; }"
 
     def __init__(self, config: Config, scale: float, n: int, epochs: int, seed: int) -> None:
         super().__init__()
