@@ -127,6 +127,11 @@ class Palette(_Once, _Dimmed, CommandPalette):
 
     DEFAULT_CSS = "Palette CommandList { min-width: 12; }"
 
+    def on_mount(self) -> None:
+        from textual.command import SearchIcon
+
+        self.query_one(SearchIcon).icon = ">"  # 🔎 is an empty box in a browser's fallback font
+
     def _watch__list_visible(self) -> None:
         try:
             super()._watch__list_visible()

@@ -53,7 +53,7 @@ class SurveyScreen(Screen):
         self.config = config
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield Header(icon="⊕")  # Textual's ⭘ is an empty box in a browser's fallback font
         with Vertical(id="form"):
             c = self.config
             yield Static(  # wraps at word boundaries when narrow (a Label would be cut)
