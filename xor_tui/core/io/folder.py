@@ -40,7 +40,9 @@ def _within(path: str, root: str) -> bool:
 
 
 def _mb(n: int) -> str:
-    return f"{n / 1e6:.1f} MB"
+    if n < 1000:
+        return "1 byte" if n == 1 else f"{n} bytes"
+    return f"{n / 1e3:.1f} kB" if n < 1_000_000 else f"{n / 1e6:.1f} MB"
 
 
 class Files:
