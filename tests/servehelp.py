@@ -121,8 +121,13 @@ def start_server(*args: str, env: dict | None = None) -> tuple[subprocess.Popen,
     if url is None:
         kill_group(proc)
         pytest.fail(f"xor-tui serve did not start: {said!r}")
-    # keep reading what the server prints, so that it never blocks on a full pipe
-    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
+    # keep reading what the server prints (the last 1,000 lines kept), so that it never blocks
+    def drain() -> None:
+        for line in proc.stdout:
+            said.append(line.decode(errors="replace").strip())
+            del said[:-1000]
+
+    threading.Thread(target=drain, daemon=True).start()
     proc.root, proc.said = root, said
     return proc, url
 

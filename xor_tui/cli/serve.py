@@ -304,6 +304,7 @@ class XorServer(Server):
             [
                 web.get("/", self.handle_index, name="index"),
                 web.get("/ws", self.handle_websocket),  # no token: refused
+                web.get("/ws/", self.handle_websocket),
                 web.get("/ws/{token}", self.handle_websocket, name="websocket"),
                 web.static("/static", self.statics_path, name="static"),  # the page's scripts: the same for all
             ]
@@ -514,6 +515,11 @@ def cmd_serve(args, err) -> int:
         urls, warning = check_host(args.host, args.port, args.public_url)
     except OSError as exc:
         return err(f"--host {args.host}: {exc.strerror or exc}")
+    if args.root is not None:  # a folder named is checked before anything is bound
+        try:
+            _root(args)
+        except (OSError, ValueError) as exc:
+            return err(str(exc))
     try:
         socks = bind(args.host, args.port)
     except OSError as exc:

@@ -22,7 +22,6 @@ import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from xor_tui.core.engine.activations import SpecError
 from xor_tui.core.text import printable
 
 MAX_PT_BYTES = 10_000_000  # a state_dict of this project's nets is about 2 KB
@@ -250,6 +249,8 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, list]:
     import zipfile
 
     import torch
+
+    from xor_tui.core.engine.activations import SpecError  # here: reading and writing files needs no torch
 
     name = _name(path)
     try:

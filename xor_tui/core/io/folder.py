@@ -95,7 +95,7 @@ class Files:
     def _check_inside(self, path: Path, text: str) -> None:
         real = os.path.realpath(path)
         if not _within(real, str(self.root)):
-            raise Refused(f"{_name(text)}: refused: leads out of this server's folder (a symbolic link)")
+            raise Refused(f"{_name(text)}: refused: a symbolic link leads out of this server's folder")
 
     def readable(self, text: str) -> Path:
         """The file ``text`` names, for reading: confined, the file itself (after any symbolic
