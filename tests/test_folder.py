@@ -275,3 +275,29 @@ async def test_read_only_says_so_when_w_or_i_is_pressed(world):
         await pilot.press("i")
         assert "Screen not saved: this server is read-only" in events(app)
     assert sorted(p.name for p in root.iterdir()) == ["alias.toml", "away", "link.toml", "mine.toml", "sub"]
+
+
+def test_any_path_built_of_hostile_parts_is_refused_or_inside(world):
+    """2,000 paths made of parts that lead out ('..', '/', '~', links, NUL) and parts that stay:
+    each is refused, or names a file whose real place is inside the folder."""
+    import random
+
+    root, out = world
+    files = Files(root)
+    parts = ["..", ".", "", "sub", "away", "alias.toml", "link.toml", "mine.toml", "~", "/", "x\x00", "/etc", "//"]
+    rng = random.Random(20)
+    outcomes = {"refused": 0, "inside": 0}
+    for _ in range(2000):
+        text = "/".join(rng.choice(parts) for _ in range(rng.randint(1, 4)))
+        for reading in (True, False):
+            try:
+                path = files.readable(text) if reading else files.path(text)
+            except Refused:
+                outcomes["refused"] += 1
+                continue
+            # reading: the file itself; writing: the folder it goes in (a link as the name
+            # itself is never replaced: check_target, tested above)
+            real = os.path.realpath(root / path if reading else (root / path).parent)
+            assert real == str(root) or real.startswith(str(root) + os.sep), (reading, text, real)
+            outcomes["inside"] += 1
+    assert outcomes["refused"] > 1000 and outcomes["inside"] > 200, outcomes

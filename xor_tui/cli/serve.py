@@ -44,9 +44,11 @@ QUIT_WAIT = 1.0  # seconds an app gets to leave after "quit" before SIGTERM, the
 MAX_COLS, MAX_ROWS = 500, 200  # the largest terminal a page may ask for (an app's memory grows with it)
 TOKEN_ENV = "XOR_TUI_TOKEN"
 TOKEN_RE = re.compile(r"[A-Za-z0-9._~-]{8,256}")  # what goes into a URL as it is
-# memory one page's app process takes at its largest (RSS, 500x200 cells, playing; measured:
-# see the README's figures); --max-clients defaults to as many as fit in a quarter of memory
-APP_MEMORY = 300_000_000
+# memory one page's app process takes at its largest: its PSS (its share of the machine's
+# memory: RSS counts the libraries all apps share once per app), worst measured 245 MB (RSS
+# 354 MB) at 500x200 cells and at a 100000x100000 request (clamped), playing at 240/s, then
+# case 7 run to its end; --max-clients defaults to as many as fit in a quarter of memory
+APP_MEMORY = 250_000_000
 CLOSE_TRY_LATER = 1013  # websocket close code: "try again later"
 
 
