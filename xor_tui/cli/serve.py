@@ -334,7 +334,7 @@ class XorServer(Server):
         if self.clients < self.max_clients:
             return None
         return (
-            f"Refused: the server is full ({self.max_clients} pages open, the most it allows: "
+            f"Refused: the server is full ({_pages(self.max_clients)} open, the most it allows: "
             "--max-clients). Close a page or try again later."
         )
 
@@ -434,6 +434,10 @@ class XorServer(Server):
             loop.add_signal_handler(signal.SIGINT, self.request_exit)
             loop.add_signal_handler(signal.SIGTERM, self.request_exit)
         web.run_app(self._make_app(), sock=socks, handle_signals=False, loop=loop, print=None, access_log=None)
+
+
+def _pages(n: int) -> str:
+    return "1 page" if n == 1 else f"{n} pages"
 
 
 def _to_int(value: object, default: int) -> int:
@@ -542,7 +546,7 @@ def cmd_serve(args, err) -> int:
         "pages may not write (--read-only)"
         if args.read_only
         else f"each page writes at most {quota / 1e6:g} MB there (--quota)",
-        f"at most {max_clients} pages at once (--max-clients"
+        f"at most {_pages(max_clients)} at once (--max-clients"
         + (
             ")"
             if args.max_clients
