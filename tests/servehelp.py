@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -92,34 +93,51 @@ def app_env() -> dict:
     return env
 
 
-def start_server(*args: str) -> tuple[subprocess.Popen, str]:
-    """`xor-tui serve` on a free loopback port in its own process group; returns (proc, url)."""
+def start_server(*args: str, env: dict | None = None) -> tuple[subprocess.Popen, str]:
+    """`xor-tui serve` on a free loopback port in its own process group; returns (proc, the
+    URL it printed, with its token). Unless ``args`` give a --root, pages reach a new temporary
+    folder: ``proc.root``. Lines the server printed before its URL (warnings): ``proc.said``."""
     port = free_port()
+    root = None
+    if "--root" not in args:
+        root = tempfile.mkdtemp(prefix="xor-tui-test-root-")
+        args = (*args, "--root", root)
     proc = subprocess.Popen(
         [sys.executable, "-m", "xor_tui", "serve", "--port", str(port), *args],
         cwd=ROOT,
-        env=app_env(),
+        env=env or app_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    line, deadline = b"", time.monotonic() + STARTUP
-    while time.monotonic() < deadline and proc.poll() is None:
+    said: list[str] = []
+    url, deadline = None, time.monotonic() + STARTUP
+    while url is None and time.monotonic() < deadline and proc.poll() is None:
         if select.select([proc.stdout], [], [], 0.2)[0]:
-            line = proc.stdout.readline()
-            break
-    if b"http://" not in line:
+            line = proc.stdout.readline().decode(errors="replace")
+            said.append(line.strip())
+            m = re.search(r"open (http://\S+) in a browser", line)
+            url = m and m[1]
+    if url is None:
         kill_group(proc)
-        pytest.fail(f"xor-tui serve did not start: {line.decode(errors='replace').strip()!r}")
-    # keep reading what the server prints, so that it never blocks on a full pipe
-    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
-    return proc, f"http://127.0.0.1:{port}/"
+        pytest.fail(f"xor-tui serve did not start: {said!r}")
+    # keep reading what the server prints (the last 1,000 lines kept), so that it never blocks
+    def drain() -> None:
+        for line in proc.stdout:
+            said.append(line.decode(errors="replace").strip())
+            del said[:-1000]
+
+    threading.Thread(target=drain, daemon=True).start()
+    proc.root, proc.said = root, said
+    return proc, url
 
 
 def kill_group(proc: subprocess.Popen) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    if getattr(proc, "root", None):  # the temporary folder start_server made for the pages
+        shutil.rmtree(proc.root, ignore_errors=True)
 
 
 def children(pid: int) -> set[int]:

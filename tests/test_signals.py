@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -49,7 +50,7 @@ TMUX_KEYS = {"p": "p", "1": "1", "3": "3", "n": "n", "g": "g", "o": "o"}
 # ------------------------------------------------------------------ in a terminal (tmux)
 @pytest.fixture(scope="module")
 def tmux_apps():
-    apps = {state: Tmux(f"sig-{i}") for i, state in enumerate(STATES)}
+    apps = {state: Tmux(f"sig-{i}") for i, state in enumerate([*STATES, "hang-up"])}
     yield apps
     for app in apps.values():
         app.close()
@@ -75,6 +76,17 @@ def test_sigterm_in_tmux(tmux_apps, state):
         app.wait_screen(shows, timeout=15)
     os.kill(app.pid, signal.SIGTERM)
     assert gone_within(app.pid, BOUND), f"still running {BOUND} s after SIGTERM ({state})"
+
+
+def test_closing_the_terminal_while_playing(tmux_apps):
+    """The terminal goes away (SIGHUP, and writes to it fail or block): gone at once, not
+    only when the forced exit comes (the app lived 3-3.6 s after a hang-up while playing)."""
+    app = tmux_apps["hang-up"]
+    app.wait_screen(r"epoch 0\b")
+    app.keys("p")
+    app.wait_screen(STATES["playing"][1], timeout=15)
+    subprocess.run([*app.tmux, "kill-session", "-t", app.name], capture_output=True, check=True)
+    assert gone_within(app.pid, BOUND), f"still running {BOUND} s after its terminal closed"
 
 
 # ------------------------------------------------------------------ under xor-tui serve

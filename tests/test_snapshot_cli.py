@@ -194,3 +194,28 @@ def test_bad_keys_get_one_line_and_nothing_is_written(tmp_path, capsys, keys, sa
     assert main(["snapshot", "case1", "--keys", keys, "-o", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and says in err and not out.exists()
+
+
+def test_a_png_converter_that_hangs_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    """A stand-in rsvg-convert that never finishes (it waits on a child): one line, no
+    traceback, no file, and neither it nor its child is left running."""
+    import os
+    import stat
+
+    from tests.servehelp import gone_within
+    from xor_tui.cli import snapshot
+    from xor_tui.cli.main import main
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "rsvg-convert"
+    fake.write_text(f'#!/bin/sh\necho $$ > {tmp_path}/pids\nsleep 600 &\necho $! >> {tmp_path}/pids\nwait\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(snapshot, "CONVERT_TIMEOUT", 1.0)  # the hang guard, shortened; nothing timed
+    assert main(["snapshot", "case1", "-o", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("xor-tui: rsvg-convert") and "did not finish" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "x.png").exists()
+    for pid in (tmp_path / "pids").read_text().split():
+        assert gone_within(int(pid), 10), "the converter or its child is still running"

@@ -35,6 +35,8 @@ import threading
 from typing import NoReturn
 
 GRACE = 1.5  # seconds an orderly exit may take before the process is ended
+HUP_GRACE = 0.5  # after SIGHUP: the terminal has (most likely) gone, and writes to it can hang
+RESTORE_WAIT = 0.2  # seconds the forced exit waits for the terminal to be restored
 
 
 def install(app, grace: float = GRACE) -> None:
@@ -56,19 +58,24 @@ def _robust(base: type, app, grace: float) -> type:
     state = {"armed": False}
 
     def hard_exit(code: int) -> None:
-        _restore_terminal(app)
+        # the terminal restored on a thread of its own, waited for briefly: a write to a
+        # terminal that nobody reads any more blocks, and the exit must not wait for it
+        t = threading.Thread(target=_restore_terminal, args=(app,), daemon=True)
+        t.start()
+        t.join(RESTORE_WAIT)
         os._exit(code)
 
-    def arm(code: int) -> None:
+    def arm(code: int, wait: float = grace) -> None:
         if state["armed"]:
             return
         state["armed"] = True
-        t = threading.Timer(grace, hard_exit, args=(code,))
+        # the restore's wait is part of the grace: the process is gone ``wait`` after the request
+        t = threading.Timer(max(wait - RESTORE_WAIT, 0.0), hard_exit, args=(code,))
         t.daemon = True
         t.start()
 
-    def request_exit(loop: asyncio.AbstractEventLoop, code: int) -> None:
-        arm(code)
+    def request_exit(loop: asyncio.AbstractEventLoop, code: int, wait: float = grace) -> None:
+        arm(code, wait)
         with contextlib.suppress(RuntimeError):  # a closed loop: the process is leaving anyway
             loop.call_soon_threadsafe(lambda: app.exit(return_code=code))
 
@@ -81,7 +88,7 @@ def _robust(base: type, app, grace: float) -> type:
             def on_signal(signum, _frame) -> None:
                 if state["armed"]:  # a second signal: leave now
                     hard_exit(128 + signum)
-                request_exit(loop, 128 + signum)
+                request_exit(loop, 128 + signum, min(grace, HUP_GRACE) if signum == signal.SIGHUP else grace)
 
             # after the driver's own handlers, so these win (set_wakeup_fd still wakes the loop)
             for name in ("SIGTERM", "SIGHUP"):  # no SIGHUP on Windows

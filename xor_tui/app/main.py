@@ -4,12 +4,11 @@ keys; the Player owns the play clock and the background run."""
 from __future__ import annotations
 
 import gc
-import os
-import re
 import textwrap
 from pathlib import Path
 
 import numpy as np
+from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
@@ -30,10 +29,8 @@ from xor_tui.app.screens.dialogs import ChoiceScreen, ConfirmScreen, HelpScreen,
 from xor_tui.core.engine.activations import NAMES as ACTIVATIONS
 from xor_tui.core.engine.activations import SpecError
 from xor_tui.core.engine.run import check_seed, check_value
-from xor_tui.core.io.files import SaveError, check_target, write_atomic
-from xor_tui.core.io.printout import printed_runs
-from xor_tui.core.io.scenario import ScenarioError, builtin, builtin_names, resolve, save
-from xor_tui.core.session import Session
+from xor_tui.core.io.scenario import ScenarioError, builtin, builtin_names
+from xor_tui.core.session import Files, Opened, Session, open_path
 from xor_tui.core.text import capitalised, printable
 from xor_tui.core.view import Frame
 
@@ -316,7 +313,7 @@ class MainScreen(Screen):
         """Show ``session``; ``file``: the file it came from (screenshots go next to it)."""
         self.player.pause()
         self.app.session = session
-        self.app.session_file = None if file is None else Path(file).expanduser()
+        self.app.session_file = None if file is None else Path(file)
         self.say(message)
 
     def action_restart(self) -> None:
@@ -360,36 +357,26 @@ class MainScreen(Screen):
         self.app.push_screen(ChoiceScreen("Load a built-in scenario", options, self.session.name), done)
 
     def action_open_file(self) -> None:
-        loaded = {}
+        loaded: list[Opened] = []
 
         def check(text: str) -> str | None:
-            path = text.strip()
-            if path.startswith("~"):  # as a shell would (w's save dialog does too)
-                path = os.path.expanduser(path)
+            # which kind of file it is, and where it may be read, are the core's (open_path)
             loaded.clear()
             try:
-                if path.endswith(".pt"):
-                    loaded["session"] = Session.from_state_dict_file(path)
-                else:
-                    loaded["session"] = Session.from_scenario(resolve(path))
-                loaded["file"] = None if path in builtin_names() else path
-            except (ScenarioError, SpecError) as exc:
-                runs = printed_runs(path)
-                if runs:  # the student's printed log: its first run, recovered from what was read here
-                    loaded["log"], loaded["runs"] = path, runs
-                    return None
-                return str(exc)
+                loaded.append(open_path(text, self.app.files))
+            except (ScenarioError, SpecError, OSError) as exc:
+                return printable(str(exc), 300)
             return None
 
         def done(text: str | None) -> None:
-            if text is None or self.player.busy:
+            if text is None or self.player.busy or not loaded:
                 return
-            if "log" in loaded:
-                self.message = f"Reading {loaded['log']}: recovering the float32 start of its first run…"
-                self.player.load_log(loaded["log"], loaded["runs"])
-            elif "session" in loaded:
-                session = loaded["session"]
-                self._load(session, _loaded(text.strip(), session.description), file=loaded["file"])
+            opened = loaded[0]
+            if opened.log is not None:
+                self.message = f"Reading {opened.log}: recovering the float32 start of its first run…"
+                self.player.load_log(opened.log, opened.runs)
+            elif opened.session is not None:
+                self._load(opened.session, _loaded(text.strip(), opened.session.description), file=opened.file)
 
         self.app.push_screen(
             PromptScreen(
@@ -399,34 +386,45 @@ class MainScreen(Screen):
         )
 
     def action_save(self) -> None:
+        files = self.app.files
+        try:
+            files.check_writes()
+        except OSError as exc:  # --read-only: said when w is pressed, no dialog
+            self.say(f"Not saved: {exc}.", error=True)
+            return
         default = f"{self.session.name.replace(' ', '-')}-epoch{self.session.epoch}.toml"
 
         def check(text: str) -> str | None:
             # refuse now what can never be written (a device, a FIFO, a folder, a missing
-            # folder...), so the overwrite question is only ever asked about a regular file
+            # folder, a path out of a served folder...), so the overwrite question is only
+            # ever asked about a regular file
             try:
-                check_target(Path(text.strip()).expanduser(), overwrite=True)
+                files.writable(text)
             except OSError as exc:
-                return str(exc)
+                return printable(str(exc), 300)
             return None
 
         def write(path: Path, overwrite: bool) -> None:
             try:
-                sc = self.session.to_scenario()
-                save(sc, path, overwrite=overwrite)
+                sc = self.session.save_as(files, path, overwrite=overwrite)
             except (OSError, ScenarioError) as exc:  # a vanished folder; a session replay would refuse
-                self.say(f"Not saved: {exc}", error=True)
+                self.say(f"Not saved: {printable(str(exc), 300)}", error=True)
                 return
             self.app.session_file = path  # the session now lives in this file
+            shown = printable(str(path), 200)
             self.say(
-                f"Saved {path}: `xor-tui replay {path}` reproduces this session "
+                f"Saved {shown}: `xor-tui replay {shown}` reproduces this session "
                 f"({len(sc.script)} action(s), {sc.epochs} epoch(s))."
             )
 
         def done(text: str | None) -> None:
             if text is None:
                 return
-            path = Path(text.strip()).expanduser()
+            try:
+                path = files.writable(text)
+            except OSError as exc:  # changed since the dialog's check
+                self.say(f"Not saved: {printable(str(exc), 300)}", error=True)
+                return
             if path.exists():
                 self.app.push_screen(
                     ConfirmScreen(f"{path} exists. Overwrite it?"),
@@ -601,7 +599,8 @@ class MainScreen(Screen):
         self.maximize(self.focused or self.query_one(ParamsTable))
 
     def action_screenshot(self) -> None:
-        self.say(self.app.save_screen_said())
+        said = self.app.save_screen_said()
+        self.say(said, error=said.startswith("Screen not"))
 
 
 class XorApp(App):
@@ -610,8 +609,17 @@ class XorApp(App):
     TITLE = "xor-tui"
     CSS_PATH = "app.tcss"
 
-    def __init__(self, scenario=None, seed: int | None = None, scenario_file: str | Path | None = None, **kw) -> None:
+    def __init__(
+        self,
+        scenario=None,
+        seed: int | None = None,
+        scenario_file: str | Path | None = None,
+        files: Files | None = None,
+        **kw,
+    ) -> None:
         super().__init__(**kw)
+        self.files = files or Files()  # where f, w and i may reach (xor-tui serve: one folder)
+        self.leaving = False  # quit was asked: no key, click or paste acts any more
         if scenario is not None:
             self.session = Session.from_scenario(scenario)
         else:
@@ -631,6 +639,19 @@ class XorApp(App):
 
     def get_default_screen(self) -> Screen:
         return self.main
+
+    def exit(self, *args, **kwargs) -> None:
+        """Leave; from now on no input acts (keys typed in one burst after q were still read:
+        q then i wrote a screenshot on the way out)."""
+        self.leaving = True
+        super().exit(*args, **kwargs)
+
+    async def on_event(self, event: events.Event) -> None:
+        if self.leaving and isinstance(event, (events.InputEvent, events.Paste)):
+            event.stop()
+            event.prevent_default()
+            return
+        await super().on_event(event)
 
     async def run_action(self, action, default_namespace=None, namespaces=None) -> bool:
         """Every key's action comes here; one the main screen refuses while a run goes is
@@ -684,7 +705,7 @@ class XorApp(App):
             path = self.save_fresh_screenshot()
         except OSError as exc:  # SaveError names the file and says why, in one line
             return f"Screen not saved: {printable(str(exc), 300)}"
-        return f"Saved the screen as {printable(str(Path(path).absolute()), 300)}."
+        return f"Saved the screen as {printable(self.files.shown(path), 300)}."
 
     def action_save_screen(self) -> None:
         """``i`` on the survey and sweep screens: the screen saved, said in a notice."""
@@ -692,29 +713,12 @@ class XorApp(App):
         self.notify(said, severity="error" if said.startswith("Screen not") else "information", markup=False)
 
     def save_fresh_screenshot(self) -> Path:
-        """Save the screen as SVG next to the session: in the folder of the file it came from
-        (``--scenario``, ``f``, or the last ``w``), else the current folder; named after the
-        scenario and the epoch, numbered (-1, then -2...: the first name not taken). Never overwrites (the
-        name is claimed exclusively when written). Raises OSError with a one-line message."""
-        folder = Path(".") if self.session_file is None else self.session_file.parent
-        stem = f"{_file_stem(self.session.name)}-epoch{self.session.epoch}"
+        """Save the screen as SVG next to the session (where and under which name: the core's
+        ``Session.save_screen``), within this app's ``files`` policy. Never overwrites.
+        Raises OSError with a one-line message (read-only, the quota, a folder not writable)."""
+        self.files.check_writes()  # before the export: read-only costs nothing
         svg = self.export_screenshot(title=f"xor-tui: {self.session.name}, epoch {self.session.epoch}")
-        for i in range(1, 10_000):
-            path = folder / f"{stem}-{i}.svg"
-            if os.path.lexists(path):
-                continue
-            try:
-                return write_atomic(path, svg)
-            except FileExistsError:  # appeared meanwhile: keep it, take the next name
-                continue
-        raise SaveError(f"{folder / stem}-*.svg: 9,999 names taken; not saved")
-
-
-def _file_stem(name: str) -> str:
-    """A scenario's name as a file name: letters, digits, '.', '+', '_' and '-' kept, anything
-    else (spaces, slashes, control characters) a '-'; no leading dot; at most 80 characters."""
-    stem = re.sub(r"[^A-Za-z0-9._+-]+", "-", name).lstrip(".-")[:80]
-    return stem or "xor-tui"
+        return self.session.save_screen(self.files, svg, self.session_file)
 
 
 _gc_tuned = False

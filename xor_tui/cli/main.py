@@ -38,6 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="xor-tui", description="Watch a 2-2-1 ReLU network meet XOR: the dying-ReLU problem, live.")
     p.add_argument("--scenario", metavar="NAME_OR_PATH", help="open the app on a built-in scenario or a file")
     p.add_argument("--seed", type=int, metavar="S", help="open the app on PyTorch's default start for seed S")
+    p.add_argument(
+        "--root",
+        metavar="DIR",
+        help="f, w and i reach only files inside DIR (relative paths; what `xor-tui serve` gives each page)",
+    )
+    p.add_argument("--read-only", action="store_true", help="w and i write nothing")
+    p.add_argument("--quota", metavar="SIZE", help="w and i write at most SIZE in all (e.g. 50MB)")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
     r = sub.add_parser("replay", help="run a scenario headless and print what happened")
@@ -92,6 +99,28 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--public-url", metavar="URL", help="the URL browsers use, if not http://HOST:PORT")
     sv.add_argument("--scenario", metavar="NAME_OR_PATH", default=argparse.SUPPRESS, help="as for xor-tui")
     sv.add_argument("--seed", type=int, metavar="S", default=argparse.SUPPRESS, help="as for xor-tui")
+    sv.add_argument(
+        "--token",
+        help="the access token pages need (default: $XOR_TUI_TOKEN, else a new random one each start); "
+        "other users of this machine can read a command line: prefer the variable",
+    )
+    sv.add_argument("--no-token", action="store_true", help="let in anyone who reaches the port (warned)")
+    sv.add_argument(
+        "--root",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="the only folder pages reach with f, w and i (default: a new folder here, or a temporary one)",
+    )
+    sv.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS, help="pages cannot w or i")
+    sv.add_argument(
+        "--quota", metavar="SIZE", default=argparse.SUPPRESS, help="bytes each page may write (default 50MB)"
+    )
+    sv.add_argument(
+        "--max-clients",
+        type=int,
+        metavar="N",
+        help="pages at once (default: as many apps as fit in a quarter of this machine's memory)",
+    )
 
     sn = sub.add_parser("snapshot", help="render the app at an epoch to an SVG or PNG file, headless")
     sn.add_argument("scenario", metavar="SCENARIO", help="a built-in name (see `xor-tui cases`) or a .toml path")
@@ -178,13 +207,18 @@ def open_app(args) -> int:
             check_seed(args.seed)
     except (ScenarioError, SpecError) as exc:
         return fail(str(exc))
+    from_file = args.scenario if scenario is not None and args.scenario not in builtin_names() else None
+    if from_file is not None:
+        from_file = os.path.abspath(from_file)  # before a --root changes the current folder
+    files = _files(args)
+    if isinstance(files, int):
+        return files
     from xor_tui.app.lifecycle import install
     from xor_tui.app.main import XorApp
 
     global _app_ran
     _app_ran = True
-    from_file = args.scenario if scenario is not None and args.scenario not in builtin_names() else None
-    app = XorApp(scenario=scenario, seed=args.seed, scenario_file=from_file)
+    app = XorApp(scenario=scenario, seed=args.seed, scenario_file=from_file, files=files)
     install(app)  # leave promptly on SIGTERM, SIGHUP and a closed web client
     try:
         app.run()
@@ -196,6 +230,33 @@ def open_app(args) -> int:
         fail(f"the app stopped on an error (exit status {code})")
         return code
     return EXIT_OK
+
+
+def _files(args):
+    """The app's Files policy from --root, --read-only and --quota (a --root becomes the current
+    folder, so that paths typed and shown are relative to it); an exit status after a one-line
+    error."""
+    from xor_tui.core.io.files import os_refuses
+    from xor_tui.core.io.folder import Files, parse_size
+
+    quota = None
+    if args.quota is not None:
+        try:
+            quota = parse_size(args.quota)
+        except ValueError as exc:
+            return fail(f"--quota: {exc}")
+    if args.root is None:
+        return Files(None, args.read_only, quota)
+    why = os_refuses(args.root)
+    if why:
+        return fail(f"--root: {why}")
+    if not os.path.isdir(args.root):
+        return fail(f"--root {args.root}: no such folder")
+    try:
+        os.chdir(args.root)
+    except OSError as exc:
+        return fail(f"--root {args.root}: {exc.strerror or exc}")
+    return Files(".", args.read_only, quota)
 
 
 def cmd_cases() -> int:

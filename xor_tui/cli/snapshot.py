@@ -16,12 +16,16 @@ mid-run) and the same state always gives the same file. A PNG is that SVG conver
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import re
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
 MIN_SIZE, MAX_SIZE = (20, 8), (400, 200)
+CONVERT_TIMEOUT = 60.0  # seconds rsvg-convert gets for one picture (it takes well under 1 s)
 
 
 MAX_KEYS = 20
@@ -108,11 +112,28 @@ def svg_to_png(svg: str) -> bytes:
             "PNG needs rsvg-convert (librsvg): apt-get install librsvg2-bin, or brew install librsvg; or write .svg"
         )
     svg = re.sub(r"<svg ", '<svg xml:space="preserve" ', svg.replace("&#160;", " "), count=1)
-    done = subprocess.run([exe, "--format=png"], input=svg.encode(), capture_output=True, timeout=60)
-    if done.returncode != 0:
-        reason = done.stderr.decode(errors="replace").strip().splitlines()
-        raise RuntimeError(f"rsvg-convert failed: {reason[-1] if reason else f'exit {done.returncode}'}")
-    return done.stdout
+    # a group of its own: a converter that hangs is ended with whatever it started
+    proc = subprocess.Popen(
+        [exe, "--format=png"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(svg.encode(), timeout=CONVERT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):  # a child that left the group keeps the pipes
+            proc.communicate(timeout=5)
+        raise RuntimeError(
+            f"rsvg-convert ({exe}) did not finish in {CONVERT_TIMEOUT:g} s and was stopped; no file written"
+        ) from None
+    if proc.returncode != 0:
+        reason = err.decode(errors="replace").strip().splitlines()
+        raise RuntimeError(f"rsvg-convert failed: {reason[-1] if reason else f'exit {proc.returncode}'}")
+    return out
 
 
 def cmd_snapshot(args, err) -> int:

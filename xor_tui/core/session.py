@@ -30,7 +30,8 @@ from xor_tui.core.engine.activations import NAMES as ACTIVATIONS
 from xor_tui.core.engine.activations import SpecError, parse_activation
 from xor_tui.core.engine.net import Config
 from xor_tui.core.engine.run import Record, Run, RunHalted, Start
-from xor_tui.core.io.scenario import Scenario
+from xor_tui.core.io.folder import DEFAULT_QUOTA, Files, Refused, file_stem
+from xor_tui.core.io.scenario import Scenario, ScenarioError
 from xor_tui.core.rules.diagnosis import Diagnosis, Event
 from xor_tui.core.studies.replay import Trace
 from xor_tui.core.view import Frame, build_frame
@@ -369,4 +370,70 @@ class Session:
             )
 
 
-__all__ = ["Session", "RunHalted", "SpecError", "NOTABLE", "Frame"]
+    # ------------------------------------------------------------ files (through a Files policy)
+    def save_as(self, files: Files, path: Path, overwrite: bool = False) -> Scenario:
+        """Write this session as a scenario file at ``path`` (from ``files.writable``), counted
+        against ``files``' quota; returns what was written. Raises OSError (a refusal, a
+        vanished folder) or ScenarioError (one that replay would refuse), each one line."""
+        from xor_tui.core.io.scenario import checked_text
+
+        sc = self.to_scenario()
+        files.write(path, checked_text(sc, path), overwrite)
+        return sc
+
+    def save_screen(self, files: Files, svg: str, session_file: Path | None) -> Path:
+        """Save a screenshot ``svg`` next to the session: in the folder of the file it came from
+        (``session_file``), else the current folder (confined: the policy's root), named after
+        the scenario and the epoch, numbered (-1, -2...: the first name not taken), never
+        overwriting. Raises OSError with a one-line message."""
+        stem = f"{file_stem(self.name)}-epoch{self.epoch}"
+        return files.write_numbered(files.folder_for(session_file), stem, ".svg", svg)
+
+
+class Opened:
+    """What ``open_path`` found: a ``session`` (a built-in, a scenario file, a state_dict) and
+    the ``file`` it came from (None for a built-in), or a printout ``log`` with its ``runs``."""
+
+    def __init__(self, session: Session | None = None, file: Path | None = None, log=None, runs=None) -> None:
+        self.session, self.file, self.log, self.runs = session, file, log, runs
+
+
+def open_path(text: str, files: Files) -> Opened:
+    """What a user typed at ``f``: a built-in scenario's name, a scenario file (.toml), a
+    PyTorch state_dict (.pt), or a printout log of the source's loop (its runs, not yet
+    recovered), each read only where ``files`` allows. Raises ScenarioError, SpecError or
+    OSError, each with a one-line message."""
+    from xor_tui.core.io.printout import printed_runs
+    from xor_tui.core.io.scenario import builtin, builtin_names, load
+
+    name = text.strip()
+    if name in builtin_names():
+        return Opened(Session.from_scenario(builtin(name)))
+    path = files.readable(name)
+    try:
+        if name.endswith(".pt"):
+            return Opened(Session.from_state_dict_file(str(path)), path)
+        if not name.endswith(".toml") and not path.exists():
+            raise ScenarioError(
+                name, "", "neither a built-in scenario nor a file; built-in: " + ", ".join(builtin_names())
+            )
+        return Opened(Session.from_scenario(load(path, files)), path)
+    except (ScenarioError, SpecError):
+        runs = printed_runs(path)
+        if runs:  # the student's printed log: its runs, recovered from what was read here
+            return Opened(log=str(path), runs=runs)
+        raise
+
+
+__all__ = [
+    "DEFAULT_QUOTA",
+    "Files",
+    "Frame",
+    "NOTABLE",
+    "Opened",
+    "Refused",
+    "RunHalted",
+    "Session",
+    "SpecError",
+    "open_path",
+]

@@ -22,7 +22,6 @@ import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from xor_tui.core.engine.activations import SpecError
 from xor_tui.core.text import printable
 
 MAX_PT_BYTES = 10_000_000  # a state_dict of this project's nets is about 2 KB
@@ -50,6 +49,21 @@ _KINDS = {
 }
 
 
+def os_refuses(path: str | os.PathLike) -> str | None:
+    """Why the operating system would refuse ``path`` whatever the folder holds (Python raises
+    ValueError for these, not OSError), or None: a NUL byte, or a character with no bytes
+    in a file name (a lone surrogate such as ``\\ud800``)."""
+    try:
+        raw = os.fsencode(path)
+    except UnicodeEncodeError as exc:
+        return f"the name holds {printable(exc.object[exc.start : exc.end])!s}, which no file name can hold"
+    except TypeError:
+        return "not a file name"
+    if b"\0" in raw:
+        return "the name holds a NUL byte (\\x00), which no file name can hold"
+    return None
+
+
 def _kind(mode: int) -> str:
     return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
 
@@ -57,6 +71,9 @@ def _kind(mode: int) -> str:
 def read_regular(path: str | os.PathLike, limit: int) -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes; ReadError otherwise."""
     name = _name(path)
+    why = os_refuses(path)
+    if why:
+        raise ReadError(f"{name}: {why}")
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
@@ -118,6 +135,9 @@ def check_target(path: str | os.PathLike, overwrite: bool = False) -> Path:
     if not text or not text.strip():
         raise SaveError("empty file name; give a file to write")
     name = _name(text)
+    why = os_refuses(text)
+    if why:
+        raise SaveError(f"{name}: {why}")
     if text.endswith(("/", os.sep)):
         raise SaveError(f"{name}: ends with a slash; give a file name, not a folder")
     p = Path(text)
@@ -229,6 +249,8 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, list]:
     import zipfile
 
     import torch
+
+    from xor_tui.core.engine.activations import SpecError  # here: reading and writing files needs no torch
 
     name = _name(path)
     try:

@@ -22,7 +22,7 @@ from xor_tui.core.engine.actions import ACTION_KINDS, ACTIONS, FLOAT32_MAX, MAX_
 from xor_tui.core.engine.activations import SpecError, parse_activation
 from xor_tui.core.engine.net import Config
 from xor_tui.core.engine.run import MAX_EPOCHS, Run, Start
-from xor_tui.core.io.files import ReadError, load_state_dict, read_regular, write_atomic
+from xor_tui.core.io.files import ReadError, load_state_dict, os_refuses, read_regular, write_atomic
 from xor_tui.core.text import printable
 
 MAX_FILE_BYTES = 1_000_000
@@ -75,8 +75,9 @@ _EXPECT = {"epoch", "case", "dead", "halted", "loss", "tolerance", "printed"}
 
 
 class _Reader:
-    def __init__(self, source: str):
+    def __init__(self, source: str, files=None):
         self.source = source
+        self.files = files  # a folder.Files policy for the files this one refers to (None: any)
 
     def fail(self, where: str, message: str):
         raise ScenarioError(self.source, where, message)
@@ -204,7 +205,8 @@ def _prescan(text: str, source: str) -> None:
             in_key, parts = True, 0
 
 
-def parse(text: str, source: str = "<scenario>") -> Scenario:
+def parse(text: str, source: str = "<scenario>", files=None) -> Scenario:
+    """A scenario from TOML text; ``files`` (a folder.Files) confines the files it refers to."""
     text = text.removeprefix("\ufeff")  # a UTF-8 byte order mark, as some editors write
     _prescan(text, source)
     try:
@@ -216,11 +218,12 @@ def parse(text: str, source: str = "<scenario>") -> Scenario:
     except ValueError as exc:  # e.g. an integer of more than 4,300 digits
         detail = "an integer of more than 4,300 digits" if "digits" in str(exc) else str(exc)
         raise ScenarioError(source, "", f"not usable TOML: {detail}") from None
-    return from_dict(data, source)
+    return from_dict(data, source, files)
 
 
-def from_dict(data: dict, source: str = "<scenario>") -> Scenario:
-    rd = _Reader(source)
+def from_dict(data: dict, source: str = "<scenario>", files=None) -> Scenario:
+    """A scenario from parsed TOML; ``files`` (a folder.Files) confines the files it refers to."""
+    rd = _Reader(source, files)
     rd.table(data, "", _TOP)
     if "name" not in data:
         rd.fail("name", "missing; every scenario needs a name")
@@ -292,9 +295,10 @@ def _read_start(rd: _Reader, raw, config: Config) -> Start:
         rel = rd.string(st["state_dict"], "start.state_dict", 4096)
         base = Path(rd.source).parent if not rd.source.startswith(("<", "built-in")) else Path(".")
         try:
-            values = load_state_dict(base / rel)
+            target = base / rel if rd.files is None else rd.files.check_reference(base / rel)
+            values = load_state_dict(target)
             net.from_state_dict(values, config)
-        except SpecError as exc:
+        except (SpecError, OSError) as exc:  # OSError: the policy refused the path (folder.Refused)
             rd.fail("start.state_dict", str(exc))
         return Start("explicit", values=values)
     params = rd.table(
@@ -415,7 +419,8 @@ def _read_expect(rd: _Reader, raw, config: Config, epochs: int) -> list[Expectat
     return out
 
 
-def load(path: str | os.PathLike) -> Scenario:
+def load(path: str | os.PathLike, files=None) -> Scenario:
+    """A scenario file; ``files`` (a folder.Files) confines the files it refers to."""
     source = str(path)
     try:
         raw = read_regular(path, MAX_FILE_BYTES)
@@ -433,7 +438,7 @@ def load(path: str | os.PathLike) -> Scenario:
     except UnicodeDecodeError as exc:
         raise ScenarioError(source, "", f"not UTF-8 text (bad byte at offset {exc.start})") from None
     try:
-        return parse(text, source)
+        return parse(text, source, files)
     except ScenarioError as exc:
         other = _other_format(text)
         if other is None:
@@ -483,6 +488,9 @@ def resolve(name_or_path: str) -> Scenario:
     """A built-in name, else a path."""
     if name_or_path in builtin_names():
         return builtin(name_or_path)
+    why = os_refuses(name_or_path)
+    if why:
+        raise ScenarioError(name_or_path, "", why)
     if not name_or_path.endswith(".toml") and not os.path.exists(name_or_path):
         raise ScenarioError(
             name_or_path, "", "neither a built-in scenario nor a file; built-in: " + ", ".join(builtin_names())
@@ -556,6 +564,12 @@ def save(sc: Scenario, path: str | os.PathLike, overwrite: bool = False) -> Path
     ``replay`` would refuse (an empty or overlong name, too many script entries...) is
     not written, and ScenarioError says why in one line.
     """
+    return write_atomic(path, checked_text(sc, path), overwrite)
+
+
+def checked_text(sc: Scenario, path: str | os.PathLike = "<scenario>") -> str:
+    """``sc`` as the TOML text ``save`` writes, read back first as ``replay`` would: raises
+    ScenarioError (one line) for a scenario that could not be replayed."""
     text = dumps(sc)
     parse(text, str(path))
-    return write_atomic(path, text, overwrite)
+    return text
