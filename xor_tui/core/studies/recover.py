@@ -25,6 +25,7 @@ import re
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from xor_tui.core.budget import Budget, OutOfTime, Stopped, unbounded
@@ -40,6 +41,10 @@ LOSS_RTOL = 1e-6  # a printed loss is reproduced within this relative distance (
 _EXACT_LOSSES = 4  # up to this many printed losses, the search aims at every one to the last bit
 _DEBUG = bool(os.environ.get("XOR_RECOVER_DEBUG"))  # print the search's progress
 TIME_LIMIT = 60.0  # seconds: the default budget of a whole import (``import --budget``, ``f``)
+_CLOUD = 512  # neighbours per chain and step once the search is near (each epoch costs about the same for 64)
+_DRAWN = 32  # neighbours drawn per neighbour kept (the linear model keeps the best)
+_GAP = 1e-3  # the margin LP is solved to this duality gap (in half-widths): far finer than float32 noise
+_SETTLE = 20_000  # networks trained, after every value matched, in search of exact losses
 SEARCH_BLOCKS = 40  # printed epochs the rate and start searches aim at (all are checked at the end)
 
 _BIG = 1e3  # residual of a value a candidate never printed (it halted before)
@@ -277,48 +282,53 @@ def _ulp(x: torch.Tensor) -> torch.Tensor:
 def _max_margin(g: torch.Tensor, h: torch.Tensor, z0: torch.Tensor) -> torch.Tensor:
     """Maximise the last variable of z subject to g z <= h (a small LP), by a log-barrier method.
 
-    ``z0`` must be strictly feasible. Dense float64; a dozen variables and a few hundred rows.
+    ``z0`` must be strictly feasible. Dense float64, in numpy: a dozen variables and a few
+    hundred rows, where torch's per-operation cost was most of the time (4.6 of the source's
+    8 runs' 13 s in this function alone).
     """
-    z = z0.clone()
+    G = g.numpy()
+    H = h.numpy()
+    GT = np.ascontiguousarray(G.T)
+    z = z0.numpy().copy()
     n = len(z)
-    e = torch.zeros(n, dtype=torch.float64)
-    e[-1] = 1.0
-
-    def phi(z, s):
-        slack = h - g @ z
-        if bool((slack <= 0).any()):
-            return math.inf
-        return float(-s * z[-1] - torch.log(slack).sum())
-
+    ridge = 1e-12 * np.eye(n)
     s = 1.0
     for _ in range(12):
+        if len(H) / s < _GAP:  # the barrier's duality gap: len(H) / s
+            break
         for _ in range(30):
-            slack = h - g @ z
+            slack = H - G @ z
             inv = 1.0 / slack
-            grad = -s * e + g.T @ inv
-            hess = (g * (inv * inv)[:, None]).T @ g + 1e-12 * torch.eye(n, dtype=torch.float64)
+            grad = GT @ inv
+            grad[-1] -= s
+            hess = (GT * (inv * inv)) @ G + ridge
             try:
-                dz = -torch.linalg.solve(hess, grad)
-            except RuntimeError:
-                return z
-            if not torch.isfinite(dz).all():
-                return z
+                dz = -np.linalg.solve(hess, grad)
+            except np.linalg.LinAlgError:
+                return torch.from_numpy(z)
+            if not np.isfinite(dz).all():
+                return torch.from_numpy(z)
             dec = float(-(grad @ dz))
             if dec < 1e-9:
                 break
-            gd = g @ dz
+            gd = G @ dz
             pos = gd > 0
             step = 1.0
-            if bool(pos.any()):
+            if pos.any():
                 step = min(1.0, 0.99 * float((slack[pos] / gd[pos]).min()))
-            f0 = phi(z, s)
-            while step > 1e-12 and phi(z + step * dz, s) > f0 - 0.25 * step * dec:
+            f0 = -s * z[-1] - float(np.log(slack).sum())
+            while step > 1e-12:  # backtracking on the barrier along dz (slack is linear in the step)
+                moved = slack - step * gd
+                if (moved > 0).all() and -s * (z[-1] + step * dz[-1]) - float(np.log(moved).sum()) <= (
+                    f0 - 0.25 * step * dec
+                ):
+                    break
                 step *= 0.5
             if step <= 1e-12:
                 break
             z = z + step * dz
         s *= 8.0
-    return z
+    return torch.from_numpy(z)
 
 
 def _solve(
@@ -402,8 +412,9 @@ class _Search:
         key = (int(s.misses[i]), int(s.inexact[i]), float(s.cost[i]))
         if key < self.best:
             if key[0] == 0 and self.best[0] != 0:
-                now = time.monotonic()
-                self.settle = now + max(3.0, 0.25 * (now - self.started))
+                # every value matched, losses within LOSS_RTOL: a few more candidates for exact losses
+                # (counted in networks trained, not seconds: the same search on a busy machine)
+                self.settle = self.trained + max(_SETTLE, 0.25 * self.trained)
             self.best, self.best_x = key, _f32(x[:, i])
             if _DEBUG:
                 print(f"  {time.monotonic() - self.deadline:+.1f}s best {key} after {self.trained}", flush=True)
@@ -412,7 +423,7 @@ class _Search:
     @property
     def done(self) -> bool:
         now = time.monotonic()
-        return self.best[:2] == (0, 0) or now > self.deadline or (self.best[0] == 0 and now > self.settle)
+        return self.best[:2] == (0, 0) or now > self.deadline or (self.best[0] == 0 and self.trained > self.settle)
 
     def sample(self, n: int) -> torch.Tensor:
         u = torch.rand(len(self.lo), n, generator=self.generator, dtype=torch.float64)
@@ -423,7 +434,8 @@ class _Search:
 
         With a linear model at hand, many neighbours are drawn and the n that the model puts
         deepest inside the printed intervals are kept: what is left to chance is the float32
-        noise, which no model predicts.
+        noise, which no model predicts. The model is applied to the steps in ulps (small whole
+        numbers) in float32: one small matrix product per batch of neighbours.
         """
         x = ch.x
         d = len(x)
@@ -432,17 +444,22 @@ class _Search:
             xm, smooth, jac = ch.model
             rows = torch.isfinite(smooth) & torch.isfinite(jac).all(1) & (jac.abs().sum(1) > 0)
         m = int(rows.sum()) if rows is not None else 1
-        raw = n if rows is None else max(n, min(64 * n, 4_000_000 // max(m, 1)))
+        raw = n if rows is None else max(n, min(_DRAWN * n, 4_000_000 // max(m, 1)))
         spread = torch.tensor([1.0, 2.0, 4.0, 8.0, 32.0], dtype=torch.float64)
         k = spread[torch.randint(0, len(spread), (raw,), generator=self.generator)]
         u = torch.rand(d, raw, generator=self.generator, dtype=torch.float64)
-        cand = x[:, None] + ((u * (2 * k + 1)).floor() - k) * _ulp(x)[:, None]
+        steps = (u * (2 * k + 1)).floor() - k
+        ulp = _ulp(x)
+        cand = x[:, None] + steps * ulp[:, None]
         if rows is None or m == 0:
             return cand[:, :n]
         mid = ((self.tg.lo + self.tg.hi) / 2)[rows]
         half = self.tg.half[rows] * torch.where(self.tg.is_loss[rows], 2.0, 1.0)
-        pred = smooth[rows, None] + jac[rows] @ (cand - xm[:, None])
-        worst = ((pred - mid[:, None]).abs() / half[:, None]).max(0).values
+        j = jac[rows]
+        # the model's values in half-widths: b + a @ steps
+        a = (j * ulp[None, :] / half[:, None]).float()
+        b = ((smooth[rows] + j @ (x - xm) - mid) / half).float()
+        worst = (torch.addmm(b[:, None], a, steps.float())).abs().amax(0)
         return cand[:, torch.argsort(worst)[:n]]
 
     def newton(self, chains: list[_Chain], cloud: int) -> None:
@@ -542,7 +559,7 @@ def recover(
                 chains = [_Chain(search.clip(xs[:, int(i), None])[:, 0]) for i in order[:4]]
             rounds = 0
             while not search.done:
-                search.newton(chains, 64 if rounds < 6 else 256)
+                search.newton(chains, 64 if rounds < 6 else _CLOUD)
                 rounds += 1
                 for i, ch in enumerate(chains):
                     if ch.rho < 1e-3:  # stuck: start this chain again somewhere else in the box
