@@ -31,9 +31,8 @@ from xor_tui.core.engine.activations import NAMES as ACTIVATIONS
 from xor_tui.core.engine.activations import SpecError
 from xor_tui.core.engine.run import check_seed, check_value
 from xor_tui.core.io.files import SaveError, check_target, write_atomic
-from xor_tui.core.io.printout import printed_runs
 from xor_tui.core.io.scenario import ScenarioError, builtin, builtin_names, resolve, save
-from xor_tui.core.session import Session
+from xor_tui.core.session import Session, looks_like_printout
 from xor_tui.core.text import capitalised, printable
 from xor_tui.core.view import Frame
 
@@ -240,6 +239,9 @@ class MainScreen(Screen):
 
     def on_player_log_loaded(self, event: Player.LogLoaded) -> None:
         self._idle_again()
+        if event.cancelled:
+            self.say(f"Stopped reading {printable(event.path)}: nothing loaded.")
+            return
         if event.error:
             self.say(event.error, error=True)
             return
@@ -362,9 +364,8 @@ class MainScreen(Screen):
                     loaded["session"] = Session.from_scenario(resolve(path))
                 loaded["file"] = None if path in builtin_names() else path
             except (ScenarioError, SpecError) as exc:
-                runs = printed_runs(path)
-                if runs:  # the student's printed log: its first run, recovered from what was read here
-                    loaded["log"], loaded["runs"] = path, runs
+                if looks_like_printout(path):  # the student's printed log: read and recovered off the UI thread
+                    loaded["log"] = path
                     return None
                 return str(exc)
             return None
@@ -373,8 +374,11 @@ class MainScreen(Screen):
             if text is None or self.player.busy:
                 return
             if "log" in loaded:
-                self.message = f"Reading {loaded['log']}: recovering the float32 start of its first run…"
-                self.player.load_log(loaded["log"], loaded["runs"])
+                self.message = (
+                    f"Reading {printable(loaded['log'])}: recovering the float32 start of its first run… "
+                    "(x or escape stops)"
+                )
+                self.player.load_log(loaded["log"])
             elif "session" in loaded:
                 session = loaded["session"]
                 self._load(session, _loaded(text.strip(), session.description), file=loaded["file"])

@@ -134,6 +134,7 @@ GRAD_FNS = {
 MAX_LOG_BYTES = 16_000_000
 MAX_RUNS = 200  # runs in one log
 MAX_BLOCKS = 10_000  # printed epochs in one log, all runs together (a scenario holds 10,000 expectations)
+MAX_EXPONENT = 60  # float32 spans 1.4013e-45 to 3.4028e+38: torch never prints an exponent past these
 MAX_NUMBER_CHARS = 32  # torch prints '-1.2345e-05'; a loss prints as Python's repr, at most 24
 _MAX_TENSOR_LINES = 64
 _MAX_TRACEBACK_LINES = 400
@@ -422,10 +423,11 @@ def _number_problem(text: str, loss: bool = False) -> str | None:
         v = float(text)
     except ValueError:
         return f"{_short_number(text)!r} is not a number"
-    if not math.isfinite(v):
+    if text.lstrip("-").lower() in ("nan", "inf", "infinity"):
         return f"{text} is not finite; only a finite {'loss' if loss else 'value'} can be replayed"
-    if abs(v) > FLOAT32_MAX:
-        return f"{_short_number(text)} is beyond float32's range (about ±3.4028e+38)"
+    mantissa, _, exponent = text.lower().partition("e")
+    if not math.isfinite(v) or abs(v) > FLOAT32_MAX or (exponent and abs(int(exponent)) > MAX_EXPONENT):
+        return f"{_short_number(text)} is beyond float32's range (about ±3.4028e+38, down to 1.4013e-45)"
     return None
 
 
