@@ -41,6 +41,8 @@ LOSS_RTOL = 1e-6  # a printed loss is reproduced within this relative distance (
 _EXACT_LOSSES = 4  # up to this many printed losses, the search aims at every one to the last bit
 _DEBUG = bool(os.environ.get("XOR_RECOVER_DEBUG"))  # print the search's progress
 TIME_LIMIT = 60.0  # seconds: the default budget of a whole import (``import --budget``, ``f``)
+SEARCH_LIMIT = 20.0  # seconds one run's start search may take (then its best start is kept): one run
+# that no start reproduces leaves the budget's rest to the others
 _CLOUD = 512  # neighbours per chain and step once the search is near (each epoch costs about the same for 64)
 _DRAWN = 32  # neighbours drawn per neighbour kept (the linear model keeps the best)
 _GAP = 1e-3  # the margin LP is solved to this duality gap (in half-widths): far finer than float32 noise
@@ -881,7 +883,7 @@ def import_run(run: PrintedRun, name: str, source: str, budget: Budget | None = 
         budget.check()
         lr, note = infer_lr(run, budget)
         stage = "searching its start"
-        rec = recover(run, lr, budget=budget, seed=seed)
+        rec = recover(run, lr, SEARCH_LIMIT, budget=budget, seed=seed)
     except Stopped as exc:
         exc.stage = stage
         raise
