@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from xor_tui.core.io import printout  # noqa: E402
+from xor_tui.core.io.scenario import toml_value  # noqa: E402
 from xor_tui.core.studies import recover  # noqa: E402
 
 SCEN = ROOT / "xor_tui" / "scenarios"
@@ -43,7 +44,7 @@ def start_block(run, rec) -> str:
     lines.append("# PyTorch's layout: hidden.weight[j] is the row of hidden unit j")
     lines.append("[start.params]")
     for key, value in rec.start.items():
-        lines.append(f'"{key}" = {recover._toml_value(value)}')
+        lines.append(f'"{key}" = {toml_value(value)}')
     return "\n".join(lines) + "\n\n"
 
 
@@ -74,7 +75,7 @@ def rewrite(name: str, run, rec, expect: bool) -> None:
         from xor_tui.core.engine.run import measure
         from xor_tui.core.rules.diagnosis import diagnose
 
-        d0 = diagnose(measure(0, rec.config, recover.engine.from_state_dict(rec.start, rec.config)))
+        d0 = diagnose(measure(0, rec.config, recover.net.from_state_dict(rec.start, rec.config)))
         head = text[: text.index("[[expect]]")] if "[[expect]]" in text else text.rstrip("\n") + "\n\n"
         text = head + expect_block(run, d0.case, sorted(d0.dead))
     text = text.replace(
