@@ -46,7 +46,7 @@ def corpus(folder: Path) -> list[tuple[str, str, list[str]]]:
     log("caps", "64 MB, 78,117 runs (the issue's)", one * 78_117)
     log("caps", f"{printout.MAX_RUNS} runs (at the cap)", one * printout.MAX_RUNS)
     log("caps", "15 MB of prose and one run", ("prose " * 20 + "\n") * 120_000 + hostile.source_run(1))
-    for label, text in hostile.nesting_logs().items():
+    for label, (text, _words) in hostile.nesting_logs().items():
         log("shapes", label, text)
     log("regex stress", "all stress lines, 600 KB each, and a crash", hostile.quadratic_log(600_000))
     size = 300_000

@@ -309,14 +309,25 @@ def cap_logs() -> dict[str, tuple[str, str]]:
     }
 
 
-def nesting_logs() -> dict[str, str]:
-    """label -> log text: shapes no printed tensor has."""
+def nesting_logs() -> dict[str, tuple[str, str]]:
+    """label -> (log text, words of its refusal): shapes and sizes no printed tensor has."""
     base = source_run(3)
+    first = "tensor([[0.6826, 0.0530],"
     return {
-        "values nested 100,000 deep": _replace_first(
-            base, "tensor([[0.6826, 0.0530],", "tensor(" + "[" * 100_000 + "0.6826, 0.0530],"
+        "values nested 3 deep": (
+            _replace_first(base, first, "tensor([[[0.6826, 0.0530]],"),
+            "line 2: epoch 0: hide activate input: values nested more than 2 deep",
         ),
-        "a 1 MB tensor line": _replace_first(
-            base, "tensor([[0.6826, 0.0530],", "tensor([[" + "0.1, " * 200_000 + "0.0530],"
+        "values nested 100,000 deep": (
+            _replace_first(base, first, "tensor(" + "[" * 100_000 + "0.6826, 0.0530],"),
+            "line 2: epoch 0: hide activate input: more than 65,536 characters",
+        ),
+        "a 1 MB tensor line": (
+            _replace_first(base, first, "tensor([[" + "0.1, " * 200_000 + "0.0530],"),
+            "line 2: epoch 0: hide activate input: more than 65,536 characters",
+        ),
+        "a 16 MB state dict of parentheses": (
+            _replace_first(base, "OrderedDict([", "OrderedDict([" + "(" * 15_000_000),
+            "line 18: epoch 0: state dict: more than 65,536 characters",
         ),
     }

@@ -114,36 +114,41 @@ def cmd_import(args) -> int:
 
     done: list[tuple] = []  # (Imported, path)
     missed: list[tuple] = []  # (run, path, reason)
-    stop_reason = ""  # why the runs after the last one tried were not started
     interrupted = False
     source = Path(args.log).name
-    for run, name, path in zip(runs, names, paths):
-        if stop_reason:
-            missed.append((run, path, stop_reason))
-            continue
-        why = too_long(run)
-        if why:
-            missed.append((run, path, f"not recovered: {why}"))
-            continue
-        try:
-            imp = import_run(run, name, source, budget)
-            imp.save(path, overwrite=args.force)
-        except OutOfTime as exc:
-            missed.append((run, path, f"the budget of {seconds:g} s ran out while {exc.stage or 'recovering it'}"))
-            stop_reason = f"not started: the budget of {seconds:g} s had run out"
-            continue
-        except (KeyboardInterrupt, Cancelled):
-            interrupted = True
-            missed.append((run, path, "interrupted (Ctrl-C)"))
-            stop_reason = "not started: interrupted (Ctrl-C)"
-            continue
-        except (OSError, ScenarioError) as exc:
-            missed.append((run, path, f"not written: {exc}"))
-            stop_reason = "not started: an earlier write failed"
-            continue
-        done.append((imp, path))
-        if not args.json:
-            print(_line(imp, path), flush=True)
+    try:
+        stop_reason = ""  # why the runs after the last one tried were not started
+        for run, name, path in zip(runs, names, paths):
+            if stop_reason:
+                missed.append((run, path, stop_reason))
+                continue
+            why = too_long(run)
+            if why:
+                missed.append((run, path, f"not recovered: {why}"))
+                continue
+            try:
+                imp = import_run(run, name, source, budget)
+                imp.save(path, overwrite=args.force)
+                done.append((imp, path))
+            except OutOfTime as exc:
+                missed.append((run, path, f"the budget of {seconds:g} s ran out while {exc.stage or 'recovering it'}"))
+                stop_reason = f"not started: the budget of {seconds:g} s had run out"
+                continue
+            except Cancelled:
+                raise KeyboardInterrupt from None
+            except (OSError, ScenarioError) as exc:
+                missed.append((run, path, f"not written: {exc}"))
+                stop_reason = "not started: an earlier write failed"
+                continue
+            if not args.json:
+                print(_line(imp, path), flush=True)
+    except KeyboardInterrupt:  # wherever it lands: the runs written are kept, the others named
+        interrupted = True
+        seen = {imp.run.number for imp, _ in done} | {run.number for run, _, _ in missed}
+        rest = [(run, path) for run, path in zip(runs, paths) if run.number not in seen]
+        for k, (run, path) in enumerate(rest):
+            missed.append((run, path, "interrupted (Ctrl-C)" if k == 0 else "not started: interrupted (Ctrl-C)"))
+        missed.sort(key=lambda m: m[0].number)
     try:
         if args.json:
             print(json.dumps({"runs": _json_runs(runs, done, missed), "budget": seconds}))

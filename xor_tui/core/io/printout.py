@@ -137,6 +137,7 @@ MAX_BLOCKS = 10_000  # printed epochs in one log, all runs together (a scenario 
 MAX_EXPONENT = 60  # float32 spans 1.4013e-45 to 3.4028e+38: torch never prints an exponent past these
 MAX_NUMBER_CHARS = 32  # torch prints '-1.2345e-05'; a loss prints as Python's repr, at most 24
 _MAX_TENSOR_LINES = 64
+MAX_TENSOR_CHARS = 65_536  # a tensor's or state dict's printed text (the source's: under 300)
 _MAX_TRACEBACK_LINES = 400
 _CHECK_EVERY = 2048  # lines between two budget checks while reading
 
@@ -363,7 +364,7 @@ def _parse_block(lines: list[str], start: int, epoch: int) -> tuple[Block, int]:
                 i + 1 if i < len(lines) else start + 1,
                 f"epoch {epoch}: expected '{part}: tensor(...)', got {got}",
             )
-        text, j = _gather(lines, i, part)
+        text, j = _gather(lines, i, f"epoch {epoch}: {part}")
         body = text.strip()[len(part) + 1 :].strip()
         tensors[part] = _parse_tensor(body, i + 1, f"epoch {epoch}: {part}")
         i = j
@@ -373,7 +374,7 @@ def _parse_block(lines: list[str], start: int, epoch: int) -> tuple[Block, int]:
         raise PrintoutError(
             min(i, len(lines) - 1) + 1, f"epoch {epoch}: expected the state dict 'OrderedDict(...)', got {got}"
         )
-    text, j = _gather(lines, i, "state dict")
+    text, j = _gather(lines, i, f"epoch {epoch}: state dict")
     tensors.update(_parse_state_dict(text.strip(), i + 1, epoch))
     _check_shapes(tensors, epoch)
     i = _skip_blank(lines, j)
@@ -425,7 +426,7 @@ def _number_problem(text: str, loss: bool = False) -> str | None:
         return f"{_short_number(text)!r} is not a number"
     if text.lstrip("-").lower() in ("nan", "inf", "infinity"):
         return f"{text} is not finite; only a finite {'loss' if loss else 'value'} can be replayed"
-    mantissa, _, exponent = text.lower().partition("e")
+    exponent = text.lower().partition("e")[2]
     if not math.isfinite(v) or abs(v) > FLOAT32_MAX or (exponent and abs(int(exponent)) > MAX_EXPONENT):
         return f"{_short_number(text)} is beyond float32's range (about ±3.4028e+38, down to 1.4013e-45)"
     return None
@@ -435,11 +436,17 @@ def _gather(lines: list[str], i: int, what: str) -> tuple[str, int]:
     """Lines from i until the parentheses opened on line i close; continuation lines start with '['."""
     depth = 0
     parts = []
+    size = 0
     j = i
     while j < len(lines):
         line = lines[j]
         if j > i and not line.lstrip().startswith("[") and not line.lstrip().startswith("("):
             break
+        size += len(line)
+        if size > MAX_TENSOR_CHARS:  # what follows is read character by character: bounded here
+            raise PrintoutError(
+                j + 1, f"{what}: more than {MAX_TENSOR_CHARS:,} characters; a printed tensor is a few hundred"
+            )
         parts.append(line)
         depth += line.count("(") - line.count(")")
         j += 1
