@@ -15,6 +15,7 @@ import os
 import re
 import statistics
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,11 +96,16 @@ def main() -> None:
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
     total = reproduced = 0
     for run in runs:
-        recs = [recover.recover(run, 0.001, seed=s) for s in range(a.seeds)]
+        recs, cpu = [], []
+        for s in range(a.seeds):
+            c0 = time.process_time()
+            recs.append(recover.recover(run, 0.001, seed=s))
+            cpu.append(time.process_time() - c0)
         times = [r.seconds for r in recs]
         counts = [f"{r.reproduced}/{r.total}" for r in recs]
         print(
-            f"run {run.number}: median {statistics.median(times):.1f} s (min {min(times):.1f}, max {max(times):.1f}) "
+            f"run {run.number}: median {statistics.median(times):.1f} s (min {min(times):.1f}, max {max(times):.1f}), "
+            f"CPU median {statistics.median(cpu):.1f} s (max {max(cpu):.1f}); "
             f"reproduced {', '.join(counts)}",
             flush=True,
         )
