@@ -15,12 +15,14 @@ import os
 import re
 import statistics
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from xor_tui.core.io import printout  # noqa: E402
+from xor_tui.core.io.scenario import toml_value  # noqa: E402
 from xor_tui.core.studies import recover  # noqa: E402
 
 SCEN = ROOT / "xor_tui" / "scenarios"
@@ -43,7 +45,7 @@ def start_block(run, rec) -> str:
     lines.append("# PyTorch's layout: hidden.weight[j] is the row of hidden unit j")
     lines.append("[start.params]")
     for key, value in rec.start.items():
-        lines.append(f'"{key}" = {recover._toml_value(value)}')
+        lines.append(f'"{key}" = {toml_value(value)}')
     return "\n".join(lines) + "\n\n"
 
 
@@ -74,7 +76,7 @@ def rewrite(name: str, run, rec, expect: bool) -> None:
         from xor_tui.core.engine.run import measure
         from xor_tui.core.rules.diagnosis import diagnose
 
-        d0 = diagnose(measure(0, rec.config, recover.engine.from_state_dict(rec.start, rec.config)))
+        d0 = diagnose(measure(0, rec.config, recover.net.from_state_dict(rec.start, rec.config)))
         head = text[: text.index("[[expect]]")] if "[[expect]]" in text else text.rstrip("\n") + "\n\n"
         text = head + expect_block(run, d0.case, sorted(d0.dead))
     text = text.replace(
@@ -94,11 +96,16 @@ def main() -> None:
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
     total = reproduced = 0
     for run in runs:
-        recs = [recover.recover(run, 0.001, seed=s) for s in range(a.seeds)]
+        recs, cpu = [], []
+        for s in range(a.seeds):
+            c0 = time.process_time()
+            recs.append(recover.recover(run, 0.001, seed=s))
+            cpu.append(time.process_time() - c0)
         times = [r.seconds for r in recs]
         counts = [f"{r.reproduced}/{r.total}" for r in recs]
         print(
-            f"run {run.number}: median {statistics.median(times):.1f} s (min {min(times):.1f}, max {max(times):.1f}) "
+            f"run {run.number}: median {statistics.median(times):.1f} s (min {min(times):.1f}, max {max(times):.1f}), "
+            f"CPU median {statistics.median(cpu):.1f} s (max {max(cpu):.1f}); "
             f"reproduced {', '.join(counts)}",
             flush=True,
         )

@@ -190,3 +190,144 @@ def build(folder: Path) -> list[tuple[str, str, list[str]]]:
     }.items():
         cases.append(("option", label, argv))
     return cases
+
+
+# ---------------------------------------------------------------- printout logs for `import` and `f`
+
+SEED_LOG = Path(__file__).parent / "seed" / "printouts.txt"
+
+
+def source_run(k: int) -> str:
+    """Run k of the source's printouts (its two printed blocks, '...' between), without the prose."""
+    part = SEED_LOG.read_text().split("\n# run ")[k]
+    return part.split("\n", 1)[1].strip("\n") + "\n"
+
+
+def with_last_epoch(text: str, epoch: int) -> str:
+    """A run's printout with its last block's header saying ``epoch`` (an absurd length of run)."""
+    head, sep, tail = text.rpartition("epoches: ")
+    return head + sep + f"{epoch} " + tail.split(" ", 1)[1]
+
+
+def slow_log() -> str:
+    """One run whose rate inference must train 1,000,000 epochs: longer than any budget here."""
+    return with_last_epoch(source_run(3), 999_999)
+
+
+def absurd_epochs_log(last: int = 999_999) -> str:
+    """Three runs; the second's last block says epoch ``last``."""
+    return source_run(1) + "\nprose\n" + with_last_epoch(source_run(3), last) + "\nprose\n" + source_run(5)
+
+
+def _line_of(text: str, fragment: str) -> int:
+    return text[: text.index(fragment)].count("\n") + 1
+
+
+def _replace_first(text: str, old: str, new: str) -> str:
+    assert old in text
+    return text.replace(old, new, 1)
+
+
+RANGE, NOT_FINITE, TOO_LONG = "beyond float32's range", "is not finite", "too long for a printed number"
+
+
+def overflow_logs() -> dict[str, tuple[str, int, str]]:
+    """label -> (log text, the line the refusal must name, words it must say): values a float32
+    cannot hold."""
+    base = source_run(3)
+    weight = "0.4720"  # hide.weight[0][0] at epoch 0, on the state dict's first line
+    loss = "loss: 0.7732471823692322"
+    out: dict[str, tuple[str, int, str]] = {}
+    for label, value, words in [
+        ("weight 1.0e400", "1.0e400", RANGE),
+        ("weight 0.0e400", "0.0e400", RANGE),
+        ("weight 1e39", "1e39", RANGE),
+        ("weight -3.5e38", "-3.5e38", RANGE),
+        ("weight with a 5,000-digit exponent", "1.0e" + "9" * 5000, TOO_LONG),
+        ("weight of 5,000 digits", "1" + "0" * 4999 + ".", TOO_LONG),
+        ("weight nan", "nan", NOT_FINITE),
+        ("weight -inf", "-inf", NOT_FINITE),
+    ]:
+        out[label] = (_replace_first(base, weight, value), _line_of(base, weight), words)
+    for label, value, words in [
+        ("loss nan", "loss: nan", NOT_FINITE),
+        ("loss inf", "loss: inf", NOT_FINITE),
+        ("loss 1e400", "loss: 1e400", RANGE),
+        ("loss of 5,000 digits", "loss: " + "7" * 5000, TOO_LONG),
+    ]:
+        out[label] = (_replace_first(base, loss, value), _line_of(base, loss), words)
+    act = "[1.1280, 0.3284]"  # in 'hide activate input', its second line
+    out["activation 1e39 on a continuation line"] = (
+        _replace_first(base, act, "[1e39, 0.3284]"),
+        _line_of(base, act),
+        RANGE,
+    )
+    return out
+
+
+def quadratic_log(size: int = 600_000) -> str:
+    """The source's run 7 (a crash) with lines built to make backtracking regexes slow: a traceback
+    line of spaces before its RuntimeError (the error regex took 13 s on 40 KB), and prose lines
+    of spaces, '#', quotes and parentheses around it."""
+    run7 = source_run(7)
+    crash = "RuntimeError: all elements"
+    bad = "ValueError: " + " " * size + "x\n"
+    body = run7.replace(crash, "Traceback (most recent call last):\n" + bad + crash, 1)
+    prose = [
+        " " * size + "x",
+        "#" * size + " epoches: 1 " + " " * size + "x",
+        "loss: " + "a " * (size // 2),
+        "OrderedDict([('hide.weight', tensor(" * (size // 40),
+        "'" + "a" * size,
+        "grad_fn=<" + "a" * size,
+        "(" * size,
+    ]
+    return "\n".join(prose) + "\n" + body
+
+
+def cap_logs() -> dict[str, tuple[str, str]]:
+    """label -> (log text, words of its one-line refusal): the caps on size, runs and printed epochs."""
+    from xor_tui.core.io import printout
+
+    one = source_run(1).split("...")[0]  # a run printed at epoch 0 only
+    compact = (
+        printout.header(0)
+        + "\nhide activate input: tensor([[0.,0.],[0.,0.],[0.,0.],[0.,0.]],grad_fn=<AddmmBackward0>)"
+        + "\nhide activate output: tensor([[0.,0.],[0.,0.],[0.,0.],[0.,0.]],grad_fn=<ReluBackward0>)"
+        + "\nout activate input: tensor([[0.],[0.],[0.],[0.]],grad_fn=<AddmmBackward0>)"
+        + "\nout activate output: tensor([[0.],[0.],[0.],[0.]],grad_fn=<ReluBackward0>)"
+        + "\nOrderedDict([('hide.weight', tensor([[0.,0.],[0.,0.]])), ('hide.bias', tensor([0.,0.])), "
+        "('out.weight', tensor([[0.,0.]])), ('out.bias', tensor([0.]))])\nloss: 50.0\n"
+    )
+    many_epochs = compact + "".join(
+        compact.replace("epoches: 0 ", f"epoches: {e} ") for e in range(1, printout.MAX_BLOCKS + 1)
+    )
+    return {
+        f"{printout.MAX_RUNS + 1} runs": (one * (printout.MAX_RUNS + 1), f"more than {printout.MAX_RUNS} runs"),
+        f"{printout.MAX_BLOCKS + 1:,} printed epochs": (many_epochs, f"more than {printout.MAX_BLOCKS:,} printed"),
+        "17 MB": (one + "x" * 17_000_000 + "\n", "at most 16,000,000"),
+    }
+
+
+def nesting_logs() -> dict[str, tuple[str, str]]:
+    """label -> (log text, words of its refusal): shapes and sizes no printed tensor has."""
+    base = source_run(3)
+    first = "tensor([[0.6826, 0.0530],"
+    return {
+        "values nested 3 deep": (
+            _replace_first(base, first, "tensor([[[0.6826, 0.0530]],"),
+            "line 2: epoch 0: hide activate input: values nested more than 2 deep",
+        ),
+        "values nested 100,000 deep": (
+            _replace_first(base, first, "tensor(" + "[" * 100_000 + "0.6826, 0.0530],"),
+            "line 2: epoch 0: hide activate input: more than 65,536 characters",
+        ),
+        "a 1 MB tensor line": (
+            _replace_first(base, first, "tensor([[" + "0.1, " * 200_000 + "0.0530],"),
+            "line 2: epoch 0: hide activate input: more than 65,536 characters",
+        ),
+        "a 16 MB state dict of parentheses": (
+            _replace_first(base, "OrderedDict([", "OrderedDict([" + "(" * 15_000_000),
+            "line 18: epoch 0: state dict: more than 65,536 characters",
+        ),
+    }

@@ -79,8 +79,8 @@ def test_import_the_sources_printouts(tmp_path):
     log.write_text(_source_runs({1, 5, 6}))
     code, out, err = _import(str(log), "--out", str(tmp_path))
     assert code == 0, err
-    lines = out.splitlines()
-    assert len(lines) == 3
+    *lines, summary = out.splitlines()
+    assert len(lines) == 3 and summary == "wrote 3 of 3 run(s)."
     for line, case in zip(lines, (1, 5, 6)):
         assert f"case {case} at epoch 0" in line and "68/68 printed values reproduced" in line
         assert "lr 0.001" in line and "no halt" in line

@@ -33,7 +33,7 @@ def test_says_how_much_it_reproduced_when_no_start_reproduces_everything():
 
 
 def test_import_exits_1_and_names_the_worst_value(tmp_path, monkeypatch):
-    monkeypatch.setattr(recover, "TIME_LIMIT", 1.0)
+    monkeypatch.setattr(recover, "SEARCH_LIMIT", 1.0)
     log = tmp_path / "bad.log"
     log.write_text(_impossible())
     out, err = io.StringIO(), io.StringIO()

@@ -238,12 +238,16 @@ class MainScreen(Screen):
 
     def on_player_log_loaded(self, event: Player.LogLoaded) -> None:
         self._idle_again()
+        shown = printable(self.app.files.shown(Path(event.path)), 300)
+        if event.cancelled:
+            self.say(f"Stopped reading {shown}: nothing loaded.")
+            return
         if event.error:
             self.say(event.error, error=True)
             return
         self._load(
             Session.from_scenario(event.scenario),
-            f"Loaded run 1 of {event.path}: {event.scenario.description}",
+            f"Loaded run 1 of {shown}: {event.scenario.description}",
             file=event.path,
         )
 
@@ -373,8 +377,9 @@ class MainScreen(Screen):
                 return
             opened = loaded[0]
             if opened.log is not None:
-                self.message = f"Reading {opened.log}: recovering the float32 start of its first run…"
-                self.player.load_log(opened.log, opened.runs)
+                shown = printable(self.app.files.shown(Path(opened.log)), 300)
+                self.message = f"Reading {shown}: recovering the float32 start of its first run… (x or escape stops)"
+                self.player.load_log(opened.log)
             elif opened.session is not None:
                 self._load(opened.session, _loaded(text.strip(), opened.session.description), file=opened.file)
 

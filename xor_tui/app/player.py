@@ -13,7 +13,7 @@ from textual.widget import Widget
 from textual.worker import get_current_worker
 
 from xor_tui.core.engine.run import RunHalted
-from xor_tui.core.session import Session
+from xor_tui.core.session import Cancelled, Session, load_printout
 
 SPEEDS = (1, 2, 5, 10, 30, 60, 120, 240)
 DEFAULT_SPEED = 30
@@ -60,10 +60,11 @@ class Player(Widget):
             super().__init__()
 
     class LogLoaded(Message):
-        """A printout log was read and its start recovered: ``scenario``, or ``error`` (one line)."""
+        """A printout log was read and its start recovered: ``scenario``, or ``error`` (one line),
+        or ``cancelled`` (x, escape or quit stopped it: nothing was loaded)."""
 
-        def __init__(self, path: str, scenario=None, error: str = "") -> None:
-            self.path, self.scenario, self.error = path, scenario, error
+        def __init__(self, path: str, scenario=None, error: str = "", cancelled: bool = False) -> None:
+            self.path, self.scenario, self.error, self.cancelled = path, scenario, error, cancelled
             super().__init__()
 
     def __init__(self) -> None:
@@ -210,21 +211,23 @@ class Player(Widget):
         seed = find_seed(case, start=random.randrange(2**31))
         self.post_message(self.SeedFound(case, seed))  # its handler calls done(): busy until then
 
-    def load_log(self, path: str, runs: list) -> None:
-        """Recover the float32 start of a printout log's first run (its runs already read from
-        ``path``), on a worker thread."""
+    def load_log(self, path: str) -> None:
+        """Read a printout log and recover its first run's float32 start, all on a worker thread;
+        ``stop`` (x, escape) cancels it within milliseconds."""
         self.pause()
         self.busy, self._stop_requested = True, False
         self.post_message(self.Changed())
-        self._log_worker(path, runs)
+        self._log_worker(path)
 
     @work(thread=True, exclusive=True, group="log")
-    def _log_worker(self, path: str, runs: list) -> None:
-        from xor_tui.core.studies.recover import load_log
-
+    def _log_worker(self, path: str) -> None:
+        worker = get_current_worker()
         try:
-            sc = load_log(path, runs=runs)
-        except ValueError as exc:  # PrintoutError, ScenarioError: one line
+            sc = load_printout(path, cancel=lambda: worker.is_cancelled or self._stop_requested)
+        except Cancelled:
+            self.post_message(self.LogLoaded(path, cancelled=True))
+            return
+        except ValueError as exc:  # PrintoutError, ScenarioError, the budget: one line
             self.post_message(self.LogLoaded(path, error=str(exc)))
             return
         self.post_message(self.LogLoaded(path, sc))  # its handler calls done(): busy until then

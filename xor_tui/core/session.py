@@ -15,6 +15,7 @@ from array import array
 from collections.abc import Callable
 from pathlib import Path
 
+from xor_tui.core.budget import Cancelled
 from xor_tui.core.engine import losses, net
 from xor_tui.core.engine.actions import (
     Action,
@@ -392,10 +393,11 @@ class Session:
 
 class Opened:
     """What ``open_path`` found: a ``session`` (a built-in, a scenario file, a state_dict) and
-    the ``file`` it came from (None for a built-in), or a printout ``log`` with its ``runs``."""
+    the ``file`` it came from (None for a built-in), or the path of a printout ``log`` (for
+    ``load_printout``, off the UI thread)."""
 
-    def __init__(self, session: Session | None = None, file: Path | None = None, log=None, runs=None) -> None:
-        self.session, self.file, self.log, self.runs = session, file, log, runs
+    def __init__(self, session: Session | None = None, file: Path | None = None, log: str | None = None) -> None:
+        self.session, self.file, self.log = session, file, log
 
 
 def open_path(text: str, files: Files) -> Opened:
@@ -403,7 +405,6 @@ def open_path(text: str, files: Files) -> Opened:
     PyTorch state_dict (.pt), or a printout log of the source's loop (its runs, not yet
     recovered), each read only where ``files`` allows. Raises ScenarioError, SpecError or
     OSError, each with a one-line message."""
-    from xor_tui.core.io.printout import printed_runs
     from xor_tui.core.io.scenario import builtin, builtin_names, load
 
     name = text.strip()
@@ -419,14 +420,54 @@ def open_path(text: str, files: Files) -> Opened:
             )
         return Opened(Session.from_scenario(load(path, files)), path)
     except (ScenarioError, SpecError):
-        runs = printed_runs(path)
-        if runs:  # the student's printed log: its runs, recovered from what was read here
-            return Opened(log=str(path), runs=runs)
+        if looks_like_printout(str(path)):  # the student's printed log: read and recovered off the UI thread
+            return Opened(log=str(path))
         raise
+
+
+# ---------------------------------------------------------------- printout logs (the app's f)
+
+PRINTOUT_SECONDS = 60.0  # the budget of one `f` on a printout log: reading, parsing and recovery
+
+
+def looks_like_printout(path: str) -> bool:
+    """Whether ``path`` is a readable regular file (within the log size cap) holding a printout's
+    epoch header: a byte search, no parsing, safe on the UI thread. What it holds is known only
+    once ``load_printout`` has read it (off the UI thread)."""
+    from xor_tui.core.io.files import ReadError, read_regular
+    from xor_tui.core.io.printout import MAX_LOG_BYTES
+
+    try:
+        raw = read_regular(path, MAX_LOG_BYTES)
+    except (ReadError, ValueError):  # ValueError: a path the OS refuses (a NUL byte in it)
+        return False
+    return b"epoches" in raw or "epoches".encode("utf-16-le") in raw or "epoches".encode("utf-16-be") in raw
+
+
+def load_printout(
+    path: str, cancel: Callable[[], bool] | None = None, seconds: float = PRINTOUT_SECONDS
+) -> Scenario:
+    """The first run of the printout log at ``path`` as a Scenario: the file read, parsed and its
+    float32 start recovered, all in this one call and under one budget of ``seconds``.
+
+    Slow (seconds): call it off the UI thread. ``cancel()`` is asked at every line block and every
+    epoch computed: once it says True, ``Cancelled`` is raised within milliseconds and nothing of
+    the load is kept. Any other failure (a log it cannot use, the budget running out) raises a
+    ValueError with a one-line message.
+    """
+    from xor_tui.core.budget import Budget, OutOfTime
+    from xor_tui.core.studies.recover import load_log
+
+    budget = Budget(seconds, cancel)
+    try:
+        return load_log(path, budget=budget)
+    except OutOfTime as exc:
+        raise ValueError(f"{path}: the budget of {seconds:g} s ran out while {exc.stage or 'recovering'}") from None
 
 
 __all__ = [
     "DEFAULT_QUOTA",
+    "Cancelled",
     "Files",
     "Frame",
     "NOTABLE",
@@ -435,5 +476,7 @@ __all__ = [
     "RunHalted",
     "Session",
     "SpecError",
+    "load_printout",
+    "looks_like_printout",
     "open_path",
 ]

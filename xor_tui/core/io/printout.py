@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -20,7 +21,9 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 
+from xor_tui.core.budget import Budget
 from xor_tui.core.engine import net
+from xor_tui.core.engine.actions import FLOAT32_MAX
 from xor_tui.core.engine.activations import Activation
 
 # print('##########################epoches:', i, '##############################')
@@ -126,15 +129,26 @@ GRAD_FNS = {
     "AddmmBackward0": "identity",
 }
 
-MAX_LOG_BYTES = 64_000_000
+# Caps no homework log comes near (the source's log: 15 KB, 8 runs, 16 printed epochs; the student's
+# loop printing every epoch of a 1,000-epoch run: about 1 MB), each refused in one line.
+MAX_LOG_BYTES = 16_000_000
+MAX_RUNS = 200  # runs in one log
+MAX_BLOCKS = 10_000  # printed epochs in one log, all runs together (a scenario holds 10,000 expectations)
+MAX_EXPONENT = 60  # float32 spans 1.4013e-45 to 3.4028e+38: torch never prints an exponent past these
+MAX_NUMBER_CHARS = 32  # torch prints '-1.2345e-05'; a loss prints as Python's repr, at most 24
 _MAX_TENSOR_LINES = 64
+MAX_TENSOR_CHARS = 65_536  # a tensor's or state dict's printed text (the source's: under 300)
 _MAX_TRACEBACK_LINES = 400
+_CHECK_EVERY = 2048  # lines between two budget checks while reading
 
+# Every regex here runs in time linear in its line: no two unbounded repeats can share
+# characters (a quadratic one, '(.*?)\s*$' on a line of spaces, took 13 s on 40 KB).
 HEADER_RE = re.compile(r"^\s*#{3,}\s*epoches:\s*(\d{1,9})\s*#{3,}\s*$")
 _LOSS_RE = re.compile(r"^\s*loss:\s*(\S+)\s*$")
-_ERROR_RE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception)):\s?(.*?)\s*$")
-_NUMBER_RE = re.compile(r"-?(?:\d+\.\d*(?:e[+-]?\d+)?|\d+e[+-]?\d+|\d+|nan|inf)")
+_ERROR_RE = re.compile(r"\s*([A-Za-z_][\w.]*):")  # the exception's name; the message is the rest, stripped
+_NUMBER_RE = re.compile(r"-?(?:\d+(?:\.\d*)?(?:e[+-]?\d+)?|nan|inf)")
 _ENTRY_RE = re.compile(r"\(\s*'([\w.]+)'\s*,\s*tensor\(|'([\w.]+)'\s*:\s*tensor\(")
+_GRAD_FN_RE = re.compile(r"grad_fn=<(\w+)>")
 
 
 class PrintoutError(ValueError):
@@ -275,18 +289,39 @@ def decode_log(raw: bytes, name: str = "log") -> str:
     return raw.decode("utf-8-sig", errors="replace")
 
 
-def parse_log(text: str) -> list[PrintedRun]:
-    """Every run printed in ``text``. Raises PrintoutError naming the line of a bad block."""
+def parse_log(text: str, budget: Budget | None = None) -> list[PrintedRun]:
+    """Every run printed in ``text``. Raises PrintoutError naming the line of a bad block (or of
+    a value a float32 cannot hold), and at the caps (MAX_RUNS runs, MAX_BLOCKS printed epochs).
+    ``budget`` is checked every few thousand lines (it raises OutOfTime or Cancelled)."""
+    if len(text) > MAX_LOG_BYTES:
+        raise PrintoutError(0, f"{len(text):,} characters; a printout log is read up to {MAX_LOG_BYTES:,}")
     lines = text.splitlines()
     runs: list[PrintedRun] = []
+    blocks = 0
     i = 0
+    next_check = 0
     while i < len(lines):
+        if budget is not None and i >= next_check:
+            budget.check()
+            next_check = i + _CHECK_EVERY
+        if "epoches" not in lines[i]:  # most lines: no regex at all
+            i += 1
+            continue
         m = HEADER_RE.match(lines[i])
         if not m:
             i += 1
             continue
+        blocks += 1
+        if blocks > MAX_BLOCKS:
+            raise PrintoutError(
+                i + 1, f"more than {MAX_BLOCKS:,} printed epochs; split the log (each part can be imported)"
+            )
         block, i = _parse_block(lines, i, int(m.group(1)))
         if block.epoch == 0:
+            if len(runs) == MAX_RUNS:
+                raise PrintoutError(
+                    block.line, f"more than {MAX_RUNS} runs in one log; split the log (each part can be imported)"
+                )
             runs.append(PrintedRun(len(runs) + 1, [block]))
             continue
         if not runs:
@@ -329,9 +364,9 @@ def _parse_block(lines: list[str], start: int, epoch: int) -> tuple[Block, int]:
                 i + 1 if i < len(lines) else start + 1,
                 f"epoch {epoch}: expected '{part}: tensor(...)', got {got}",
             )
-        text, j = _gather(lines, i, part)
+        text, j = _gather(lines, i, f"epoch {epoch}: {part}")
         body = text.strip()[len(part) + 1 :].strip()
-        tensors[part] = _parse_tensor(body, i + 1, part)
+        tensors[part] = _parse_tensor(body, i + 1, f"epoch {epoch}: {part}")
         i = j
     i = _skip_blank(lines, i)
     if i >= len(lines) or not lines[i].lstrip().startswith("OrderedDict("):
@@ -339,8 +374,8 @@ def _parse_block(lines: list[str], start: int, epoch: int) -> tuple[Block, int]:
         raise PrintoutError(
             min(i, len(lines) - 1) + 1, f"epoch {epoch}: expected the state dict 'OrderedDict(...)', got {got}"
         )
-    text, j = _gather(lines, i, "state dict")
-    tensors.update(_parse_state_dict(text.strip(), i + 1))
+    text, j = _gather(lines, i, f"epoch {epoch}: state dict")
+    tensors.update(_parse_state_dict(text.strip(), i + 1, epoch))
     _check_shapes(tensors, epoch)
     i = _skip_blank(lines, j)
     loss_text = halt = None
@@ -348,10 +383,8 @@ def _parse_block(lines: list[str], start: int, epoch: int) -> tuple[Block, int]:
     m = _LOSS_RE.match(lines[i]) if i < len(lines) else None
     if m:
         loss_text = m.group(1)
-        try:
-            float(loss_text)
-        except ValueError:
-            raise PrintoutError(i + 1, f"epoch {epoch}: the loss {loss_text!r} is not a number") from None
+        if (problem := _number_problem(loss_text, loss=True)) is not None:
+            raise PrintoutError(i + 1, f"epoch {epoch}: the loss {problem}")
         i += 1
     else:
         # a crash: the traceback (or just its last line) stands where the loss would be
@@ -359,7 +392,7 @@ def _parse_block(lines: list[str], start: int, epoch: int) -> tuple[Block, int]:
         while k < len(lines) and k - i < _MAX_TRACEBACK_LINES and not HEADER_RE.match(lines[k]):
             em = _ERROR_RE.match(lines[k])
             if em and em.group(1).split(".")[-1] == "RuntimeError":
-                halt, halt_line = em.group(2), k + 1
+                halt, halt_line = lines[k][em.end() :].strip(), k + 1
                 break
             k += 1
         if halt is None:
@@ -376,15 +409,44 @@ def _short(line: str) -> str:
     return line if len(line) <= 60 else line[:57] + "..."
 
 
+def _short_number(text: str) -> str:
+    """A number's text for a message: a long one cut in the middle, with its length said."""
+    if len(text) <= 24:
+        return text
+    return f"{text[:10]}...{text[-6:]} ({len(text):,} characters)"
+
+
+def _number_problem(text: str, loss: bool = False) -> str | None:
+    """Why a printed number cannot be replayed (a float32 cannot hold it), or None."""
+    if len(text) > MAX_NUMBER_CHARS:
+        return f"{_short_number(text)} is too long for a printed number (at most {MAX_NUMBER_CHARS} characters)"
+    try:
+        v = float(text)
+    except ValueError:
+        return f"{_short_number(text)!r} is not a number"
+    if text.lstrip("-").lower() in ("nan", "inf", "infinity"):
+        return f"{text} is not finite; only a finite {'loss' if loss else 'value'} can be replayed"
+    exponent = text.lower().partition("e")[2]
+    if not math.isfinite(v) or abs(v) > FLOAT32_MAX or (exponent and abs(int(exponent)) > MAX_EXPONENT):
+        return f"{_short_number(text)} is beyond float32's range (about ±3.4028e+38, down to 1.4013e-45)"
+    return None
+
+
 def _gather(lines: list[str], i: int, what: str) -> tuple[str, int]:
     """Lines from i until the parentheses opened on line i close; continuation lines start with '['."""
     depth = 0
     parts = []
+    size = 0
     j = i
     while j < len(lines):
         line = lines[j]
         if j > i and not line.lstrip().startswith("[") and not line.lstrip().startswith("("):
             break
+        size += len(line)
+        if size > MAX_TENSOR_CHARS:  # what follows is read character by character: bounded here
+            raise PrintoutError(
+                j + 1, f"{what}: more than {MAX_TENSOR_CHARS:,} characters; a printed tensor is a few hundred"
+            )
         parts.append(line)
         depth += line.count("(") - line.count(")")
         j += 1
@@ -407,38 +469,48 @@ def _parse_tensor(body: str, line: int, what: str) -> PrintedTensor:
     if rest:
         if not rest.startswith(","):
             raise PrintoutError(line, f"{what}: unexpected {_short(rest)!r} after the values")
-        m = re.search(r"grad_fn=<(\w+)>", rest)
+        m = _GRAD_FN_RE.search(rest)
         grad_fn = m.group(1) if m else None
     texts, shape = _flatten(data, line, what)
     return PrintedTensor(tuple(texts), shape, grad_fn, line)
 
 
-def _nested(s: str, pos: int, line: int, what: str):
-    """Parse '[...]' of numbers or nested lists starting at s[pos]; returns (list, end)."""
+def _nested(s: str, pos: int, line: int, what: str, depth: int = 0):
+    """Parse '[...]' of numbers or nested lists starting at s[pos]; returns (list, end).
+
+    ``line`` is the line of s[0]; an error names the line of the value it is about."""
+
+    def at(k: int) -> int:
+        return line + s.count("\n", 0, k)
+
     while pos < len(s) and s[pos].isspace():
         pos += 1
     if pos >= len(s) or s[pos] != "[":
-        raise PrintoutError(line, f"{what}: expected '[' in the tensor's values")
+        raise PrintoutError(at(pos), f"{what}: expected '[' in the tensor's values")
+    if depth >= 2:  # a printed tensor here is a vector or a matrix
+        raise PrintoutError(at(pos), f"{what}: values nested more than 2 deep; expected a vector or a matrix")
     pos += 1
     items: list = []
     while True:
         while pos < len(s) and s[pos] in " \t\n\r,":
             pos += 1
         if pos >= len(s):
-            raise PrintoutError(line, f"{what}: the tensor's values are not closed")
+            raise PrintoutError(at(pos), f"{what}: the tensor's values are not closed")
         if s[pos] == "]":
             return items, pos + 1
         if s[pos] == "[":
-            sub, pos = _nested(s, pos, line, what)
+            sub, pos = _nested(s, pos, line, what, depth + 1)
             items.append(sub)
             continue
         m = _NUMBER_RE.match(s, pos)
         if not m:
-            raise PrintoutError(line, f"{what}: {_short(s[pos : pos + 20])!r} is not a number")
+            raise PrintoutError(at(pos), f"{what}: {_short(s[pos : pos + 20])!r} is not a number")
+        if m.end() < len(s) and s[m.end()] not in " \t\n\r,]":
+            raise PrintoutError(at(pos), f"{what}: {_short(s[pos : m.end() + 5])!r} is not a number")
+        if (problem := _number_problem(m.group(0))) is not None:
+            raise PrintoutError(at(pos), f"{what}: {problem}")
         items.append(m.group(0))
         pos = m.end()
-        if pos < len(s) and s[pos] not in " \t\n\r,]":
-            raise PrintoutError(line, f"{what}: {_short(s[m.start() : pos + 5])!r} is not a number")
 
 
 def _flatten(data: list, line: int, what: str) -> tuple[list[str], tuple[int, ...]]:
@@ -452,9 +524,12 @@ def _flatten(data: list, line: int, what: str) -> tuple[list[str], tuple[int, ..
     raise PrintoutError(line, f"{what}: expected a vector or a matrix of numbers")
 
 
-def _parse_state_dict(text: str, line: int) -> dict[str, PrintedTensor]:
+def _parse_state_dict(text: str, line: int, epoch: int) -> dict[str, PrintedTensor]:
     out: dict[str, PrintedTensor] = {}
-    for m in _ENTRY_RE.finditer(text):
+    pos = counted = newlines = 0
+    # each entry is searched for after the one before ends: a text of unclosed entries is
+    # read once, not once per entry
+    while (m := _ENTRY_RE.search(text, pos)) is not None:
         key = m.group(1) or m.group(2)
         # the tensor's text: from 'tensor(' to its closing parenthesis
         start = m.end() - len("tensor(")
@@ -462,10 +537,14 @@ def _parse_state_dict(text: str, line: int) -> dict[str, PrintedTensor]:
         while k < len(text) and depth:
             depth += {"(": 1, ")": -1}.get(text[k], 0)
             k += 1
+        pos = k
+        newlines += text.count("\n", counted, start)  # counted once over the text, not per entry
+        counted = start
+        at = line + newlines
         if key in out:
-            raise PrintoutError(line, f"state dict: {key} appears twice")
+            raise PrintoutError(at, f"state dict: {key} appears twice")
         if key in STATE_KEYS:
-            out[key] = _parse_tensor(text[start:k], line, f"state dict {key}")
+            out[key] = _parse_tensor(text[start:k], at, f"epoch {epoch}: state dict {key}")
     missing = [k for k in STATE_KEYS if k not in out]
     if missing:
         raise PrintoutError(line, f"state dict: no '{missing[0]}' (expected {', '.join(STATE_KEYS)})")
@@ -497,10 +576,6 @@ def _check_shapes(t: dict[str, PrintedTensor], epoch: int) -> None:
         fn = t[part].grad_fn
         if fn not in GRAD_FNS:
             raise PrintoutError(t[part].line, f"epoch {epoch}: {part}: unknown activation (grad_fn {fn or 'missing'})")
-    for key, pt in t.items():
-        for text in pt.texts:
-            if text.lstrip("-") in ("nan", "inf"):
-                raise PrintoutError(pt.line, f"epoch {epoch}: {key} holds {text}; only finite values can be replayed")
 
 
 def parse_lines(lines: list[str]) -> Block:

@@ -553,23 +553,77 @@ def _expect_dict(e: Expectation) -> dict:
     return d
 
 
-def dumps(sc: Scenario) -> str:
-    return tomli_w.dumps(to_dict(sc))
+def dumps(sc: Scenario, notes: dict[str, list[str]] | None = None) -> str:
+    """The scenario as TOML text. With ``notes`` (comment lines by section: "" for the top of
+    the file, "start" for the [start] table, "expect[i]" for the i-th expectation), the text is
+    laid out for reading, one section after another with its comments (as ``import`` writes it)."""
+    if notes is None:
+        return tomli_w.dumps(to_dict(sc))
+    return _annotated(to_dict(sc), notes)
 
 
-def save(sc: Scenario, path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Write atomically; an existing file is kept unless ``overwrite``.
+def toml_value(v) -> str:
+    """One TOML value on one line: strings escaped as tomli_w escapes them, floats exactly
+    (repr: a float32 stored in a float reads back as the very same float32), arrays inline."""
+    if isinstance(v, list):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{_toml_key(k)} = {toml_value(x)}" for k, x in v.items()) + "}"
+    return tomli_w.dumps({"v": v})[len("v = ") :].rstrip("\n")
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else toml_value(key)
+
+
+def _comments(lines: list[str]) -> list[str]:
+    # a note is one line each, whatever it holds (a newline in it would end the comment)
+    return ["# " + printable(line, 1000) if line else "#" for line in lines]
+
+
+def _annotated(d: dict, notes: dict[str, list[str]]) -> str:
+    out = _comments(notes.get("", []))
+
+    def table(header: str, body: dict, note: str) -> None:
+        out.extend(["", header])
+        out.extend(_comments(notes.get(note, [])))
+        for key, value in body.items():
+            if not isinstance(value, dict):
+                out.append(f"{_toml_key(key)} = {toml_value(value)}")
+        for key, value in body.items():
+            if isinstance(value, dict):  # a sub-table (start.params)
+                out.append(f"{header[:-1]}.{_toml_key(key)}]")
+                out.extend(f"{_toml_key(k)} = {toml_value(v)}" for k, v in value.items())
+
+    out.extend(f"{_toml_key(k)} = {toml_value(v)}" for k, v in d.items() if not isinstance(v, (dict, list)))
+    for key in ("network", "training", "start"):
+        if key in d:
+            table(f"[{key}]", d[key], key)
+    for key in ("script", "expect"):
+        for i, item in enumerate(d.get(key, [])):
+            out.extend(["", f"[[{key}]]"])
+            out.extend(_comments(notes.get(f"{key}[{i}]", [])))
+            out.extend(f"{_toml_key(k)} = {toml_value(v)}" for k, v in item.items())
+    return "\n".join(out).lstrip("\n") + "\n"
+
+
+def save(
+    sc: Scenario, path: str | os.PathLike, overwrite: bool = False, notes: dict[str, list[str]] | None = None
+) -> Path:
+    """Write atomically; an existing file is kept unless ``overwrite``. ``notes``: see dumps.
 
     The text is read back first exactly as ``replay`` would read it: a scenario that
     ``replay`` would refuse (an empty or overlong name, too many script entries...) is
     not written, and ScenarioError says why in one line.
     """
-    return write_atomic(path, checked_text(sc, path), overwrite)
+    return write_atomic(path, checked_text(sc, path, notes), overwrite)
 
 
-def checked_text(sc: Scenario, path: str | os.PathLike = "<scenario>") -> str:
-    """``sc`` as the TOML text ``save`` writes, read back first as ``replay`` would: raises
-    ScenarioError (one line) for a scenario that could not be replayed."""
-    text = dumps(sc)
+def checked_text(
+    sc: Scenario, path: str | os.PathLike = "<scenario>", notes: dict[str, list[str]] | None = None
+) -> str:
+    """``sc`` as the TOML text ``save`` writes (``notes``: see dumps), read back first as
+    ``replay`` would: raises ScenarioError (one line) for a scenario that could not be replayed."""
+    text = dumps(sc, notes)
     parse(text, str(path))
     return text

@@ -25,19 +25,29 @@ import re
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
+from xor_tui.core.budget import Budget, OutOfTime, Stopped, unbounded
 from xor_tui.core.engine import net
 from xor_tui.core.engine.activations import parse_activation
 from xor_tui.core.engine.net import Config
-from xor_tui.core.engine.run import Run, Start
+from xor_tui.core.engine.run import MAX_EPOCHS, Run, Start
 from xor_tui.core.io.printout import STATE_KEYS, Block, PrintedRun, compare, epoch_lines, parse_lines
+from xor_tui.core.io.scenario import Scenario
 
 DEFAULT_LR = 0.001
 LOSS_RTOL = 1e-6  # a printed loss is reproduced within this relative distance (exactly where we can)
 _EXACT_LOSSES = 4  # up to this many printed losses, the search aims at every one to the last bit
 _DEBUG = bool(os.environ.get("XOR_RECOVER_DEBUG"))  # print the search's progress
-TIME_LIMIT = 60.0
+TIME_LIMIT = 60.0  # seconds: the default budget of a whole import (``import --budget``, ``f``)
+SEARCH_LIMIT = 20.0  # seconds one run's start search may take (then its best start is kept): one run
+# that no start reproduces leaves the budget's rest to the others
+_CLOUD = 512  # neighbours per chain and step once the search is near (each epoch costs about the same for 64)
+_DRAWN = 32  # neighbours drawn per neighbour kept (the linear model keeps the best)
+_GAP = 1e-3  # the margin LP is solved to this duality gap (in half-widths): far finer than float32 noise
+_SETTLE = 20_000  # networks trained, after every value matched, in search of exact losses
+SEARCH_BLOCKS = 40  # printed epochs the rate and start searches aim at (all are checked at the end)
 
 _BIG = 1e3  # residual of a value a candidate never printed (it halted before)
 _MARGIN = 0.2  # aim this share of the half-width inside each rounding interval
@@ -210,8 +220,11 @@ class _Score:
     values: torch.Tensor | None = None  # (M, B) float64, NaN where not computed
 
 
-def _simulate(x: torch.Tensor, config: Config, tg: _Targets, keep: bool = False) -> _Score:
-    """Train a batch of flat float32 starts (9, B) through the printed epochs and score them."""
+def _simulate(
+    x: torch.Tensor, config: Config, tg: _Targets, keep: bool = False, budget: Budget | None = None
+) -> _Score:
+    """Train a batch of flat float32 starts (9, B) through the printed epochs and score them
+    (``budget`` checked at every epoch)."""
     n = x.shape[1]
     params = _layers(x, tg.units)
     halted = torch.full((n,), -1, dtype=torch.long)
@@ -219,6 +232,8 @@ def _simulate(x: torch.Tensor, config: Config, tg: _Targets, keep: bool = False)
     crash_miss = torch.zeros(n, dtype=torch.bool)
     k = 0
     for epoch in range(tg.last + 1):
+        if budget is not None:
+            budget.check()
         printed = epoch == tg.epochs[k]
         p = net.evaluate_bl(params, config, grads=epoch < tg.last, loss_value=printed)
         bad = ~p.valid if p.loss is None else ~p.valid | ~torch.isfinite(p.loss)
@@ -269,48 +284,53 @@ def _ulp(x: torch.Tensor) -> torch.Tensor:
 def _max_margin(g: torch.Tensor, h: torch.Tensor, z0: torch.Tensor) -> torch.Tensor:
     """Maximise the last variable of z subject to g z <= h (a small LP), by a log-barrier method.
 
-    ``z0`` must be strictly feasible. Dense float64; a dozen variables and a few hundred rows.
+    ``z0`` must be strictly feasible. Dense float64, in numpy: a dozen variables and a few
+    hundred rows, where torch's per-operation cost was most of the time (4.6 of the source's
+    8 runs' 13 s in this function alone).
     """
-    z = z0.clone()
+    G = g.numpy()
+    H = h.numpy()
+    GT = np.ascontiguousarray(G.T)
+    z = z0.numpy().copy()
     n = len(z)
-    e = torch.zeros(n, dtype=torch.float64)
-    e[-1] = 1.0
-
-    def phi(z, s):
-        slack = h - g @ z
-        if bool((slack <= 0).any()):
-            return math.inf
-        return float(-s * z[-1] - torch.log(slack).sum())
-
+    ridge = 1e-12 * np.eye(n)
     s = 1.0
     for _ in range(12):
+        if len(H) / s < _GAP:  # the barrier's duality gap: len(H) / s
+            break
         for _ in range(30):
-            slack = h - g @ z
+            slack = H - G @ z
             inv = 1.0 / slack
-            grad = -s * e + g.T @ inv
-            hess = (g * (inv * inv)[:, None]).T @ g + 1e-12 * torch.eye(n, dtype=torch.float64)
+            grad = GT @ inv
+            grad[-1] -= s
+            hess = (GT * (inv * inv)) @ G + ridge
             try:
-                dz = -torch.linalg.solve(hess, grad)
-            except RuntimeError:
-                return z
-            if not torch.isfinite(dz).all():
-                return z
+                dz = -np.linalg.solve(hess, grad)
+            except np.linalg.LinAlgError:
+                return torch.from_numpy(z)
+            if not np.isfinite(dz).all():
+                return torch.from_numpy(z)
             dec = float(-(grad @ dz))
             if dec < 1e-9:
                 break
-            gd = g @ dz
+            gd = G @ dz
             pos = gd > 0
             step = 1.0
-            if bool(pos.any()):
+            if pos.any():
                 step = min(1.0, 0.99 * float((slack[pos] / gd[pos]).min()))
-            f0 = phi(z, s)
-            while step > 1e-12 and phi(z + step * dz, s) > f0 - 0.25 * step * dec:
+            f0 = -s * z[-1] - float(np.log(slack).sum())
+            while step > 1e-12:  # backtracking on the barrier along dz (slack is linear in the step)
+                moved = slack - step * gd
+                if (moved > 0).all() and -s * (z[-1] + step * dz[-1]) - float(np.log(moved).sum()) <= (
+                    f0 - 0.25 * step * dec
+                ):
+                    break
                 step *= 0.5
             if step <= 1e-12:
                 break
             z = z + step * dz
         s *= 8.0
-    return z
+    return torch.from_numpy(z)
 
 
 def _solve(
@@ -371,6 +391,7 @@ class _Search:
     deadline: float
     generator: torch.Generator
     started: float = 0.0
+    budget: Budget | None = None  # checked at every epoch trained (raises OutOfTime at its end)
     trained: int = 0
     best_x: torch.Tensor | None = None  # float32 (9,)
     best: tuple[int, int, float] = (1 << 60, 1 << 60, math.inf)
@@ -387,14 +408,15 @@ class _Search:
 
     def score(self, x: torch.Tensor, keep: bool = False) -> _Score:
         x = self.clip(x)
-        s = _simulate(_f32(x), self.config, self.tg, keep)
+        s = _simulate(_f32(x), self.config, self.tg, keep, self.budget)
         self.trained += x.shape[1]
         i = int(torch.argmin(s.misses.double() * 1e15 + s.inexact.double() * 1e12 + s.cost.clamp_max(1e11)))
         key = (int(s.misses[i]), int(s.inexact[i]), float(s.cost[i]))
         if key < self.best:
             if key[0] == 0 and self.best[0] != 0:
-                now = time.monotonic()
-                self.settle = now + max(3.0, 0.25 * (now - self.started))
+                # every value matched, losses within LOSS_RTOL: a few more candidates for exact losses
+                # (counted in networks trained, not seconds: the same search on a busy machine)
+                self.settle = self.trained + max(_SETTLE, 0.25 * self.trained)
             self.best, self.best_x = key, _f32(x[:, i])
             if _DEBUG:
                 print(f"  {time.monotonic() - self.deadline:+.1f}s best {key} after {self.trained}", flush=True)
@@ -403,7 +425,7 @@ class _Search:
     @property
     def done(self) -> bool:
         now = time.monotonic()
-        return self.best[:2] == (0, 0) or now > self.deadline or (self.best[0] == 0 and now > self.settle)
+        return self.best[:2] == (0, 0) or now > self.deadline or (self.best[0] == 0 and self.trained > self.settle)
 
     def sample(self, n: int) -> torch.Tensor:
         u = torch.rand(len(self.lo), n, generator=self.generator, dtype=torch.float64)
@@ -414,7 +436,8 @@ class _Search:
 
         With a linear model at hand, many neighbours are drawn and the n that the model puts
         deepest inside the printed intervals are kept: what is left to chance is the float32
-        noise, which no model predicts.
+        noise, which no model predicts. The model is applied to the steps in ulps (small whole
+        numbers) in float32: one small matrix product per batch of neighbours.
         """
         x = ch.x
         d = len(x)
@@ -423,17 +446,22 @@ class _Search:
             xm, smooth, jac = ch.model
             rows = torch.isfinite(smooth) & torch.isfinite(jac).all(1) & (jac.abs().sum(1) > 0)
         m = int(rows.sum()) if rows is not None else 1
-        raw = n if rows is None else max(n, min(64 * n, 4_000_000 // max(m, 1)))
+        raw = n if rows is None else max(n, min(_DRAWN * n, 4_000_000 // max(m, 1)))
         spread = torch.tensor([1.0, 2.0, 4.0, 8.0, 32.0], dtype=torch.float64)
         k = spread[torch.randint(0, len(spread), (raw,), generator=self.generator)]
         u = torch.rand(d, raw, generator=self.generator, dtype=torch.float64)
-        cand = x[:, None] + ((u * (2 * k + 1)).floor() - k) * _ulp(x)[:, None]
+        steps = (u * (2 * k + 1)).floor() - k
+        ulp = _ulp(x)
+        cand = x[:, None] + steps * ulp[:, None]
         if rows is None or m == 0:
             return cand[:, :n]
         mid = ((self.tg.lo + self.tg.hi) / 2)[rows]
         half = self.tg.half[rows] * torch.where(self.tg.is_loss[rows], 2.0, 1.0)
-        pred = smooth[rows, None] + jac[rows] @ (cand - xm[:, None])
-        worst = ((pred - mid[:, None]).abs() / half[:, None]).max(0).values
+        j = jac[rows]
+        # the model's values in half-widths: b + a @ steps
+        a = (j * ulp[None, :] / half[:, None]).float()
+        b = ((smooth[rows] + j @ (x - xm) - mid) / half).float()
+        worst = (torch.addmm(b[:, None], a, steps.float())).abs().amax(0)
         return cand[:, torch.argsort(worst)[:n]]
 
     def newton(self, chains: list[_Chain], cloud: int) -> None:
@@ -479,39 +507,71 @@ class _Search:
             ch.x = ch.x + dx * width
 
 
+def search_run(run: PrintedRun) -> PrintedRun:
+    """The run with at most SEARCH_BLOCKS of its printed epochs (the first, the last and evenly
+    spaced ones between): what the searches aim at, so that their memory and time per candidate
+    do not grow with a long printout. ``verify`` checks every printed epoch."""
+    n = len(run.blocks)
+    if n <= SEARCH_BLOCKS:
+        return run
+    keep = sorted({round(k * (n - 1) / (SEARCH_BLOCKS - 1)) for k in range(SEARCH_BLOCKS)})
+    return PrintedRun(run.number, [run.blocks[k] for k in keep])
+
+
+def _verify_seconds(run: PrintedRun) -> float:
+    """A generous guess of what ``verify`` takes: a torch step per epoch, a printing per block."""
+    return 0.2 + 0.0005 * run.epochs[-1] + 0.005 * len(run.blocks)
+
+
 def recover(
     run: PrintedRun,
     lr: float = DEFAULT_LR,
     time_limit: float = TIME_LIMIT,
     seed: int = 0,
     samples: int = 1024,
+    budget: Budget | None = None,
 ) -> Recovery:
-    """A float32 start in the epoch-0 box whose replay at ``lr`` reproduces the printout."""
+    """A float32 start in the epoch-0 box whose replay at ``lr`` reproduces the printout.
+
+    The search stops after ``time_limit`` seconds or when ``budget`` (checked at every epoch
+    trained) has only the final check's time left, and returns the best start found; it raises
+    Cancelled when the budget is cancelled, and OutOfTime when the budget ends before a first
+    start could be scored or before the final check is done."""
     t0 = time.monotonic()
+    budget = budget or unbounded()
     config = run_config(run, lr)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small batches: one thread is faster, and the machine is shared
     try:
-        tg = _targets(run)
+        tg = _targets(search_run(run))
         lo, hi = _box(run.blocks[0])
-        search = _Search(config, tg, lo, hi, t0 + time_limit, torch.Generator().manual_seed(seed), t0)
-        centre = ((lo + hi) / 2)[:, None]
-        xs = torch.cat([centre, search.sample(samples)], 1)
-        s = search.score(xs)
-        chains = []
-        if not search.done:
-            order = torch.argsort(s.misses.double() * 1e12 + s.cost.clamp_max(1e11))
-            chains = [_Chain(search.clip(xs[:, int(i), None])[:, 0]) for i in order[:4]]
-        rounds = 0
-        while not search.done:
-            search.newton(chains, 64 if rounds < 6 else 256)
-            rounds += 1
-            for i, ch in enumerate(chains):
-                if ch.rho < 1e-3:  # stuck: start this chain again somewhere else in the box
-                    chains[i] = _Chain(search.sample(1)[:, 0])
+        # the search leaves the final check its time (or half of what is left, when that is less)
+        left = budget.left()
+        share = 1.0 - min(0.5, _verify_seconds(run) / left) if left > 0 else 0.0
+        part = budget.part(share)
+        deadline = min(t0 + time_limit, part.deadline)
+        search = _Search(config, tg, lo, hi, deadline, torch.Generator().manual_seed(seed), t0, part)
+        try:
+            centre = ((lo + hi) / 2)[:, None]
+            xs = torch.cat([centre, search.sample(samples)], 1)
+            s = search.score(xs)
+            chains = []
+            if not search.done:
+                order = torch.argsort(s.misses.double() * 1e12 + s.cost.clamp_max(1e11))
+                chains = [_Chain(search.clip(xs[:, int(i), None])[:, 0]) for i in order[:4]]
+            rounds = 0
+            while not search.done:
+                search.newton(chains, 64 if rounds < 6 else _CLOUD)
+                rounds += 1
+                for i, ch in enumerate(chains):
+                    if ch.rho < 1e-3:  # stuck: start this chain again somewhere else in the box
+                        chains[i] = _Chain(search.sample(1)[:, 0])
+        except OutOfTime:
+            if search.best_x is None:
+                raise
     finally:
         torch.set_num_threads(threads)
-    return verify(run, config, search.best_x, time.monotonic() - t0, search.trained)
+    return verify(run, config, search.best_x, time.monotonic() - t0, search.trained, budget)
 
 
 def run_config(run: PrintedRun, lr: float) -> Config:
@@ -535,12 +595,17 @@ def start_dict(x: torch.Tensor, units: int) -> dict[str, list]:
     }
 
 
-def replay_blocks(start: dict, config: Config, epochs: list[int]) -> dict[int, Block]:
-    """Our replay's printout at the given epochs, read back as blocks (through real torch printing)."""
+def replay_blocks(
+    start: dict, config: Config, epochs: list[int], budget: Budget | None = None
+) -> dict[int, Block]:
+    """Our replay's printout at the given epochs, read back as blocks (through real torch
+    printing); ``budget`` checked at every epoch."""
     run = Run(config, Start("explicit", values=start))
     out = {}
     want = set(epochs)
     while True:
+        if budget is not None:
+            budget.check()
         rec = run.current
         if rec.epoch in want:
             out[rec.epoch] = parse_lines(epoch_lines(rec))
@@ -550,14 +615,21 @@ def replay_blocks(start: dict, config: Config, epochs: list[int]) -> dict[int, B
     return out
 
 
-def verify(run: PrintedRun, config: Config, x: torch.Tensor, seconds: float = 0.0, trained: int = 0) -> Recovery:
+def verify(
+    run: PrintedRun,
+    config: Config,
+    x: torch.Tensor,
+    seconds: float = 0.0,
+    trained: int = 0,
+    budget: Budget | None = None,
+) -> Recovery:
     """Replay a start and compare its printout with the printed one, text against text.
 
     A printed loss counts as reproduced when the replay's is within LOSS_RTOL of it; how many
     are equal to the last bit is counted too.
     """
     start = start_dict(x, run.blocks[0].units)
-    ours = replay_blocks(start, config, run.epochs)
+    ours = replay_blocks(start, config, run.epochs, budget)
     mismatches = []
     inexact: list[int] = []
     for b in run.blocks:
@@ -610,7 +682,7 @@ def _moved(run: PrintedRun) -> bool:
     return False
 
 
-def _lr_misfit(run: PrintedRun, config: Config, lrs: torch.Tensor) -> torch.Tensor:
+def _lr_misfit(run: PrintedRun, config: Config, lrs: torch.Tensor, budget: Budget | None = None) -> torch.Tensor:
     """How far training the printed epoch-0 state at each learning rate lands from the later
     blocks (sum of squared distances in half-widths; the losses relative to 1e-4). Plain float32
     arithmetic with one learning rate per network: an estimate, not a bit-exact replay."""
@@ -623,6 +695,8 @@ def _lr_misfit(run: PrintedRun, config: Config, lrs: torch.Tensor) -> torch.Tens
     misfit = torch.zeros(n, dtype=torch.float64)
     k, start = 0, 0
     for epoch in range(tg.last + 1):
+        if budget is not None:
+            budget.check()
         printed = epoch == tg.epochs[k]
         p = net.evaluate_bl(params, config, grads=epoch < tg.last, loss_value=printed)
         bad = ~p.valid if p.loss is None else ~p.valid | ~torch.isfinite(p.loss)
@@ -662,32 +736,35 @@ def _round_sig(x: float, digits: int) -> float:
     return float(f"{x:.{digits - 1}e}")
 
 
-def infer_lr(run: PrintedRun) -> tuple[float, str]:
+def infer_lr(run: PrintedRun, budget: Budget | None = None) -> tuple[float, str]:
     """The learning rate the later printed blocks show, and how it was found.
 
     A coarse then finer scan of learning rates (each a network in one batch); the best is then
     rounded to the simplest decimal (1, 2 or 3 significant digits) that fits as well, since people
     type learning rates like 0.05. With nothing printed after epoch 0, or nothing that moved,
     the printout does not show the rate: 0.001 (the source's) is assumed and said so.
+    ``budget`` is checked at every epoch of every scan.
     """
     if len(run.blocks) == 1:
         return DEFAULT_LR, f"assumed {DEFAULT_LR:g}: only epoch 0 is printed"
     if not _moved(run):
         return DEFAULT_LR, f"assumed {DEFAULT_LR:g}: nothing printed moves, so any rate fits"
     config = run_config(run, DEFAULT_LR)
+    last = run.blocks[-1].epoch
+    run = search_run(run)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         lrs = torch.logspace(-6, 1, 1621, dtype=torch.float64)  # 1% apart
-        m = _lr_misfit(run, config, lrs)
+        m = _lr_misfit(run, config, lrs, budget)
         best = float(lrs[int(torch.argmin(m))])
         for span in (0.005, 0.0003):
             lrs = best * torch.logspace(-span, span, 81, base=10.0, dtype=torch.float64)
-            m = _lr_misfit(run, config, lrs)
+            m = _lr_misfit(run, config, lrs, budget)
             best = float(lrs[int(torch.argmin(m))])
         floor = float(m.min())
         simple = [_round_sig(best, d) for d in (1, 2, 3)]
-        ms = _lr_misfit(run, config, torch.tensor(simple, dtype=torch.float64))
+        ms = _lr_misfit(run, config, torch.tensor(simple, dtype=torch.float64), budget)
     finally:
         torch.set_num_threads(threads)
     for value, fit in zip(simple, ms.tolist()):
@@ -696,7 +773,6 @@ def infer_lr(run: PrintedRun) -> tuple[float, str]:
             break
     else:
         best = _round_sig(best, 4)
-    last = run.blocks[-1].epoch
     return best, f"inferred from the printed epochs up to {last}"
 
 
@@ -705,7 +781,7 @@ def infer_lr(run: PrintedRun) -> tuple[float, str]:
 
 @dataclass
 class Imported:
-    """One run of a log, recovered: its scenario's text and what was matched."""
+    """One run of a log, recovered: its scenario (with the notes its file carries) and what was matched."""
 
     run: PrintedRun
     name: str
@@ -713,23 +789,21 @@ class Imported:
     lr_note: str
     recovery: Recovery
     case: int | None  # at epoch 0, from the recovered start's diagnosis
-    text: str  # the scenario file
+    scenario: Scenario
+    notes: dict[str, list[str]]  # comment lines of the file, by section (scenario.dumps)
 
-    def scenario(self):
-        from xor_tui.core.io.scenario import parse
+    @property
+    def text(self) -> str:
+        """The scenario file's text, as ``save`` writes it."""
+        from xor_tui.core.io.scenario import dumps
 
-        return parse(self.text, f"{self.name}.toml")
+        return dumps(self.scenario, self.notes)
 
+    def save(self, path, overwrite: bool = False):
+        """Write the scenario file atomically (scenario.save: read back before it is written)."""
+        from xor_tui.core.io.scenario import save
 
-def _f32_text(v: float) -> str:
-    """The exact decimal of a float32 (repr of the float64 that equals it reads back exactly)."""
-    return repr(float(torch.tensor(v, dtype=torch.float32)))
-
-
-def _toml_value(v) -> str:
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    return _f32_text(v)
+        return save(self.scenario, path, overwrite, self.notes)
 
 
 def _printed_value(t) -> str:
@@ -741,69 +815,78 @@ def _printed_value(t) -> str:
     return "[" + ", ".join(texts) + "]"
 
 
-def scenario_text(name: str, description: str, run: PrintedRun, rec: Recovery, diagnosis0) -> str:
-    """A scenario file for a recovered run: the exact float32 start (the printed 4-decimal values
-    in comments), the network and rate, and an expectation for every printed epoch."""
+def build_scenario(
+    name: str, description: str, run: PrintedRun, rec: Recovery, diagnosis0
+) -> tuple[Scenario, dict[str, list[str]]]:
+    """A scenario for a recovered run: the exact float32 start, the network and rate, and an
+    expectation for every printed epoch; with notes for its file (the printed 4-decimal start,
+    how much the replay reproduces, each printed loss as printed)."""
+    from xor_tui.core.io.scenario import Expectation, Scenario
     from xor_tui.core.rules.diagnosis import is_source_net
 
     c = rec.config
     b0 = run.blocks[0]
-    lines = [
-        f"name = {_toml_str(name)}",
-        f"description = {_toml_str(description)}",
-        f"epochs = {rec.epochs}",
-        "",
-        "[network]",
-        f"hidden = [{c.hidden[0]}]",
-        "activations = [" + ", ".join(_toml_str(a.spec) for a in c.activations) + "]",
-        "",
-        "[training]",
-        'loss = "bce"',
-        f"lr = {c.lr!r}",
-        "",
-        "[start]",
-        "# float32 values recovered from the printout, written as their exact decimals; as printed at",
-        "# epoch 0 (torch, 4 decimals):",
+    start_notes = [
+        "float32 values recovered from the printout, written as their exact decimals; as printed at",
+        "epoch 0 (torch, 4 decimals):",
     ]
-    for key in STATE_KEYS:
-        lines.append(f"#   {key} = {_printed_value(b0.tensors[key])}")
-    lines.append(
-        f"# The replay reproduces {rec.reproduced} of the {rec.total} printed values"
+    start_notes += [f"  {key} = {_printed_value(b0.tensors[key])}" for key in STATE_KEYS]
+    start_notes.append(
+        f"The replay reproduces {rec.reproduced} of the {rec.total} printed values"
         + (" (every tensor entry as torch prints it, every loss exactly)." if rec.complete else ".")
     )
     if not rec.complete:
-        lines.append(f"# Worst: {rec.worst_text()}")
-    lines.append("[start.params]")
-    for key, value in rec.start.items():
-        lines.append(f'"{key}" = {_toml_value(value)}')
-    for b in run.blocks:
-        lines += ["", "[[expect]]", f"epoch = {b.epoch}"]
+        start_notes.append(f"Worst: {rec.worst_text()}")
+    notes: dict[str, list[str]] = {"start": start_notes}
+    expect = []
+    for i, b in enumerate(run.blocks):
+        e = Expectation(b.epoch)
         if b.epoch == 0:
             if is_source_net(c) and diagnosis0.case is not None:
-                lines.append(f"case = {diagnosis0.case}")
-            lines.append("dead = [" + ", ".join(_toml_str(u) for u in sorted(diagnosis0.dead)) + "]")
+                e.case = diagnosis0.case
+            e.dead = sorted(diagnosis0.dead)
         if b.halt is not None:
-            lines.append("halted = true")
+            e.halted = True
         else:
-            tol = abs(b.loss) * LOSS_RTOL if b.epoch in (rec.inexact_epochs or ()) else 0.0
-            lines += [f"loss = {b.loss!r}  # printed: loss: {b.loss_text}", f"tolerance = {tol!r}"]
-    return "\n".join(lines) + "\n"
+            e.loss = b.loss
+            e.tolerance = abs(b.loss) * LOSS_RTOL if b.epoch in (rec.inexact_epochs or ()) else 0.0
+            notes[f"expect[{i}]"] = [f"printed: loss: {b.loss_text}"]
+        expect.append(e)
+    sc = Scenario(name, c, Start("explicit", values=rec.start), rec.epochs, description, [], expect)
+    return sc, notes
 
 
-def _toml_str(s: str) -> str:
-    import json
+def too_long(run: PrintedRun) -> str | None:
+    """Why the run cannot become a scenario, known before any work (its last printed epoch is
+    past the longest run a scenario holds), or None."""
+    last = run.epochs[-1]
+    if last + 1 > MAX_EPOCHS:
+        return f"its last printed epoch, {last:,}, is past the {MAX_EPOCHS:,} epochs a scenario can hold"
+    return None
 
-    return json.dumps(s, ensure_ascii=False)
 
+def import_run(run: PrintedRun, name: str, source: str, budget: Budget | None = None, seed: int = 0) -> Imported:
+    """Infer the rate, recover the start, and build the scenario for one printed run.
 
-def import_run(run: PrintedRun, name: str, source: str, time_limit: float = TIME_LIMIT, seed: int = 0) -> Imported:
-    """Infer the rate, recover the start, and write the scenario's text for one printed run."""
+    Raises OutOfTime or Cancelled (``.stage`` says what it was doing) when ``budget`` ends or is
+    cancelled; ValueError when the run cannot become a scenario (``too_long``)."""
     from xor_tui.core.engine.run import measure
     from xor_tui.core.rules.diagnosis import diagnose
 
+    why = too_long(run)
+    if why is not None:
+        raise ValueError(why)
+    budget = budget or unbounded()
     t0 = time.monotonic()
-    lr, note = infer_lr(run)
-    rec = recover(run, lr, max(time_limit - (time.monotonic() - t0), 1.0), seed)
+    stage = "inferring its learning rate"
+    try:
+        budget.check()
+        lr, note = infer_lr(run, budget)
+        stage = "searching its start"
+        rec = recover(run, lr, SEARCH_LIMIT, budget=budget, seed=seed)
+    except Stopped as exc:
+        exc.stage = stage
+        raise
     rec.seconds = time.monotonic() - t0
     params = net.from_state_dict(rec.start, rec.config)
     d0 = diagnose(measure(0, rec.config, params))
@@ -815,41 +898,61 @@ def import_run(run: PrintedRun, name: str, source: str, time_limit: float = TIME
         + f"; lr {lr:g} ({note}); the recovered float32 start reproduces {rec.reproduced} of {rec.total} "
         "printed values."
     )
-    text = scenario_text(name, description, run, rec, d0)
-    imp = Imported(run, name, lr, note, rec, d0.case, text)
+    sc, notes = build_scenario(name, description, run, rec, d0)
+    imp = Imported(run, name, lr, note, rec, d0.case, sc, notes)
     # the file must give back exactly the recovered start
-    sc = imp.scenario()
-    back = net.from_state_dict(sc.start.values, sc.config)
+    from xor_tui.core.io.scenario import parse
+
+    back_sc = parse(imp.text, f"{name}.toml")
+    back = net.from_state_dict(back_sc.start.values, back_sc.config)
     for (w, b), (w2, b2) in zip(back, params):
         if not (torch.equal(w, w2) and torch.equal(b, b2)):
             raise AssertionError("scenario text does not round-trip the recovered float32 start")
     return imp
 
 
-def read_log(path) -> list[PrintedRun]:
-    """The runs printed in a log file. Raises PrintoutError with a one-line message."""
+def read_log(path, budget: Budget | None = None) -> list[PrintedRun]:
+    """The runs printed in a log file. Raises PrintoutError with a one-line message (and
+    OutOfTime or Cancelled from ``budget``, checked while parsing)."""
     from xor_tui.core.io.printout import PrintoutError, parse_log, read_log_text
 
     text = read_log_text(path)
     try:
-        return parse_log(text)
+        return parse_log(text, budget)
     except PrintoutError as exc:
         raise exc.at(str(path)) from None
+    except Stopped as exc:
+        exc.stage = "reading the log"
+        raise
 
 
-def load_log(path, run: int = 1, time_limit: float = TIME_LIMIT, runs: list[PrintedRun] | None = None):
-    """The app's way in: run ``run`` (1-based) of a printout log as a Scenario.
+def load_log(
+    path,
+    run: int = 1,
+    time_limit: float = TIME_LIMIT,
+    runs: list[PrintedRun] | None = None,
+    budget: Budget | None = None,
+) -> Scenario:
+    """The app's way in: run ``run`` (1-based) of a printout log as a Scenario: reading,
+    parsing and recovery in one call, all under ``budget`` (default: ``time_limit`` seconds).
 
-    Recovery takes up to ``time_limit`` seconds (usually a few): call it off the UI thread.
-    Raises PrintoutError (a ValueError) with a one-line message for a log it cannot use.
+    Call it off the UI thread: it raises Cancelled within a few milliseconds of the budget's
+    cancel saying so, OutOfTime at its end (``.stage`` says where), and PrintoutError (a
+    ValueError) with a one-line message for a log it cannot use.
     ``runs``: the log's runs when already read (``printout.printed_runs``).
     """
     from pathlib import Path
 
     from xor_tui.core.io.printout import PrintoutError
 
-    runs = read_log(path) if runs is None else runs
+    budget = budget or Budget(time_limit)
+    runs = read_log(path, budget) if runs is None else runs
     if not 1 <= run <= len(runs):
         raise PrintoutError(0, f"has {len(runs)} run(s); there is no run {run}", str(path))
     stem = Path(path).stem
-    return import_run(runs[run - 1], f"{stem}-run{run}", Path(path).name, time_limit).scenario()
+    try:
+        return import_run(runs[run - 1], f"{stem}-run{run}", Path(path).name, budget).scenario
+    except ValueError as exc:
+        if isinstance(exc, PrintoutError):
+            raise
+        raise PrintoutError(runs[run - 1].line, str(exc), str(path)) from None
