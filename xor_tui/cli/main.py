@@ -63,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_import(sub)
 
+    from xor_tui.cli.explain import add_parser as add_explain
+
+    add_explain(sub)
+
     from xor_tui.core.rules.outcomes import outcome_legend
 
     s = sub.add_parser(
@@ -139,6 +143,10 @@ def _main(argv: list[str] | None) -> int:
         from xor_tui.cli.import_log import cmd_import
 
         return cmd_import(args)
+    if args.command == "explain":
+        from xor_tui.cli.explain import cmd_explain
+
+        return cmd_explain(args)
     if args.command == "survey":
         from xor_tui.cli.survey import cmd_survey
 
