@@ -68,6 +68,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     rec = run.current
     if rec.epoch < target and not (args.halt and args.epoch is None):  # it halted on the way
         say(f"{sc.name} halts at epoch {rec.epoch}, before epoch {target}: explaining that state")
+    result: explain.Explanation
     try:
         if args.param is not None:
             result = explain.explain_param(rec, args.param)

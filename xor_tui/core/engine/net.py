@@ -366,6 +366,7 @@ def parse_unit(text: str, config: Config) -> UnitRef:
             f"unknown unit {shown}; expected one of {', '.join(u.short(config) for u in known)} "
             f"(or {', '.join(u.name(config) for u in known)})"
         )
+    assert m is not None  # a layer was found in it
     units = config.sizes[layer + 1]
     lname, shown = config.layer_names[layer], repr(text.strip())
     j = 0 if m["j"] is None and units == 1 else (int(m["j"]) if m["j"] is not None else None)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, is_dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,6 +44,7 @@ from xor_tui.core.rules.diagnosis import CASE_RULES, COUNTS
 
 __all__ = [
     "CaseExplanation",
+    "Explanation",
     "Factor",
     "HaltExplanation",
     "LossExplanation",
@@ -157,6 +159,7 @@ def _state(record: Record) -> _State:
 
 def _halted_note(record: Record) -> str:
     h = record.halt
+    assert h is not None
     return f"training halted at epoch {h.epoch} ({h.message}): {h.reason}; there is no gradient (see the halt)"
 
 
@@ -461,7 +464,7 @@ def _formula(config: Config, ref: ParamRef) -> str:
             f"{config.layer_names[last - 1]}.weight[k][{ref.unit}]",
             f"{acts[ref.layer].label}'(z_{me})",
         ]
-    if ref.kind == "weight":
+    if ref.source is not None:
         parts.append(f"x{ref.source + 1}" if ref.layer == 0 else _short(config, ref.layer - 1, ref.source))
     else:
         parts.append("1 (a bias)")
@@ -470,6 +473,7 @@ def _formula(config: Config, ref: ParamRef) -> str:
 
 def _update(state: _State, record: Record, ref: ParamRef) -> Update:
     config = state.config
+    assert state.grads is not None and state.new is not None
     value, new_value = record.value(ref), net.get_value(state.new, ref)
     g = net.get_value(state.grads, ref)
     wd = config.weight_decay if (ref.kind == "weight" or config.decay_bias) else 0.0
@@ -505,14 +509,15 @@ def explain_param(record: Record, name: str) -> ParamExplanation:
             _halted_note(record), formula,
         )  # fmt: skip
     state = _state(record)
-    layer, unit = ref.layer, ref.unit
-    rows = []
+    assert state.grads is not None
+    layer, unit, src = ref.layer, ref.unit, ref.source
+    rows: list[RowTerm] = []
     for r in range(4):
         factors = _unit_factors(state, layer, unit, r)
         delta = state.delta[layer][r][unit]
-        if ref.kind == "weight":
-            factors.append(_input_factor(state, layer, ref.source, r))
-            term = float(F32(delta) * F32(state.x[layer][r][ref.source]))
+        if src is not None:  # a weight: times its input
+            factors.append(_input_factor(state, layer, src, r))
+            term = float(F32(delta) * F32(state.x[layer][r][src]))
         else:
             term = delta
         zeros = [f for f in factors if f.zero]
@@ -535,9 +540,9 @@ def explain_param(record: Record, name: str) -> ParamExplanation:
     why = None
     if gradient == 0:
         if all(r.zero for r in rows):
-            causes = {}
-            for r in rows:
-                causes.setdefault(r.why, []).append(r.row_text)
+            causes: dict[str | None, list[str]] = {}
+            for row in rows:
+                causes.setdefault(row.why, []).append(row.row_text)
             why = "every row term is 0: " + "; ".join(
                 f"{'row' if len(rs) == 1 else 'rows'} {', '.join(rs)}: {c}" for c, rs in causes.items()
             )
@@ -861,7 +866,7 @@ def explain_loss(record: Record) -> LossExplanation:
     mean = None
     total = None
     if refused is None:
-        total = _sum_in_order([r.term for r in rows])
+        total = _sum_in_order([r.term if r.term is not None else math.nan for r in rows])
         mean = float(F32(total) / F32(4))
         if record.loss is not None and not math.isnan(record.loss) and mean != record.loss:
             mean = record.loss  # pragma: no cover - the engine's number wins (tests check they agree)
@@ -986,6 +991,7 @@ def explain_halt(record: Record, previous: Record | None = None) -> HaltExplanat
         raise SpecError(f"epoch {record.epoch} is not a halt: training goes on there")
     config = record.config
     h = record.halt
+    assert h is not None
     last = len(config.sizes) - 2
     refused = []
     y = record.out[last][:, 0]
@@ -994,7 +1000,7 @@ def explain_halt(record: Record, previous: Record | None = None) -> HaltExplanat
         why = "NaN" if math.isnan(v) else ("above 1" if v > 1 else "below 0")
         refused.append(Refused(r, ROWS[r], float(net.TARGET[r, 0]), _f(record.pre[last][r, 0]), v, why))
     actions = tuple(a.describe() for a in record.actions)
-    base = dict(
+    base: dict[str, Any] = dict(
         kind_="halt", epoch=record.epoch, setting=_setting(record), message=h.message, reason=h.reason,
         refused=tuple(refused), nonfinite=tuple(_nonfinite(record)), actions=actions,
     )  # fmt: skip
@@ -1012,6 +1018,7 @@ def explain_halt(record: Record, previous: Record | None = None) -> HaltExplanat
     pc = previous.config
     st = _state(previous)
     grads, new = st.grads, st.new
+    assert grads is not None and new is not None  # it was stepped from: it has a gradient
     steps = []
     for q in net.all_params(pc):
         v, nv = previous.value(q), net.get_value(new, q)
@@ -1159,7 +1166,7 @@ def explain_case(record: Record, before: Sequence[Record] = ()) -> CaseExplanati
     oldest first (say the last ten), to find where the case changed and which rule flipped."""
     d = diagnosis.diagnose(record)
     label = diagnosis.case_label(d)
-    common = dict(kind_="case", epoch=record.epoch, setting=_setting(record), label=label, case=d.case)
+    common: dict[str, Any] = dict(kind_="case", epoch=record.epoch, setting=_setting(record), label=label, case=d.case)
     if not d.classified:
         return CaseExplanation(
             **common, nearest=None, reason=d.difference, counts=(), flowing=(), frozen=(), checked=None, checks=(),
@@ -1167,6 +1174,7 @@ def explain_case(record: Record, before: Sequence[Record] = ()) -> CaseExplanati
         )  # fmt: skip
     counts = d.counts
     checked = d.case if d.case is not None else d.nearest
+    assert counts is not None and checked is not None
     checks = []
     for rule in CASE_RULES[checked]:
         needs = {c.count: c.needs for c in rule.conditions}
@@ -1190,8 +1198,10 @@ def explain_case(record: Record, before: Sequence[Record] = ()) -> CaseExplanati
 
 # ---------------------------------------------------------------- JSON
 
+Explanation = ParamExplanation | UnitExplanation | LossExplanation | HaltExplanation | CaseExplanation
 
-def _json_value(v):
+
+def _json_value(v: Any) -> Any:
     if is_dataclass(v):
         d = {}
         for f in fields(v):
@@ -1207,7 +1217,7 @@ def _json_value(v):
     return v
 
 
-def to_json(explanation) -> dict:
+def to_json(explanation: Explanation) -> dict:
     """Any explanation as a JSON-ready dict (a ``kind`` field says which; numbers that are not
     finite become the strings "inf", "-inf", "nan")."""
     return _json_value(explanation)
