@@ -12,6 +12,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 EXIT_OK, EXIT_EXPECT, EXIT_INPUT, EXIT_CRASH, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 3, 130, 141
 
+# the activations' names and syntax for --help, which must not import torch to list them
+# (core/engine/activations.py's NAMES; a test checks that every name is here)
+ACTIVATION_HELP = (
+    "relu, leaky_relu, elu, sigmoid, tanh, identity, gelu or softplus; "
+    "leaky_relu's slope or elu's alpha after a colon, e.g. leaky_relu:0.01"
+)
+
 
 def say(message: str, error: bool = False) -> None:
     """One line on stderr, whatever the message holds and wherever stderr goes (an error in

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from xor_tui.cli.common import (
+    ACTIVATION_HELP,
     EXIT_CRASH,
     EXIT_EXPECT,
     EXIT_INPUT,
@@ -69,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_import(sub)
 
+    from xor_tui.cli.explain import add_parser as add_explain
+
+    add_explain(sub)
+
     from xor_tui.core.rules.outcomes import outcome_legend
 
     s = sub.add_parser(
@@ -79,8 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=int, default=100_000, help="number of networks (default 100000)")
     s.add_argument("--epochs", type=int, default=200, help="epochs (default 200; 0 reports the start only)")
     s.add_argument("--lr", type=float, default=0.001, help="learning rate (default 0.001)")
-    s.add_argument("--hidden", default="relu", help="hidden activation (default relu)")
-    s.add_argument("--output", default="relu", help="output activation (default relu)")
+    s.add_argument("--hidden", default="relu", help=f"hidden activation (default relu): {ACTIVATION_HELP}")
+    s.add_argument("--output", default="relu", help=f"output activation (default relu): {ACTIVATION_HELP}")
     s.add_argument("--loss", default="bce", help="bce, bce-logits or mse (default bce)")
     s.add_argument("--seed", type=int, default=0, help="seed of the draw (default 0)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
@@ -174,6 +179,10 @@ def _main(argv: list[str] | None) -> int:
         from xor_tui.cli.import_log import cmd_import
 
         return cmd_import(args)
+    if args.command == "explain":
+        from xor_tui.cli.explain import cmd_explain
+
+        return cmd_explain(args)
     if args.command == "survey":
         from xor_tui.cli.survey import cmd_survey
 
@@ -363,13 +372,13 @@ def _print_replay(rp) -> None:
     out = sys.stdout
     tr, run = rp.trace, rp.trace.run
     n = len(rp.records)
-    out.write(f"{'epoch':>7}  {'loss':>10}  {'case':<12}  {'dead':<20}  events\n")
+    out.write(f"{'epoch':>7}  {'loss':>10}  {'case':<16}  {'dead':<20}  events\n")
     row, events, repeats, losses = None, tr.events, run.repeats(0, n), run.losses(0, n)
     for k in range(n):
         if row is None or not repeats[k]:
             case, dead = tr.row(k)
             loss = losses[k] if k < n - 1 else tr.records[k].loss  # the last one may be a halt
-            row = f"{_fmt_loss(loss):>10}  {case.replace('case ', ''):<12}  {', '.join(dead) or '-':<20}"
+            row = f"{_fmt_loss(loss):>10}  {case.replace('case ', ''):<16}  {', '.join(dead) or '-':<20}"
         evs = events[k]
         line = f"{k:>7}  {row}  {'; '.join(e.text for e in evs)}" if evs else f"{k:>7}  {row}"
         out.write(line.rstrip() + "\n")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from xor_tui.cli.common import EXIT_INTERRUPTED, check_output, interrupted, run_with_progress, say
+from xor_tui.cli.common import ACTIVATION_HELP, EXIT_INTERRUPTED, check_output, interrupted, run_with_progress, say
 
 # the rest is imported when the command runs: building the parser (--help) imports no torch
 
@@ -24,8 +24,8 @@ def add_sweep_parser(sub) -> None:
         default="0.25:4:12",
         help="init scales FROM:TO:COUNT, log-spaced: multiples of PyTorch's bound 1/sqrt(fan_in) (default 0.25:4:12)",
     )
-    w.add_argument("--hidden", default="relu", help="hidden activation (default relu)")
-    w.add_argument("--output", default="relu", help="output activation (default relu)")
+    w.add_argument("--hidden", default="relu", help=f"hidden activation (default relu): {ACTIVATION_HELP}")
+    w.add_argument("--output", default="relu", help=f"output activation (default relu): {ACTIVATION_HELP}")
     w.add_argument("--loss", default="bce", help="bce, bce-logits or mse (default bce)")
     w.add_argument("--n", type=int, default=100_000, help="networks per point (default 100000)")
     w.add_argument("--epochs", type=int, default=200, help="epochs (default 200)")

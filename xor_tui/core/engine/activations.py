@@ -143,7 +143,10 @@ def parse_activation(text: str) -> Activation:
     name, sep, rest = text.strip().partition(":")
     name = name.strip().lower().replace("-", "_")
     if name not in _KINDS:
-        raise SpecError(f"unknown activation {shown}; expected one of {', '.join(NAMES)}")
+        raise SpecError(
+            f"unknown activation {shown}; expected one of {', '.join(NAMES)} "
+            "(leaky_relu's slope or elu's alpha after a colon, e.g. leaky_relu:0.01)"
+        )
     kind = _KINDS[name]
     if not sep:
         return Activation(name, kind.default)

@@ -180,18 +180,27 @@ class Pass:
     loss: torch.Tensor | None  # (B,), NaN where it could not be computed; None if not asked
     valid: torch.Tensor  # (B,) False where BCELoss refuses the outputs
     grads: list[Layer] = field(default_factory=list)
+    # with ``chain=True`` only: per layer, the gradient of the loss with respect to its
+    # outputs (``upstream``) and its pre-activations (``delta``), one value per row and unit:
+    # the intermediate numbers of the backward pass, as it computed them
+    upstream: list[torch.Tensor] = field(default_factory=list)
+    delta: list[torch.Tensor] = field(default_factory=list)
 
 
-def evaluate(params: list[Layer], config: Config, grads: bool = True) -> Pass:
-    """Forward, loss and (optionally) backward for batch-first parameters."""
+def evaluate(params: list[Layer], config: Config, grads: bool = True, chain: bool = False) -> Pass:
+    """Forward, loss and (optionally) backward for batch-first parameters. With ``chain``,
+    the pass also keeps the backward's per-row intermediates (``Pass.upstream``, ``Pass.delta``,
+    batch-first (B, 4, units)), which the explanation of a gradient shows."""
     bl = [(w.permute(1, 2, 0).contiguous(), b.permute(1, 0).contiguous()) for w, b in params]
-    p = evaluate_bl(bl, config, grads)
+    p = evaluate_bl(bl, config, grads, chain=chain)
     return Pass(
         [z.permute(2, 0, 1) for z in p.pre],
         [a.permute(2, 0, 1) for a in p.out],
         p.loss,
         p.valid,
         [(gw.permute(2, 0, 1), gb.permute(1, 0)) for gw, gb in p.grads],
+        [u.permute(2, 0, 1) for u in p.upstream],
+        [g.permute(2, 0, 1) for g in p.delta],
     )
 
 
@@ -222,7 +231,11 @@ def forward_bl(
     return inputs, pre, out
 
 
-def evaluate_bl(params: list[Layer], config: Config, grads: bool = True, loss_value: bool = True) -> Pass:
+def evaluate_bl(
+    params: list[Layer], config: Config, grads: bool = True, loss_value: bool = True, chain: bool = False
+) -> Pass:
+    """Forward, loss and (optionally) backward, batch-last; ``chain``: keep the backward's
+    per-row intermediates (``Pass.upstream``, ``Pass.delta``) for the explanation."""
     inputs, pre, out = forward_bl(params, config)
     res = losses.compute(
         config.loss,
@@ -238,11 +251,16 @@ def evaluate_bl(params: list[Layer], config: Config, grads: bool = True, loss_va
     last = len(params) - 1
     upstream = res.grad_y[:, None, :]
     layer_grads: list[Layer] = []
+    ups: list[torch.Tensor] = []
+    deltas: list[torch.Tensor] = []
     for li in range(last, -1, -1):
         if li == last and res.on_logits:
             g = res.grad_z[:, None, :]
         else:
             g = config.activations[li].backward(upstream, pre[li], out[li])
+        if chain:
+            ups.append(upstream)
+            deltas.append(g)
         x = inputs[li]
         prod = g[:, :, None, :] * x[:, None, :, :]  # (4, out, in, B)
         gw = prod[0] + prod[1]
@@ -256,6 +274,7 @@ def evaluate_bl(params: list[Layer], config: Config, grads: bool = True, loss_va
             for j in range(1, w.shape[0]):
                 upstream.add_(g[:, j, None, :] * w[None, j, :, :])
     result.grads = layer_grads[::-1]
+    result.upstream, result.delta = ups[::-1], deltas[::-1]
     return result
 
 
@@ -313,6 +332,61 @@ def parse_param(text: str, config: Config) -> ParamRef:
     if m["i"] is not None:
         raise SpecError(f"parameter {text!r}: a bias takes one index, [unit]")
     return ParamRef(layer, "bias", j)
+
+
+_UNIT_RE = re.compile(r"^(?P<layer>[a-z][a-z0-9]*)(?:\[(?P<j>\d{1,3})\])?$")
+
+
+@dataclass(frozen=True)
+class UnitRef:
+    """One neuron: its layer (0 is the first hidden layer, the last is the output) and index."""
+
+    layer: int
+    unit: int
+
+    def name(self, config: Config) -> str:
+        """The name in files and messages: ``hidden[0]``, ``hidden2[1]``, ``output[0]``."""
+        return f"{config.layer_names[self.layer]}[{self.unit}]"
+
+    def short(self, config: Config) -> str:
+        """The name on screen: ``h[0]``, ``h2[1]``, ``out``."""
+        lname = config.layer_names[self.layer]
+        if lname == "output":
+            return "out"
+        return f"{lname.replace('hidden', 'h')}[{self.unit}]"
+
+
+def parse_unit(text: str, config: Config) -> UnitRef:
+    """A unit by either of its names: as on screen (``h[0]``, ``h2[1]``, ``out``) or as in
+    files and messages (``hidden[0]``, ``hidden2[1]``, ``output[0]``; ``output`` and ``out[0]``
+    too). The one parser of unit names; SpecError with the names this network has."""
+    m = _UNIT_RE.match(text.strip()) if isinstance(text, str) else None
+    layer = None
+    if m:
+        names = config.layer_names
+        word = m["layer"]
+        if word in ("out", "output"):
+            layer = len(names) - 1
+        elif word in names:
+            layer = names.index(word)
+        elif word.startswith("h") and "hidden" + word[1:] in names[:-1]:
+            layer = names.index("hidden" + word[1:])
+    if layer is None:
+        shown = repr(text[:40]) if isinstance(text, str) else type(text).__name__
+        known = [UnitRef(li, j) for li in range(len(config.sizes) - 1) for j in range(config.sizes[li + 1])]
+        raise SpecError(
+            f"unknown unit {shown}; expected one of {', '.join(u.short(config) for u in known)} "
+            f"(or {', '.join(u.name(config) for u in known)})"
+        )
+    assert m is not None  # a layer was found in it
+    units = config.sizes[layer + 1]
+    lname, shown = config.layer_names[layer], repr(text.strip())
+    j = 0 if m["j"] is None and units == 1 else (int(m["j"]) if m["j"] is not None else None)
+    if j is None:
+        raise SpecError(f"unit {shown}: which one? {lname} has {units} units: give [0] to [{units - 1}]")
+    if j >= units:
+        raise SpecError(f"unit {shown}: {lname} has {units} unit(s), index {j} is out of range")
+    return UnitRef(layer, j)
 
 
 def all_params(config: Config) -> list[ParamRef]:

@@ -393,12 +393,15 @@ def _read_expect(rd: _Reader, raw, config: Config, epochs: int) -> list[Expectat
                 rd.fail(f"{where}.case", f'expected a case number 1 to 8 or "none", got {_kind(case)}')
             ex.case = case
         if "dead" in it:
-            dead = rd.array(it["dead"], f"{where}.dead", 20)
-            for i, u in enumerate(dead):
-                if rd.string(u, f"{where}.dead[{i}]", 50) not in units:
+            dead = []  # each as in files and messages (hidden[0]); the screen's h[0] is accepted too
+            for i, u in enumerate(rd.array(it["dead"], f"{where}.dead", 20)):
+                try:
+                    name = net.parse_unit(rd.string(u, f"{where}.dead[{i}]", 50), config).name(config)
+                except SpecError:
                     rd.fail(f"{where}.dead[{i}]", f"unknown unit {u!r}; expected one of {', '.join(sorted(units))}")
-                if u in dead[:i]:
+                if name in dead:
                     rd.fail(f"{where}.dead[{i}]", f"{u!r} is listed twice")
+                dead.append(name)
             ex.dead = sorted(dead)
         if "halted" in it:
             ex.halted = rd.boolean(it["halted"], f"{where}.halted")

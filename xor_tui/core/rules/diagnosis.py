@@ -26,7 +26,6 @@ while calling all hidden inputs negative.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -61,6 +60,12 @@ class Diagnosis:
     difference: str = ""
     notes: list[str] = field(default_factory=list)
     explanation: list[str] = field(default_factory=list)
+    counts: dict[str, int] | None = None  # what the case rule looked at (COUNTS keys); None for n/a
+
+    @property
+    def classified(self) -> bool:
+        """The case rule applied (a 2-2-1 ReLU/ReLU net, not halted): a case or a nearest one."""
+        return self.counts is not None
 
     @property
     def case_text(self) -> str:
@@ -119,14 +124,15 @@ def is_source_net(config) -> bool:
 
 @dataclass
 class Features:
-    """What the case rule looks at, for a batch of 2-2-1 networks (tensors of shape (B,))."""
+    """What the case rule looks at, for a batch of 2-2-1 networks (tensors of shape (B,)).
+    Each is a count; ``COUNTS`` says what it counts and of how many."""
 
     p: torch.Tensor  # positive hidden pre-activations, of 8
     o: torch.Tensor  # rows on which the output is active, of 4
     n: torch.Tensor  # parameters with a nonzero gradient, of 9
-    hidden_w: torch.Tensor  # some hidden weight has a nonzero gradient
-    hidden_b: torch.Tensor  # some hidden bias has a nonzero gradient
-    out_bias_only: torch.Tensor  # the gradient set is exactly {output.bias}
+    hw: torch.Tensor  # hidden weights with a nonzero gradient, of 4
+    hb: torch.Tensor  # hidden biases with a nonzero gradient, of 2
+    ob: torch.Tensor  # output biases with a nonzero gradient, of 1
 
 
 def features(pre: list[torch.Tensor], grads: list) -> Features:
@@ -139,51 +145,123 @@ def features(pre: list[torch.Tensor], grads: list) -> Features:
     ow = (gw2 != 0).flatten(1).sum(1)
     ob = (gb2 != 0).sum(1)
     n = hw + hb + ow + ob
-    return Features(p, o, n, hw > 0, hb > 0, (ob == 1) & (n == 1))
+    return Features(p, o, n, hw, hb, ob)
 
 
-# Each case: its conditions as (plain words, test over Features). One table serves the
-# single-run diagnosis and the survey of 100,000 networks.
-CASE_RULES: dict[int, list[tuple[str, Callable[[Features], torch.Tensor]]]] = {
-    1: [
-        ("all 8 hidden pre-activations positive", lambda f: f.p == 8),
-        ("output inactive on all rows", lambda f: f.o == 0),
-        ("no parameter receives gradient", lambda f: f.n == 0),
-    ],
-    2: [
-        ("2 to 7 of the 8 hidden pre-activations positive", lambda f: (f.p >= 2) & (f.p <= 7)),
-        ("output inactive on all rows", lambda f: f.o == 0),
-        ("no parameter receives gradient", lambda f: f.n == 0),
-    ],
-    3: [
-        ("all 8 hidden pre-activations positive", lambda f: f.p == 8),
-        ("output active on all rows", lambda f: f.o == 4),
-        ("every parameter receives gradient", lambda f: f.n == 9),
-    ],
-    4: [
-        ("some (1 to 7) hidden pre-activations negative", lambda f: (f.p >= 1) & (f.p <= 7)),
-        ("output active on all rows", lambda f: f.o == 4),
-        ("every parameter receives gradient", lambda f: f.n == 9),
-    ],
-    5: [
-        ("at most 1 of the 8 hidden pre-activations positive", lambda f: f.p <= 1),
-        ("output inactive on all rows", lambda f: f.o == 0),
-        ("no parameter receives gradient", lambda f: f.n == 0),
-    ],
-    6: [
-        ("every hidden pre-activation negative", lambda f: f.p == 0),
-        ("output active on all rows", lambda f: f.o == 4),
-        ("only output.bias receives gradient", lambda f: f.out_bias_only),
-    ],
-    7: [
-        ("output active on 1 to 3 rows", lambda f: (f.o >= 1) & (f.o <= 3)),
-        ("a hidden weight receives gradient", lambda f: f.hidden_w),
-    ],
-    8: [
-        ("output active on 1 to 3 rows", lambda f: (f.o >= 1) & (f.o <= 3)),
-        ("no hidden weight receives gradient", lambda f: ~f.hidden_w),
-        ("a hidden bias receives gradient", lambda f: f.hidden_b),
-    ],
+@dataclass(frozen=True)
+class Count:
+    """One number the case rule looks at."""
+
+    key: str  # its Features field
+    symbol: str  # as the README's table writes it (P, O, G), or a short label
+    what: str  # what it counts, in words
+    of: int  # of how many
+
+
+COUNTS: dict[str, Count] = {
+    c.key: c
+    for c in (
+        Count("p", "P", "positive hidden pre-activations", 8),
+        Count("o", "O", "rows on which the output is active", 4),
+        Count("n", "G", "parameters with gradient", 9),
+        Count("hw", "hidden weights with gradient", "hidden weights with gradient", 4),
+        Count("hb", "hidden biases with gradient", "hidden biases with gradient", 2),
+        Count("ob", "output.bias with gradient", "output biases with gradient", 1),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A count in a range: ``lo <= count <= hi``."""
+
+    count: str  # a COUNTS key
+    lo: int
+    hi: int
+
+    def test(self, f: Features) -> torch.Tensor:
+        v = getattr(f, self.count)
+        return (v >= self.lo) & (v <= self.hi)
+
+    def holds(self, value: int) -> bool:
+        return self.lo <= value <= self.hi
+
+    @property
+    def needs(self) -> str:
+        """The range in words: ``8``, ``1 to 7``, ``at most 1``, ``at least 1``."""
+        of = COUNTS[self.count].of
+        if self.lo == self.hi:
+            return str(self.lo)
+        if self.lo == 0:
+            return f"at most {self.hi}"
+        if self.hi == of:
+            return f"at least {self.lo}"
+        return f"{self.lo} to {self.hi}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One condition of a case, in plain words, and the counts it needs."""
+
+    text: str
+    conditions: tuple[Condition, ...]
+
+    def test(self, f: Features) -> torch.Tensor:
+        hit = self.conditions[0].test(f)
+        for c in self.conditions[1:]:
+            hit = hit & c.test(f)
+        return hit
+
+    def holds(self, counts: dict[str, int]) -> bool:
+        return all(c.holds(counts[c.count]) for c in self.conditions)
+
+
+def _rule(text: str, *conditions: tuple[str, int, int]) -> Rule:
+    return Rule(text, tuple(Condition(*c) for c in conditions))
+
+
+# Each case: its rules, as data. One table serves the single-run diagnosis, the survey of
+# 100,000 networks and the explanation's checklist (which shows each rule's live counts).
+CASE_RULES: dict[int, tuple[Rule, ...]] = {
+    1: (
+        _rule("all 8 hidden pre-activations positive", ("p", 8, 8)),
+        _rule("output inactive on all rows", ("o", 0, 0)),
+        _rule("no parameter receives gradient", ("n", 0, 0)),
+    ),
+    2: (
+        _rule("2 to 7 of the 8 hidden pre-activations positive", ("p", 2, 7)),
+        _rule("output inactive on all rows", ("o", 0, 0)),
+        _rule("no parameter receives gradient", ("n", 0, 0)),
+    ),
+    3: (
+        _rule("all 8 hidden pre-activations positive", ("p", 8, 8)),
+        _rule("output active on all rows", ("o", 4, 4)),
+        _rule("every parameter receives gradient", ("n", 9, 9)),
+    ),
+    4: (
+        _rule("some (1 to 7) hidden pre-activations negative", ("p", 1, 7)),
+        _rule("output active on all rows", ("o", 4, 4)),
+        _rule("every parameter receives gradient", ("n", 9, 9)),
+    ),
+    5: (
+        _rule("at most 1 of the 8 hidden pre-activations positive", ("p", 0, 1)),
+        _rule("output inactive on all rows", ("o", 0, 0)),
+        _rule("no parameter receives gradient", ("n", 0, 0)),
+    ),
+    6: (
+        _rule("every hidden pre-activation negative", ("p", 0, 0)),
+        _rule("output active on all rows", ("o", 4, 4)),
+        _rule("only output.bias receives gradient", ("n", 1, 1), ("ob", 1, 1)),
+    ),
+    7: (
+        _rule("output active on 1 to 3 rows", ("o", 1, 3)),
+        _rule("a hidden weight receives gradient", ("hw", 1, 4)),
+    ),
+    8: (
+        _rule("output active on 1 to 3 rows", ("o", 1, 3)),
+        _rule("no hidden weight receives gradient", ("hw", 0, 0)),
+        _rule("a hidden bias receives gradient", ("hb", 1, 2)),
+    ),
 }
 
 
@@ -192,29 +270,45 @@ def classify(f: Features) -> torch.Tensor:
     case = torch.zeros_like(f.p)
     for k, rules in CASE_RULES.items():
         hit = torch.ones_like(f.p, dtype=torch.bool)
-        for _, test in rules:
-            hit &= test(f)
+        for rule in rules:
+            hit &= rule.test(f)
         case = torch.where(hit & (case == 0), torch.full_like(case, k), case)
     return case
 
 
-def _classify(d: Diagnosis, record: Record) -> None:
-    if not is_source_net(record.config):
-        d.difference = "the eight cases are defined for a 2-2-1 network with ReLU in both layers"
-        return
-    if record.grads is None:
-        d.difference = "training has halted, so there is no gradient to classify"
-        return
-    f = features([t[None] for t in record.pre], record.grads)
+def counts_of(f: Features, index: int = 0) -> dict[str, int]:
+    """One network's counts, keyed as COUNTS."""
+    return {key: int(getattr(f, key)[index]) for key in COUNTS}
+
+
+def match(counts: dict[str, int]) -> tuple[int | None, int | None, list[str]]:
+    """(case, nearest, failed rules of the nearest): the case whose rules all hold, else the
+    one with the smallest share of failed rules (the lowest number on a tie)."""
     scored = []
     for case, rules in CASE_RULES.items():
-        failed = [text for text, test in rules if not bool(test(f)[0])]
+        failed = [r.text for r in rules if not r.holds(counts)]
         if not failed:
-            d.case = case
-            break
+            return case, None, []
         scored.append((len(failed) / len(rules), case, failed))
+    _, nearest, failed = min(scored)
+    return None, nearest, failed
+
+
+NOT_SOURCE_NET = "the eight cases are defined for a 2-2-1 network with ReLU in both layers"
+HALTED = "training has halted, so there is no gradient to classify"
+
+
+def _classify(d: Diagnosis, record: Record) -> None:
+    if not is_source_net(record.config):
+        d.difference = NOT_SOURCE_NET
+        return
+    if record.grads is None:
+        d.difference = HALTED
+        return
+    f = features([t[None] for t in record.pre], record.grads)
+    d.counts = counts_of(f)
+    d.case, d.nearest, failed = match(d.counts)
     if d.case is None:
-        _, d.nearest, failed = min(scored)
         d.difference = f"differs from case {d.nearest}, which needs: {'; '.join(failed)}"
     _source_notes(d, record, int(f.p[0]))
 
@@ -286,6 +380,55 @@ def _explain(d: Diagnosis, record: Record) -> list[str]:
 # ---------------------------------------------------------------- events
 
 
+def case_label(d: Diagnosis) -> str:
+    """``case 7``, ``no case (nearest 4)`` or ``case n/a``."""
+    if d.case is not None:
+        return f"case {d.case}"
+    if d.nearest is not None:
+        return f"no case (nearest {d.nearest})"
+    return "case n/a"
+
+
+@dataclass(frozen=True)
+class Flip:
+    """A rule that held at one epoch and not at the next (or the other way round)."""
+
+    case: int
+    rule: Rule
+    held: bool  # before
+    holds: bool  # after
+    before: dict[str, int]  # the counts of its conditions, before and after
+    after: dict[str, int]
+
+
+def flipped(prev: Diagnosis, cur: Diagnosis) -> list[Flip]:
+    """Why the case changed between two classified diagnoses: the rules of the case left (or the
+    nearest one) that no longer hold, and those of the case entered that did not hold before."""
+    if prev.counts is None or cur.counts is None:
+        return []
+    out: list[Flip] = []
+    for case in dict.fromkeys(c for c in (prev.case or prev.nearest, cur.case or cur.nearest) if c is not None):
+        for rule in CASE_RULES[case]:
+            was, now = rule.holds(prev.counts), rule.holds(cur.counts)
+            if was != now:
+                keys = [c.count for c in rule.conditions]
+                out.append(
+                    Flip(case, rule, was, now, {k: prev.counts[k] for k in keys}, {k: cur.counts[k] for k in keys})
+                )
+    return out
+
+
+def flipped_text(f: Flip, with_case: bool = True) -> str:
+    """``case 7's 'output active on 1 to 3 rows' no longer holds (O 3 -> 4)``; without the case
+    ``output active on 1 to 3 rows: no longer (O 3 -> 4)``."""
+    changed = [k for k in f.before if f.before[k] != f.after[k]]
+    moved = ", ".join(f"{COUNTS[k].symbol} {f.before[k]} -> {f.after[k]}" for k in changed)
+    moved = f" ({moved})" if moved else ""
+    if not with_case:
+        return f"{f.rule.text}: {'now' if f.holds else 'no longer'}{moved}"
+    return f"case {f.case}'s '{f.rule.text}' {'now holds' if f.holds else 'no longer holds'}{moved}"
+
+
 @dataclass(frozen=True)
 class Event:
     epoch: int
@@ -317,8 +460,18 @@ def events(prev: Diagnosis | None, cur: Diagnosis, record: Record) -> list[Event
                 out.append(Event(e, "freezes", name, f"{name} freezes (zero gradient)"))
             for name in sorted(cur.flowing & prev.frozen):
                 out.append(Event(e, "thaws", name, f"{name} thaws (gradient again)"))
-        if cur.case != prev.case and cur.case is not None and prev.case is not None:
-            out.append(Event(e, "case", str(cur.case), f"now case {cur.case} (was {prev.case})"))
+        if cur.classified and prev.classified and cur.case_text != prev.case_text:
+            flips = flipped(prev, cur)
+            main = prev.case or cur.case or prev.nearest  # the case left, else the one entered
+            why = "; ".join(flipped_text(f, with_case=False) for f in flips if f.case == main)
+            out.append(
+                Event(
+                    e,
+                    "case",
+                    str(cur.case or "none"),
+                    f"{case_label(prev)} -> {case_label(cur)}" + (f": {why}" if why else ""),
+                )
+            )
     if record.halt is not None:
         has_nan = bool(torch.isnan(record.out[-1]).any()) or (record.loss is not None and math.isnan(record.loss))
         kind = "nan" if has_nan else "halts"

@@ -32,10 +32,10 @@ class Trace:
         self.run = run
         self._events: dict[int, list[Event]] = {}
         self._n = 0  # epochs whose events are known
-        # per epoch, a shared (case text, dead units, case) triple: what a table row or a JSON
-        # record needs, 8 bytes each
-        self._rows: list[tuple[str, tuple[str, ...], int | None]] = []
-        self._row_kinds: dict[tuple, tuple[str, tuple[str, ...], int | None]] = {}
+        # per epoch, a shared (case text, dead units, case, nearest case) tuple: what a table row
+        # or a JSON record needs, 8 bytes each
+        self._rows: list[tuple[str, tuple[str, ...], int | None, int | None]] = []
+        self._row_kinds: dict[tuple, tuple[str, tuple[str, ...], int | None, int | None]] = {}
         self._diag: OrderedDict[int, tuple[Record, Diagnosis]] = OrderedDict()
 
     @classmethod
@@ -84,7 +84,7 @@ class Trace:
             evs = events(prev, d, rec)
             if evs:
                 self._events[k] = evs
-            row = (d.case_text, tuple(d.dead), d.case)
+            row = (d.case_text, tuple(d.dead), d.case, d.nearest)
             rows.append(self._row_kinds.setdefault(row, row))
             if stop is not None and evs and stop(k, evs):
                 self._n = k + 1
@@ -132,6 +132,10 @@ class Trace:
     def case(self, k: int) -> int | None:
         """Epoch ``k``'s case (None where none matches), stored: no recomputation."""
         return self._rows[k][2]
+
+    def nearest(self, k: int) -> int | None:
+        """Epoch ``k``'s nearest case where none matches (None where one does, or for n/a), stored."""
+        return self._rows[k][3]
 
     @property
     def diagnoses(self) -> LazySeq:

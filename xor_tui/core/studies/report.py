@@ -31,9 +31,11 @@ def _nested(t: torch.Tensor, path: str, nonfinite: dict):
     return [_num(v, f"{path}[{i}]", nonfinite) for i, v in enumerate(t.tolist())]
 
 
-def record_json(rec: Record, case: int | None, dead, evs: list[Event]) -> dict:
-    """One epoch as JSON. Numbers that are not finite are null, and ``nonfinite`` (present
-    only then) maps each one's place, e.g. ``"loss"``, to what it was: "inf", "-inf", "nan"."""
+def record_json(rec: Record, case: int | None, dead, evs: list[Event], nearest: int | None = None) -> dict:
+    """One epoch as JSON. ``case`` is null where none matches, and then ``nearest`` is the nearest
+    case (null where the cases do not apply). Numbers that are not finite are null, and
+    ``nonfinite`` (present only then) maps each one's place, e.g. ``"loss"``, to what it was:
+    "inf", "-inf", "nan"."""
     c = rec.config
     nf: dict[str, str] = {}
     params = net.state_dict(rec.params, c)
@@ -42,6 +44,7 @@ def record_json(rec: Record, case: int | None, dead, evs: list[Event]) -> dict:
         "epoch": rec.epoch,
         "loss": _num(rec.loss, "loss", nf),
         "case": case,
+        "nearest": nearest,
         "params": {k: _nested(v, f"params.{k}", nf) for k, v in params.items()},
         "grads": None if grads is None else {k: _nested(v, f"grads.{k}", nf) for k, v in grads.items()},
     }
@@ -70,7 +73,7 @@ def _verdicts_json(rp: Replay) -> list:
 
 
 def _from_diagnosis(rec: Record, diag: Diagnosis, evs: list[Event]) -> dict:
-    return record_json(rec, diag.case, diag.dead, evs)
+    return record_json(rec, diag.case, diag.dead, evs, diag.nearest)
 
 
 def replay_json(rp: Replay) -> dict:
@@ -105,9 +108,9 @@ def write_replay_json(rp: Replay, out) -> None:
             _, dead = tr.row(k)
             d = batched.pop(k, None)
             if d is None:
-                d = record_json(rp.records[k], tr.case(k), dead, tr.events[k])
+                d = record_json(rp.records[k], tr.case(k), dead, tr.events[k], tr.nearest(k))
             else:
-                d["case"], d["dead"] = tr.case(k), list(dead)
+                d["case"], d["nearest"], d["dead"] = tr.case(k), tr.nearest(k), list(dead)
                 d["events"] = [{"kind": e.kind, "subject": e.subject, "text": e.text} for e in tr.events[k]]
             text = json.dumps(d, allow_nan=False)
         out.write((", " if k else "") + text)
@@ -158,6 +161,7 @@ def _measured_slice(run, lo: int, hi: int) -> dict[int, dict]:
                 "epoch": k,
                 "loss": loss[i],
                 "case": None,
+                "nearest": None,
                 "params": {f"{nm}.{kind}": plist[li][j][i] for li, nm in enumerate(names) for j, kind in _KINDS},
                 "grads": {f"{nm}.{kind}": glist[li][j][i] for li, nm in enumerate(names) for j, kind in _KINDS},
             }
@@ -203,7 +207,7 @@ def csv_chunks(rp: Replay) -> Iterator[str]:
         buf.truncate()
         return text
 
-    head = ["epoch", "loss", "case", "halted", "dead"]
+    head = ["epoch", "loss", "case", "nearest", "halted", "dead"]
     for li, name in enumerate(c.layer_names):
         for j in range(c.sizes[li + 1]):
             head += [f"{name}[{j}].pre.r{r}" for r in range(4)]
@@ -224,7 +228,7 @@ def csv_chunks(rp: Replay) -> Iterator[str]:
             if got is None:
                 rec, d = recs[k], tr.diagnoses[k]
                 loss = "" if rec.loss is None or not math.isfinite(rec.loss) else repr(rec.loss)  # events say why
-                body = [loss, d.case or "", int(rec.halted), " ".join(d.dead)]
+                body = [loss, d.case or "", d.nearest or "", int(rec.halted), " ".join(d.dead)]
                 for li in range(len(names)):
                     for j in range(rec.pre[li].shape[1]):
                         body += [repr(float(rec.pre[li][r, j])) for r in range(4)]
@@ -232,7 +236,7 @@ def csv_chunks(rp: Replay) -> Iterator[str]:
                 body += ["" if rec.grads is None else repr(rec.grad(r)) for r in refs]
             else:  # a stretch measured in one batched pass: the same numbers
                 _, dead = tr.row(k)
-                body = [got[0], tr.case(k) or "", 0, " ".join(dead), *got[1:]]
+                body = [got[0], tr.case(k) or "", tr.nearest(k) or "", 0, " ".join(dead), *got[1:]]
         w.writerow([k, *body, "; ".join(e.text for e in tr.events[k])])
         if k % 1000 == 999:
             yield take()
