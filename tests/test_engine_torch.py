@@ -56,7 +56,7 @@ def random_configs():
     cases = []
     for seed in range(12):
         for act in NAMES:
-            hidden = [(2,), (3,), (4, 2)][seed % 3]
+            hidden = [(2,), (3,), (4, 2), (4, 4)][seed % 4]
             out_act = "sigmoid" if seed % 2 else act
             loss = "bce" if out_act == "sigmoid" else "mse"
             acts = tuple(parse_activation(a) for a in [act] * len(hidden) + [out_act])

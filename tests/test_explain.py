@@ -187,10 +187,8 @@ def test_a_zero_gradient_without_a_zero_factor_says_why():
     assert all(r.why == "the product underflows float32 (below 1.4e-45) though no factor is 0" for r in e.rows)
 
 
-# A 4-unit layer feeding a 4-unit layer (2-4-4-1, exercise 4-9) is the one shape where the engine
-# is not torch's bit for bit: nn.Linear's addmm of a 4x4 weight sums the four products pairwise,
-# (a0·w0 + a2·w2) + (a1·w1 + a3·w3), the engine left to right. There the explanation is held to
-# the engine's numbers bit for bit, and to torch's within float32 rounding.
+# A 4-unit layer feeding a 4-unit layer (2-4-4-1, exercise 4-9): nn.Linear's addmm of a 4x4 weight
+# sums the four products pairwise, (a0·w0 + a2·w2) + (a1·w1 + a3·w3), and so does the engine there.
 WIDE = Config((4, 4), _acts("sigmoid", "sigmoid", "sigmoid"), "bce", 0.1, layer_lr=(8.0, 2.0, 0.25))
 
 
@@ -206,7 +204,7 @@ def test_a_2_4_4_1_net_is_explained_with_the_engines_own_numbers():
             assert same(e.gradient, net.get_value(p.grads, ref)) and same(e.total, e.gradient)
             assert same(e.update.new_value, net.get_value(new, ref))
             tg = tgrads[ref.layer][0][ref.unit, ref.source] if ref.kind == "weight" else tgrads[ref.layer][1][ref.unit]
-            assert e.gradient == pytest.approx(float(tg), rel=1e-4, abs=1e-9)
+            assert same(e.gradient, tg)  # torch's own, bit for bit
             for r in e.rows:
                 for part in r.partials:
                     if part.name == "∂L/∂ŷ":
@@ -219,7 +217,6 @@ def test_a_2_4_4_1_net_is_explained_with_the_engines_own_numbers():
                         assert same(part.value, p.upstream[u.layer][0, r.row, u.unit])
 
 
-@pytest.mark.xfail(strict=True, reason="the engine sums a 4x4 layer's products left to right, addmm pairwise")
 def test_the_engines_4x4_layer_is_torchs_bit_for_bit():
     differ = 0
     for params in states(WIDE, 6):

@@ -221,9 +221,16 @@ def forward_bl(
     inputs, pre, out = [], [], []
     for (w, b), act in zip(params, config.activations):
         inputs.append(a)
-        z = a[:, 0, None, :] * w[None, :, 0, :]
-        for i in range(1, w.shape[1]):
-            z.add_(a[:, i, None, :] * w[None, :, i, :])
+        term = lambda i, a=a, w=w: a[:, i, None, :] * w[None, :, i, :]  # noqa: E731
+        if w.shape[0] == w.shape[1] == 4:
+            # nn.Linear(4, 4) on four rows (MKL's kernel for that shape, COMPATIBLE mode too)
+            # adds its products pairwise, (x0 w0 + x2 w2) + (x1 w1 + x3 w3); every other shape
+            # here left to right (tests/test_engine_torch.py, test_explain.py)
+            z = term(0).add_(term(2)).add_(term(1).add_(term(3)))
+        else:
+            z = term(0)
+            for i in range(1, w.shape[1]):
+                z.add_(term(i))
         z.add_(b[None])
         a = act.forward(z)
         pre.append(z)
