@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_sweep_parser(sub)
 
+    from xor_tui.cli.target import add_target_parser
+
+    add_target_parser(sub)
+
     sv = sub.add_parser("serve", help="serve the app to web browsers (textual-serve), one app per page")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -146,6 +150,10 @@ def _main(argv: list[str] | None) -> int:
         from xor_tui.cli.sweep import cmd_sweep
 
         return cmd_sweep(args)
+    if args.command == "target":
+        from xor_tui.cli.target import cmd_target
+
+        return cmd_target(args)
     if args.command == "serve":
         from xor_tui.cli.serve import cmd_serve
 
