@@ -121,7 +121,8 @@ def _print(name: str, res) -> None:
 
 def _edited(sc, res):
     """The scenario with the edited start: its network, training, epochs and script as given,
-    its expectations replaced by the one the edit makes true (epoch 0 is case K)."""
+    its expectations replaced by the one the edit makes true (epoch 0 is case K), a lesson's
+    steps and tasks left out (they were written for the start as it was)."""
     from dataclasses import replace
 
     from xor_tui.core.engine.run import Start
@@ -137,4 +138,6 @@ def _edited(sc, res):
         description=description,
         start=Start("explicit", values=res.params),
         expect=[Expectation(0, case=res.case, halted=False)],
+        steps=[],
+        tasks=[],
     )

@@ -204,13 +204,16 @@ def _pattern_tensors() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def boundary_distance(params: list[Layer], config: Config) -> float:
-    """How far a start (batch of one) is from the nearest boundary of its case, in the units of
-    ``margin``: the least of |z| over the 12 pre-activations and of 1 - z over the active
-    outputs (the engine's float32 numbers). The output weights are held to ``V_MARGIN`` apart."""
+    """How far a start (batch of one) is from the nearest boundary of its signs, in the units
+    of ``margin``: the least |z| over every pre-activation, and (a ReLU output under BCELoss)
+    of 1 - z over the active outputs; the engine's float32 numbers. (The output weights of
+    units that pass gradient are held to ``V_MARGIN`` apart by ``robust_cases``.)"""
     p = net.evaluate(params, config, grads=False)
-    z1 = p.pre[0][0].double().numpy()
-    z2 = p.pre[1][0, :, 0].double().numpy()
-    return float(min(np.abs(z1).min(), np.abs(z2).min(), *(1 - z for z in z2 if z > 0)))
+    parts = [float(z[0].abs().min()) for z in p.pre]
+    if config.activations[-1].name == "relu" and config.loss == "bce":
+        z = p.pre[-1][0].double()
+        parts += [float(1 - v) for v in z.flatten() if v > 0]
+    return min(parts)
 
 
 # ---------------------------------------------------------------- results
