@@ -201,6 +201,17 @@ TASK = "[[task]]\ntitle = 't'\ntext = 'x'\ncheck = { case = 2 }\nsolution = [{ s
             "task[0].check",
             "at most 10,000 epochs",
         ),
+        (
+            "[[expect]]\nfrom = 0\nto = 200\nmargin = 0.01\n" * 49 + "[[expect]]\nfrom = 0\nto = 200\nmargin = 0.01\n",
+            "expect[49]",
+            "at most 10,000 epochs in all",
+        ),
+        (
+            TASK.replace("case = 2", "case = 2, from = 0, to = 1000000").replace("{ set = 'x' }", "{ run = 1 }") * 2,
+            "task[1].check",
+            "span more than 2,000,000",
+        ),
+        (TASK.replace("{ set = 'x' }", "{ run = 600000 }, { run = 400001 }"), "task[0].solution[1].run", "add up"),
     ],
 )
 def test_lesson_mistakes_name_the_field(extra, where, said):

@@ -142,11 +142,15 @@ _CHECK = {*_PREDICATES, *_WINDOW, "max_edits"}
 _STEP = {"text", "epoch", "title"}
 _TASK = {"title", "text", "check", "solution", "setup", "restart", "hint"}
 MAX_LESSON = 200  # steps, tasks
+MAX_CHECKED_EPOCHS = 2_000_000  # epochs all the checks of a file look at, together
 
 
 class _Reader:
     def __init__(self, source: str):
         self.source = source
+        self.spanned = 0  # epochs the checks read so far look at
+        self.diagnosed = 0  # ... of which each needs a full diagnosis
+        self.trained = 0  # epochs a lesson's task entries run, at most
 
     def fail(self, where: str, message: str):
         raise ScenarioError(self.source, where, message)
@@ -545,9 +549,19 @@ def _read_check(rd: _Reader, it: dict, where: str, config: Config, epochs: int, 
         ck.margin = rd.number(it["margin"], f"{where}.margin", 0.0, 1.0)
     if "max_edits" in it:
         ck.max_edits = rd.integer(it["max_edits"], f"{where}.max_edits", 0, 9)
-    span = (ck.end - ck.start) if ck.start is not None else ck.by
-    if ck.needs_diagnosis and span is not None and span > MAX_DIAGNOSED_WINDOW:
-        rd.fail(where, f"flowing, frozen and symmetric are checked over at most {MAX_DIAGNOSED_WINDOW:,} epochs")
+    span = ((ck.end - ck.start) if ck.start is not None else ck.by or 0) + 1
+    # every check of a file together looks at a bounded number of epochs: a replay stays seconds long
+    rd.spanned += span
+    if rd.spanned > MAX_CHECKED_EPOCHS:
+        rd.fail(where, f"the file's checks together span more than {MAX_CHECKED_EPOCHS:,} epochs")
+    if ck.needs_diagnosis:
+        rd.diagnosed += span
+        if rd.diagnosed > MAX_DIAGNOSED_WINDOW:
+            rd.fail(
+                where,
+                f"flowing, frozen, symmetric and margin are checked over at most {MAX_DIAGNOSED_WINDOW:,} "
+                "epochs in all (each epoch's gradients are computed)",
+            )
 
 
 def _read_steps(rd: _Reader, raw, epochs: int) -> list[Step]:
@@ -600,6 +614,9 @@ def _read_entries(rd: _Reader, raw, where: str, config: Config) -> list[Action |
             if len(it) != 1:
                 rd.fail(w, "a run entry holds only run = EPOCH")
             out.append(RunTo(rd.integer(it["run"], f"{w}.run", 0, MAX_EPOCHS)))
+            rd.trained += out[-1].epoch  # bounded as if every run began at epoch 0
+            if rd.trained > MAX_EPOCHS:
+                rd.fail(f"{w}.run", f"a lesson's runs add up to more than {MAX_EPOCHS:,} epochs")
             continue
         actions = _read_script(rd, [{"epoch": 0, **it}], config, 0, where=w)
         out.append(actions[0])

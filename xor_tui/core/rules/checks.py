@@ -52,7 +52,7 @@ from xor_tui.core.engine.run import Record
 from xor_tui.core.rules.diagnosis import Diagnosis
 from xor_tui.core.rules.target import boundary_distance
 
-MAX_DIAGNOSED_WINDOW = 10_000  # epochs a window may span when a predicate needs every diagnosis
+MAX_DIAGNOSED_WINDOW = 10_000  # epochs a file's checks may span when a predicate needs each forward pass
 
 
 @dataclass
@@ -92,9 +92,9 @@ class Check:
 
     @property
     def needs_diagnosis(self) -> bool:
-        """True when a predicate needs each epoch's full diagnosis (gradients), not only the
+        """True when a predicate needs each epoch's gradients or forward pass, not only the
         case, dead units and loss a trace keeps."""
-        return bool(self.flowing or self.frozen or self.symmetric is not None)
+        return bool(self.flowing or self.frozen or self.symmetric is not None or self.margin is not None)
 
     def last_epoch(self) -> int | None:
         """The latest epoch the window looks at (None: the current one)."""
