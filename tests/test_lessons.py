@@ -245,7 +245,7 @@ def test_a_task_whose_check_already_holds_asks_nothing():
 def test_the_lessons_tasks_each_fail_before_and_pass_after_their_solution():
     rp = replay(builtin("lesson-dying-relu"))
     assert not rp.failed and len(rp.verdicts) == 3
-    assert len(rp.tasks) == 14
+    assert len(rp.tasks) == 15
     for tv in rp.tasks:
         assert not tv.before.ok and tv.after.ok, (tv.index, tv.task.title, tv.text)
     crash = next(t for t in rp.tasks if t.task.title == "Find the crash")
@@ -256,11 +256,12 @@ def test_replay_of_the_lesson_passes_headless_and_says_what_it_checked(capsys):
     assert main(["replay", "lesson-dying-relu"]) == 0
     out = capsys.readouterr().out
     assert "ok   by 130: output[0] dead first at epoch 127 (by 130)" in out
-    assert "ok   task 2 Case 2 in one edit: 1 edit (at most 1); case 2 at epoch 0; before the solution:" in out
+    assert "ok   task 1 Kill a unit: 1 edit (at most 1); hidden[1] dead at epoch 0; before the solution:" in out
+    assert "ok   task 3 Case 2 in one edit: 1 edit (at most 1); case 2 at epoch 0; before the solution:" in out
     assert "FAIL" not in out and "as expected" not in out
     assert main(["replay", "lesson-dying-relu", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert [t["ok"] for t in doc["tasks"]] == [True] * 14
+    assert [t["ok"] for t in doc["tasks"]] == [True] * 15
     assert doc["expectations"][1]["where"] == "first at epoch 127 (by 130)"
 
 
@@ -291,7 +292,7 @@ def test_the_lesson_is_listed_and_opens_in_the_app(capsys, monkeypatch):
 
     monkeypatch.setattr(app_main, "XorApp", _App)
     assert main(["--scenario", "lesson-dying-relu"]) == 0
-    assert opened["scenario"].name == "lesson-dying-relu" and len(opened["scenario"].tasks) == 14
+    assert opened["scenario"].name == "lesson-dying-relu" and len(opened["scenario"].tasks) == 15
     assert resolve("lesson-dying-relu").steps_at(None)[0].title == "The experiment"
 
 

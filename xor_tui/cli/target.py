@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from xor_tui.cli.common import EXIT_EXPECT, EXIT_OK, check_output, fail
 
+if TYPE_CHECKING:  # the solver imports torch: only when the command runs
+    from xor_tui.core.io.scenario import Scenario
+    from xor_tui.core.rules.target import TargetResult
 
-def add_target_parser(sub) -> None:
+
+def add_target_parser(sub: argparse._SubParsersAction) -> None:
     """The ``target`` subcommand's arguments."""
     t = sub.add_parser(
         "target",
@@ -39,7 +45,7 @@ def _number(value: float) -> str:
     return np.format_float_positional(np.float32(value), unique=True, trim="-", sign=True)
 
 
-def cmd_target(args) -> int:
+def cmd_target(args: argparse.Namespace) -> int:
     """Run ``target``: solve, print, and write ``--out``."""
     from xor_tui.core.engine.actions import MAX_SEED
     from xor_tui.core.engine.net import Config
@@ -103,7 +109,8 @@ def cmd_target(args) -> int:
     return EXIT_OK if res.ok else EXIT_EXPECT
 
 
-def _print(name: str, res) -> None:
+def _print(name: str, res: TargetResult) -> None:
+    """The result as text: the edits, one a line, then the engine's verdict."""
     from xor_tui.core.text import printable
 
     print(f"{printable(name)} -> case {res.case}: {res.message}")
@@ -119,7 +126,7 @@ def _print(name: str, res) -> None:
         )
 
 
-def _edited(sc, res):
+def _edited(sc: Scenario, res: TargetResult) -> Scenario:
     """The scenario with the edited start: its network, training, epochs and script as given,
     its expectations replaced by the one the edit makes true (epoch 0 is case K), a lesson's
     steps and tasks left out (they were written for the start as it was)."""

@@ -66,6 +66,7 @@ class RunTo:
     epoch: int
 
     def describe(self) -> str:
+        """``run to epoch 98``"""
         return f"run to epoch {self.epoch}"
 
 
@@ -564,7 +565,7 @@ def _read_check(rd: _Reader, it: dict, where: str, config: Config, epochs: int, 
             )
 
 
-def _read_steps(rd: _Reader, raw, epochs: int) -> list[Step]:
+def _read_steps(rd: _Reader, raw: object, epochs: int) -> list[Step]:
     items = rd.array(raw, "step", MAX_LESSON)
     out = []
     for n, item in enumerate(items):
@@ -578,7 +579,7 @@ def _read_steps(rd: _Reader, raw, epochs: int) -> list[Step]:
     return out
 
 
-def _read_tasks(rd: _Reader, raw, config: Config) -> list[Task]:
+def _read_tasks(rd: _Reader, raw: object, config: Config) -> list[Task]:
     items = rd.array(raw, "task", MAX_LESSON)
     out = []
     for n, item in enumerate(items):
@@ -603,7 +604,7 @@ def _read_tasks(rd: _Reader, raw, config: Config) -> list[Task]:
     return out
 
 
-def _read_entries(rd: _Reader, raw, where: str, config: Config) -> list[Action | RunTo]:
+def _read_entries(rd: _Reader, raw: object, where: str, config: Config) -> list[Action | RunTo]:
     """A task's setup or solution: script actions without an epoch, or ``{run = N}``."""
     items = rd.array(raw, where, 1000)
     out: list[Action | RunTo] = []

@@ -106,19 +106,25 @@ class Check:
 class History(Protocol):
     """A run's epochs as a check reads them (``replay.history`` makes one of a trace)."""
 
-    def __len__(self) -> int: ...
+    def __len__(self) -> int: ...  # epochs stored: 0 .. the current one
 
-    def record(self, k: int) -> Record: ...
+    def record(self, k: int) -> Record:
+        """Epoch k's record."""
 
-    def diagnosis(self, k: int) -> Diagnosis: ...
+    def diagnosis(self, k: int) -> Diagnosis:
+        """Epoch k's diagnosis."""
 
-    def case(self, k: int) -> int | None: ...
+    def case(self, k: int) -> int | None:
+        """Epoch k's case (None where none matches)."""
 
-    def dead(self, k: int) -> tuple[str, ...]: ...
+    def dead(self, k: int) -> tuple[str, ...]:
+        """Epoch k's dead units."""
 
-    def loss(self, k: int) -> float | None: ...
+    def loss(self, k: int) -> float | None:
+        """Epoch k's loss (None where it could not be computed)."""
 
-    def halted(self, k: int) -> bool: ...
+    def halted(self, k: int) -> bool:
+        """True when training halted at epoch k (only ever the last one)."""
 
 
 @dataclass
@@ -145,7 +151,7 @@ def edits_made(actions: Iterable[Action]) -> int:
     return len({a.target for a in actions if isinstance(a, SetParam)})
 
 
-def _units(names) -> str:
+def _units(names: Iterable[str]) -> str:
     return ", ".join(names) if names else "none"
 
 
@@ -311,19 +317,25 @@ class SequenceHistory:
         return len(self._records)
 
     def record(self, k: int) -> Record:
+        """Epoch k's record."""
         return self._records[k]
 
     def diagnosis(self, k: int) -> Diagnosis:
+        """Epoch k's diagnosis."""
         return self._diagnoses[k]
 
     def case(self, k: int) -> int | None:
+        """Epoch k's case."""
         return self._diagnoses[k].case
 
     def dead(self, k: int) -> tuple[str, ...]:
+        """Epoch k's dead units."""
         return tuple(self._diagnoses[k].dead)
 
     def loss(self, k: int) -> float | None:
+        """Epoch k's loss."""
         return self._records[k].loss
 
     def halted(self, k: int) -> bool:
+        """Whether epoch k halted."""
         return self._records[k].halted

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 MAX_PIVOTS = 400  # far above what these problems take (measured: at most a few dozen)
 _U = 2.0**-53
@@ -50,6 +51,7 @@ class LPResult:
 
     @property
     def feasible(self) -> bool:
+        """True when a point satisfying every row was found."""
         return self.status == "feasible"
 
 
@@ -85,6 +87,7 @@ class _Tableau:
                 T[-1, :] = T[-1, :] - T[-1, j] * T[i, :]
 
     def pivot(self, i: int, j: int) -> None:
+        """Make column j basic in row i."""
         T = self.T
         T[i, :] = T[i, :] / T[i, j]
         col = T[:, j].copy()
@@ -118,13 +121,14 @@ class _Tableau:
             basis[leave] = enter
 
     def values(self) -> list:
+        """The value of every column at the current basis."""
         v = [Fraction(0) if self.exact else 0.0] * (self.n + self.m)
         for i, j in enumerate(self.basis):
             v[j] = self.T[i, -1]
         return v
 
 
-def solve(G, h, lo, hi, x0, exact: bool = False) -> LPResult:
+def solve(G: ArrayLike, h: ArrayLike, lo: ArrayLike, hi: ArrayLike, x0: ArrayLike, exact: bool = False) -> LPResult:
     """Is there an x with ``G x <= h`` and ``lo <= x <= hi``; if so the one nearest ``x0`` in
     the sum of |x - x0|. ``x0`` must lie in the box. See the module's docstring."""
     G = np.asarray(G, dtype=float).reshape(-1, len(x0))
@@ -148,7 +152,8 @@ def solve(G, h, lo, hi, x0, exact: bool = False) -> LPResult:
     return res
 
 
-def _simplex(G, h, lo, hi, x0, exact: bool) -> LPResult:
+def _simplex(G: np.ndarray, h: np.ndarray, lo: np.ndarray, hi: np.ndarray, x0: np.ndarray, exact: bool) -> LPResult:
+    """Phase I (the largest uniform slack, from x0) and phase II (the least change from x0)."""
     rows, n = G.shape
     if exact:
         Gx, hx, lox, hix, x0x = (_fractions(a) for a in (G, h, lo, hi, x0))
@@ -210,11 +215,12 @@ def _simplex(G, h, lo, hi, x0, exact: bool) -> LPResult:
     return LPResult("feasible", x, exact=exact, pivots=tab.pivots)
 
 
-def _fractions(a) -> np.ndarray:
+def _fractions(a: np.ndarray) -> np.ndarray:
+    """The same numbers as exact fractions (an object array)."""
     return np.array([Fraction(float(v)) for v in np.ravel(a)], dtype=object).reshape(np.shape(a))
 
 
-def _proves(y, G, h, lo, hi) -> bool:
+def _proves(y: ArrayLike | None, G: np.ndarray, h: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> bool:
     """True when the multipliers y >= 0 prove that no x in [lo, hi] has G x <= h:
     min over the box of (G^T y).x exceeds y.h by more than float64 rounding can explain."""
     if y is None:
@@ -228,7 +234,7 @@ def _proves(y, G, h, lo, hi) -> bool:
     return bool(math.isfinite(value) and value > 4 * terms * _U * scale)
 
 
-def proves_infeasible(y, G, h, lo, hi) -> bool:
+def proves_infeasible(y: ArrayLike | None, G: ArrayLike, h: ArrayLike, lo: ArrayLike, hi: ArrayLike) -> bool:
     """The certificate check, exactly (rational arithmetic on the float64 data): y >= 0 and
     min over the box of (G^T y).x > y.h. For tests and for anyone who doubts ``solve``."""
     if y is None or any(v < 0 for v in y):

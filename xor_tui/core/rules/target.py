@@ -255,6 +255,7 @@ class TargetResult:
 
     @property
     def ok(self) -> bool:
+        """True when the start is (now) in the case: found, or already."""
         return self.status in ("found", "already")
 
     def to_json(self) -> dict:
@@ -330,7 +331,8 @@ class _Search:
         b0, b1 = (sum(int(self.z1[r, j] > 0) << r for r in range(4)) for j in range(2))
         self.current = _index(b0, b1, sum(int(z > 0) << r for r, z in enumerate(self.z2)))
 
-    def _lp(self, G, h, lo, hi, x0) -> lp.LPResult:
+    def _lp(self, G: np.ndarray, h: np.ndarray, lo: np.ndarray, hi: np.ndarray, x0: np.ndarray) -> lp.LPResult:
+        """One linear program, counted against the budget."""
         if self.programs >= self.budget:
             raise _Budget
         self.programs += 1
@@ -475,7 +477,16 @@ class _Search:
                 if sol is not None:
                     yield sol, args
 
-    def system(self, S, hid, out, coupled, sigma, free_out, centre: bool = False) -> np.ndarray | None:
+    def system(
+        self,
+        S: tuple[int, ...],
+        hid: np.ndarray,
+        out: np.ndarray,
+        coupled: list[bool],
+        sigma: tuple[float | None, ...],
+        free_out: tuple[int, ...],
+        centre: bool = False,
+    ) -> np.ndarray | None:
         """Solve one sign pattern's linear system for set S: the nine values nearest the start
         (or, with ``centre``, nearest the box's centre), or None when it is infeasible."""
         pos = {p: k for k, p in enumerate(S)}
@@ -670,7 +681,7 @@ def solve(
     )
 
 
-def _size(search: _Search, size: int, start, config: Config, case: int, margin: float) -> list[np.ndarray]:
+def _size(search: _Search, size: int, start: np.ndarray, config: Config, case: int, margin: float) -> list[np.ndarray]:
     """The engine-confirmed solutions of every set of ``size`` parameters, one per set (its
     nearest feasible pattern). Candidates are confirmed in one engine pass; a set whose
     candidate the engine does not confirm (two rows' gradients cancelling there, say) tries
@@ -711,7 +722,9 @@ def _replace(r: TargetResult, **kw) -> TargetResult:
     return replace(r, **kw)
 
 
-def _finish(base: TargetResult, status: str, config: Config, start, best, proved: bool, programs: int):
+def _finish(
+    base: TargetResult, status: str, config: Config, start: np.ndarray, best: np.ndarray, proved: bool, programs: int
+) -> TargetResult:
     """Check the edited start with the engine's own diagnosis and one engine step."""
     from xor_tui.core.engine.run import Run, Start
 

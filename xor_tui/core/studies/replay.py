@@ -199,6 +199,7 @@ class TaskVerdict:
 
     @property
     def ok(self) -> bool:
+        """True when the check failed before the solution and holds after it."""
         return self.after.ok and not self.before.ok
 
     @property
@@ -234,6 +235,7 @@ class Replay:
 
     @property
     def failed_tasks(self) -> list[TaskVerdict]:
+        """The lesson's tasks that were not proved."""
         return [t for t in self.tasks if not t.ok]
 
 
@@ -272,21 +274,27 @@ class TraceHistory:
         return len(self.trace.run.records)
 
     def record(self, k: int) -> Record:
+        """Epoch k's record."""
         return self.trace.records[k]
 
     def diagnosis(self, k: int) -> Diagnosis:
+        """Epoch k's diagnosis (recomputed on demand)."""
         return self.trace.diagnoses[k]
 
     def case(self, k: int) -> int | None:
+        """Epoch k's case, as the trace stores it."""
         return self.trace.case(k)
 
     def dead(self, k: int) -> tuple[str, ...]:
+        """Epoch k's dead units, as the trace stores them."""
         return self.trace.row(k)[1]
 
     def loss(self, k: int) -> float | None:
+        """Epoch k's loss, as the run stores it."""
         return self.trace.run.losses(k, k + 1)[0]
 
     def halted(self, k: int) -> bool:
+        """True at the last epoch of a halted run."""
         return k == len(self) - 1 and self.trace.run.halted
 
 
