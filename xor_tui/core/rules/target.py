@@ -35,9 +35,11 @@ an exact rational simplex). So when a size has no solution, no set of that size 
 start robustly case k: the minimum is exact, not a guess. Every solution found is checked by
 the engine before it is offered.
 
-Chosen values stay within [-BOX, BOX], keep margin + SLACK in the search (so rounding them to
-3 decimals keeps the margin), and are the ones nearest the start (least total change) among
-the solutions of the fewest parameters. The search is bounded by a budget of linear programs
+Chosen values stay within [-BOX, BOX] and keep margin + SLACK in the search (so rounding them
+to 3 decimals keeps the margin). Which solution of the fewest parameters is offered: for each
+set, the sign pattern nearest the start's (fewest signs flipped) that it can reach, with the
+least total change there; of those, the set with the least total change; values rounded to 2
+decimals where that keeps the margin (else 3, 4, or as found). The search is bounded by a budget of linear programs
 (``BUDGET``: a few hundred milliseconds); running out is reported, never a hang.
 """
 
@@ -629,8 +631,8 @@ def solve(
     budget: int = BUDGET,
 ) -> TargetResult:
     """The fewest parameters to change so that the start ``params`` (batch-of-one layers, as a
-    Record holds them) is robustly in ``case`` (see the module's docstring), with the values
-    nearest the start among the solutions of that size. Never raises for a valid request; a
+    Record holds them) is robustly in ``case`` (see the module's docstring), with values near
+    the start (which ones: the module's docstring). Never raises for a valid request; a
     setting it does not cover is status "unsupported"."""
     if isinstance(case, bool) or not isinstance(case, int) or not 1 <= case <= 8:
         raise ValueError(f"case must be 1 to 8, got {case!r}")
