@@ -98,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_sweep_parser(sub)
 
+    from xor_tui.cli.target import add_target_parser
+
+    add_target_parser(sub)
+
     sv = sub.add_parser("serve", help="serve the app to web browsers (textual-serve), one app per page")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -191,6 +195,10 @@ def _main(argv: list[str] | None) -> int:
         from xor_tui.cli.sweep import cmd_sweep
 
         return cmd_sweep(args)
+    if args.command == "target":
+        from xor_tui.cli.target import cmd_target
+
+        return cmd_target(args)
     if args.command == "serve":
         from xor_tui.cli.serve import cmd_serve
 
@@ -322,7 +330,7 @@ def cmd_replay(args) -> int:
     rp = replay(sc, args.epochs, note=say)
     if args.csv == "-":  # the CSV is the output
         sys.stdout.writelines(report.csv_chunks(rp))
-        return EXIT_EXPECT if rp.failed else EXIT_OK
+        return EXIT_EXPECT if rp.failed or rp.failed_tasks else EXIT_OK
     if args.csv is not None:
         err = _write_text(args.csv, report.csv_chunks(rp), args.force)
         if err:
@@ -335,7 +343,7 @@ def cmd_replay(args) -> int:
         sys.stdout.write("\n".join(seed_lines(rp)) + "\n")
     else:
         _print_replay(rp)
-    return EXIT_EXPECT if rp.failed else EXIT_OK
+    return EXIT_EXPECT if rp.failed or rp.failed_tasks else EXIT_OK
 
 
 def _write_text(path: str, text, overwrite: bool) -> str | None:
@@ -368,12 +376,18 @@ def _print_replay(rp) -> None:
     )
     if sc.description:
         con.print(Text(printable(sc.description, 2000), style="dim"))
+    for st in sc.steps_at(None):  # a lesson's text shown on loading
+        con.print(Text("» " + printable(st.text, 4000)))
     # the per-epoch table is written line by line: a million epochs stream out in seconds
     out = sys.stdout
     tr, run = rp.trace, rp.trace.run
     n = len(rp.records)
     out.write(f"{'epoch':>7}  {'loss':>10}  {'case':<16}  {'dead':<20}  events\n")
     row, events, repeats, losses = None, tr.events, run.repeats(0, n), run.losses(0, n)
+    told: dict[int, list] = {}
+    for st in sc.steps:
+        if st.epoch is not None:
+            told.setdefault(st.epoch, []).append(st)
     for k in range(n):
         if row is None or not repeats[k]:
             case, dead = tr.row(k)
@@ -382,6 +396,8 @@ def _print_replay(rp) -> None:
         evs = events[k]
         line = f"{k:>7}  {row}  {'; '.join(e.text for e in evs)}" if evs else f"{k:>7}  {row}"
         out.write(line.rstrip() + "\n")
+        for st in told.get(k, ()):  # a lesson's text at this epoch
+            out.write(f"{'':>7}  » {printable(st.text, 4000)}\n")
     out.flush()
     final = rp.final
     d = tr.diagnoses[final.epoch]
@@ -400,12 +416,18 @@ def _print_replay(rp) -> None:
     if sc.expect:
         con.rule("expectations")
         for v in rp.verdicts:
+            window = v.expectation.window
             if v.skipped:
-                con.print(Text.assemble(("skip", "dim"), f" epoch {v.expectation.epoch}: {v.skipped}"))
+                con.print(Text.assemble(("skip", "dim"), f" {window}: {v.skipped}"))
                 continue
             mark = Text("ok  ", style="green") if v.ok else Text("FAIL", style="bold red")
-            con.print(
-                Text.assemble(
-                    mark, f" epoch {v.expectation.epoch}: ", "; ".join(v.failures) if v.failures else "as expected"
-                )
-            )
+            said = "; ".join(v.failures) if v.failures else "; ".join(v.checked)
+            if v.ok and v.expectation.epoch is None:  # a window: when it held
+                said += f" {v.where}"
+            con.print(Text.assemble(mark, f" {window}: ", printable(said, 4000)))
+    if rp.tasks:
+        con.rule("tasks (each proved with the lesson's own solution)")
+        for t in rp.tasks:
+            mark = Text("ok  ", style="green") if t.ok else Text("FAIL", style="bold red")
+            title = (printable(t.task.title), "bold")
+            con.print(Text.assemble(mark, f" task {t.index + 1} ", title, ": ", printable(t.text, 4000)))

@@ -19,10 +19,12 @@ import tomli_w
 
 from xor_tui.core.engine import losses, net
 from xor_tui.core.engine.actions import ACTION_KINDS, ACTIONS, FLOAT32_MAX, MAX_SEED, Action, FieldError, check_seed
+from xor_tui.core.engine.activations import NAMES as ACTIVATION_NAMES
 from xor_tui.core.engine.activations import SpecError, parse_activation
 from xor_tui.core.engine.net import Config
 from xor_tui.core.engine.run import MAX_EPOCHS, Run, Start
 from xor_tui.core.io.files import ReadError, load_state_dict, os_refuses, read_regular, write_atomic
+from xor_tui.core.rules.checks import MAX_DIAGNOSED_WINDOW, Check
 from xor_tui.core.text import printable
 
 MAX_FILE_BYTES = 1_000_000
@@ -40,14 +42,51 @@ class ScenarioError(ValueError):
 
 
 @dataclass
-class Expectation:
+class Expectation(Check):
+    """A check on the scenario's own run (``[[expect]]``), with an optional printed block: the
+    one the student's loop prints at ``epoch``, verbatim."""
+
+    printed: str | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """A lesson's narrative (``[[step]]``): text shown on loading (``epoch`` None) or when the
+    run reaches ``epoch``."""
+
+    text: str
+    epoch: int | None = None
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class RunTo:
+    """A lesson entry that trains to ``epoch`` (or to a halt): ``{run = 98}``."""
+
     epoch: int
-    case: int | str | None = None  # an int, "none", or None (not checked)
-    dead: list[str] | None = None
-    halted: bool | None = None
-    loss: float | None = None
-    tolerance: float = 1e-4
-    printed: str | None = None  # the block the student's loop prints at this epoch, verbatim
+
+    def describe(self) -> str:
+        """``run to epoch 98``"""
+        return f"run to epoch {self.epoch}"
+
+
+@dataclass(frozen=True)
+class Task:
+    """A lesson's task (``[[task]]``): what to do (``text``), how it is checked (``check``), and
+    a scripted ``solution`` that proves it can be done (``xor-tui replay`` applies it headless).
+
+    When the task begins, ``restart`` goes back to the lesson's start (dropping every edit),
+    then the lesson's own ``setup`` entries apply (they are not the student's edits). Both
+    ``setup`` and ``solution`` hold script actions without an epoch (they act on the current
+    epoch) and ``RunTo`` entries."""
+
+    title: str
+    text: str
+    check: Check
+    solution: tuple[Action | RunTo, ...]
+    setup: tuple[Action | RunTo, ...] = ()
+    restart: bool = False
+    hint: str = ""
 
 
 @dataclass
@@ -59,25 +98,61 @@ class Scenario:
     description: str = ""
     script: list[Action] = field(default_factory=list)
     expect: list[Expectation] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    tasks: list[Task] = field(default_factory=list)
 
     def new_run(self) -> Run:
         return Run(self.config, self.start, self.script)
 
+    @property
+    def is_lesson(self) -> bool:
+        """True when the scenario carries narrative steps or tasks."""
+        return bool(self.steps or self.tasks)
+
+    def steps_at(self, epoch: int | None) -> list[Step]:
+        """The narrative steps shown at ``epoch`` (None: those shown on loading)."""
+        return [st for st in self.steps if st.epoch == epoch]
+
 
 # ---------------------------------------------------------------- reading
 
-_TOP = {"name", "description", "epochs", "network", "training", "start", "script", "expect"}
+_TOP = {"name", "description", "epochs", "network", "training", "start", "script", "expect", "step", "task"}
 _NETWORK = {"hidden", "activations"}
 _TRAINING = {"loss", "lr", "layer_lr", "weight_decay", "decay_bias"}
 _START = {"seed", "zeros", "params", "state_dict"}
 _SCRIPT = {"epoch", "layer", "value", *ACTION_KINDS}
-_EXPECT = {"epoch", "case", "dead", "halted", "loss", "tolerance", "printed"}
+_PREDICATES = {
+    "case",
+    "dead",
+    "dead_include",
+    "alive",
+    "halted",
+    "loss",
+    "tolerance",
+    "loss_below",
+    "loss_above",
+    "flowing",
+    "frozen",
+    "activations",
+    "symmetric",
+    "margin",
+}
+_WINDOW = {"epoch", "from", "to", "by"}
+_EXPECT = {*_PREDICATES, *_WINDOW, "printed"}
+_CHECK = {*_PREDICATES, *_WINDOW, "max_edits"}
+_STEP = {"text", "epoch", "title"}
+_TASK = {"title", "text", "check", "solution", "setup", "restart", "hint"}
+MAX_LESSON = 200  # steps, tasks
+MAX_CHECKED_EPOCHS = 2_000_000  # epochs all the checks of a file look at, together
 
 
 class _Reader:
     def __init__(self, source: str, files=None):
         self.source = source
         self.files = files  # a folder.Files policy for the files this one refers to (None: any)
+        self.spanned = 0  # epochs the checks read so far look at
+        self.diagnosed = 0  # ... of which each needs a full diagnosis
+        self.trained = 0  # epochs a lesson's task entries run, at most
 
     def fail(self, where: str, message: str):
         raise ScenarioError(self.source, where, message)
@@ -275,7 +350,9 @@ def from_dict(data: dict, source: str = "<scenario>", files=None) -> Scenario:
     start = _read_start(rd, data.get("start", {"seed": 0}), config)
     script = _read_script(rd, data.get("script", []), config, epochs)
     expect = _read_expect(rd, data.get("expect", []), config, epochs)
-    return Scenario(name, config, start, epochs, description, script, expect)
+    steps = _read_steps(rd, data.get("step", []), epochs)
+    tasks = _read_tasks(rd, data.get("task", []), config)
+    return Scenario(name, config, start, epochs, description, script, expect, steps, tasks)
 
 
 def _read_start(rd: _Reader, raw, config: Config) -> Start:
@@ -337,11 +414,12 @@ _SCRIPT_TYPES = {
 }
 
 
-def _read_script(rd: _Reader, raw, config: Config, epochs: int) -> list[Action]:
+def _read_script(rd: _Reader, raw, config: Config, epochs: int, where: str | None = None) -> list[Action]:
     items = rd.array(raw, "script", MAX_SCRIPT)
     actions = []
+    single = where
     for n, item in enumerate(items):
-        where = f"script[{n}]"
+        where = single or f"script[{n}]"
         it = rd.table(item, where, _SCRIPT)
         if "epoch" not in it:
             rd.fail(f"{where}.epoch", "missing; each action says at which epoch it happens")
@@ -380,45 +458,176 @@ def _read_script(rd: _Reader, raw, config: Config, epochs: int) -> list[Action]:
 def _read_expect(rd: _Reader, raw, config: Config, epochs: int) -> list[Expectation]:
     items = rd.array(raw, "expect", MAX_SCRIPT)
     out = []
-    units = {f"{n}[{j}]" for li, n in enumerate(config.layer_names) for j in range(config.sizes[li + 1])}
     for n, item in enumerate(items):
         where = f"expect[{n}]"
         it = rd.table(item, where, _EXPECT)
-        if "epoch" not in it:
-            rd.fail(f"{where}.epoch", "missing; each expectation says at which epoch it holds")
-        ex = Expectation(rd.integer(it["epoch"], f"{where}.epoch", 0, epochs))
-        if "case" in it:
-            case = it["case"]
-            if case != "none" and (isinstance(case, bool) or not isinstance(case, int) or not 1 <= case <= 8):
-                rd.fail(f"{where}.case", f'expected a case number 1 to 8 or "none", got {_kind(case)}')
-            ex.case = case
-        if "dead" in it:
-            dead = []  # each as in files and messages (hidden[0]); the screen's h[0] is accepted too
-            for i, u in enumerate(rd.array(it["dead"], f"{where}.dead", 20)):
-                try:
-                    name = net.parse_unit(rd.string(u, f"{where}.dead[{i}]", 50), config).name(config)
-                except SpecError:
-                    rd.fail(f"{where}.dead[{i}]", f"unknown unit {u!r}; expected one of {', '.join(sorted(units))}")
-                if name in dead:
-                    rd.fail(f"{where}.dead[{i}]", f"{u!r} is listed twice")
-                dead.append(name)
-            ex.dead = sorted(dead)
-        if "halted" in it:
-            ex.halted = rd.boolean(it["halted"], f"{where}.halted")
-        if "loss" in it:
-            ex.loss = rd.number(it["loss"], f"{where}.loss")
-        if "tolerance" in it:
-            ex.tolerance = rd.number(it["tolerance"], f"{where}.tolerance", 0.0, 1e6)
+        ex = Expectation()
+        _read_check(rd, it, where, config, epochs, ex, task=False)
         if "printed" in it:
             text = rd.string(it["printed"], f"{where}.printed", 20_000).strip("\n")
             if len(config.hidden) != 1:
                 rd.fail(f"{where}.printed", "the student's printout shows a network with one hidden layer")
             if not text.startswith("##########################epoches:"):
                 rd.fail(f"{where}.printed", "expected a printed block, starting with its '####...epoches: N' header")
+            if ex.epoch is None:
+                rd.fail(f"{where}.printed", "a printed block belongs to one epoch: give epoch = N")
             ex.printed = text
-        if len(it) == 1:
-            rd.fail(where, "expects nothing; give at least one of case, dead, halted, loss, printed")
+        if not set(it) - _WINDOW - {"tolerance"}:
+            said = ", ".join(sorted(_EXPECT - _WINDOW - {"tolerance"}))
+            rd.fail(where, f"expects nothing; give at least one of {said}")
         out.append(ex)
+    return out
+
+
+def _read_check(rd: _Reader, it: dict, where: str, config: Config, epochs: int, ck: Check, task: bool) -> None:
+    """Fill ``ck`` from the keys of an ``[[expect]]`` entry or a task's ``check`` table. An
+    expectation needs a window within the scenario's epochs; a task's window is optional (the
+    current epoch) and may reach past them."""
+    limit = MAX_EPOCHS if task else epochs
+    windows = [k for k in ("epoch", "from", "by") if k in it]
+    if "to" in it and "from" not in it:
+        rd.fail(f"{where}.to", "a window from A to B needs both from and to")
+    if len(windows) > 1:
+        rd.fail(where, f"give one window (epoch, from/to or by), got {' and '.join(windows)}")
+    if not windows and not task:
+        rd.fail(f"{where}.epoch", "missing; each expectation says when it holds: epoch = N, from/to, or by = N")
+    if "epoch" in it:
+        ck.epoch = rd.integer(it["epoch"], f"{where}.epoch", 0, limit)
+    if "from" in it:
+        if "to" not in it:
+            rd.fail(f"{where}.from", "a window from A to B needs both from and to")
+        ck.start = rd.integer(it["from"], f"{where}.from", 0, limit)
+        ck.end = rd.integer(it["to"], f"{where}.to", ck.start, limit)
+    if "by" in it:
+        ck.by = rd.integer(it["by"], f"{where}.by", 0, limit)
+    units = {f"{n}[{j}]" for li, n in enumerate(config.layer_names) for j in range(config.sizes[li + 1])}
+    if "case" in it:
+        case = it["case"]
+        if case != "none" and (isinstance(case, bool) or not isinstance(case, int) or not 1 <= case <= 8):
+            rd.fail(f"{where}.case", f'expected a case number 1 to 8 or "none", got {_kind(case)}')
+        ck.case = case
+    for key in ("dead", "dead_include", "alive"):
+        if key not in it:
+            continue
+        names = []  # each as in files and messages (hidden[0]); the screen's h[0] is accepted too
+        for i, u in enumerate(rd.array(it[key], f"{where}.{key}", 20)):
+            try:
+                name = net.parse_unit(rd.string(u, f"{where}.{key}[{i}]", 50), config).name(config)
+            except SpecError:
+                rd.fail(f"{where}.{key}[{i}]", f"unknown unit {u!r}; expected one of {', '.join(sorted(units))}")
+            if name in names:
+                rd.fail(f"{where}.{key}[{i}]", f"{u!r} is listed twice")
+            names.append(name)
+        if key == "dead":
+            ck.dead = sorted(names)
+        else:
+            setattr(ck, key, tuple(names))
+    for key in ("flowing", "frozen"):
+        if key not in it:
+            continue
+        names = rd.array(it[key], f"{where}.{key}", 64)
+        refs = []
+        for i, name in enumerate(names):
+            ref = rd.spec(f"{where}.{key}[{i}]", net.parse_param, rd.string(name, f"{where}.{key}[{i}]", 50), config)
+            refs.append(ref.name(config))
+        setattr(ck, key, tuple(refs))
+    if "activations" in it:
+        acts = rd.array(it["activations"], f"{where}.activations", 10)
+        if len(acts) != len(config.layer_names):
+            rd.fail(
+                f"{where}.activations",
+                f"expected {len(config.layer_names)} names (one per layer: {', '.join(config.layer_names)}), "
+                f"got {len(acts)}",
+            )
+        for i, a in enumerate(acts):
+            name = rd.string(a, f"{where}.activations[{i}]", 50)
+            if name != "any" and name not in ACTIVATION_NAMES:
+                known = ", ".join(ACTIVATION_NAMES)
+                rd.fail(f"{where}.activations[{i}]", f"unknown activation {name!r}; expected any, {known}")
+        ck.activations = tuple(acts)
+    for key in ("halted", "symmetric"):
+        if key in it:
+            setattr(ck, key, rd.boolean(it[key], f"{where}.{key}"))
+    for key in ("loss", "loss_below", "loss_above"):
+        if key in it:
+            setattr(ck, key, rd.number(it[key], f"{where}.{key}"))
+    if "tolerance" in it:
+        ck.tolerance = rd.number(it["tolerance"], f"{where}.tolerance", 0.0, 1e6)
+    if "margin" in it:
+        ck.margin = rd.number(it["margin"], f"{where}.margin", 0.0, 1.0)
+    if "max_edits" in it:
+        ck.max_edits = rd.integer(it["max_edits"], f"{where}.max_edits", 0, 9)
+    span = ((ck.end - ck.start) if ck.start is not None else ck.by or 0) + 1
+    # every check of a file together looks at a bounded number of epochs: a replay stays seconds long
+    rd.spanned += span
+    if rd.spanned > MAX_CHECKED_EPOCHS:
+        rd.fail(where, f"the file's checks together span more than {MAX_CHECKED_EPOCHS:,} epochs")
+    if ck.needs_diagnosis:
+        rd.diagnosed += span
+        if rd.diagnosed > MAX_DIAGNOSED_WINDOW:
+            rd.fail(
+                where,
+                f"flowing, frozen, symmetric and margin are checked over at most {MAX_DIAGNOSED_WINDOW:,} "
+                "epochs in all (each epoch's gradients are computed)",
+            )
+
+
+def _read_steps(rd: _Reader, raw: object, epochs: int) -> list[Step]:
+    items = rd.array(raw, "step", MAX_LESSON)
+    out = []
+    for n, item in enumerate(items):
+        where = f"step[{n}]"
+        it = rd.table(item, where, _STEP)
+        if "text" not in it:
+            rd.fail(f"{where}.text", "missing; a step is text to show")
+        text = rd.string(it["text"], f"{where}.text")
+        epoch = rd.integer(it["epoch"], f"{where}.epoch", 0, epochs) if "epoch" in it else None
+        out.append(Step(text, epoch, rd.string(it.get("title", ""), f"{where}.title", 100)))
+    return out
+
+
+def _read_tasks(rd: _Reader, raw: object, config: Config) -> list[Task]:
+    items = rd.array(raw, "task", MAX_LESSON)
+    out = []
+    for n, item in enumerate(items):
+        where = f"task[{n}]"
+        it = rd.table(item, where, _TASK)
+        for key in ("title", "text", "check", "solution"):
+            if key not in it:
+                rd.fail(f"{where}.{key}", "missing; a task has a title, a text, a check and a solution")
+        title = rd.string(it["title"], f"{where}.title", 100)
+        text = rd.string(it["text"], f"{where}.text")
+        ck = Check()
+        _read_check(rd, rd.table(it["check"], f"{where}.check", _CHECK), f"{where}.check", config, MAX_EPOCHS, ck, True)
+        if not set(it["check"]) - _WINDOW:
+            rd.fail(f"{where}.check", "checks nothing; give at least one of " + ", ".join(sorted(_CHECK - _WINDOW)))
+        solution = _read_entries(rd, it["solution"], f"{where}.solution", config)
+        if not solution:
+            rd.fail(f"{where}.solution", "empty; a solution proves the task can be done")
+        setup = _read_entries(rd, it.get("setup", []), f"{where}.setup", config)
+        restart = rd.boolean(it.get("restart", False), f"{where}.restart")
+        hint = rd.string(it.get("hint", ""), f"{where}.hint")
+        out.append(Task(title, text, ck, tuple(solution), tuple(setup), restart, hint))
+    return out
+
+
+def _read_entries(rd: _Reader, raw: object, where: str, config: Config) -> list[Action | RunTo]:
+    """A task's setup or solution: script actions without an epoch, or ``{run = N}``."""
+    items = rd.array(raw, where, 1000)
+    out: list[Action | RunTo] = []
+    for n, item in enumerate(items):
+        w = f"{where}[{n}]"
+        it = rd.table(item, w, (_SCRIPT - {"epoch"}) | {"run"})
+        if "run" in it:
+            if len(it) != 1:
+                rd.fail(w, "a run entry holds only run = EPOCH")
+            out.append(RunTo(rd.integer(it["run"], f"{w}.run", 0, MAX_EPOCHS)))
+            rd.trained += out[-1].epoch  # bounded as if every run began at epoch 0
+            if rd.trained > MAX_EPOCHS:
+                rd.fail(f"{w}.run", f"a lesson's runs add up to more than {MAX_EPOCHS:,} epochs")
+            continue
+        actions = _read_script(rd, [{"epoch": 0, **it}], config, 0, where=w)
+        out.append(actions[0])
     return out
 
 
@@ -531,6 +740,10 @@ def to_dict(sc: Scenario) -> dict:
         d["script"] = [a.to_toml() for a in sc.script]
     if sc.expect:
         d["expect"] = [_expect_dict(e) for e in sc.expect]
+    if sc.steps:
+        d["step"] = [_step_dict(st) for st in sc.steps]
+    if sc.tasks:
+        d["task"] = [_task_dict(t) for t in sc.tasks]
     return d
 
 
@@ -540,19 +753,66 @@ def _f32_lists(v):
     return float(v)
 
 
-def _expect_dict(e: Expectation) -> dict:
-    d: dict = {"epoch": e.epoch}
+def _check_dict(e: Check) -> dict:
+    d: dict = {}
+    if e.epoch is not None:
+        d["epoch"] = e.epoch
+    if e.start is not None:
+        d["from"], d["to"] = e.start, e.end
+    if e.by is not None:
+        d["by"] = e.by
     if e.case is not None:
         d["case"] = e.case
     if e.dead is not None:
         d["dead"] = e.dead
-    if e.halted is not None:
-        d["halted"] = e.halted
+    for key in ("dead_include", "alive", "flowing", "frozen"):
+        if getattr(e, key):
+            d[key] = list(getattr(e, key))
+    if e.activations is not None:
+        d["activations"] = list(e.activations)
+    for key in ("halted", "symmetric", "loss_below", "loss_above", "margin", "max_edits"):
+        if getattr(e, key) is not None:
+            d[key] = getattr(e, key)
     if e.loss is not None:
         d["loss"] = e.loss
         d["tolerance"] = e.tolerance
+    return d
+
+
+def _expect_dict(e: Expectation) -> dict:
+    d = _check_dict(e)
     if e.printed is not None:
         d["printed"] = e.printed
+    return d
+
+
+def _entry_dict(entry: Action | RunTo) -> dict:
+    if isinstance(entry, RunTo):
+        return {"run": entry.epoch}
+    d = entry.to_toml()
+    d.pop("epoch", None)
+    return d
+
+
+def _step_dict(st: Step) -> dict:
+    d: dict = {"text": st.text}
+    if st.epoch is not None:
+        d["epoch"] = st.epoch
+    if st.title:
+        d["title"] = st.title
+    return d
+
+
+def _task_dict(t: Task) -> dict:
+    d: dict = {"title": t.title, "text": t.text}
+    if t.restart:
+        d["restart"] = True
+    if t.setup:
+        d["setup"] = [_entry_dict(x) for x in t.setup]
+    d["check"] = _check_dict(t.check)
+    d["solution"] = [_entry_dict(x) for x in t.solution]
+    if t.hint:
+        d["hint"] = t.hint
     return d
 
 
@@ -607,6 +867,9 @@ def _annotated(d: dict, notes: dict[str, list[str]]) -> str:
             out.extend(["", f"[[{key}]]"])
             out.extend(_comments(notes.get(f"{key}[{i}]", [])))
             out.extend(f"{_toml_key(k)} = {toml_value(v)}" for k, v in item.items())
+    rest = {k: v for k, v in d.items() if isinstance(v, list) and k not in ("script", "expect")}
+    if rest:  # a lesson's steps and tasks (nested tables): as tomli_w writes them, after the rest
+        out.extend(["", tomli_w.dumps(rest).rstrip("\n")])
     return "\n".join(out).lstrip("\n") + "\n"
 
 

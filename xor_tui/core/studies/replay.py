@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from xor_tui.core.engine import net
+from xor_tui.core.engine.actions import Action
 from xor_tui.core.engine.run import LazySeq, Record, Run, fast_replay
-from xor_tui.core.io.scenario import Expectation, Scenario
+from xor_tui.core.io.scenario import Expectation, RunTo, Scenario, Task
+from xor_tui.core.rules.checks import CheckResult, edits_made, evaluate
 from xor_tui.core.rules.diagnosis import Diagnosis, Event, diagnose, events
 
 
@@ -175,13 +176,44 @@ def _signatures(run: Run, config, epochs: list[int], chunk: int = 1 << 16) -> li
 
 @dataclass
 class Verdict:
+    """An expectation's outcome: what failed, what it checked (in words), or why it was not
+    checked (``skipped``: the replay was asked to stop earlier)."""
+
     expectation: Expectation
     failures: list[str]
-    skipped: str = ""  # why it was not checked (the replay was asked to stop earlier)
+    skipped: str = ""
+    checked: list[str] = field(default_factory=list)
+    where: str = ""  # when it held, for a window: "first at epoch 37 (by 40)"
 
     @property
     def ok(self) -> bool:
         return not self.failures
+
+
+@dataclass
+class TaskVerdict:
+    """A lesson task proved headless: its check must fail when the task begins (``before``) and
+    hold once its scripted solution is applied (``after``)."""
+
+    index: int
+    task: Task
+    before: CheckResult
+    after: CheckResult
+    edits: int  # parameters the solution set
+
+    @property
+    def ok(self) -> bool:
+        """True when the check failed before the solution and holds after it."""
+        return self.after.ok and not self.before.ok
+
+    @property
+    def text(self) -> str:
+        """One line: what the solution achieved and what failed before it, or what went wrong."""
+        if self.before.ok:
+            return f"its check already holds when the task begins ({self.before.text}): it asks nothing"
+        if not self.after.ok:
+            return f"the solution does not solve it: {self.after.text}"
+        return f"{self.after.text}; before the solution: {self.before.text}"
 
 
 @dataclass
@@ -190,6 +222,7 @@ class Replay:
     trace: Trace
     epochs: int
     verdicts: list[Verdict]
+    tasks: list[TaskVerdict] = field(default_factory=list)
 
     @property
     def records(self) -> LazySeq:
@@ -204,9 +237,15 @@ class Replay:
     def failed(self) -> list[Verdict]:
         return [v for v in self.verdicts if not v.ok]
 
+    @property
+    def failed_tasks(self) -> list[TaskVerdict]:
+        """The lesson's tasks that were not proved."""
+        return [t for t in self.tasks if not t.ok]
+
 
 def replay(scenario: Scenario, epochs: int | None = None, note: Callable[[str], None] | None = None) -> Replay:
-    """Train for ``epochs`` updates (the scenario's own count by default), or to a halt.
+    """Train for ``epochs`` updates (the scenario's own count by default), or to a halt, and
+    check the scenario's expectations and (a lesson) its tasks.
     ``note`` hears one line before the fused kernel is compiled (see ``Run.advance``).
 
     Epoch k (0-based) is the source's loop body: actions of epoch k, forward, record,
@@ -218,44 +257,109 @@ def replay(scenario: Scenario, epochs: int | None = None, note: Callable[[str], 
     run.advance(n, on_step=trace.sync, note=note)  # diagnosed as it goes, while each record is at hand
     trace.sync()
     ran = min(n, len(run.records)) if not run.halted else len(run.records)
-    verdicts = [
-        check(e, trace) if e.epoch <= n else Verdict(e, [], f"epoch {e.epoch} is past the {n} epoch(s) asked for")
-        for e in scenario.expect
-    ]
-    return Replay(scenario, trace, ran, verdicts)
+    verdicts = []
+    for e in scenario.expect:
+        last = e.last_epoch()
+        if last is not None and last > n:
+            verdicts.append(Verdict(e, [], f"epoch {last} is past the {n} epoch(s) asked for"))
+        else:
+            verdicts.append(check(e, trace))
+    return Replay(scenario, trace, ran, verdicts, check_tasks(scenario, note) if scenario.tasks else [])
 
 
-def _loss_close(got: float | None, want: float, tolerance: float) -> bool:
-    return got is not None and math.isfinite(got) and abs(got - want) <= tolerance
+class TraceHistory:
+    """A trace as a check reads it (``checks.History``): the case, dead units and loss of
+    every epoch from what the trace and run store, records and diagnoses on demand."""
+
+    def __init__(self, trace: Trace):
+        self.trace = trace
+
+    def __len__(self) -> int:
+        return len(self.trace.run.records)
+
+    def record(self, k: int) -> Record:
+        """Epoch k's record."""
+        return self.trace.records[k]
+
+    def diagnosis(self, k: int) -> Diagnosis:
+        """Epoch k's diagnosis (recomputed on demand)."""
+        return self.trace.diagnoses[k]
+
+    def case(self, k: int) -> int | None:
+        """Epoch k's case, as the trace stores it."""
+        return self.trace.case(k)
+
+    def dead(self, k: int) -> tuple[str, ...]:
+        """Epoch k's dead units, as the trace stores them."""
+        return self.trace.row(k)[1]
+
+    def loss(self, k: int) -> float | None:
+        """Epoch k's loss, as the run stores it."""
+        return self.trace.run.losses(k, k + 1)[0]
+
+    def halted(self, k: int) -> bool:
+        """True at the last epoch of a halted run."""
+        return k == len(self) - 1 and self.trace.run.halted
+
+
+def history(trace: Trace) -> TraceHistory:
+    """What ``checks.evaluate`` reads from a trace (a replay's, or a session's: ``session.trace``)."""
+    return TraceHistory(trace)
 
 
 def check(ex: Expectation, trace: Trace) -> Verdict:
-    recs = trace.records
-    fails: list[str] = []
-    if ex.epoch >= len(recs):
-        last = recs[-1]
-        if ex.halted is True and last.halted:
-            return Verdict(ex, [])
-        reason = f"halted at epoch {last.epoch}" if last.halted else f"stopped at epoch {last.epoch}"
-        return Verdict(ex, [f"epoch {ex.epoch} was not reached ({reason})"])
-    rec, d = recs[ex.epoch], trace.diagnoses[ex.epoch]
-    if ex.case is not None:
-        got = d.case if d.case is not None else "none"
-        if got != ex.case:
-            fails.append(f"case: expected {ex.case}, got {got}")
-    if ex.dead is not None and sorted(d.dead) != ex.dead:
-        fails.append(f"dead units: expected {ex.dead or 'none'}, got {sorted(d.dead) or 'none'}")
-    if ex.halted is not None and rec.halted != ex.halted:
-        fails.append(f"halted: expected {str(ex.halted).lower()}, got {str(rec.halted).lower()}")
-    if ex.loss is not None and not _loss_close(rec.loss, ex.loss, ex.tolerance):
-        fails.append(f"loss: expected {ex.loss} +- {ex.tolerance:g}, got {rec.loss}")
-    if ex.printed is not None:
+    """Decide one expectation on a replayed trace (``checks.evaluate``, plus a printed block)."""
+    res = evaluate(ex, history(trace))
+    fails, said = list(res.failures), list(res.checked)
+    if ex.printed is not None and ex.epoch is not None and ex.epoch < len(trace.records):
         from xor_tui.core.io.printout import epoch_lines
 
-        want, got = ex.printed.splitlines(), epoch_lines(rec)
+        want, got = ex.printed.splitlines(), epoch_lines(trace.records[ex.epoch])
         for i in range(max(len(want), len(got))):
             w, g = (want[i] if i < len(want) else ""), (got[i] if i < len(got) else "")
             if w != g:
                 fails.append(f"printed line {i + 1}: expected {w!r}, got {g!r}")
                 break
-    return Verdict(ex, fails)
+        else:
+            said.append(f"the printed block of epoch {ex.epoch}, {len(want)} lines verbatim")
+    return Verdict(ex, fails, checked=said, where=res.where)
+
+
+MAX_TASK_EPOCHS = 1_000_000  # a solution's runs together (each is bounded by the run's own limit)
+
+
+def apply_entry(run: Run, entry: Action | RunTo, note: Callable[[str], None] | None = None) -> None:
+    """Apply one setup or solution entry of a lesson task to ``run``: an action at the current
+    epoch (as a user's edit is), or a run to an epoch (stopping at a halt)."""
+    if isinstance(entry, RunTo):
+        run.advance(entry.epoch, note=note)
+    else:
+        run.act(entry)
+
+
+def begin_task(scenario: Scenario, task: Task, run: Run | None) -> Run:
+    """The run a task begins on: ``run`` as it stands (a fresh run of the lesson when None or
+    when the task restarts), with the task's setup applied."""
+    if run is None or task.restart:
+        run = scenario.new_run()
+    for entry in task.setup:
+        apply_entry(run, entry)
+    return run
+
+
+def check_tasks(scenario: Scenario, note: Callable[[str], None] | None = None) -> list[TaskVerdict]:
+    """Prove a lesson's tasks headless, in order on one run (as a student meets them): each
+    task's check must fail when it begins and hold after its scripted solution."""
+    out = []
+    run: Run | None = None
+    for i, task in enumerate(scenario.tasks):
+        run = begin_task(scenario, task, run)
+        trace = Trace.follow(run)
+        before = evaluate(task.check, history(trace), 0)
+        for entry in task.solution:
+            apply_entry(run, entry, note)
+        trace.sync()
+        edits = edits_made(e for e in task.solution if isinstance(e, Action))
+        after = evaluate(task.check, history(trace), edits)
+        out.append(TaskVerdict(i, task, before, after, edits))
+    return out

@@ -67,8 +67,30 @@ def _halt_json(rp: Replay):
 
 def _verdicts_json(rp: Replay) -> list:
     return [
-        {"epoch": v.expectation.epoch, "ok": v.ok, "failures": v.failures, "skipped": v.skipped or None}
+        {
+            "epoch": v.expectation.epoch,
+            "window": v.expectation.window,
+            "ok": v.ok,
+            "failures": v.failures,
+            "checked": v.checked,
+            "where": v.where or None,
+            "skipped": v.skipped or None,
+        }
         for v in rp.verdicts
+    ]
+
+
+def _tasks_json(rp: Replay) -> list:
+    return [
+        {
+            "task": t.index + 1,
+            "title": t.task.title,
+            "ok": t.ok,
+            "before": {"ok": t.before.ok, "text": t.before.text},
+            "after": {"ok": t.after.ok, "text": t.after.text},
+            "edits": t.edits,
+        }
+        for t in rp.tasks
     ]
 
 
@@ -85,6 +107,7 @@ def replay_json(rp: Replay) -> dict:
         "halt": _halt_json(rp),
         "epochs": [_from_diagnosis(r, tr.diagnoses[r.epoch], tr.events[r.epoch]) for r in rp.records],
         "expectations": _verdicts_json(rp),
+        **({"tasks": _tasks_json(rp)} if rp.tasks else {}),
     }
 
 
@@ -114,7 +137,10 @@ def write_replay_json(rp: Replay, out) -> None:
                 d["events"] = [{"kind": e.kind, "subject": e.subject, "text": e.text} for e in tr.events[k]]
             text = json.dumps(d, allow_nan=False)
         out.write((", " if k else "") + text)
-    out.write('], "expectations": ' + json.dumps(_verdicts_json(rp)) + "}\n")
+    out.write('], "expectations": ' + json.dumps(_verdicts_json(rp)))
+    if rp.tasks:
+        out.write(', "tasks": ' + json.dumps(_tasks_json(rp)))
+    out.write("}\n")
 
 
 _SLICE = 4096
