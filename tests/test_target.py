@@ -234,7 +234,7 @@ def test_every_lever_makes_its_rule_hold_and_its_threshold_is_the_edge(seed):
     for k in range(1, 9):
         report = target.rule_report(CFG, params, k)
         assert report[0].kind == "bce" and report[0].holds
-        texts = [t for t, _ in diagnosis.CASE_RULES[k]]
+        texts = [rule.text for rule in diagnosis.CASE_RULES[k]]
         assert [r.text for r in report[1:]] == texts
         for idx, status in enumerate(report):
             for lv in status.levers:

@@ -268,7 +268,7 @@ CASE_RULES: dict[int, tuple[Rule, ...]] = {
 def rule_checks(f: Features, case: int) -> list[tuple[str, torch.Tensor]]:
     """Each rule of ``case`` in words, with whether it holds for each network of ``f``: the
     rules as data, for a checklist or a search (the target solver reads them here)."""
-    return [(text, test(f)) for text, test in CASE_RULES[case]]
+    return [(rule.text, rule.test(f)) for rule in CASE_RULES[case]]
 
 
 def classify(f: Features) -> torch.Tensor:
