@@ -84,7 +84,7 @@ def test_closing_the_terminal_while_playing(tmux_apps):
     app = tmux_apps["hang-up"]
     app.wait_screen(r"epoch 0\b")
     app.keys("p")
-    app.wait_screen(STATES["playing"][1], timeout=15)
+    app.wait_screen(STATES["playing"][0][1], timeout=15)
     subprocess.run([*app.tmux, "kill-session", "-t", app.name], capture_output=True, check=True)
     assert gone_within(app.pid, BOUND), f"still running {BOUND} s after its terminal closed"
 
