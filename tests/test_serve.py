@@ -53,6 +53,8 @@ def test_play_case7_in_the_browser_then_quit(served, browser):
     proc, url = served
     page, app_pid = new_app_page(browser, url, proc.pid)
     wait_screen(page, r"epoch 0\b")  # the first screen
+    # its key footer before any key or click (it stayed blank until the first key: no app focus)
+    assert wait_for(lambda: "? Help" in screen(page)[-1]), screen(page)[-1]
     page.click("#terminal")
     page.keyboard.press("7")
     wait_screen(page, r"Loaded Case 7: ", timeout=15)

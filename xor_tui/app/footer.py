@@ -42,6 +42,12 @@ class KeyFooter(Footer):
         here = screen.app.app_focus and self.is_attached and screen is self.screen
         if here and self._bindings_ready and (self._rebuilding or self._signature(screen) == self._shown):
             return
+        if self._shown is None and not self._rebuilding and self.is_attached and screen is self.screen:
+            # the first build even without the app's focus: Textual's footer waits for it, and a
+            # page served by `xor-tui serve` has none until its first key (a blank footer till then)
+            self._bindings_ready = self._rebuilding = True
+            self.call_after_refresh(self.recompose)
+            return
         self._rebuilding = bool(here)
         super().bindings_changed(screen)
 
