@@ -308,3 +308,19 @@ async def test_y_is_in_the_help_and_the_footer():
         await pilot.press("question_mark")
         await pilot.pause()
         assert "why, not only what" in plain(app.screen.query_one("#keys").content, width=200).lower()
+
+
+async def test_resizing_and_key_bursts_with_the_why_screen_open_never_crash():
+    app = still("case7")
+    async with app.run_test(size=SIZE) as pilot:
+        await to_epoch(pilot, 97)
+        await pilot.press("y")
+        for size in [(1, 1), (2, 40), (20, 8), SMALL, (250, 80), SIZE]:
+            await pilot.resize_terminal(*size)
+            await pilot.press("u", "space", "l", "b", "c", "right_square_bracket", "w", "h", "tab", "end", "home")
+            await settle(pilot)
+        assert app.return_code is None and isinstance(app.screen, WhyScreen)
+        assert app.session.epoch == 97 and "the case at epoch 97" in why(app)
+        await pilot.press("e", "x", "n", "escape")  # runs started and stopped from the why screen
+        await settle(pilot)
+        assert app.return_code is None and isinstance(app.screen, MainScreen) and not app.main.player.busy

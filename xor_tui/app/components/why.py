@@ -195,7 +195,7 @@ def _unit(e: UnitExplanation, ink: Ink, width: int) -> list[Text]:
                 "  ",
                 (f"{s.param} from {num(s.value)} to {num(s.new_value)} ({signed(s.change)})", ink.head),
                 f": on row {s.row_text} z goes {num(s.pre_before)} → {num(s.pre_after)}; then active on "
-                f"{s.active_rows_after} of 4 rows (enter edits the selected parameter)",
+                f"{s.active_rows_after} of 4 rows (to try it: escape, select {s.param}, enter)",
             )
         )
     elif e.suggestion_note:
@@ -245,8 +245,11 @@ def _halt(e: HaltExplanation, ink: Ink, width: int) -> list[Text]:
             (f" ({e.setting})", ink.dim),
         ),
         _t("torch says: ", (e.message, ink.bad)),
-        Text(f"  {e.reason}"),
     ]
+    if "input" in e.message:  # torch's word for what BCELoss was given: the predictions
+        gloss = "  (torch's 'input' is BCELoss's input: the network's outputs ŷ, not x1 and x2)"
+        out.append(Text(gloss, style=ink.dim))
+    out.append(Text(f"  {e.reason}"))
     if e.summary:
         out.append(Text())
         out.append(_t(("in short: ", ink.head), (e.summary, ink.strong)))
@@ -289,7 +292,8 @@ def _halt(e: HaltExplanation, ink: Ink, width: int) -> list[Text]:
     out.append(
         Text(
             f"b steps back to epoch {e.previous}: there w shows a parameter's chain rule ([ ] picks one; the largest "
-            f"step was {e.steps[0].param}'s), l the loss row by row.",
+            f"step was {e.steps[0].param}'s), u a unit's z per row (the output's: how ŷ got where it was), l the "
+            "loss row by row.",
             style=ink.dim,
         )
     )
