@@ -149,7 +149,6 @@ class WhyScreen(Screen[None]):
         if self._shown is not None and self._shown[0] is frame and self._shown[1] == key:
             return  # the same frame, subject and theme: drawn already
         self._shown = (frame, key)
-        self._shown = key
         view = self.query_one(WhyView)
         try:
             what = self.session.explain(subject, name, epoch=frame.epoch)
