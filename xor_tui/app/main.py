@@ -229,7 +229,7 @@ class MainScreen(Screen):
             "end": end,
             "stopped": f"Stopped at epoch {f.epoch}.",
             "event": f"Stopped at epoch {f.epoch}: " + "; ".join(e.text for e in f.events if e.epoch == f.epoch),
-            "halted": f"Training halted at epoch {f.epoch}: {f.halt.message if f.halt else ''}. y says why.",
+            "halted": f"Training halted at epoch {f.epoch} (y says why): {f.halt.message if f.halt else ''}",
             "fixed": f"Stopped at epoch {f.epoch}: the state no longer changes ({why}), so no event can "
             "ever come. Edit a weight or swap an activation to go on.",
         }

@@ -14,7 +14,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from xor_tui.app.components import pixels as px
-from xor_tui.app.components.why import Ink, checklist
+from xor_tui.app.components.why import Hanging, Ink, checklist
 from xor_tui.core.view import Frame
 
 KIND_VAR = {
@@ -98,5 +98,5 @@ class EventPanel(VerticalScroll, can_focus=True):
             t.append(f"… and {earlier} earlier event(s), not kept in this view\n", dim)
         t.rstrip()
         self.text = t
-        if self.is_mounted:
-            self.query_one(Static).update(t)
+        if self.is_mounted:  # a wrapped line goes on under its text, after its mark (✓, •, epoch)
+            self.query_one(Static).update(Hanging(t.split("\n"), every=False))

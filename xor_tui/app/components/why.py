@@ -381,9 +381,44 @@ DRAW = {
 }
 
 
+MARKS = ("✓ ", "✗ ", "• ")
+
+
+def hanging(console: Console, lines: list[Text], width: int, every: bool = True) -> Text:
+    """``lines`` wrapped at ``width`` at spaces, each further line of a wrapped one indented two
+    more than its first (a checklist's ``✓`` or a bullet's text stays in its column); ``every``
+    False: only a line that begins with one of ``MARKS``, the others under their first line."""
+    out = []
+    for line in lines:
+        if line.cell_len <= width:
+            out.append(line)
+            continue
+        plain = line.plain
+        indent = len(plain) - len(plain.lstrip(" "))
+        more = 2 if every or plain[indent : indent + 2] in MARKS else 0  # after "✓ " or "• ": its text
+        hang = min(indent + more, width // 3)
+        pieces = line[indent:].wrap(console, max(width - hang, 8))
+        for i, piece in enumerate(pieces):
+            piece.rstrip()
+            out.append(Text(" " * (indent if i == 0 else hang)) + piece)
+    return Text("\n").join(out)
+
+
+class Hanging:
+    """A rich renderable: lines of text wrapped at the width they are drawn at with a hanging
+    indent (see ``hanging``)."""
+
+    def __init__(self, lines: list[Text], every: bool = True) -> None:
+        self.lines, self.every = lines, every
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield hanging(console, self.lines, options.max_width, self.every)
+
+
 class Explained:
     """A rich renderable: one explanation laid out for the width it is drawn at (a chain-rule
-    row on one line where it fits, else one factor per line), or a message."""
+    row on one line where it fits, else one factor per line), or a message; long lines wrap
+    with a hanging indent."""
 
     def __init__(self, what: Explanation | str, ink: Ink) -> None:
         self.what, self.ink = what, ink
@@ -395,20 +430,7 @@ class Explained:
         return DRAW[type(self.what)](self.what, self.ink, width)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        width = options.max_width
-        out = []
-        for line in self.lines(width):
-            if line.cell_len <= width:
-                out.append(line)
-                continue
-            # too long: wrapped at spaces, each further line indented two more than the first
-            indent = len(line.plain) - len(line.plain.lstrip(" "))
-            hang = min(indent + 2, width // 3)
-            pieces = line[indent:].wrap(console, max(width - hang, 8))
-            for i, piece in enumerate(pieces):
-                piece.rstrip()
-                out.append(Text(" " * (indent if i == 0 else hang)) + piece)
-        yield Text("\n").join(out)
+        yield hanging(console, self.lines(options.max_width), options.max_width)
 
 
 class WhyView(VerticalScroll, can_focus=True):
