@@ -324,3 +324,14 @@ async def test_resizing_and_key_bursts_with_the_why_screen_open_never_crash():
         await pilot.press("e", "x", "n", "escape")  # runs started and stopped from the why screen
         await settle(pilot)
         assert app.return_code is None and isinstance(app.screen, MainScreen) and not app.main.player.busy
+
+
+async def test_y_opens_while_a_run_goes_and_follows_it_to_its_end(monkeypatch):
+    monkeypatch.setattr(MainScreen, "DIM_AFTER", 0.0)
+    app = still("case3")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("e", "y")  # y is taken while the run to the end goes
+        assert isinstance(app.screen, WhyScreen)
+        await settle(pilot)
+        assert app.session.epoch == 200 and "output.bias[0] at epoch 200 " in why(app)
+        assert "epoch 200" in screen_text(app)

@@ -102,6 +102,7 @@ KEYS: tuple[Key, ...] = (
         "its step; a clicked neuron; the loss chart; the events panel's case), at a halt why it stopped; "
         "w u l h c switch, space b p step and play, escape closes",
         footer=True,
+        idle=False,  # a run under it goes on, and the explanation follows it
     ),
     Key(("left_square_bracket", "up"), "select_prev", "Prev param", "select the previous parameter"),
     Key(("right_square_bracket", "down"), "select_next", "Next param", "select the next parameter"),
