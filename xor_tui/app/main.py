@@ -578,6 +578,7 @@ class MainScreen(Screen):
     FOCUS_SUBJECT = {"params": "param", "loss": "loss", "rows": "loss", "events": "case"}
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """A panel took the focus: what y explains follows it (see FOCUS_SUBJECT)."""
         subject = self.FOCUS_SUBJECT.get(event.widget.id or "")
         if subject is not None:
             self.pointed = subject

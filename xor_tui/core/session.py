@@ -189,8 +189,10 @@ class Session:
                 raise IndexError(f"epoch {epoch} is not stored (0 to {len(self.run.records) - 1})")
             rec = self.run.records[k]
             if subject == "param":
+                assert name is not None  # checked above
                 return ex.explain_param(rec, name)
             if subject == "unit":
+                assert name is not None
                 return ex.explain_unit(rec, name)
             if subject == "loss":
                 return ex.explain_loss(rec)

@@ -13,12 +13,15 @@ A row of the chain rule is one line where it fits the width, else one factor per
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.style import Style
 from rich.text import Text
 from textual.containers import VerticalScroll
+from textual.widget import Widget
 from textual.widgets import Static
 
 from xor_tui.app.components import pixels as px
@@ -48,7 +51,7 @@ class Ink:
     plain: Style
 
     @classmethod
-    def of(cls, widget) -> Ink:
+    def of(cls, widget: Widget) -> Ink:
         """The styles of ``widget``'s app's current theme."""
         pal = px.theme_colours(widget)
         fg, bg = pal["foreground"], pal["background"]
@@ -283,8 +286,7 @@ def _halt(e: HaltExplanation, ink: Ink, width: int) -> list[Text]:
         line = f"    {s.param}: {num(s.grad)}: {num(s.value)} → {num(s.new_value)} ({signed(s.change)})"
         out.append(Text(line, style=ink.strong if i == 0 else (ink.dim if s.change == 0 else ink.plain)))
     out.append(Text(f"  the output's pre-activation z per row, epoch {e.previous} → {e.epoch}:"))
-    for r, (a, b) in enumerate(zip(e.z_before, e.z_after)):
-        row = ("(0,0)", "(0,1)", "(1,0)", "(1,1)")[r]
+    for row, a, b in zip(("(0,0)", "(0,1)", "(1,0)", "(1,1)"), e.z_before, e.z_after):
         out.append(Text(f"    {row}: {num(a)} → {num(b)}"))
     if e.note:
         out.append(Text(e.note, style=ink.dim))
@@ -372,7 +374,7 @@ def _case(e: CaseExplanation, ink: Ink, width: int) -> list[Text]:
 
 # ---------------------------------------------------------------- drawing
 
-DRAW = {
+DRAW: dict[type, Callable[[Any, Ink, int], list[Text]]] = {
     ParamExplanation: _param,
     UnitExplanation: _unit,
     LossExplanation: _loss,

@@ -15,6 +15,8 @@ explanation 15 to 40 lines long, which the "what is happening" panel (46x10 at 1
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
@@ -26,7 +28,10 @@ from xor_tui.app.components.status import StatusLine
 from xor_tui.app.components.why import WhyView
 from xor_tui.app.footer import KeyFooter
 from xor_tui.core.session import Session, SpecError
-from xor_tui.core.view import Frame
+from xor_tui.core.view import Explanation, Frame
+
+if TYPE_CHECKING:
+    from xor_tui.app.main import MainScreen, XorApp
 
 # the subjects, the key that shows each and its tab's word
 SUBJECTS = (("param", "w", "weight/bias"), ("unit", "u", "unit"), ("loss", "l", "loss"),
@@ -93,11 +98,13 @@ class WhyScreen(Screen[None]):
 
     @property
     def session(self) -> Session:
-        return self.app.session
+        """The app's session (the run this screen explains)."""
+        return cast("XorApp", self.app).session
 
     @property
-    def main(self):
-        return self.app.main
+    def main(self) -> MainScreen:
+        """The main screen: its selection, its frame, its actions."""
+        return cast("XorApp", self.app).main
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="why-status")
@@ -121,6 +128,7 @@ class WhyScreen(Screen[None]):
         return self.chosen
 
     def param_name(self) -> str:
+        """The parameter explained: the main screen's selection."""
         return self.main.selected
 
     def unit_name(self, frame: Frame) -> str:
@@ -150,6 +158,7 @@ class WhyScreen(Screen[None]):
             return  # the same frame, subject and theme: drawn already
         self._shown = (frame, key)
         view = self.query_one(WhyView)
+        what: Explanation | str
         try:
             what = self.session.explain(subject, name, epoch=frame.epoch)
         except SpecError as exc:
@@ -171,6 +180,7 @@ class WhyScreen(Screen[None]):
                 tab.label = Content(label)
 
     def redraw(self) -> None:
+        """Explain again, from the frame shown (another subject, unit or theme)."""
         if self.frame is not None:
             self._shown = None
             self.show(self.frame, self.mode)
