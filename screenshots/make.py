@@ -1,8 +1,9 @@
 """Regenerate screenshots/: an SVG and a PNG of the app for every case at epoch 0, case 7's
-halt, the 2-2-2-1 exercise ex4-3 and the survey screen, at 120x36 (NAME.svg) and at 80x24
-(NAME-80x24.svg).
+halt, the 2-2-2-1 exercise ex4-3, the survey screen and the `y` screen (why-param: case 7's
+output.bias[0] at epoch 97; why-unit: case 5's dead h[0]; why-loss: case 1's loss of 50;
+why-halt: case 7's halt), at 120x36 (NAME.svg) and at 80x24 (NAME-80x24.svg).
 
-    python screenshots/make.py
+    python screenshots/make.py [NAME ...]
 
 Every picture goes through the same code as `xor-tui snapshot` (xor_tui/snapshot.py:
 render_svg_async, then svg_to_png for the PNG), so the README's figures are what that
@@ -31,15 +32,21 @@ SHOTS = [(f"case{k}", f"case{k}", 0, ()) for k in range(1, 9)] + [
     ("halt", "case7", 98, ()),
     ("ex4-3", "ex4-3", 0, ()),
     ("survey", "case1", 0, ("v", "enter")),
+    ("why-param", "case7", 97, ("y",)),
+    ("why-unit", "case5", 0, ("y", "u", "right_square_bracket")),  # the unit after out: h[0]
+    ("why-loss", "case1", 0, ("y", "l")),
+    ("why-halt", "case7", 98, ("y",)),
 ]
 
 
-async def main() -> None:
+async def main(only: list[str]) -> None:
     png = shutil.which("rsvg-convert") is not None
     if not png:
         print("rsvg-convert not found (Debian: apt-get install librsvg2-bin): writing SVGs only", file=sys.stderr)
     for suffix, size in SIZES.items():
         for name, scenario, epoch, keys in SHOTS:
+            if only and not any(name.startswith(o) for o in only):
+                continue
             svg, _ = await render_svg_async(builtin(scenario), epoch, size, keys=keys)
             path = write_atomic(HERE / f"{name}{suffix}.svg", svg, overwrite=True)
             print(path)
@@ -48,4 +55,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))  # names (or their beginnings) to draw only those: `make.py why`

@@ -43,7 +43,8 @@ def test_svg_shows_the_halt_screen(halt_svg):
     status = next(ln for ln in lines if ln.lstrip().startswith("epoch "))
     assert "epoch 98" in status and "HALTED" in status, status
     assert "Training halted at epoch 98" in text
-    assert "Training halted at epoch 98: all elements of" in text  # torch's message (it wraps)
+    assert "Training halted at epoch 98 (y says why):" in text  # then torch's message (it wraps)
+    assert "elements of input should" in text
     assert "h[1] DEAD" in text  # the dead hidden unit, as the app draws it
 
 

@@ -94,9 +94,26 @@ KEYS: tuple[Key, ...] = (
         "edit the selected weight or bias (text, NaN, inf and |value| > 1e6 are refused, nothing changes)",
         footer=True,
     ),
+    Key(
+        ("y",),
+        "why",
+        "Why",
+        "why, not only what: the live arithmetic of what is selected (a parameter's gradient row by row and "
+        "its step; a clicked neuron; the loss chart; the events panel's case), at a halt why it stopped; "
+        "w u l h c switch, space b p step and play, escape closes",
+        footer=True,
+        idle=False,  # a run under it goes on, and the explanation follows it
+    ),
     Key(("left_square_bracket", "up"), "select_prev", "Prev param", "select the previous parameter"),
     Key(("right_square_bracket", "down"), "select_next", "Next param", "select the next parameter"),
-    Key((), "", "", "select the clicked connection or neuron (its weight or bias)", label="click", palette=False),
+    Key(
+        (),
+        "",
+        "",
+        "select the clicked connection, bias or neuron (its weight or bias; y then explains the neuron itself)",
+        label="click",
+        palette=False,
+    ),
     Key(CASE_KEYS, "load_case", "Case", "load the source's case 1 … 8", label="1 … 8", palette=False),
     Key(("c",), "pick_scenario", "Scenarios", "load a built-in scenario from a list", footer=True),
     Key(
@@ -149,7 +166,9 @@ IDLE_ONLY = frozenset(k.action for k in KEYS if k.idle)
 
 # the footer's keys, in the order it shows them: what a narrow terminal cuts is the end, so help
 # comes first and quit right after the keys that move the run
-FOOTER_ORDER = ("help", "step", "back", "play", "run_end", "next_event", "app.quit", "reseed", "edit", "pick_scenario")
+FOOTER_ORDER = (
+    "help", "step", "back", "play", "run_end", "next_event", "app.quit", "why", "reseed", "edit", "pick_scenario"
+)  # fmt: skip
 
 
 def bindings() -> list[Binding]:

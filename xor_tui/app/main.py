@@ -26,6 +26,7 @@ from xor_tui.app.components.tables import ParamsTable, RowsTable
 from xor_tui.app.footer import KeyFooter
 from xor_tui.app.player import Player
 from xor_tui.app.screens.dialogs import ChoiceScreen, ConfirmScreen, HelpScreen, PromptScreen
+from xor_tui.app.screens.why import WhyScreen
 from xor_tui.core.engine.activations import NAMES as ACTIVATIONS
 from xor_tui.core.engine.activations import SpecError
 from xor_tui.core.engine.run import check_seed, check_value
@@ -64,6 +65,10 @@ class MainScreen(Screen):
         self.run_from = 0  # the epoch the last run to the end or to an event started from
         self.version = 0  # bumped on every redraw and resize: a dialog's dimmed copy of this screen is redone
         self.last_case_asked = ""  # the k dialog offers the case asked for last
+        # what y explains: the last thing pointed at (param: the selected parameter; unit: a neuron
+        # clicked in the diagram; loss: the loss chart or the rows; case: the events panel)
+        self.pointed = "param"
+        self.pointed_unit: str | None = None
 
     @property
     def session(self) -> Session:
@@ -134,8 +139,7 @@ class MainScreen(Screen):
         if self.selected not in {p.name for p in f.params}:
             self.selected = f.params[-1].name
         self.app.sub_title = f"{f.name} — {f.config.shape}"
-        p = self.player
-        mode = "running… (x stops)" if p.busy else (p.play_text() if p.playing else "")
+        mode = self.mode_text()
         self.query_one(StatusLine).show(f, mode)
         self.query_one(NetworkDiagram).show(f, self.selected)
         self.query_one(RowsTable).show(f)
@@ -143,6 +147,14 @@ class MainScreen(Screen):
         self.query_one(LossPlot).show(f)
         self.query_one(ParamsTable).show(f, self.selected)
         self.query_one(EventPanel).show(f, self.message)
+        for screen in self.app.screen_stack:  # the why screen follows the run
+            if isinstance(screen, WhyScreen) and screen.is_mounted:
+                screen.show(f, mode)
+
+    def mode_text(self) -> str:
+        """What the player is doing, for the status line: running, playing at a speed, or nothing."""
+        p = self.player
+        return "running… (x stops)" if p.busy else (p.play_text() if p.playing else "")
 
     def say(self, message: str, error: bool = False) -> None:
         self.message = message
@@ -217,7 +229,7 @@ class MainScreen(Screen):
             "end": end,
             "stopped": f"Stopped at epoch {f.epoch}.",
             "event": f"Stopped at epoch {f.epoch}: " + "; ".join(e.text for e in f.events if e.epoch == f.epoch),
-            "halted": f"Training halted at epoch {f.epoch}: {f.halt.message if f.halt else ''}",
+            "halted": f"Training halted at epoch {f.epoch} (y says why): {f.halt.message if f.halt else ''}",
             "fixed": f"Stopped at epoch {f.epoch}: the state no longer changes ({why}), so no event can "
             "ever come. Edit a weight or swap an activation to go on.",
         }
@@ -535,6 +547,7 @@ class MainScreen(Screen):
         names = [p.name for p in self.frame.params]
         i = names.index(self.selected) if self.selected in names else 0
         self.selected = names[(i + d) % len(names)]
+        self.pointed = "param"
         self.refresh_view()
 
     def action_select_prev(self) -> None:
@@ -544,6 +557,7 @@ class MainScreen(Screen):
         self._select(+1)
 
     def on_params_table_highlighted(self, event: ParamsTable.Highlighted) -> None:
+        self.pointed = "param"
         if event.name != self.selected:
             self.selected = event.name
             self.query_one(NetworkDiagram).show(self.frame, event.name)
@@ -554,8 +568,29 @@ class MainScreen(Screen):
             self.action_edit()
 
     def on_network_diagram_param_clicked(self, event: NetworkDiagram.ParamClicked) -> None:
+        """A connection or a bias (its weight or bias selected), or a neuron (its bias selected,
+        and y then explains the neuron itself)."""
         self.selected = event.name
+        self.pointed, self.pointed_unit = ("unit", event.unit) if event.unit else ("param", None)
         self.refresh_view()
+
+    # the panels whose focus says what y explains (the diagram's is what was clicked in it)
+    FOCUS_SUBJECT = {"params": "param", "loss": "loss", "rows": "loss", "events": "case"}
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """A panel took the focus: what y explains follows it (see FOCUS_SUBJECT)."""
+        subject = self.FOCUS_SUBJECT.get(event.widget.id or "")
+        if subject is not None:
+            self.pointed = subject
+
+    def action_why(self) -> None:
+        """y: why, not only what. The explanation of what is pointed at (the selected parameter,
+        a clicked neuron, the loss chart or the rows, the events panel's case); at a halt, the
+        halt first."""
+        if any(isinstance(s, WhyScreen) for s in self.app.screen_stack):
+            return
+        unit = self.pointed_unit if self.pointed == "unit" else None
+        self.app.push_screen(WhyScreen(self.pointed, unit))
 
     # ------------------------------------------------------------ survey, seeds, help, views
     def action_survey(self) -> None:

@@ -91,7 +91,9 @@ class Player(Widget):
             self.pause()
             self.post_message(self.Stepped())
             self.post_message(
-                self.Halted(f"{exc}. Step back (b), edit a weight (enter) or swap an activation (h/o) to go on.")
+                self.Halted(
+                    f"{exc}. y says why; step back (b), edit a weight (enter) or swap an activation (h/o) to go on."
+                )
             )
             return False
         self.post_message(self.Stepped())

@@ -35,7 +35,7 @@ from xor_tui.core.io.folder import DEFAULT_QUOTA, Files, Refused, file_stem
 from xor_tui.core.io.scenario import Scenario, ScenarioError
 from xor_tui.core.rules.diagnosis import Diagnosis, Event
 from xor_tui.core.studies.replay import Trace
-from xor_tui.core.view import Frame, build_frame
+from xor_tui.core.view import Explanation, Frame, build_frame
 
 # events worth stopping for when running to the next one
 NOTABLE = {"dies", "revives", "freezes", "thaws", "halts", "nan", "case"}
@@ -154,10 +154,52 @@ class Session:
             newest = self._events[first:total][::-1]
             history = memoryview(self._losses[: k + 1].tobytes()).cast("d")
             ahead = self._ahead if epoch is None else ()
-            diag = self.trace.diagnoses[k]
+            before, diagnoses = self._lookback(k)
             return build_frame(
-                self.name, rec, diag, prev, newest, total, self.start_text, self.epochs, history, losses_ahead=ahead
-            )
+                self.name, rec, diagnoses[-1], prev, newest, total, self.start_text, self.epochs, history,
+                losses_ahead=ahead, case_before=before, case_diagnoses=diagnoses,
+            )  # fmt: skip
+
+    def _lookback(self, k: int) -> tuple[list[Record], list[Diagnosis]]:
+        """The records of the ``Frame.CASE_LOOKBACK`` epochs before epoch ``k`` and the trace's
+        diagnoses of those and of ``k`` (kept by the trace: no diagnosis made twice). Under the lock."""
+        lo = max(0, k - Frame.CASE_LOOKBACK)
+        records, diagnoses = self.run.records, self.trace.diagnoses
+        return [records[j] for j in range(lo, k)], [diagnoses[j] for j in range(lo, k + 1)]
+
+    SUBJECTS = ("param", "unit", "loss", "halt", "case")
+    """What ``explain`` explains: a parameter, a unit, the loss, a halt, the case."""
+
+    def explain(self, subject: str, name: str | None = None, epoch: int | None = None) -> Explanation:
+        """Why, not only what: the explanation of ``subject`` (one of ``SUBJECTS``) at the current
+        epoch (or a stored earlier one), the numbers exactly as the engine computed them (see
+        ``core.rules.explain``). ``name``: the parameter (``output.bias[0]``) or the unit (``h[0]``
+        or ``hidden[0]``) for "param" and "unit". A halt is explained with the step of the epoch
+        before it; the case with where it changed in the epochs just before. Raises SpecError, one
+        line, for a name the network lacks or a halt asked of an epoch that did not halt."""
+        from xor_tui.core.rules import explain as ex
+
+        if subject not in self.SUBJECTS:
+            raise SpecError(f"unknown subject {subject!r}: one of {', '.join(self.SUBJECTS)}")
+        if subject in ("param", "unit") and not name:
+            raise SpecError(f"which {'parameter' if subject == 'param' else 'unit'}? a name is needed")
+        with self.lock:
+            k = len(self.run.records) - 1 if epoch is None else epoch
+            if not 0 <= k < len(self.run.records):
+                raise IndexError(f"epoch {epoch} is not stored (0 to {len(self.run.records) - 1})")
+            rec = self.run.records[k]
+            if subject == "param":
+                assert name is not None  # checked above
+                return ex.explain_param(rec, name)
+            if subject == "unit":
+                assert name is not None
+                return ex.explain_unit(rec, name)
+            if subject == "loss":
+                return ex.explain_loss(rec)
+            if subject == "halt":
+                return ex.explain_halt(rec, self.run.records[k - 1] if k else None)
+            before, diagnoses = self._lookback(k)
+            return ex.explain_case(rec, before, diagnoses)
 
     # ------------------------------------------------------------ moving
     def step(self) -> Record:
@@ -468,6 +510,7 @@ def load_printout(
 __all__ = [
     "DEFAULT_QUOTA",
     "Cancelled",
+    "Explanation",
     "Files",
     "Frame",
     "NOTABLE",

@@ -19,6 +19,18 @@ import torch
 from xor_tui.core.engine import losses, net
 from xor_tui.core.engine.net import Config
 from xor_tui.core.rules.diagnosis import Diagnosis, Event, is_active
+from xor_tui.core.rules.explain import (
+    CaseExplanation,
+    Explanation,
+    Factor,
+    HaltExplanation,
+    LossExplanation,
+    ParamExplanation,
+    UnitExplanation,
+    explain_case,
+    num,
+    signed,
+)
 
 ROWS = net.ROWS  # "(0,0)" "(0,1)" "(1,0)" "(1,1)"
 INPUTS = ("x1", "x2")
@@ -276,8 +288,27 @@ class Frame:
     losses_ahead: Sequence[float] = field(default=(), compare=False)
     """After stepping back: the losses of the epochs stepped back over (epoch+1 onwards), which
     stepping forward again reproduces; empty once anything changes. NaN where not computed."""
+    _case: tuple = field(default=(), repr=False, compare=False)
+    # (record, the records of the epochs just before it, the diagnoses of all of them): what
+    # ``checklist`` is made from, on first use
+    _made: dict = field(default_factory=dict, repr=False, compare=False)
 
     MAX_EVENTS = 500
+    CASE_LOOKBACK = 10
+    """Epochs before this one that the checklist looks back over for a change of case."""
+
+    @property
+    def checklist(self) -> CaseExplanation | None:
+        """The case checklist (``explain_case``): each rule of the case, or of the nearest one,
+        with the live counts and ✓/✗; n/a with its reason; where the case changed in the last
+        ``CASE_LOOKBACK`` epochs, which rule flipped. Made on first use, once per frame. None
+        for a Frame built without a record's history."""
+        if "checklist" not in self._made:
+            if not self._case:
+                return None
+            record, before, diagnoses = self._case
+            self._made["checklist"] = explain_case(record, before, diagnoses)
+        return self._made["checklist"]
 
     @property
     def halted(self) -> bool:
@@ -348,8 +379,12 @@ def build_frame(
     epochs: int,
     loss_history: Sequence[float],
     losses_ahead: Sequence[float] = field(default=(), compare=False),
+    case_before: Sequence = (),
+    case_diagnoses: Sequence[Diagnosis] | None = None,
 ) -> Frame:
-    """Make the Frame of one record (call under the session's lock)."""
+    """Make the Frame of one record (call under the session's lock). ``case_before``: the
+    records of the epochs just before it (oldest first) and ``case_diagnoses`` the diagnoses
+    of those and of ``record``, for the case checklist (``Frame.checklist``)."""
     cfg: Config = record.config
     names = cfg.layer_names
     pre = [z.tolist() for z in record.pre]  # per layer: [row][unit]
@@ -474,6 +509,7 @@ def build_frame(
         losses=loss_history,
         _net=params_now,
         losses_ahead=tuple(losses_ahead),
+        _case=(record, tuple(case_before), None if case_diagnoses is None else tuple(case_diagnoses)),
     )
 
 
@@ -492,4 +528,13 @@ __all__ = [
     "INPUTS",
     "mark",
     "build_frame",
+    "CaseExplanation",
+    "Explanation",
+    "Factor",
+    "HaltExplanation",
+    "LossExplanation",
+    "ParamExplanation",
+    "UnitExplanation",
+    "num",
+    "signed",
 ]

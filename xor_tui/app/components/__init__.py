@@ -7,7 +7,10 @@ else from core:
   a moment after each new epoch unless ``app.animation_level == "none"``);
 - ``ParamsTable.show(frame, selected)`` (a DataTable; posts ``Highlighted(name)`` when the user
   moves the cursor and ``Chosen(name)`` on enter or a click on the cursor row);
-- ``EventPanel.show(frame, message="")`` (a scrolling panel);
+- ``EventPanel.show(frame, message="")`` (a scrolling panel; it leads with ``frame.checklist``);
+- ``WhyView.show(explanation)`` (the ``y`` screen's scrolling view of one explanation of
+  ``core.view``: ``ParamExplanation`` ... ``CaseExplanation``; ``why.checklist`` draws the case
+  checklist);
 - ``panel.boxed(id, title, widget)``: the titled panel around a widget, which
   ``screen.maximize`` (or ``screen.action_maximize`` on the focused widget) fills the screen with.
 """

@@ -116,8 +116,13 @@ class NetworkDiagram(LinesWidget, can_focus=True):
     DEFAULT_CSS = "NetworkDiagram { height: 1fr; }"
 
     class ParamClicked(Message):
-        def __init__(self, name: str) -> None:
+        """A connection (``name``: its weight), a bias (on a box's bottom edge: ``name``, the
+        bias) or a neuron (anywhere else in its box: ``name`` its bias, ``unit`` the neuron's
+        name, e.g. ``hidden[0]``) was clicked."""
+
+        def __init__(self, name: str, unit: str | None = None) -> None:
             self.name = name
+            self.unit = unit
             super().__init__()
 
     KEYS = (
@@ -139,6 +144,7 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         self.frame: Frame | None = None
         self.selected: str | None = None
         self._hit: dict[tuple[int, int], str] = {}
+        self._unit_hit: dict[tuple[int, int], str] = {}  # a neuron's box (but its bias's edge): the unit
         self._tile_cells: dict = {}
         self._cells_frame: Frame | None = None
         self._motion_until = 0.0
@@ -149,7 +155,12 @@ class NetworkDiagram(LinesWidget, can_focus=True):
     def spot(self, name: str) -> tuple[int, int] | None:
         """Where on the widget a click selects the parameter ``name`` (None if not drawn)."""
         self.build()
-        return next((pos for pos, n in self._hit.items() if n == name), None)
+        return next((pos for pos, n in self._hit.items() if n == name and pos not in self._unit_hit), None)
+
+    def unit_spot(self, name: str) -> tuple[int, int] | None:
+        """Where on the widget a click points at the neuron ``name`` (``hidden[0]``; None if not drawn)."""
+        self.build()
+        return next((pos for pos, n in self._unit_hit.items() if n == name), None)
 
     # ------------------------------------------------------------ feeding and motion
     def show(self, frame: Frame, selected: str | None = None) -> None:
@@ -194,9 +205,9 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         key = (w, h, self.app.theme, self.selected)
         if self._still is None or self._still[0] is not f or self._still[1] != key:
             self._still = (f, key, self._draw_still(columns, mode, tile_w, pal, w, h))
-        line_cells, labels, box_cells, hit = self._still[2]
+        line_cells, labels, box_cells, hit, unit_hit = self._still[2]
         canvas = Canvas(w, h)
-        self._hit = hit
+        self._hit, self._unit_hit = hit, unit_hit
         if self.moving:
             dots, styles, prio = self._edge_dots(columns, mode, pal, w, h, moving=True)
             line_cells = [(x, y, ch, styles[owner]) for x, y, ch, owner in dots.cells(prio)]
@@ -214,7 +225,7 @@ class NetworkDiagram(LinesWidget, can_focus=True):
     def _draw_still(self, columns, mode: str, tile_w: int, pal, w: int, h: int):
         """The lines' cells, the labels, the boxes' cells and the click map of the still picture
         (the lines as drawn with the animation off: flowing ones solid, frozen ones dotted)."""
-        self._hit = {}
+        self._hit, self._unit_hit = {}, {}
         f = self.frame
         dots, styles, prio = self._edge_dots(columns, mode, pal, w, h, moving=False)
         line_cells = []
@@ -231,7 +242,7 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         box_cells = [
             (x, y, ch, canvas.styles[y][x]) for y, row in enumerate(canvas.chars) for x, ch in enumerate(row) if ch
         ]
-        return line_cells, labels, box_cells, self._hit
+        return line_cells, labels, box_cells, self._hit, self._unit_hit
 
     # -- edges
     def _ports(self, box: Box, k: int, n: int, mode: str) -> float:
@@ -393,6 +404,8 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         for i in range(w):
             for dy in range(h):
                 self._hit[(x + i, y + dy)] = b.param
+                if dy < h - 1:  # the bottom edge, where the bias is written, is the bias's alone
+                    self._unit_hit[(x + i, y + dy)] = u.name
 
     def _frame_lines(self, canvas: Canvas, box: Box, title: str, border, title_style) -> None:
         x, y, w, h = box.x, box.y, box.w, box.h
@@ -452,4 +465,4 @@ class NetworkDiagram(LinesWidget, can_focus=True):
     def on_click(self, event) -> None:
         name = self._hit.get((event.x, event.y))
         if name:
-            self.post_message(self.ParamClicked(name))
+            self.post_message(self.ParamClicked(name, self._unit_hit.get((event.x, event.y))))

@@ -1,4 +1,6 @@
-""" "What is happening": the diagnosis in words, then every event, newest first.
+""" "What is happening": the case checklist (each rule of the case, or of the nearest one, with
+the live counts and ✓/✗; n/a with its reason; which rule flipped where the case just changed),
+the diagnosis in words, then every event, newest first.
 
 A scrolling panel (mouse wheel, or focus it and use the arrows, page keys, home and end):
 nothing is cut; lines wrap at the panel's width. Only the newest ``Frame.MAX_EVENTS``
@@ -12,6 +14,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from xor_tui.app.components import pixels as px
+from xor_tui.app.components.why import Hanging, Ink, checklist
 from xor_tui.core.view import Frame
 
 KIND_VAR = {
@@ -59,6 +62,7 @@ class EventPanel(VerticalScroll, can_focus=True):
 
     def show(self, frame: Frame, message: str = "") -> None:
         self._last = (frame, message)
+        c = frame.checklist
         key = (
             self.app.theme,
             message,
@@ -66,6 +70,7 @@ class EventPanel(VerticalScroll, can_focus=True):
             frame.events_total,
             frame.events[:1],
             frame.epoch if message else None,
+            None if c is None else (c.label, c.reason, c.counts, c.checks, c.changes),
         )
         if key == self._key:
             return
@@ -76,6 +81,10 @@ class EventPanel(VerticalScroll, can_focus=True):
         t = Text()
         if message:
             t.append(message + "\n", px.style(pal["warning"], bold=True))
+        if c is not None:
+            for line in checklist(c, Ink.of(self)):
+                t.append_text(line)
+                t.append("\n")
         for line in frame.explanation:
             t.append("• ", "bold")
             t.append(line + "\n")
@@ -89,5 +98,5 @@ class EventPanel(VerticalScroll, can_focus=True):
             t.append(f"… and {earlier} earlier event(s), not kept in this view\n", dim)
         t.rstrip()
         self.text = t
-        if self.is_mounted:
-            self.query_one(Static).update(t)
+        if self.is_mounted:  # a wrapped line goes on under its text, after its mark (✓, •, epoch)
+            self.query_one(Static).update(Hanging(t.split("\n"), every=False))

@@ -1160,11 +1160,17 @@ def _count_values(counts: dict[str, int], keys: Sequence[str], needs: dict[str, 
     )
 
 
-def explain_case(record: Record, before: Sequence[Record] = ()) -> CaseExplanation:
+def explain_case(
+    record: Record, before: Sequence[Record] = (), diagnoses: Sequence[diagnosis.Diagnosis] | None = None
+) -> CaseExplanation:
     """The case checklist of ``record``: each rule of its case (or of the nearest case) with the
     live counts, ✓/✗; n/a with its reason. ``before``: the records of the epochs just before it,
-    oldest first (say the last ten), to find where the case changed and which rule flipped."""
-    d = diagnosis.diagnose(record)
+    oldest first (say the last ten), to find where the case changed and which rule flipped.
+    ``diagnoses``: the diagnoses of ``[*before, record]`` when the caller has them already (a
+    session's trace keeps them), instead of diagnosing each record again."""
+    if diagnoses is not None and len(diagnoses) != len(before) + 1:
+        raise ValueError(f"{len(diagnoses)} diagnoses for {len(before) + 1} records")
+    d = diagnoses[-1] if diagnoses is not None else diagnosis.diagnose(record)
     label = diagnosis.case_label(d)
     common: dict[str, Any] = dict(kind_="case", epoch=record.epoch, setting=_setting(record), label=label, case=d.case)
     if not d.classified:
@@ -1182,8 +1188,9 @@ def explain_case(record: Record, before: Sequence[Record] = ()) -> CaseExplanati
     history = []
     changes = []
     prev_d = None
-    for rec in [*before, record]:
-        dd = d if rec is record else diagnosis.diagnose(rec)
+    known = list(diagnoses) if diagnoses is not None else [None] * len(before) + [d]
+    for rec, dd in zip([*before, record], known):
+        dd = dd or diagnosis.diagnose(rec)
         history.append((rec.epoch, diagnosis.case_label(dd)))
         if prev_d is not None and prev_d.classified and dd.classified and dd.case_text != prev_d.case_text:
             flips = tuple(diagnosis.flipped_text(f) for f in diagnosis.flipped(prev_d, dd))
