@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
-from xor_tui.core.text import capitalised
+from xor_tui.core.view import capitalised
 
 # how a Textual key name is written for people
 KEY_LABELS = {

@@ -27,13 +27,19 @@ from xor_tui.app.footer import KeyFooter
 from xor_tui.app.player import Player
 from xor_tui.app.screens.dialogs import ChoiceScreen, ConfirmScreen, HelpScreen, PromptScreen
 from xor_tui.app.screens.why import WhyScreen
-from xor_tui.core.engine.activations import NAMES as ACTIVATIONS
-from xor_tui.core.engine.activations import SpecError
-from xor_tui.core.engine.run import check_seed, check_value
-from xor_tui.core.io.scenario import ScenarioError, builtin, builtin_names
-from xor_tui.core.session import Files, Opened, Session, open_path
-from xor_tui.core.text import capitalised, printable
-from xor_tui.core.view import Frame
+from xor_tui.core.session import (
+    ACTIVATIONS,
+    Files,
+    Opened,
+    ScenarioError,
+    Session,
+    SpecError,
+    builtin_scenarios,
+    check_seed,
+    check_value,
+    open_path,
+)
+from xor_tui.core.view import Frame, capitalised, printable
 
 WELCOME = (
     "Welcome. Keys 1-8 load the source's eight cases; space steps one epoch, p plays, "
@@ -359,16 +365,16 @@ class MainScreen(Screen):
         self.app.push_screen(PromptScreen("Seed (a whole number from 0 to 2**63-1)", "", validate=_seed_problem), done)
 
     def action_load_case(self, k: str) -> None:
-        sc = builtin(f"case{k}")
-        self._load(Session.from_scenario(sc), _loaded(f"case {k}", sc.description))
+        session = Session.from_builtin(f"case{k}")
+        self._load(session, _loaded(f"case {k}", session.description))
 
     def action_pick_scenario(self) -> None:
-        options = [(n, f"{n:<12} {_shorten(builtin(n).description.split('. ')[0], 70)}") for n in builtin_names()]
+        options = [(n, f"{n:<12} {_shorten(d.split('. ')[0], 70)}") for n, d in builtin_scenarios()]
 
         def done(name: str | None) -> None:
             if name:
-                sc = builtin(name)
-                self._load(Session.from_scenario(sc), _loaded(name, sc.description))
+                session = Session.from_builtin(name)
+                self._load(session, _loaded(name, session.description))
 
         self.app.push_screen(ChoiceScreen("Load a built-in scenario", options, self.session.name), done)
 
@@ -732,10 +738,11 @@ class XorApp(App):
                 f"xor-tui: {k.keys_text}",
                 lambda a=k.action: self.call_later(main.run_action, a),
             )
+        described = dict(builtin_scenarios())
         for k in range(1, 9):
             yield SystemCommand(
                 f"Load case {k}",
-                _shorten(builtin(f"case{k}").description, 80),
+                _shorten(described[f"case{k}"], 80),
                 lambda k=k: self.call_later(main.run_action, f"load_case({k})"),
             )
 

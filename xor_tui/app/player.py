@@ -12,8 +12,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.worker import get_current_worker
 
-from xor_tui.core.engine.run import RunHalted
-from xor_tui.core.session import Cancelled, Session, load_printout
+from xor_tui.core.session import Cancelled, RunHalted, Session, find_seed, load_printout
 
 SPEEDS = (1, 2, 5, 10, 30, 60, 120, 240)
 DEFAULT_SPEED = 30
@@ -208,8 +207,6 @@ class Player(Widget):
 
     @work(thread=True, exclusive=True, group="seed")
     def _seed_worker(self, case: int) -> None:
-        from xor_tui.core.studies.survey import find_seed
-
         seed = find_seed(case, start=random.randrange(2**31))
         self.post_message(self.SeedFound(case, seed))  # its handler calls done(): busy until then
 

@@ -107,6 +107,14 @@ class Session:
         )
 
     @classmethod
+    def from_builtin(cls, name: str) -> Session:
+        """A built-in scenario (``case1`` ... ``case8``, the exercises, lessons); raises
+        ScenarioError for an unknown name."""
+        from xor_tui.core.io.scenario import builtin
+
+        return cls.from_scenario(builtin(name))
+
+    @classmethod
     def from_seed(cls, seed: int, config: Config | None = None) -> Session:
         seed = check_seed(seed)
         return cls(
@@ -507,8 +515,33 @@ def load_printout(
         raise ValueError(f"{path}: the budget of {seconds:g} s ran out while {exc.stage or 'recovering'}") from None
 
 
+# ---------------------------------------------------------------- what else the app may ask the core
+
+
+def builtin_scenarios() -> list[tuple[str, str]]:
+    """Every built-in scenario as (name, description), in ``xor-tui cases`` order."""
+    from xor_tui.core.io.scenario import builtin, builtin_names
+
+    return [(name, builtin(name).description) for name in builtin_names()]
+
+
+def find_seed(case: int, start: int) -> int | None:
+    """The first seed from ``start`` whose PyTorch default start is in ``case`` (the source's
+    2-2-1 ReLU/ReLU net), or None within the search's limit. Takes a fraction of a second to
+    seconds: call it off the UI thread."""
+    from xor_tui.core.studies import survey
+
+    return survey.find_seed(case, start=start)
+
+
 __all__ = [
+    "ACTIVATIONS",
     "DEFAULT_QUOTA",
+    "ScenarioError",
+    "builtin_scenarios",
+    "check_seed",
+    "check_value",
+    "find_seed",
     "Cancelled",
     "Explanation",
     "Files",

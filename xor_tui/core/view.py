@@ -31,6 +31,7 @@ from xor_tui.core.rules.explain import (
     num,
     signed,
 )
+from xor_tui.core.text import capitalised, printable  # for what widgets write
 
 ROWS = net.ROWS  # "(0,0)" "(0,1)" "(1,0)" "(1,1)"
 INPUTS = ("x1", "x2")
@@ -514,6 +515,8 @@ def build_frame(
 
 
 __all__ = [
+    "capitalised",
+    "printable",
     "Frame",
     "Unit",
     "Edge",
