@@ -24,6 +24,12 @@ KEY_LABELS = {
     "minus": "-",
     "escape": "escape",
     "enter": "enter",
+    "shift+up": "shift+↑",
+    "shift+down": "shift+↓",
+    "alt+up": "alt+↑",
+    "alt+down": "alt+↓",
+    "ctrl+up": "ctrl+↑",
+    "ctrl+down": "ctrl+↓",
 }
 
 
@@ -55,7 +61,8 @@ KEYS: tuple[Key, ...] = (
         ("b", "left"),
         "back",
         "Back",
-        "step back one epoch (exactly restores the earlier state; says so when that undoes an edit)",
+        "undo your last change at this epoch (an edit, a nudge, an activation...), one by one; with none "
+        "left, step back one epoch (exactly restores the earlier state)",
         footer=True,
     ),
     Key(("p",), "play", "Play/pause", "play / pause (any dialog pauses play)", footer=True),
@@ -79,7 +86,12 @@ KEYS: tuple[Key, ...] = (
         footer=True,
     ),
     Key(("x", "escape"), "stop", "Stop", "stop a run or play", idle=False),
-    Key(("r",), "restart", "Restart", "restart from the same start (b right after brings the run back)"),
+    Key(
+        ("r",),
+        "restart",
+        "Restart",
+        "restart from the same start (b right after brings the run back); in a lesson, begin the task again",
+    ),
     Key(("s",), "reseed", "Reseed", "reseed: a new random start (b right after brings the run back)", footer=True),
     Key(("g",), "seed_prompt", "Seed…", "go to a seed you type"),
     Key(("h",), "cycle_hidden", "Hidden act", "cycle the hidden activation"),
@@ -97,6 +109,38 @@ KEYS: tuple[Key, ...] = (
     Key(("left_square_bracket", "up"), "select_prev", "Prev param", "select the previous parameter"),
     Key(("right_square_bracket", "down"), "select_next", "Next param", "select the next parameter"),
     Key((), "", "", "select the clicked connection or neuron (its weight or bias)", label="click", palette=False),
+    Key(
+        ("shift+up",),
+        "nudge_up",
+        "Nudge +0.01",
+        "nudge the selected weight or bias up by 0.01: an edit recorded like a typed one (b undoes it)",
+    ),
+    Key(("shift+down",), "nudge_down", "Nudge -0.01", "nudge the selected weight or bias down by 0.01"),
+    Key(("alt+up", "ctrl+up"), "nudge_up_big", "Nudge +0.1", "nudge the selected weight or bias up by 0.1"),
+    Key(("alt+down", "ctrl+down"), "nudge_down_big", "Nudge -0.1", "nudge the selected weight or bias down by 0.1"),
+    Key(
+        (),
+        "",
+        "",
+        "over the selected connection or neuron in the diagram: nudge it by 0.01 (up or down)",
+        label="wheel",
+        palette=False,
+    ),
+    Key(
+        ("t",),
+        "target_mode",
+        "Target…",
+        "target mode: pick a case 1-8; its rules are listed live (✓/✗) with the parameters that move each "
+        "failing one and which way; t again or escape leaves",
+    ),
+    Key(
+        ("T",),
+        "apply_target",
+        "Apply target",
+        "target mode: apply the fewest edits that make it the target case (recorded edits: b undoes them "
+        "one by one, w saves them)",
+        label="T (shift+t)",
+    ),
     Key(CASE_KEYS, "load_case", "Case", "load the source's case 1 … 8", label="1 … 8", palette=False),
     Key(("c",), "pick_scenario", "Scenarios", "load a built-in scenario from a list", footer=True),
     Key(
@@ -111,6 +155,22 @@ KEYS: tuple[Key, ...] = (
         "save",
         "Save…",
         "save the session as a scenario (asks before overwriting); `xor-tui replay FILE` reproduces it",
+    ),
+    Key(("H",), "lesson_hint", "Hint", "lesson: show or hide the current task's hint", label="H (shift+h)"),
+    Key(
+        ("N",),
+        "lesson_next",
+        "Next task",
+        "lesson: on to the next task (skips this one unless it is done)",
+        label="N (shift+n)",
+    ),
+    Key(("P",), "lesson_prev", "Prev task", "lesson: back to the previous task, begun again", label="P (shift+p)"),
+    Key(
+        ("L",),
+        "lesson_panel",
+        "Lesson panel",
+        "lesson: show its panel or 'what is happening' in its place",
+        label="L (shift+l)",
     ),
     Key(("v",), "survey", "Survey", "survey screen: many random starts with the current settings"),
     Key(

@@ -120,6 +120,14 @@ class NetworkDiagram(LinesWidget, can_focus=True):
             self.name = name
             super().__init__()
 
+    class WheelNudge(Message):
+        """The wheel turned over the selected parameter's connection or neuron: nudge it,
+        ``direction`` +1 (wheel up) or -1 (down)."""
+
+        def __init__(self, name: str, direction: int) -> None:
+            self.name, self.direction = name, direction
+            super().__init__()
+
     KEYS = (
         "[b $primary]━[/] w>0 [b $warning]━[/] w<0, width |w| · moving dashes: gradient · "
         "[$warning 60%]┄[/] frozen · [b $success]●[/]>0 [b $error]○[/]<0 [b $warning]◌[/]=0",
@@ -453,3 +461,18 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         name = self._hit.get((event.x, event.y))
         if name:
             self.post_message(self.ParamClicked(name))
+
+    def on_mouse_scroll_up(self, event) -> None:
+        self._wheel(event, +1)
+
+    def on_mouse_scroll_down(self, event) -> None:
+        self._wheel(event, -1)
+
+    def _wheel(self, event, direction: int) -> None:
+        """Over the selected parameter's line, label or neuron the wheel nudges it; elsewhere
+        it scrolls as usual."""
+        name = self._hit.get((event.x, event.y))
+        if name and name == self.selected:
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.WheelNudge(name, direction))

@@ -1,0 +1,327 @@
+"""The main screen's target mode, nudging and lessons, kept apart from main.py (a mixin of
+MainScreen): what the keys ``t`` ``T`` ``shift/alt+arrows`` ``H`` ``N`` ``P`` ``L`` and the wheel
+over the diagram do, and the side panel (target or lesson) that takes the place of "what is
+happening" while one is shown.
+
+Everything is asked of the Session (``rule_report``, ``target``, ``apply_edits``, ``nudge``,
+the lesson's tasks): the rules live in the core. The solver takes 20-150 ms, so the rule
+report and the search run on a worker thread, one at a time: changes made meanwhile (a burst
+of nudges) are worked out once the running job ends, for the state as it then is.
+"""
+
+from __future__ import annotations
+
+from textual import work
+from textual.message import Message
+
+from xor_tui.app.components.diagram import NetworkDiagram
+from xor_tui.app.components.lesson import LessonPanel
+from xor_tui.app.components.panel import Panel, set_key
+from xor_tui.app.components.target import TargetPanel
+from xor_tui.app.screens.dialogs import PromptScreen
+from xor_tui.core.session import NUDGES, Session, Snapshot, SpecError
+from xor_tui.core.view import RuleStatus, TargetResult
+
+MAX_EDITS = 3  # what target mode's solver may use (from seed 0 every case takes at most 3)
+
+
+class TargetReady(Message):
+    """A target job's answer for the state ``version`` of ``session``: the rule report
+    (``rules``) first, then the solver's ``result`` (``done``: the job has ended)."""
+
+    def __init__(
+        self,
+        session: Session,
+        version: int,
+        case: int,
+        rules: list[RuleStatus] | None = None,
+        result: TargetResult | None = None,
+        error: str = "",
+        done: bool = False,
+    ) -> None:
+        self.session, self.version, self.case = session, version, case
+        self.rules, self.result, self.error, self.done = rules, result, error, done
+        super().__init__()
+
+
+class ModesMixin:
+    """Target mode, nudging and lessons for MainScreen (see the module's docstring)."""
+
+    target_case: int | None = None  # target mode is on for this case
+    show_lesson = True  # a lesson's panel is shown (L hides it: "what is happening" again)
+    hint_shown = False
+    _rules: tuple | None = None  # (session, version, case, rules)
+    _result: tuple | None = None  # (session, version, case, result)
+    _job: tuple | None = None  # (session, version, case) of the job running, if one is
+    _apply_pending = False  # T was pressed before the answer for this state was in
+
+    # ------------------------------------------------------------ the side panel
+    def side_box(self) -> Panel:
+        """The panel that takes the place of "what is happening" in target mode or a lesson."""
+        box = Panel(TargetPanel(id="target"), LessonPanel(id="lesson"), id="side-box")
+        box.border_title = "target"
+        return box
+
+    def before_draw(self) -> None:
+        """Called by refresh_view before anything is drawn: a lesson's task checked on the
+        state as it now is (it may pass and say so), and target mode's answer asked for."""
+        s: Session = self.session
+        if s.lesson is not None:
+            res, fresh = s.check_task()
+            if fresh and res is not None:
+                i, n = s.task_index, len(s.lesson.tasks)
+                after = (
+                    f"N: on to task {i + 2} of {n}, {s.lesson.tasks[i + 1].title}."
+                    if i + 1 < n
+                    else "N: finish the lesson."
+                )
+                self.message = f"✓ Task {i + 1} done: {res.text}. {after}"
+        if self.target_case is not None and s.target_unsupported() is None:
+            self._ask_target()
+
+    def draw_side(self) -> None:
+        """Show the target panel, the lesson panel or neither (then "what is happening")."""
+        s: Session = self.session
+        mode = "target" if self.target_case is not None else ("lesson" if s.lesson and self.show_lesson else "")
+        self.set_class(bool(mode), "side")
+        box = self.query_one("#side-box", Panel)
+        target, lesson = self.query_one(TargetPanel), self.query_one(LessonPanel)
+        target.display, lesson.display = mode == "target", mode == "lesson"
+        if mode == "target":
+            case = self.target_case
+            box.border_title = f"target: case {case}"
+            f = self.frame
+            # the rules of the newest state worked out (this one's once they are in)
+            rules = self._rules[3] if self._rules and self._rules[0] is s and self._rules[2] == case else None
+            result = self._result[3] if self._result and self._result[:3] == (s, s.version, case) else None
+            target.show(case, rules, result, self.message, s.target_unsupported(), f.case_text, self.selected)
+            set_key(
+                target,
+                "[b]T[/] applies · [b]shift/alt+↑↓[/] nudge · [b]b[/] undoes · [b]t[/]/[b]esc[/] leave",
+                "[b]T[/] apply · [b]⇧↑↓[/] nudge · [b]t[/] leave",
+            )
+        elif mode == "lesson":
+            view = s.lesson_view()
+            at = f"task {min(view.index + 1, view.count)} of {view.count}" if view.count else "narrative"
+            box.border_title = f"lesson: {view.name} · {at}"
+            lesson.show(view, self.message, self.hint_shown)
+            set_key(
+                lesson,
+                "[b]H[/] hint · [b]N[/] next · [b]P[/] previous · [b]r[/] again · [b]t[/] target · [b]L[/] hide",
+                "[b]H[/] hint · [b]N[/] next · [b]P[/] prev · [b]L[/] hide",
+            )
+
+    # ------------------------------------------------------------ target mode
+    def action_target_mode(self) -> None:
+        """``t``: ask for a case and show its rules; ``t`` again leaves target mode."""
+        if self.target_case is not None:
+            self.leave_target()
+            return
+        s: Session = self.session
+        why = s.target_unsupported()
+
+        def check(text: str) -> str | None:
+            if text.strip() not in [str(k) for k in range(1, 9)]:
+                return "enter a case number from 1 to 8"
+            return None
+
+        def done(text: str | None) -> None:
+            if text is None:
+                return
+            self.last_case_asked = text.strip()
+            self.target_case = int(text)
+            self._apply_pending = False
+            if why:
+                self.say(f"Target mode for case {self.target_case}: the cases do not apply here ({why}).", error=True)
+            else:
+                self.say(f"Target mode: case {self.target_case}. T applies the fewest edits; t or escape leaves.")
+
+        task = s.task
+        asked = task.check.case if task is not None and isinstance(task.check.case, int) else None
+        f = s.frame()
+        default = str(asked or self.last_case_asked or f.case or f.nearest or 1)
+        hint = "Its rules are listed live, with what moves each; T applies the fewest edits."
+        self.app.push_screen(PromptScreen("Target case (1-8)", default, validate=check, hint=hint), done)
+
+    def leave_target(self) -> None:
+        """Leave target mode: the usual panel comes back."""
+        case, self.target_case, self._apply_pending = self.target_case, None, False
+        self.say(f"Left target mode (case {case}).")
+
+    def action_apply_target(self) -> None:
+        """``T``: apply the solver's edits for the target case, as recorded edits."""
+        self.player.pause()
+        if self.target_case is None:
+            self.say("No target case: t picks one (1-8), then T applies its edits.")
+            return
+        s: Session = self.session
+        why = s.target_unsupported()
+        if why:
+            self.say(f"Case {self.target_case} cannot be targeted here: {why}.", error=True)
+            return
+        r = self._result
+        if r is not None and r[:3] == (s, s.version, self.target_case):
+            self._apply(r[3])
+            return
+        self._apply_pending = True
+        self.say(f"Finding the fewest edits for case {self.target_case}…")
+
+    def _apply(self, result: TargetResult) -> None:
+        self._apply_pending = False
+        s: Session = self.session
+        if result.status != "found":
+            from xor_tui.app.components.target import plan_text
+
+            self.say(plan_text(result), error=result.status != "already")
+            return
+        try:
+            done = s.apply_edits(result.edits)
+        except SpecError as exc:  # not expected: the solver's values are in range
+            self.say(str(exc), error=True)
+            return
+        n = len(done)
+        case = s.frame().case_text
+        self.say(f"Applied {n} edit{'s' if n != 1 else ''} for case {result.case}: {'; '.join(done)}. "
+                 f"Now {case}. b undoes them one by one; w saves them.")
+
+    def _ask_target(self) -> None:
+        """Start a job for the current state unless one is running (its end starts the next)."""
+        s: Session = self.session
+        want = (s, s.version, self.target_case)
+        have = self._result[:3] if self._result else None
+        if have == want or self._job is not None:
+            return
+        self._job = want
+        self._target_worker(s, self.target_case, s.snapshot())
+
+    @work(thread=True, group="target", exit_on_error=False)
+    def _target_worker(self, session: Session, case: int, snap: Snapshot) -> None:
+        try:
+            rules = session.rule_report(case, at=snap)
+            self.post_message(TargetReady(session, snap.version, case, rules=rules))
+            result = session.target(case, MAX_EDITS, at=snap)
+            self.post_message(TargetReady(session, snap.version, case, result=result, done=True))
+        except Exception as exc:  # noqa: BLE001 - said in one line, never a crash
+            self.post_message(TargetReady(session, snap.version, case, error=f"{type(exc).__name__}: {exc}", done=True))
+
+    def on_target_ready(self, msg: TargetReady) -> None:
+        if msg.done:
+            self._job = None
+        if msg.error:
+            self.say(f"Target mode failed: {msg.error}", error=True)
+            return
+        if msg.rules is not None:
+            self._rules = (msg.session, msg.version, msg.case, msg.rules)
+        if msg.result is not None:
+            self._result = (msg.session, msg.version, msg.case, msg.result)
+        s: Session = self.session
+        current = msg.session is s and msg.version == s.version and msg.case == self.target_case
+        if msg.result is not None and current and self._apply_pending:
+            self._apply(msg.result)  # redraws, and asks again for the new state
+            return
+        if self.is_mounted:
+            self.refresh_view()
+
+    # ------------------------------------------------------------ nudging
+    def _nudge(self, step: float) -> None:
+        self.player.pause()
+        from xor_tui.app.components.tables import ParamsTable
+
+        name = self.query_one(ParamsTable).selected_name() or self.selected
+        self.selected = name
+        try:
+            value = self.session.nudge(name, step)
+        except SpecError as exc:
+            self.say(str(exc), error=True)
+            return
+        key = "shift" if abs(step) == NUDGES[0] else "alt"
+        self.say(f"{name} {step:+g} → {value:.6g} ({key}+{'↑' if step > 0 else '↓'}; b undoes it).")
+
+    def action_nudge_up(self) -> None:
+        """``shift+↑``: the selected parameter up by the small step."""
+        self._nudge(+NUDGES[0])
+
+    def action_nudge_down(self) -> None:
+        """``shift+↓``: down by the small step."""
+        self._nudge(-NUDGES[0])
+
+    def action_nudge_up_big(self) -> None:
+        """``alt+↑``: up by the large step."""
+        self._nudge(+NUDGES[1])
+
+    def action_nudge_down_big(self) -> None:
+        """``alt+↓``: down by the large step."""
+        self._nudge(-NUDGES[1])
+
+    def on_network_diagram_wheel_nudge(self, event: NetworkDiagram.WheelNudge) -> None:
+        if self.player.busy:
+            self.refused("nudge_up")
+            return
+        if event.name == self.selected:
+            self._nudge(NUDGES[0] * event.direction)
+
+    # ------------------------------------------------------------ lessons
+    def _lesson(self) -> bool:
+        if self.session.lesson is None:
+            self.say("No lesson is loaded: c lists the built-in scenarios (lesson-dying-relu is one).")
+            return False
+        return True
+
+    def action_lesson_hint(self) -> None:
+        """``H``: show or hide the current task's hint."""
+        if self._lesson():
+            self.hint_shown = not self.hint_shown
+            self.show_lesson = True
+            self.refresh_view()
+
+    def action_lesson_next(self) -> None:
+        """``N``: on to the next task (this one is skipped unless it is done)."""
+        if not self._lesson():
+            return
+        self.player.pause()
+        s: Session = self.session
+        if s.task is None:
+            self.say("The lesson is complete: P goes back to its last task.")
+            return
+        i = s.task_index
+        left, said = s.next_task()
+        self.hint_shown, self.show_lesson = False, True
+        was = f"Task {i + 1} {left}."
+        if s.task is None:
+            self.say(f"{was} Lesson complete: {s.task_status.count('done')} of {len(s.task_status)} tasks done.")
+        else:
+            self.say(f"{was} Task {i + 2}: {s.task.title}" + _begun(said))
+
+    def action_lesson_prev(self) -> None:
+        """``P``: back to the previous task, begun again."""
+        if not self._lesson():
+            return
+        self.player.pause()
+        s: Session = self.session
+        if s.task_index == 0:
+            self.say("This is the lesson's first task.")
+            return
+        said = s.previous_task()
+        self.hint_shown, self.show_lesson = False, True
+        self.say(f"Back to task {s.task_index + 1}: {s.task.title}" + _begun(said))
+
+    def action_lesson_panel(self) -> None:
+        """``L``: the lesson's panel, or "what is happening" in its place."""
+        if self._lesson():
+            self.show_lesson = not self.show_lesson
+            self.refresh_view()
+
+    def restart_lesson_task(self) -> bool:
+        """``r`` in a lesson: its current task begins again (the lesson's start, then its
+        setup). False when there is no task to begin again (r restarts as usual)."""
+        s: Session = self.session
+        if s.lesson is None or s.task is None:
+            return False
+        self.player.pause()
+        said = s.restart_task()
+        self.say(f"Task {s.task_index + 1} begun again" + _begun(said, "; b right after brings the run back"))
+        return True
+
+
+def _begun(said: list[str], tail: str = "; b right after brings back the task before") -> str:
+    return (": " + "; ".join(said) + tail + "." if said else ".")
