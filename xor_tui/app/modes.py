@@ -95,21 +95,13 @@ class ModesMixin:
             rules = self._rules[3] if self._rules and self._rules[0] is s and self._rules[2] == case else None
             result = self._result[3] if self._result and self._result[:3] == (s, s.version, case) else None
             target.show(case, rules, result, self.message, s.target_unsupported(), f.case_text, self.selected)
-            set_key(
-                target,
-                "[b]T[/] applies · [b]shift/alt+↑↓[/] nudge · [b]b[/] undoes · [b]t[/]/[b]esc[/] leave",
-                "[b]T[/] apply · [b]⇧↑↓[/] nudge · [b]t[/] leave",
-            )
+            set_key(target, *target.KEYS)
         elif mode == "lesson":
             view = s.lesson_view()
             at = f"task {min(view.index + 1, view.count)} of {view.count}" if view.count else "narrative"
             box.border_title = f"lesson: {view.name} · {at}"
             lesson.show(view, self.message, self.hint_shown)
-            set_key(
-                lesson,
-                "[b]H[/] hint · [b]N[/] next · [b]P[/] previous · [b]r[/] again · [b]t[/] target · [b]L[/] hide",
-                "[b]H[/] hint · [b]N[/] next · [b]P[/] prev · [b]L[/] hide",
-            )
+            set_key(lesson, *lesson.KEYS)
 
     # ------------------------------------------------------------ target mode
     def action_target_mode(self) -> None:
@@ -290,7 +282,7 @@ class ModesMixin:
         if s.task is None:
             self.say(f"{was} Lesson complete: {s.task_status.count('done')} of {len(s.task_status)} tasks done.")
         else:
-            self.say(f"{was} Task {i + 2}: {s.task.title}" + _begun(said))
+            self.say(f"{was} Now task {i + 2}, {s.task.title}" + _begun(said))
 
     def action_lesson_prev(self) -> None:
         """``P``: back to the previous task, begun again."""
@@ -303,7 +295,7 @@ class ModesMixin:
             return
         said = s.previous_task()
         self.hint_shown, self.show_lesson = False, True
-        self.say(f"Back to task {s.task_index + 1}: {s.task.title}" + _begun(said))
+        self.say(f"Back to task {s.task_index + 1}, {s.task.title}" + _begun(said))
 
     def action_lesson_panel(self) -> None:
         """``L``: the lesson's panel, or "what is happening" in its place."""
@@ -319,9 +311,10 @@ class ModesMixin:
             return False
         self.player.pause()
         said = s.restart_task()
-        self.say(f"Task {s.task_index + 1} begun again" + _begun(said, "; b right after brings the run back"))
+        self.say(f"Task {s.task_index + 1} begun again" + _begun(said, "b right after brings the run back"))
         return True
 
 
-def _begun(said: list[str], tail: str = "; b right after brings back the task before") -> str:
-    return (": " + "; ".join(said) + tail + "." if said else ".")
+def _begun(said: list[str], tail: str = "b right after brings back the task before") -> str:
+    """`` (back to the lesson's start, seed 0; b right after ...).``: what beginning a task did."""
+    return " (" + "; ".join([*said, tail]) + ")." if said else "."

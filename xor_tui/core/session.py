@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
+
 from xor_tui.core.budget import Cancelled
 from xor_tui.core.engine import losses, net
 from xor_tui.core.engine.actions import (
@@ -378,7 +380,7 @@ class Session:
         float32 as any value typed is): an edit recorded like a typed one. Returns the value."""
         net.parse_param(name, self.config)
         with self.lock:
-            value = self.frame_value(name) + step
+            value = float(np.float32(self.frame_value(name) + step))  # the value recorded is the one held
             return self.set_param(name, value)
 
     def frame_value(self, name: str) -> float:
@@ -482,7 +484,8 @@ class Session:
         """The start, the settings and every action taken: replaying it gives this session.
 
         Its length is the current epoch (replay ends on the state shown); at epoch 0, where
-        that would be an empty run, the session's own length (e.g. a scenario's 200). After
+        that would be an empty run, the session's own length (e.g. a scenario's 200); a lesson
+        keeps its narrative steps and tasks, and is at least as long as its last step. After
         changes of the user's own, the description says so first: a saved "case3" whose
         weights were edited is no longer the source's case 3."""
         with self.lock:
@@ -495,11 +498,14 @@ class Session:
                 before = f" Before the edits: {description}" if description else ""
                 description = f"Edited from {self.name}: {said}{more}.{before}"
             lesson = self.lesson
+            epochs = self.epoch or self.epochs
+            if lesson is not None:  # long enough for every narrative step (the file must hold them all)
+                epochs = max([epochs, *(st.epoch for st in lesson.steps if st.epoch is not None)])
             return Scenario(
                 name or self.name,
                 self.run.initial_config,
                 self.run.start,
-                self.epoch or self.epochs,
+                epochs,
                 description,
                 actions,
                 # a lesson keeps its narrative and tasks (its expectations are about its own
@@ -538,7 +544,7 @@ class Session:
             if task.restart if restart is None else restart:
                 self.restart()
                 self._lesson_actions = []
-                said.append(f"back to the lesson's start ({self.start_text})")
+                said.append(f"back to the lesson's start, {self.start_text}")
             # the lesson's own actions (kept apart: they are not the student's)
             self._lesson_actions = list(self._lesson_actions)
             for entry in task.setup:

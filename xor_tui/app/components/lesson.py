@@ -12,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from xor_tui.app.components import pixels as px
+from xor_tui.app.components.panel import set_key
 from xor_tui.core.view import LessonView
 
 MARK = {"done": "✓", "skipped": "–", "todo": "·"}
@@ -31,6 +32,11 @@ class LessonPanel(VerticalScroll, can_focus=True):
     LessonPanel > Static { width: 1fr; }
     """
 
+    KEYS = (
+        "[b]H[/] hint · [b]N[/] next · [b]P[/] previous · [b]r[/] again · [b]t[/] target · [b]L[/] hide",
+        "[b]H[/] hint · [b]N[/] next · [b]P[/] prev · [b]L[/] hide",
+    )
+
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.text = Text()
@@ -47,6 +53,9 @@ class LessonPanel(VerticalScroll, can_focus=True):
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._again())
+
+    def on_resize(self) -> None:
+        set_key(self, *self.KEYS)  # the keys on the panel's bottom border, as many as fit
 
     def _again(self) -> None:
         if self._last is not None:

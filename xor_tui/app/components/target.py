@@ -14,6 +14,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from xor_tui.app.components import pixels as px
+from xor_tui.app.components.panel import set_key
 from xor_tui.core.view import Lever, RuleStatus, TargetResult
 
 ARROWS = {"raise": "↑", "lower": "↓"}
@@ -56,6 +57,11 @@ class TargetPanel(VerticalScroll, can_focus=True):
     TargetPanel > Static { width: 1fr; }
     """
 
+    KEYS = (
+        "[b]T[/] applies · [b]shift/alt+↑↓[/] nudge · [b]b[/] undoes · [b]t[/]/[b]esc[/] leave",
+        "[b]T[/] apply · [b]⇧↑↓[/] nudge · [b]t[/] leave",
+    )
+
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.text = Text()
@@ -72,6 +78,9 @@ class TargetPanel(VerticalScroll, can_focus=True):
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._again())
+
+    def on_resize(self) -> None:
+        set_key(self, *self.KEYS)  # the keys on the panel's bottom border, as many as fit
 
     def _again(self) -> None:
         if self._last is not None:
