@@ -33,6 +33,20 @@ def rule_line(text: str, rule: str) -> str:
     return next(ln for ln in text.splitlines() if ln[2:] == rule)
 
 
+async def solved(pilot) -> None:
+    """Wait (a hang guard, not a delay) until target mode's solver has answered for the state
+    shown: it is asked once the state has stayed put a moment (modes.SOLVE_AFTER)."""
+    main = pilot.app.main
+    for _ in range(400):
+        await settle(pilot)
+        r = main._result
+        if r is not None and r[:3] == (pilot.app.session, pilot.app.session.version, main.target_case):
+            await settle(pilot)
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("the solver never answered for the state shown")
+
+
 async def enter_target(pilot, case: int) -> None:
     await pilot.press("t")
     await type_text(pilot, str(case))
@@ -46,7 +60,8 @@ async def test_target_mode_reaches_each_case_from_seed_0_and_b_undoes_the_edits_
     app = XorApp(seed=0)
     async with app.run_test(size=SIZE) as pilot:
         await enter_target(pilot, case)
-        assert f"Target: case {case}" in panel(app)
+        await solved(pilot)
+        assert f"Target: case {case}" in panel(app) and "T applies" in panel(app)
         assert app.main.query_one("#side-box").border_title == f"target: case {case}"
         await pilot.press("T")
         await settle(pilot)
@@ -171,12 +186,12 @@ async def test_a_burst_of_nudges_in_target_mode_ends_on_the_last_states_answer()
             await pilot.press("alt+up")  # no settling between: the jobs coalesce
         await settle(pilot)
         s = app.session
+        assert "Searching for the fewest edits…" in panel(app)  # not asked at every state of the burst
         assert s.frame().param("hidden.bias[1]").value == pytest.approx(0.1896 + 1.2, abs=1e-4)
-        # the panel's answer is for the state shown: T applies one edit from here
-        assert "T applies 1 edit" in panel(app)
-        await pilot.press("T")
+        await pilot.press("T")  # before any answer: the solver is asked now, and its edits applied
         await settle(pilot)
-        assert s.diagnosis.case == 3
+        assert s.diagnosis.case == 3 and len(s.run.actions()) == 13  # one edit from the burst's end
+        assert "Applied 1 edit for case 3: hidden.bias[0] = 0.06" in app.main.message
 
 
 # ---------------------------------------------------------------- lessons

@@ -27,20 +27,20 @@ MAX_EDITS = 3  # what target mode's solver may use (from seed 0 every case takes
 
 class TargetReady(Message):
     """A target job's answer for the state ``version`` of ``session``: the rule report
-    (``rules``) first, then the solver's ``result`` (``done``: the job has ended)."""
+    (``kind`` "rules": ``rules``) or the solver's (``kind`` "solve": ``result``), or an error."""
 
     def __init__(
         self,
         session: Session,
         version: int,
         case: int,
+        kind: str,
         rules: list[RuleStatus] | None = None,
         result: TargetResult | None = None,
         error: str = "",
-        done: bool = False,
     ) -> None:
-        self.session, self.version, self.case = session, version, case
-        self.rules, self.result, self.error, self.done = rules, result, error, done
+        self.session, self.version, self.case, self.kind = session, version, case, kind
+        self.rules, self.result, self.error = rules, result, error
         super().__init__()
 
 
@@ -52,7 +52,9 @@ class ModesMixin:
     hint_shown = False
     _rules: tuple | None = None  # (session, version, case, rules)
     _result: tuple | None = None  # (session, version, case, result)
-    _job: tuple | None = None  # (session, version, case) of the job running, if one is
+    _jobs: dict = {}  # kind ("rules" or "solve") -> the (session, version, case) its running job is for
+    _solve_for: tuple | None = None  # the state the solver's timer waits on
+    _solve_timer = None
     _apply_pending = False  # T was pressed before the answer for this state was in
 
     # ------------------------------------------------------------ the side panel
@@ -156,7 +158,7 @@ class ModesMixin:
             self._apply(r[3])
             return
         self._apply_pending = True
-        self.say(f"Finding the fewest edits for case {self.target_case}…")
+        self.say(f"Finding the fewest edits for case {self.target_case}…")  # its redraw asks the solver
 
     def _apply(self, result: TargetResult) -> None:
         self._apply_pending = False
@@ -176,29 +178,59 @@ class ModesMixin:
         self.say(f"Applied {n} edit{'s' if n != 1 else ''} for case {result.case}: {'; '.join(done)}. "
                  f"Now {case}. b undoes them one by one; w saves them.")
 
+    SOLVE_AFTER = 0.25  # seconds a state must stay put before the solver is asked about it
+
     def _ask_target(self) -> None:
-        """Start a job for the current state unless one is running (its end starts the next)."""
+        """Ask for what the panel lacks for the current state, one job of each kind at a
+        time (a job's end asks again, for the state as it then is): the rule report at once
+        (a few ms), the solver (20-150 ms) once the state has stayed put SOLVE_AFTER seconds,
+        so a burst of nudges or play does not keep a core busy with answers nobody reads;
+        at once when T is waiting for it."""
+        s: Session = self.session
+        want = (s, s.version, self.target_case)
+        if (self._rules is None or self._rules[:3] != want) and self._jobs.get("rules") is None:
+            self._start_job("rules", want)
+        if self._result is not None and self._result[:3] == want:
+            return
+        if self._apply_pending:
+            if self._jobs.get("solve") is None:
+                self._start_job("solve", want)
+        elif self._solve_for != want:
+            self._solve_for = want
+            if self._solve_timer is not None:
+                self._solve_timer.stop()
+            self._solve_timer = self.set_timer(self.SOLVE_AFTER, self._solve_due)
+
+    def _solve_due(self) -> None:
+        self._solve_timer = None
         s: Session = self.session
         want = (s, s.version, self.target_case)
         have = self._result[:3] if self._result else None
-        if have == want or self._job is not None:
-            return
-        self._job = want
-        self._target_worker(s, self.target_case, s.snapshot())
+        idle = self._jobs.get("solve") is None
+        if self.target_case is not None and self._solve_for == want and have != want and idle:
+            self._start_job("solve", want)
+
+    def _start_job(self, kind: str, want: tuple) -> None:
+        self._jobs = {**self._jobs, kind: want}
+        s, _, case = want
+        self._target_worker(kind, s, case, s.snapshot())
 
     @work(thread=True, group="target", exit_on_error=False)
-    def _target_worker(self, session: Session, case: int, snap: Snapshot) -> None:
+    def _target_worker(self, kind: str, session: Session, case: int, snap: Snapshot) -> None:
         try:
-            rules = session.rule_report(case, at=snap)
-            self.post_message(TargetReady(session, snap.version, case, rules=rules))
-            result = session.target(case, MAX_EDITS, at=snap)
-            self.post_message(TargetReady(session, snap.version, case, result=result, done=True))
+            if kind == "rules":
+                rules = session.rule_report(case, at=snap)
+                self.post_message(TargetReady(session, snap.version, case, kind, rules=rules))
+            else:
+                result = session.target(case, MAX_EDITS, at=snap)
+                self.post_message(TargetReady(session, snap.version, case, kind, result=result))
         except Exception as exc:  # noqa: BLE001 - said in one line, never a crash
-            self.post_message(TargetReady(session, snap.version, case, error=f"{type(exc).__name__}: {exc}", done=True))
+            self.post_message(TargetReady(session, snap.version, case, kind, error=f"{type(exc).__name__}: {exc}"))
 
     def on_target_ready(self, msg: TargetReady) -> None:
-        if msg.done:
-            self._job = None
+        self._jobs = {k: v for k, v in self._jobs.items() if k != msg.kind}
+        if msg.kind == "solve":
+            self._solve_for = None  # the state may have moved meanwhile: its timer is armed afresh
         if msg.error:
             self.say(f"Target mode failed: {msg.error}", error=True)
             return
@@ -211,8 +243,9 @@ class ModesMixin:
         if msg.result is not None and current and self._apply_pending:
             self._apply(msg.result)  # redraws, and asks again for the new state
             return
-        if self.is_mounted:
-            self.refresh_view()
+        if self.is_mounted:  # the picture is as it was: only the side panel is redrawn
+            self.before_draw()
+            self.draw_side()
 
     # ------------------------------------------------------------ nudging
     def _nudge(self, step: float) -> None:
@@ -227,7 +260,17 @@ class ModesMixin:
             self.say(str(exc), error=True)
             return
         key = "shift" if abs(step) == NUDGES[0] else "alt"
-        self.say(f"{name} {step:+g} → {value:.6g} ({key}+{'↑' if step > 0 else '↓'}; b undoes it).")
+        self.message = f"{name} {step:+g} → {value:.6g} ({key}+{'↑' if step > 0 else '↓'}; b undoes it)."
+        # one redraw for a burst: it is queued behind the keys already waiting (a held key)
+        if not self._redraw_queued:
+            self._redraw_queued = True
+            self.call_later(self._redraw_nudged)
+
+    _redraw_queued = False
+
+    def _redraw_nudged(self) -> None:
+        self._redraw_queued = False
+        self.refresh_view()
 
     def action_nudge_up(self) -> None:
         """``shift+↑``: the selected parameter up by the small step."""
