@@ -1,6 +1,8 @@
 """Regenerate screenshots/: an SVG and a PNG of the app for every case at epoch 0, case 7's
-halt, the 2-2-2-1 exercise ex4-3 and the survey screen, at 120x36 (NAME.svg) and at 80x24
-(NAME-80x24.svg).
+halt, the 2-2-2-1 exercise ex4-3, the survey screen, target mode (case 3 from seed 0) and the
+lesson's first task done, at 120x36 (NAME.svg) and at 80x24 (NAME-80x24.svg).
+
+    python screenshots/make.py [NAME ...]     # only these (e.g. target lesson)
 
     python screenshots/make.py
 
@@ -23,7 +25,7 @@ sys.path.insert(0, str(HERE.parent))  # this checkout, not an installed copy
 
 from xor_tui.cli.snapshot import render_svg_async, svg_to_png  # noqa: E402
 from xor_tui.core.io.files import write_atomic  # noqa: E402
-from xor_tui.core.io.scenario import builtin  # noqa: E402
+from xor_tui.core.io.scenario import builtin, parse  # noqa: E402
 
 SIZES = {"": (120, 36), "-80x24": (80, 24)}
 # (file name, scenario, epoch, keys pressed there)
@@ -31,16 +33,25 @@ SHOTS = [(f"case{k}", f"case{k}", 0, ()) for k in range(1, 9)] + [
     ("halt", "case7", 98, ()),
     ("ex4-3", "ex4-3", 0, ()),
     ("survey", "case1", 0, ("v", "enter")),
+    # target mode from seed 0 (the app's own opening start): t, case 3, its rules and edits
+    ("target", "seed0", 0, ("t", "ctrl+u", "3", "enter")),
+    # the lesson's first task, done: hidden.bias[1] set to -0.25 (up x3 from output.bias[0])
+    ("lesson", "lesson-dying-relu", 0, ("up",) * 3 + ("enter", "ctrl+u", "minus", "0", "full_stop", "2", "5", "enter")),
 ]
+SEED0 = parse('name = "seed 0"\ndescription = "PyTorch\'s default nn.Linear start for seed 0."\n[start]\nseed = 0\n')
 
 
 async def main() -> None:
+    only = set(sys.argv[1:])
     png = shutil.which("rsvg-convert") is not None
     if not png:
         print("rsvg-convert not found (Debian: apt-get install librsvg2-bin): writing SVGs only", file=sys.stderr)
     for suffix, size in SIZES.items():
         for name, scenario, epoch, keys in SHOTS:
-            svg, _ = await render_svg_async(builtin(scenario), epoch, size, keys=keys)
+            if only and name not in only:
+                continue
+            sc = SEED0 if scenario == "seed0" else builtin(scenario)
+            svg, _ = await render_svg_async(sc, epoch, size, keys=keys)
             path = write_atomic(HERE / f"{name}{suffix}.svg", svg, overwrite=True)
             print(path)
             if png:

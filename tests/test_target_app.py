@@ -61,8 +61,8 @@ async def test_target_mode_reaches_each_case_from_seed_0_and_b_undoes_the_edits_
     async with app.run_test(size=SIZE) as pilot:
         await enter_target(pilot, case)
         await solved(pilot)
-        assert f"Target: case {case}" in panel(app) and "T applies" in panel(app)
-        assert app.main.query_one("#side-box").border_title == f"target: case {case}"
+        assert "T applies" in panel(app)  # case 8 too: seed 0 is in it, but only just (0.043)
+        assert app.main.query_one("#side-box").border_title == f"target: case {case} · now case 8"
         await pilot.press("T")
         await settle(pilot)
         s = app.session
@@ -217,8 +217,8 @@ async def test_a_lessons_task_fails_and_passes_live_shows_its_hint_and_moves_on(
         await pilot.press("b")
         await edit_param(pilot, "hidden.bias[1]", "0")  # exactly 0: inactive (ReLU'(0) = 0), dead
         await settle(pilot)
-        assert "✓ Task 1 done: 1 edit (at most 1); hidden[1] dead at epoch 0" in lesson(app)
-        assert "N: on to task 2 of 15, Case 1." in lesson(app)
+        assert "✓ Task 1 done. N: on to task 2 of 15, Case 1." in lesson(app)  # said once, as it passes
+        assert "✓ done: 1 edit (at most 1); hidden[1] dead at epoch 0." in lesson(app)
         await pilot.press("N")
         await settle(pilot)
         s = app.session
@@ -238,7 +238,7 @@ async def test_a_lessons_task_fails_and_passes_live_shows_its_hint_and_moves_on(
         await pilot.press("b", "b")
         await edit_param(pilot, "output.bias[0]", "-0.16")
         await settle(pilot)
-        assert s.task_status[2] == "done" and "✓ Task 3 done" in lesson(app)
+        assert s.task_status[2] == "done" and "✓ Task 3 done." in lesson(app)
         await pilot.press("P")  # back to task 2, begun again
         await settle(pilot)
         assert s.task_index == 1 and s.run.actions() == [] and s.task_status[1] == "skipped"

@@ -11,6 +11,8 @@ of nudges) are worked out once the running job ends, for the state as it then is
 
 from __future__ import annotations
 
+import time
+
 from textual import work
 from textual.message import Message
 
@@ -55,6 +57,7 @@ class ModesMixin:
     _jobs: dict = {}  # kind ("rules" or "solve") -> the (session, version, case) its running job is for
     _solve_for: tuple | None = None  # the state the solver's timer waits on
     _solve_timer = None
+    _moved_at = 0.0  # when the state the solver waits on was first seen
     _apply_pending = False  # T was pressed before the answer for this state was in
 
     # ------------------------------------------------------------ the side panel
@@ -77,7 +80,7 @@ class ModesMixin:
                     if i + 1 < n
                     else "N: finish the lesson."
                 )
-                self.message = f"✓ Task {i + 1} done: {res.text}. {after}"
+                self.message = f"✓ Task {i + 1} done. {after}"
         if self.target_case is not None and s.target_unsupported() is None:
             self._ask_target()
 
@@ -91,12 +94,11 @@ class ModesMixin:
         target.display, lesson.display = mode == "target", mode == "lesson"
         if mode == "target":
             case = self.target_case
-            box.border_title = f"target: case {case}"
-            f = self.frame
+            box.border_title = f"target: case {case} · now {self.frame.case_text}"
             # the rules of the newest state worked out (this one's once they are in)
             rules = self._rules[3] if self._rules and self._rules[0] is s and self._rules[2] == case else None
             result = self._result[3] if self._result and self._result[:3] == (s, s.version, case) else None
-            target.show(case, rules, result, self.message, s.target_unsupported(), f.case_text, self.selected)
+            target.show(case, rules, result, self.message, s.target_unsupported(), self.selected)
             set_key(target, *target.KEYS)
         elif mode == "lesson":
             view = s.lesson_view()
@@ -139,7 +141,7 @@ class ModesMixin:
 
     def leave_target(self) -> None:
         """Leave target mode: the usual panel comes back."""
-        case, self.target_case, self._apply_pending = self.target_case, None, False
+        case, self.target_case, self._apply_pending, self._solve_for = self.target_case, None, False, None
         self.say(f"Left target mode (case {case}).")
 
     def action_apply_target(self) -> None:
@@ -192,22 +194,32 @@ class ModesMixin:
             self._start_job("rules", want)
         if self._result is not None and self._result[:3] == want:
             return
+        idle = self._jobs.get("solve") is None
         if self._apply_pending:
-            if self._jobs.get("solve") is None:
+            if idle:
                 self._start_job("solve", want)
-        elif self._solve_for != want:
-            self._solve_for = want
-            if self._solve_timer is not None:
-                self._solve_timer.stop()
+            return
+        if self._solve_for == want:
+            return  # already asked for, or waiting for the state to stay put
+        before, now = self._solve_for, time.monotonic()
+        same_mode = before is not None and before[0] is s and before[2] == want[2]
+        moving = same_mode and now - self._moved_at < self.SOLVE_AFTER
+        self._solve_for, self._moved_at = want, now
+        if self._solve_timer is not None:
+            self._solve_timer.stop()
+            self._solve_timer = None
+        if moving or not idle:
             self._solve_timer = self.set_timer(self.SOLVE_AFTER, self._solve_due)
+        else:  # a state reached after a pause, or target mode just entered: at once
+            self._start_job("solve", want)
 
     def _solve_due(self) -> None:
         self._solve_timer = None
         s: Session = self.session
         want = (s, s.version, self.target_case)
         have = self._result[:3] if self._result else None
-        idle = self._jobs.get("solve") is None
-        if self.target_case is not None and self._solve_for == want and have != want and idle:
+        if self.target_case is not None and have != want and self._jobs.get("solve") is None:
+            self._solve_for = want
             self._start_job("solve", want)
 
     def _start_job(self, kind: str, want: tuple) -> None:
@@ -229,8 +241,6 @@ class ModesMixin:
 
     def on_target_ready(self, msg: TargetReady) -> None:
         self._jobs = {k: v for k, v in self._jobs.items() if k != msg.kind}
-        if msg.kind == "solve":
-            self._solve_for = None  # the state may have moved meanwhile: its timer is armed afresh
         if msg.error:
             self.say(f"Target mode failed: {msg.error}", error=True)
             return
@@ -240,6 +250,8 @@ class ModesMixin:
             self._result = (msg.session, msg.version, msg.case, msg.result)
         s: Session = self.session
         current = msg.session is s and msg.version == s.version and msg.case == self.target_case
+        if msg.kind == "solve" and not current and self._solve_timer is None and self.target_case is not None:
+            self._solve_timer = self.set_timer(self.SOLVE_AFTER, self._solve_due)  # the state moved meanwhile
         if msg.result is not None and current and self._apply_pending:
             self._apply(msg.result)  # redraws, and asks again for the new state
             return

@@ -82,7 +82,7 @@ class LessonPanel(VerticalScroll, can_focus=True):
             t.append(view.text + "\n")
             if view.status == "done":
                 t.append("✓ done: ", px.style(pal["success"], bold=True))
-                t.append((check.text if check else "") + ". N: on to the next task.\n")
+                t.append((check.text if check else "") + ".\n")
             elif check is not None and check.ok:
                 t.append("✓ holds now: ", px.style(pal["success"], bold=True))
                 t.append(check.text + " (it held as the task began: change something)\n")

@@ -94,14 +94,13 @@ class TargetPanel(VerticalScroll, can_focus=True):
         result: TargetResult | None,
         message: str = "",
         unsupported: str | None = None,
-        now: str = "",
         selected: str = "",
     ) -> None:
         """Show the rules of ``case`` (None: still being worked out), the solver's ``result``
         (None: still searching), ``message`` first, ``unsupported`` (why the cases do not
-        apply) instead of the rules, ``now`` the state's case in words, and the levers of the
-        ``selected`` parameter marked."""
-        self._last = (case, rules, result, message, unsupported, now, selected)
+        apply) instead of the rules, and the levers of the
+        ``selected`` parameter marked. The rules that fail come first."""
+        self._last = (case, rules, result, message, unsupported, selected)
         key = (self.app.theme, *self._last)
         if key == self._key:
             return
@@ -118,11 +117,6 @@ class TargetPanel(VerticalScroll, can_focus=True):
             t.append("The eight cases are the source's: a 2-2-1 network, ReLU in both layers, BCELoss.", dim)
             self._update(t)
             return
-        head = f"Target: case {case}"
-        t.append(head, px.style(pal["accent"], bold=True))
-        if now:
-            t.append(f" (now {now})", dim)
-        t.append("\n")
         if result is None:
             t.append("Searching for the fewest edits…\n", dim)
         elif result.status == "found":
@@ -138,7 +132,7 @@ class TargetPanel(VerticalScroll, can_focus=True):
         else:
             held = sum(r.holds for r in rules)
             t.append(f"Rules of case {case}: {held} of {len(rules)} hold\n", "bold underline")
-            for r in rules:
+            for r in sorted(rules, key=lambda r: r.holds):  # the failing ones first, with their levers
                 t.append("✓ " if r.holds else "✗ ", ok if r.holds else bad)
                 t.append(r.text + "\n", px.style(fg) if not r.holds else dim)
                 if r.holds:
