@@ -292,3 +292,27 @@ def test_snapshot_shows_the_description_and_the_lesson(tmp_path):
     text = "\n".join(screen_lines(out))
     assert "Loaded lesson-dying-relu: Lesson: the dying-ReLU homework." in text
     assert "Task 1 of 15: Kill a unit" in text
+
+
+def test_a_served_page_says_the_lesson_and_takes_the_nudge_keys_from_the_browser():
+    """In a browser (xterm.js under `xor-tui serve`): the description and the first task on
+    opening, and shift+↓, alt+↑ and ctrl+↑ reach the app as nudges."""
+    from tests.servehelp import chromium, kill_group, need_browser, new_app_page, start_server, wait_screen
+
+    need_browser()
+    proc, url = start_server("--scenario", "lesson-dying-relu")
+    try:
+        with chromium() as browser:
+            page, _ = new_app_page(browser, url, proc.pid)
+            wait_screen(page, r"Loaded lesson-dying-relu: Lesson: the dying-ReLU homework")
+            wait_screen(page, r"Task 1 of 15: Kill a unit", timeout=15)
+            page.click("#terminal")
+            page.keyboard.press("Shift+ArrowDown")  # output.bias[0] is selected on opening
+            wait_screen(page, r"output\.bias\[0\] -0\.01 → -0\.0727515 \(shift\+↓", timeout=15)
+            page.keyboard.press("Alt+ArrowUp")
+            wait_screen(page, r"output\.bias\[0\] \+0\.1 → 0\.0272485 \(alt\+↑", timeout=15)
+            page.keyboard.press("Control+ArrowUp")
+            wait_screen(page, r"output\.bias\[0\] \+0\.1 → 0\.127248 \(alt\+↑", timeout=15)
+            page.close()
+    finally:
+        kill_group(proc)

@@ -646,7 +646,8 @@ class XorApp(App):
         self.session_file = None if scenario_file is None else Path(scenario_file)
         self.main = MainScreen()
         if scenario is not None:  # a teacher's scenario speaks for itself on opening
-            self.main.message = _loaded(scenario.name, scenario.description) + " (? lists every key.)"
+            said = _loaded(scenario.name, scenario.description)
+            self.main.message = said + ("" if said.endswith(".") else ".") + " ? lists every key."
 
     @property
     def session(self) -> Session:
