@@ -12,6 +12,7 @@ of nudges) are worked out once the running job ends, for the state as it then is
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.message import Message
@@ -22,7 +23,14 @@ from xor_tui.app.components.panel import Panel, set_key
 from xor_tui.app.components.target import TargetPanel
 from xor_tui.app.screens.dialogs import PromptScreen
 from xor_tui.core.session import NUDGES, Session, Snapshot, SpecError
-from xor_tui.core.view import RuleStatus, TargetResult
+from xor_tui.core.view import Frame, RuleStatus, TargetResult
+
+if TYPE_CHECKING:  # what the mixin uses of MainScreen, for type checkers
+    from textual.screen import Screen as _Base
+
+    from xor_tui.app.player import Player
+else:
+    _Base = object
 
 MAX_EDITS = 3  # what target mode's solver may use (from seed 0 every case takes at most 3)
 
@@ -46,8 +54,24 @@ class TargetReady(Message):
         super().__init__()
 
 
-class ModesMixin:
+class ModesMixin(_Base):
     """Target mode, nudging and lessons for MainScreen (see the module's docstring)."""
+
+    if TYPE_CHECKING:  # MainScreen's own
+        player: Player
+        frame: Frame
+        message: str
+        selected: str
+        last_case_asked: str
+
+        @property
+        def session(self) -> Session: ...
+
+        def say(self, message: str, error: bool = False) -> None: ...
+
+        def refresh_view(self) -> None: ...
+
+        def refused(self, action: str) -> None: ...
 
     target_case: int | None = None  # target mode is on for this case
     show_lesson = True  # a lesson's panel is shown (L hides it: "what is happening" again)
@@ -92,16 +116,16 @@ class ModesMixin:
         box = self.query_one("#side-box", Panel)
         target, lesson = self.query_one(TargetPanel), self.query_one(LessonPanel)
         target.display, lesson.display = mode == "target", mode == "lesson"
-        if mode == "target":
-            case = self.target_case
+        case = self.target_case
+        view = s.lesson_view() if mode == "lesson" else None
+        if case is not None:
             box.border_title = f"target: case {case} · now {self.frame.case_text}"
             # the rules of the newest state worked out (this one's once they are in)
             rules = self._rules[3] if self._rules and self._rules[0] is s and self._rules[2] == case else None
             result = self._result[3] if self._result and self._result[:3] == (s, s.version, case) else None
             target.show(case, rules, result, self.message, s.target_unsupported(), self.selected)
             set_key(target, *target.KEYS)
-        elif mode == "lesson":
-            view = s.lesson_view()
+        elif view is not None:
             at = f"task {min(view.index + 1, view.count)} of {view.count}" if view.count else "narrative"
             box.border_title = f"lesson: {view.name} · {at}"
             lesson.show(view, self.message, self.hint_shown)
@@ -240,6 +264,7 @@ class ModesMixin:
             self.post_message(TargetReady(session, snap.version, case, kind, error=f"{type(exc).__name__}: {exc}"))
 
     def on_target_ready(self, msg: TargetReady) -> None:
+        """A job's answer: kept for the state it is about, applied when T waits for it."""
         self._jobs = {k: v for k, v in self._jobs.items() if k != msg.kind}
         if msg.error:
             self.say(f"Target mode failed: {msg.error}", error=True)
@@ -281,6 +306,7 @@ class ModesMixin:
     _redraw_queued = False
 
     def _redraw_nudged(self) -> None:
+        """The one redraw of a burst of nudges."""
         self._redraw_queued = False
         self.refresh_view()
 
@@ -301,6 +327,7 @@ class ModesMixin:
         self._nudge(-NUDGES[1])
 
     def on_network_diagram_wheel_nudge(self, event: NetworkDiagram.WheelNudge) -> None:
+        """The wheel over the selected parameter in the diagram: a small nudge."""
         if self.player.busy:
             self.refused("nudge_up")
             return
@@ -350,7 +377,8 @@ class ModesMixin:
             return
         said = s.previous_task()
         self.hint_shown, self.show_lesson = False, True
-        self.say(f"Back to task {s.task_index + 1}, {s.task.title}" + _begun(said))
+        title = s.task.title if s.task is not None else ""
+        self.say(f"Back to task {s.task_index + 1}, {title}" + _begun(said))
 
     def action_lesson_panel(self) -> None:
         """``L``: the lesson's panel, or "what is happening" in its place."""

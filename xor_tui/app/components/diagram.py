@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from rich.text import Text
+from textual import events
 from textual.message import Message
 
 from xor_tui.app.components import pixels as px
@@ -462,13 +463,13 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         if name:
             self.post_message(self.ParamClicked(name))
 
-    def on_mouse_scroll_up(self, event) -> None:
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
         self._wheel(event, +1)
 
-    def on_mouse_scroll_down(self, event) -> None:
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
         self._wheel(event, -1)
 
-    def _wheel(self, event, direction: int) -> None:
+    def _wheel(self, event: events.MouseEvent, direction: int) -> None:
         """Over the selected parameter's line, label or neuron the wheel nudges it; elsewhere
         it scrolls as usual."""
         name = self._hit.get((event.x, event.y))
