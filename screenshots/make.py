@@ -1,7 +1,10 @@
 """Regenerate screenshots/: an SVG and a PNG of the app for every case at epoch 0, case 7's
-halt, the 2-2-2-1 exercise ex4-3, the survey screen and the `y` screen (why-param: case 7's
+halt, the 2-2-2-1 exercise ex4-3, the survey screen, the `y` screen (why-param: case 7's
 output.bias[0] at epoch 97; why-unit: case 5's dead h[0]; why-loss: case 1's loss of 50;
-why-halt: case 7's halt), at 120x36 (NAME.svg) and at 80x24 (NAME-80x24.svg).
+why-halt: case 7's halt), target mode (case 3 from seed 0) and the lesson's first task done,
+at 120x36 (NAME.svg) and at 80x24 (NAME-80x24.svg).
+
+    python screenshots/make.py [NAME ...]     # only those whose names begin so (e.g. why target)
 
     python screenshots/make.py [NAME ...]
 
@@ -24,7 +27,7 @@ sys.path.insert(0, str(HERE.parent))  # this checkout, not an installed copy
 
 from xor_tui.cli.snapshot import render_svg_async, svg_to_png  # noqa: E402
 from xor_tui.core.io.files import write_atomic  # noqa: E402
-from xor_tui.core.io.scenario import builtin  # noqa: E402
+from xor_tui.core.io.scenario import builtin, parse  # noqa: E402
 
 SIZES = {"": (120, 36), "-80x24": (80, 24)}
 # (file name, scenario, epoch, keys pressed there)
@@ -36,7 +39,12 @@ SHOTS = [(f"case{k}", f"case{k}", 0, ()) for k in range(1, 9)] + [
     ("why-unit", "case5", 0, ("y", "u", "right_square_bracket")),  # the unit after out: h[0]
     ("why-loss", "case1", 0, ("y", "l")),
     ("why-halt", "case7", 98, ("y",)),
+    # target mode from seed 0 (the app's own opening start): t, case 3, its rules and edits
+    ("target", "seed0", 0, ("t", "ctrl+u", "3", "enter")),
+    # the lesson's first task, done: hidden.bias[1] set to -0.25 (up x3 from output.bias[0])
+    ("lesson", "lesson-dying-relu", 0, ("up",) * 3 + ("enter", "ctrl+u", "minus", "0", "full_stop", "2", "5", "enter")),
 ]
+SEED0 = parse('name = "seed 0"\ndescription = "PyTorch\'s default nn.Linear start for seed 0."\n[start]\nseed = 0\n')
 
 
 async def main(only: list[str]) -> None:
@@ -47,7 +55,8 @@ async def main(only: list[str]) -> None:
         for name, scenario, epoch, keys in SHOTS:
             if only and not any(name.startswith(o) for o in only):
                 continue
-            svg, _ = await render_svg_async(builtin(scenario), epoch, size, keys=keys)
+            sc = SEED0 if scenario == "seed0" else builtin(scenario)
+            svg, _ = await render_svg_async(sc, epoch, size, keys=keys)
             path = write_atomic(HERE / f"{name}{suffix}.svg", svg, overwrite=True)
             print(path)
             if png:

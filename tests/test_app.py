@@ -124,16 +124,22 @@ async def test_step_back_and_forth_match_the_replay():
         assert "epoch 4" in status(app)
 
 
-async def test_stepping_back_over_an_edit_says_so():
+async def test_b_undoes_an_edit_first_then_steps_back():
     app = XorApp()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("3", "space", "space")
+        before = app.session.record.params
         await edit_param(pilot, "output.bias[0]", "0.25")
-        await pilot.press("b")
-        assert app.session.epoch == 1
-        assert "undone with the dropped epoch: set output.bias[0] = 0.25" in events(app)
-        await pilot.press("b")  # nothing was changed at epoch 1
-        assert "undone" not in events(app)
+        await pilot.press("b")  # the edit at this epoch, undone exactly
+        assert app.session.epoch == 2 and app.session.run.actions() == []
+        assert same_params(app.session.record.params, before)
+        assert "Undid set output.bias[0] = 0.25 (epoch 2)." in events(app)
+        await edit_param(pilot, "output.bias[0]", "0.25")
+        await pilot.press("space", "b")  # back to the epoch of the edit: it is still there
+        assert app.session.epoch == 2 and len(app.session.run.actions()) == 1
+        await pilot.press("b", "b")  # the edit, then epoch 1 (nothing was changed there)
+        assert app.session.epoch == 1 and app.session.run.actions() == []
+        assert "Undid" not in events(app)
 
 
 async def test_play_pause_and_speed():
@@ -679,7 +685,7 @@ async def test_small_and_large_terminals_do_not_crash():
         await pilot.press("7")
         for size in [(80, 24), (60, 20), (40, 12), (20, 8), (250, 80), (1, 1), (2, 40)]:
             await pilot.resize_terminal(*size)
-            await pilot.press("space", "h", "b", "question_mark", "escape")
+            await pilot.press("space", "h", "b", "b", "question_mark", "escape")  # b: h undone, then the step
             await pilot.resize_terminal(max(1, size[0] // 2), max(1, size[1] // 2))
             await pilot.pause()
         await pilot.resize_terminal(120, 36)

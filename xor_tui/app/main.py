@@ -24,6 +24,7 @@ from xor_tui.app.components.panel import boxed
 from xor_tui.app.components.status import StatusLine
 from xor_tui.app.components.tables import ParamsTable, RowsTable
 from xor_tui.app.footer import KeyFooter
+from xor_tui.app.modes import ModesMixin
 from xor_tui.app.player import Player
 from xor_tui.app.screens.dialogs import ChoiceScreen, ConfirmScreen, HelpScreen, PromptScreen
 from xor_tui.app.screens.why import WhyScreen
@@ -48,7 +49,7 @@ WELCOME = (
 KEYS = keymap.KEYS
 
 
-class MainScreen(Screen):
+class MainScreen(ModesMixin, Screen):
     """Layout, keys and what they do; draws one Frame of the App's session at a time."""
 
     BINDINGS = keymap.bindings()
@@ -95,6 +96,7 @@ class MainScreen(Screen):
         with Horizontal(id="bottom"):
             yield _boxed("params-box", "parameters (enter edits)", ParamsTable(id="params"))
             yield _boxed("events-box", "what is happening", EventPanel(id="events"))
+            yield self.side_box()  # target mode or a lesson, in the events panel's place (modes.py)
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -144,6 +146,7 @@ class MainScreen(Screen):
         f = self.frame = self.session.frame()
         if self.selected not in {p.name for p in f.params}:
             self.selected = f.params[-1].name
+        self.before_draw()  # a lesson's task checked, target mode's answer asked for (modes.py)
         self.app.sub_title = f"{f.name} — {f.config.shape}"
         mode = self.mode_text()
         self.query_one(StatusLine).show(f, mode)
@@ -153,6 +156,7 @@ class MainScreen(Screen):
         self.query_one(LossPlot).show(f)
         self.query_one(ParamsTable).show(f, self.selected)
         self.query_one(EventPanel).show(f, self.message)
+        self.draw_side()
         for screen in self.app.screen_stack:  # the why screen follows the run
             if isinstance(screen, WhyScreen) and screen.is_mounted:
                 screen.show(f, mode)
@@ -279,6 +283,10 @@ class MainScreen(Screen):
         if self.session.epoch == 0 and self.session.undo_restart():  # b right after r or s
             self.say(f"Back to {self.session.name} at epoch {self.session.epoch}, as it was before the restart.")
             return
+        undone = self.session.undo_edit()  # the user's changes at this epoch first, one by one
+        if undone is not None:
+            self.say(f"Undid {undone} (epoch {self.session.epoch}).")
+            return
         dropped = self.session.back()
         if dropped is None:
             self.say("Already at epoch 0.")
@@ -328,6 +336,9 @@ class MainScreen(Screen):
         self.player.run_to(target, stop_on_event)
 
     def action_stop(self) -> None:
+        if self.target_case is not None and not (self.player.busy or self.player.playing):
+            self.leave_target()  # escape with nothing to stop leaves target mode
+            return
         self.player.stop()
 
     # ------------------------------------------------------------ starts
@@ -336,9 +347,12 @@ class MainScreen(Screen):
         self.player.pause()
         self.app.session = session
         self.app.session_file = None if file is None else Path(file)
+        self.hint_shown, self.show_lesson = False, True
         self.say(message)
 
     def action_restart(self) -> None:
+        if self.restart_lesson_task():
+            return
         self.player.pause()
         was = self.session.epoch
         dropped = self.session.restart()
@@ -672,6 +686,9 @@ class XorApp(App):
             self.session = Session.from_seed(0 if seed is None else seed)
         self.session_file = None if scenario_file is None else Path(scenario_file)
         self.main = MainScreen()
+        if scenario is not None:  # a teacher's scenario speaks for itself on opening
+            said = _loaded(scenario.name, scenario.description)
+            self.main.message = said + ("" if said.endswith(".") else ".") + " ? lists every key."
 
     @property
     def session(self) -> Session:
@@ -801,6 +818,8 @@ def _seed_problem(text: str) -> str | None:
 def _loaded(label: str, description: str) -> str:
     """What the events panel says on loading ``label``: its description says its name
     already ("Case 3: ...") or is put after it."""
+    if not description:
+        return f"Loaded {label}."
     head = description.split(":", 1)[0]
     if head.replace(" ", "").lower() == label.replace(" ", "").lower():
         return f"Loaded {description}"

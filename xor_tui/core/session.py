@@ -14,6 +14,9 @@ import threading
 from array import array
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
 
 from xor_tui.core.budget import Cancelled
 from xor_tui.core.engine import losses, net
@@ -32,14 +35,26 @@ from xor_tui.core.engine.activations import SpecError, parse_activation
 from xor_tui.core.engine.net import Config
 from xor_tui.core.engine.run import Record, Run, RunHalted, Start
 from xor_tui.core.io.folder import DEFAULT_QUOTA, Files, Refused, file_stem
-from xor_tui.core.io.scenario import Scenario, ScenarioError
+from xor_tui.core.io.scenario import RunTo, Scenario, ScenarioError, Task
+from xor_tui.core.rules import target as targeting
+from xor_tui.core.rules.checks import CheckResult, edits_made, evaluate
 from xor_tui.core.rules.diagnosis import Diagnosis, Event
-from xor_tui.core.studies.replay import Trace
-from xor_tui.core.view import Explanation, Frame, build_frame
+from xor_tui.core.studies.replay import Trace, apply_entry, history
+from xor_tui.core.view import Edit, Explanation, Frame, LessonStep, LessonView, RuleStatus, TargetResult, build_frame
 
 # events worth stopping for when running to the next one
 NOTABLE = {"dies", "revives", "freezes", "thaws", "halts", "nan", "case"}
 DEFAULT_EPOCHS = 200
+MAX_UNDO = 1000  # the user's changes that b can undo one by one (the oldest are forgotten)
+NUDGES = (0.01, 0.1)  # the nudge steps: shift+arrow, alt+arrow
+
+
+class Snapshot(NamedTuple):
+    """A state copied out of a session (``Session.snapshot``): what a search works on."""
+
+    version: int
+    config: Config
+    params: list
 
 
 class Session:
@@ -50,6 +65,15 @@ class Session:
         # a background run steps while the UI reads: every change and every read of the
         # history happens under this lock
         self.lock = threading.RLock()
+        self.version = 0  # bumped by every move and change: what was computed for a state is stale once it moves
+        # a lesson (a scenario with steps or tasks): where it stands; see begin_task
+        self.lesson: Scenario | None = None
+        self.task_index = 0
+        self.task_status: list[str] = []
+        self._task_base: list[Action] = []  # the run's actions when the current task began
+        self._lesson_actions: list[Action] = []  # actions the lesson applied (setup): not the student's
+        self._checked: tuple | None = None  # ((version, task index), CheckResult): the last check
+        self._task_version = -1  # the version at which the current task began
         self._set_run(run)
 
     def _set_run(self, run: Run) -> None:
@@ -64,11 +88,15 @@ class Session:
             # losses of the epochs stepped back over, nearest first (shown ahead of the current
             # epoch); stepping forward consumes them, any change drops them
             self._ahead: list[float] = []
+            # the user's own changes, newest last, as (the record before, the actions after):
+            # b undoes them one by one at the epoch they were made (``undo_edit``)
+            self._edits: list[tuple[Record, tuple[Action, ...]]] = []
             self._sync()
 
     def _sync(self) -> None:
         """Bring the trace, loss history and event index in line with the run (under the lock)."""
         self._undo: dict | None = None  # any move or change: a restart can no longer be undone
+        self.version += 1
         self.trace.sync()
         n = len(self.run.records)
         keep = min(len(self._losses), n - 1)  # the current record may have been replaced
@@ -92,7 +120,15 @@ class Session:
     # ------------------------------------------------------------ construction
     @classmethod
     def from_scenario(cls, sc: Scenario) -> Session:
-        return cls(sc.new_run(), sc.name, sc.description, sc.epochs)
+        """A session on the scenario ``sc``; a lesson's first task begins at once."""
+        s = cls(sc.new_run(), sc.name, sc.description, sc.epochs)
+        if sc.is_lesson:
+            s.lesson = sc
+            s.task_status = ["todo"] * len(sc.tasks)
+            if sc.tasks:
+                s.begin_task(0)
+                s._undo = None  # nothing to bring back on a fresh load
+        return s
 
     @classmethod
     def from_state_dict_file(cls, path: str) -> Session:
@@ -282,7 +318,26 @@ class Session:
             if notable:
                 return "event"
 
-    _KEPT = ("run", "trace", "_losses", "_event_ends", "_events", "_ahead", "name", "description")
+    _KEPT = (
+        "run",
+        "trace",
+        "_losses",
+        "_event_ends",
+        "_events",
+        "_ahead",
+        "_edits",
+        "name",
+        "description",
+        "lesson",
+        "task_index",
+        "task_status",
+        "_task_base",
+        "_lesson_actions",
+    )
+
+    def _own(self, actions) -> list[Action]:
+        """Of ``actions``, the user's own: not the scenario's script, not a lesson's setup."""
+        return [a for a in actions if a not in self.run.script and a not in self._lesson_actions]
 
     def restart(self) -> list[str]:
         """Back to the start (the scenario's own script kept). Returns the user's own changes it
@@ -290,8 +345,8 @@ class Session:
         exactly as it was."""
         with self.lock:
             run = self.run
-            dropped = [f"{a.describe()} at epoch {a.epoch}" for a in run.actions() if a not in run.script]
-            kept = {k: getattr(self, k) for k in self._KEPT} if run.epoch or dropped else None
+            dropped = [f"{a.describe()} at epoch {a.epoch}" for a in self._own(run.actions())]
+            kept = {k: getattr(self, k) for k in self._KEPT} if run.epoch or run.actions() != run.script else None
             self._set_run(Run(run.initial_config, run.start, run.script))
             self._undo = kept
             return dropped
@@ -304,6 +359,8 @@ class Session:
             kept = {k: getattr(self, k) for k in self._KEPT}
             self._set_run(Run(self.run.initial_config, Start("seed", seed=seed)))
             self._undo = kept
+            self.lesson = None  # another start: the lesson is left (b right after brings it back)
+            self.task_status, self._task_base, self._lesson_actions = [], [], []
         self.name = f"seed {seed}"
         self.description = "PyTorch's default nn.Linear start for this seed."
         return seed
@@ -323,15 +380,43 @@ class Session:
             for k, v in self._undo.items():
                 setattr(self, k, v)
             self._undo = None
+            self.version += 1
             return True
 
     # ------------------------------------------------------------ acting
-    def _act(self, action: Action) -> Record:
+    def _act(self, action: Action, own: bool = True) -> Record:
+        """Apply ``action`` at the current epoch; ``own``: the user's, so b can undo it."""
         with self.lock:
+            before = self.run.current
             rec = self.run.act(action)
             self._sync()
             self._ahead.clear()
+            if own:
+                self._edits.append((before, rec.actions))
+                del self._edits[:-MAX_UNDO]
             return rec
+
+    def undo_edit(self) -> str | None:
+        """Undo the newest of the user's own changes made at the current epoch (an edit, a
+        nudge, an activation...), exactly: the state before it comes back. Returns what was
+        undone, described; None when this epoch holds no change of the user's to undo."""
+        with self.lock:
+            cur = self.run.current
+            while self._edits:
+                before, actions = self._edits[-1]
+                if before.epoch < cur.epoch:
+                    return None  # made at an earlier epoch: stepping back reaches it first
+                if before.epoch == cur.epoch and actions == cur.actions:
+                    break
+                self._edits.pop()  # dropped with an epoch stepped back over, or replaced since
+            else:
+                return None
+            self._edits.pop()
+            undone = cur.actions[-1]
+            self.run.restore(before)
+            self._sync()
+            self._ahead.clear()
+            return undone.describe()
 
     def set_param(self, name: str, text) -> float:
         """Set one weight or bias from user input; refuse text, NaN, inf and absurd sizes."""
@@ -339,6 +424,56 @@ class Session:
         value = check_value(text, name)
         self._act(SetParam(self.epoch, name, value))
         return value
+
+    def nudge(self, name: str, step: float) -> float:
+        """Move one weight or bias by ``step`` (its float32 value plus the step, rounded to
+        float32 as any value typed is): an edit recorded like a typed one. Returns the value."""
+        net.parse_param(name, self.config)
+        with self.lock:
+            value = float(np.float32(self.frame_value(name) + step))  # the value recorded is the one held
+            return self.set_param(name, value)
+
+    def frame_value(self, name: str) -> float:
+        """The current value of the parameter ``name``."""
+        ref = net.parse_param(name, self.config)
+        with self.lock:
+            return float(self.run.current.value(ref))
+
+    # ------------------------------------------------------------ make it case k
+    def snapshot(self) -> Snapshot:
+        """The current state (its ``version``, setting and parameters), copied under the lock:
+        a search on it can run on another thread while the run moves on."""
+        with self.lock:
+            rec = self.run.current
+            return Snapshot(self.version, rec.config, [(w.clone(), b.clone()) for w, b in rec.params])
+
+    def target(self, case: int, max_edits: int = 3, at: Snapshot | None = None) -> TargetResult:
+        """The fewest parameters to set so that the current state (or the snapshot ``at``) is
+        robustly in ``case`` (``core.rules.target.solve``): 20-150 ms, so call it off the UI
+        thread. Its status says found, already, exceeds (needs more than ``max_edits``),
+        budget, or unsupported (why)."""
+        snap = at or self.snapshot()
+        return targeting.solve(snap.config, snap.params, case, max_edits)
+
+    def rule_report(self, case: int, at: Snapshot | None = None) -> list[RuleStatus]:
+        """Each rule of ``case`` for the current state (or the snapshot ``at``), holding or not,
+        with the single parameters that would make a failing one hold (``target.rule_report``;
+        a few ms). Empty where the cases do not apply (``target_unsupported`` says why)."""
+        snap = at or self.snapshot()
+        return targeting.rule_report(snap.config, snap.params, case)
+
+    def target_unsupported(self) -> str | None:
+        """Why the eight cases (and so target mode) do not apply to this setting, or None."""
+        return targeting.supported(self.config)
+
+    def apply_edits(self, edits: tuple[Edit, ...] | list[Edit]) -> list[str]:
+        """Set each edit's parameter to its new value, one recorded edit each (as typed: b
+        undoes them one by one, w saves them). Returns them described."""
+        done = []
+        for e in edits:
+            value = self.set_param(e.param, e.after)
+            done.append(f"{e.param} = {value:.6g}")
+        return done
 
     def set_activation(self, layer: str, spec: str) -> None:
         act = parse_activation(spec)
@@ -399,26 +534,163 @@ class Session:
         """The start, the settings and every action taken: replaying it gives this session.
 
         Its length is the current epoch (replay ends on the state shown); at epoch 0, where
-        that would be an empty run, the session's own length (e.g. a scenario's 200). After
+        that would be an empty run, the session's own length (e.g. a scenario's 200); a lesson
+        keeps its narrative steps and tasks, and is at least as long as its last step. After
         changes of the user's own, the description says so first: a saved "case3" whose
         weights were edited is no longer the source's case 3."""
         with self.lock:
             actions = list(self.run.actions())
-            own = [a for a in actions if a not in self.run.script]
+            own = self._own(actions)
             description = self.description
             if own:
                 said = "; ".join(f"{a.describe()} at epoch {a.epoch}" for a in own[:3])
                 more = f"; and {len(own) - 3} more" if len(own) > 3 else ""
                 before = f" Before the edits: {description}" if description else ""
                 description = f"Edited from {self.name}: {said}{more}.{before}"
+            lesson = self.lesson
+            epochs = self.epoch or self.epochs
+            if lesson is not None:  # long enough for every narrative step (the file must hold them all)
+                epochs = max([epochs, *(st.epoch for st in lesson.steps if st.epoch is not None)])
             return Scenario(
                 name or self.name,
                 self.run.initial_config,
                 self.run.start,
-                self.epoch or self.epochs,
+                epochs,
                 description,
                 actions,
+                # a lesson keeps its narrative and tasks (its expectations are about its own
+                # run, which the actions above may have changed: they are not kept)
+                steps=list(lesson.steps) if lesson is not None else [],
+                tasks=list(lesson.tasks) if lesson is not None else [],
             )
+
+    # ------------------------------------------------------------ a lesson
+    @property
+    def task(self) -> Task | None:
+        """The lesson's current task (None: no lesson, no tasks, or all behind)."""
+        sc = self.lesson
+        if sc is None or not 0 <= self.task_index < len(sc.tasks):
+            return None
+        return sc.tasks[self.task_index]
+
+    def begin_task(self, i: int, restart: bool | None = None) -> list[str]:
+        """Make task ``i`` the current one and begin it as ``replay.begin_task`` does: back to
+        the lesson's start when the task restarts (``restart`` overrides the task's own), then
+        the lesson's setup applied (the lesson's actions, not the student's edits: neither
+        counted for ``max_edits`` nor undone by b). Right after, ``undo_restart`` brings the
+        run and the lesson back as they were. Returns what was done, in words.
+        ``i`` equal to the number of tasks puts the lesson past its last task."""
+        sc = self.lesson
+        if sc is None or not 0 <= i <= len(sc.tasks):
+            raise IndexError(f"no task {i}")
+        said: list[str] = []
+        with self.lock:
+            kept = {k: getattr(self, k) for k in self._KEPT}
+            self._checked = None
+            if i == len(sc.tasks):
+                self.task_index = i
+                return said
+            task = sc.tasks[i]
+            if task.restart if restart is None else restart:
+                self.restart()
+                self._lesson_actions = []
+                said.append(f"back to the lesson's start, {self.start_text}")
+            # the lesson's own actions (kept apart: they are not the student's)
+            self._lesson_actions = list(self._lesson_actions)
+            for entry in task.setup:
+                apply_entry(self.run, entry)
+                if not isinstance(entry, RunTo):
+                    self._lesson_actions.append(self.run.current.actions[-1])
+            if task.setup:
+                self._sync()
+                self._ahead.clear()
+                said.append("the task's setup applied: " + "; ".join(_entry_text(e) for e in task.setup[:3]))
+                if len(task.setup) > 3:
+                    said[-1] += f"; and {len(task.setup) - 3} more"
+            self.task_index = i
+            self._task_base = list(self.run.actions())
+            self.task_status = list(self.task_status)
+            self._undo = kept  # b right after brings back the run and the lesson as they were
+            self.version += 1
+            self._task_version = self.version
+        return said
+
+    def restart_task(self) -> list[str]:
+        """Begin the current task again from the lesson's start (``r`` in a lesson)."""
+        return self.begin_task(self.task_index, restart=True)
+
+    def next_task(self) -> tuple[str, list[str]]:
+        """Move on: the current task is marked skipped unless it is done, and the next one
+        begins. Returns (what became of the task left: done or skipped, what was done)."""
+        i = self.task_index
+        if self.lesson is None or i >= len(self.lesson.tasks):
+            raise IndexError("no task to move on from")
+        with self.lock:
+            kept_status = self.task_status
+            left = kept_status[i] if kept_status[i] == "done" else "skipped"
+            said = self.begin_task(i + 1)
+            self.task_status = list(kept_status)
+            self.task_status[i] = left
+            return left, said
+
+    def previous_task(self) -> list[str]:
+        """Go back to the previous task and begin it again (its status is kept)."""
+        if self.lesson is None or self.task_index == 0:
+            raise IndexError("no task before this one")
+        return self.begin_task(self.task_index - 1)
+
+    def task_edits(self) -> int:
+        """Parameters the student has set during the current task (a lesson's setup aside)."""
+        with self.lock:
+            base = self._task_base
+            return edits_made(a for a in self.run.actions() if a not in base and a not in self._lesson_actions)
+
+    def check_task(self) -> tuple[CheckResult | None, bool]:
+        """The current task's check on the run as it stands (``checks.evaluate``, the function
+        replay uses), and whether it has just passed: a task that holds after a change is
+        marked done. Cached per state: cheap to ask at every redraw. At the moment a task
+        begins nothing is checked (its check must not hold before the student acts)."""
+        task = self.task
+        if task is None:
+            return None, False
+        with self.lock:
+            key = (self.version, self.task_index)
+            if self._checked is not None and self._checked[0] == key:
+                return self._checked[1], False
+            res = evaluate(task.check, history(self.trace), self.task_edits())
+            self._checked = (key, res)
+            moved = self.version != self._task_version  # something moved or changed since it began
+            fresh = res.ok and moved and self.task_status[self.task_index] != "done"
+            if fresh:
+                self.task_status = list(self.task_status)
+                self.task_status[self.task_index] = "done"
+            return res, fresh
+
+    def lesson_view(self) -> LessonView | None:
+        """Where the lesson stands, for the app's lesson panel (None: not a lesson)."""
+        sc = self.lesson
+        if sc is None:
+            return None
+        res, _ = self.check_task()
+        task = self.task
+        epoch = self.epoch
+        narrative = [LessonStep(st.text, None, st.title) for st in sc.steps_at(None)]
+        reached = [st.epoch for st in sc.steps if st.epoch is not None and st.epoch <= epoch]
+        if reached:
+            narrative += [LessonStep(st.text, st.epoch, st.title) for st in sc.steps_at(max(reached))]
+        return LessonView(
+            sc.name,
+            self.task_index,
+            len(sc.tasks),
+            task.title if task else "",
+            task.text if task else "",
+            task.hint if task else "",
+            self.task_status[self.task_index] if task else "",
+            res,
+            self.task_edits() if task else 0,
+            tuple(self.task_status),
+            tuple(narrative),
+        )
 
 
     # ------------------------------------------------------------ files (through a Files policy)
@@ -439,6 +711,10 @@ class Session:
         overwriting. Raises OSError with a one-line message."""
         stem = f"{file_stem(self.name)}-epoch{self.epoch}"
         return files.write_numbered(files.folder_for(session_file), stem, ".svg", svg)
+
+
+def _entry_text(entry: Action | RunTo) -> str:
+    return entry.describe()
 
 
 class Opened:
@@ -551,6 +827,7 @@ __all__ = [
     "Refused",
     "RunHalted",
     "Session",
+    "Snapshot",
     "SpecError",
     "load_printout",
     "looks_like_printout",

@@ -18,6 +18,7 @@ import torch
 
 from xor_tui.core.engine import losses, net
 from xor_tui.core.engine.net import Config
+from xor_tui.core.rules.checks import CheckResult
 from xor_tui.core.rules.diagnosis import Diagnosis, Event, is_active
 from xor_tui.core.rules.explain import (
     CaseExplanation,
@@ -31,6 +32,7 @@ from xor_tui.core.rules.explain import (
     num,
     signed,
 )
+from xor_tui.core.rules.target import Edit, Lever, RuleStatus, TargetResult
 from xor_tui.core.text import capitalised, printable  # for what widgets write
 
 ROWS = net.ROWS  # "(0,0)" "(0,1)" "(1,0)" "(1,1)"
@@ -362,6 +364,58 @@ class Frame:
         return surface
 
 
+@dataclass(frozen=True)
+class LessonStep:
+    """A lesson's narrative text: shown on loading (``epoch`` None) or once the run has
+    reached ``epoch``."""
+
+    text: str
+    """The teacher's words."""
+    epoch: int | None = None
+    """When it is shown: None on loading, else from this epoch on."""
+    title: str = ""
+    """An optional heading."""
+
+
+@dataclass(frozen=True)
+class LessonView:
+    """Where a lesson stands (``Session.lesson_view``): its current task, that task's check
+    as it stands now (``checks.evaluate`` on the session's run), and the narrative reached."""
+
+    name: str
+    """The lesson's name."""
+    index: int
+    """The current task, from 0; equal to ``count`` once the last task is behind."""
+    count: int
+    """How many tasks the lesson has (0: narrative only)."""
+    title: str
+    """The current task's title ("" when there is none)."""
+    text: str
+    """What the current task asks."""
+    hint: str
+    """Its hint ("" when it has none)."""
+    status: str
+    """The current task: ``todo``, ``done`` (its check held after a change) or ``skipped``."""
+    check: CheckResult | None
+    """The current task's check on the run as it stands (None when there is no task)."""
+    edits: int
+    """Parameters the student has set during this task (``max_edits`` counts these)."""
+    statuses: tuple[str, ...]
+    """Every task's status, in order."""
+    narrative: tuple[LessonStep, ...]
+    """The steps shown on loading, then those of the latest epoch the run has reached."""
+
+    @property
+    def finished(self) -> bool:
+        """Every task is behind (done or skipped), or there was none."""
+        return self.index >= self.count
+
+    @property
+    def done(self) -> int:
+        """How many tasks are done."""
+        return self.statuses.count("done")
+
+
 def short_name(config: Config, layer: int, unit: int) -> str:
     lname = config.layer_names[layer]
     if lname == "output":
@@ -517,6 +571,13 @@ def build_frame(
 __all__ = [
     "capitalised",
     "printable",
+    "CheckResult",
+    "Edit",
+    "LessonStep",
+    "LessonView",
+    "Lever",
+    "RuleStatus",
+    "TargetResult",
     "Frame",
     "Unit",
     "Edge",

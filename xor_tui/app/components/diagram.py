@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from rich.text import Text
+from textual import events
 from textual.message import Message
 
 from xor_tui.app.components import pixels as px
@@ -123,6 +124,14 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         def __init__(self, name: str, unit: str | None = None) -> None:
             self.name = name
             self.unit = unit
+            super().__init__()
+
+    class WheelNudge(Message):
+        """The wheel turned over the selected parameter's connection or neuron: nudge it,
+        ``direction`` +1 (wheel up) or -1 (down)."""
+
+        def __init__(self, name: str, direction: int) -> None:
+            self.name, self.direction = name, direction
             super().__init__()
 
     KEYS = (
@@ -466,3 +475,18 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         name = self._hit.get((event.x, event.y))
         if name:
             self.post_message(self.ParamClicked(name, self._unit_hit.get((event.x, event.y))))
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        self._wheel(event, +1)
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        self._wheel(event, -1)
+
+    def _wheel(self, event: events.MouseEvent, direction: int) -> None:
+        """Over the selected parameter's line, label or neuron the wheel nudges it; elsewhere
+        it scrolls as usual."""
+        name = self._hit.get((event.x, event.y))
+        if name and name == self.selected:
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.WheelNudge(name, direction))

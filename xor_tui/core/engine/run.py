@@ -577,6 +577,13 @@ class Run:
         self._current = rec
         self._cache.pop(epoch, None)
 
+    def restore(self, rec: Record) -> None:
+        """Make ``rec``, an earlier record of the current epoch (the state before an action
+        at it), the current record again: that action is undone, later epochs are gone."""
+        if rec.epoch != self._current.epoch:
+            raise ValueError(f"a record of epoch {rec.epoch} cannot replace epoch {self._current.epoch}")
+        self._store(rec, repeat=False)
+
     def act(self, action: Action) -> Record:
         """Apply a user action to the current state; diagnosis is recomputed at once."""
         cur = self._current

@@ -1,0 +1,109 @@
+"""A lesson's panel: the current task (what to do, its check as it stands, the hint when
+asked for), then the teacher's narrative reached so far.
+
+A scrolling panel, like "what is happening" (whose place it takes while a lesson is shown):
+nothing is cut, lines wrap at the panel's width.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from xor_tui.app.components import pixels as px
+from xor_tui.app.components.panel import set_key
+from xor_tui.core.view import LessonView
+
+MARK = {"done": "✓", "skipped": "–", "todo": "·"}
+
+
+def progress(view: LessonView) -> str:
+    """``✓✓–·····`` : one mark per task, done, skipped or still to do."""
+    return "".join(MARK.get(s, "·") for s in view.statuses)
+
+
+class LessonPanel(VerticalScroll, can_focus=True):
+    """The lesson's current task and narrative; see the module's docstring."""
+
+    ALLOW_MAXIMIZE = True
+    DEFAULT_CSS = """
+    LessonPanel { height: 1fr; scrollbar-size-vertical: 1; }
+    LessonPanel > Static { width: 1fr; }
+    """
+
+    KEYS = (
+        "[b]H[/] hint · [b]N[/] next · [b]P[/] previous · [b]r[/] again · [b]t[/] target · [b]L[/] hide",
+        "[b]H[/] hint · [b]N[/] next · [b]P[/] prev · [b]L[/] hide",
+    )
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.text = Text()
+        self._key: tuple | None = None
+        self._last: tuple | None = None
+
+    @property
+    def content(self) -> Text:
+        """What the panel holds (all of it, not only what is in view)."""
+        return self.text
+
+    def compose(self):
+        yield Static(id="lesson-text")
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._again())
+
+    def on_resize(self) -> None:
+        set_key(self, *self.KEYS)  # the keys on the panel's bottom border, as many as fit
+
+    def _again(self) -> None:
+        if self._last is not None:
+            self._key = None
+            self.show(*self._last)
+
+    def show(self, view: LessonView, message: str = "", hint: bool = False) -> None:
+        """Show where the lesson ``view`` stands, ``message`` first; ``hint``: the task's hint."""
+        self._last = (view, message, hint)
+        check = view.check
+        key = (self.app.theme, view, check.text if check else None, message, hint)
+        if key == self._key:
+            return
+        self._key = key
+        pal = px.theme_colours(self)
+        fg, bg = pal["foreground"], pal["background"]
+        dim = px.style(fg.blend(bg, 0.4))
+        t = Text()
+        if message:
+            t.append(message + "\n", px.style(pal["warning"], bold=True))
+        if view.count and not view.finished:
+            t.append(f"Task {view.index + 1} of {view.count}: {view.title}", px.style(pal["accent"], bold=True))
+            t.append(f"  {progress(view)}\n", dim)
+            t.append(view.text + "\n")
+            if view.status == "done":
+                t.append("✓ done: ", px.style(pal["success"], bold=True))
+                t.append((check.text if check else "") + ".\n")
+            elif check is not None and check.ok:
+                t.append("✓ holds now: ", px.style(pal["success"], bold=True))
+                t.append(check.text + " (it held as the task began: change something)\n")
+            elif check is not None:
+                t.append("✗ not yet: ", px.style(pal["error"], bold=True))
+                t.append(check.text + "\n")
+            if hint:
+                t.append("Hint: ", "bold")
+                t.append((view.hint or "this task has none; t shows what moves each rule of a case") + "\n")
+        elif view.count:
+            t.append(f"Lesson complete: {view.done} of {view.count} tasks done", px.style(pal["success"], bold=True))
+            t.append(f"  {progress(view)}\n", dim)
+            t.append("P goes back to the last task; c picks another scenario.\n", dim)
+        for step in view.narrative:
+            head = step.title or (f"at epoch {step.epoch}" if step.epoch is not None else "")
+            if step.title and step.epoch is not None:
+                head = f"{step.title} (epoch {step.epoch})"
+            if head:
+                t.append(f"─ {head} ─\n", px.style(fg, bold=True))
+            t.append(step.text + "\n", dim if view.count and not view.finished else px.style(fg))
+        t.rstrip()
+        self.text = t
+        if self.is_mounted:
+            self.query_one(Static).update(t)
