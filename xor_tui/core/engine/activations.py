@@ -27,6 +27,14 @@ class Activation:
     name: str
     param: float | None = None
 
+    def __post_init__(self) -> None:
+        # A kind that takes a parameter, made without one, takes its default, as its spec already
+        # says (``Activation("leaky_relu").spec`` reads back as slope 0.01); a None here would reach
+        # torch's leaky_relu/elu at the first forward and raise a TypeError.
+        kind = _KINDS.get(self.name)
+        if self.param is None and kind is not None and kind.default is not None:
+            object.__setattr__(self, "param", kind.default)
+
     @property
     def spec(self) -> str:
         """The text form used in scenario files: ``relu``, ``leaky_relu:0.01``."""
