@@ -43,6 +43,11 @@ class Activation:
         return f"{self.name}:{self.param!r}"  # repr: reads back to the very same float
 
     @property
+    def value(self) -> float:
+        """The parameter of a kind that takes one: leaky_relu's slope, elu's alpha."""
+        return _given(self.param)
+
+    @property
     def label(self) -> str:
         """The name shown on screen: ``ReLU``, ``LeakyReLU(0.01)``."""
         return _KINDS[self.name].label + (f"({self.param:g})" if self.param is not None else "")
