@@ -600,8 +600,12 @@ def _check_shapes(t: dict[str, PrintedTensor], epoch: int) -> None:
 
 
 def parse_lines(lines: list[str]) -> Block:
-    """The one block in ``lines`` (our own printout of a record)."""
-    return _parse_block(lines, 0, int(HEADER_RE.match(lines[0]).group(1)))[0]
+    """The one block in ``lines`` (our own printout of a record); PrintoutError when they do not
+    begin with an epoch's header line."""
+    m = HEADER_RE.match(lines[0]) if lines else None
+    if m is None:
+        raise PrintoutError(1, "expected a block's '####...epoches: N' header line")
+    return _parse_block(lines, 0, int(m.group(1)))[0]
 
 
 def compare(printed: Block, ours: Block) -> list[tuple[str, str, str]]:
