@@ -168,6 +168,21 @@ def test_relu_gradient_at_exactly_zero_is_zero():
     assert rec.grads[0][0][0, 0].abs().sum() == 0 and float(rec.grads[0][1][0, 0]) == 0.0
 
 
+@pytest.mark.parametrize("name", ["leaky_relu", "elu"])
+def test_an_activation_made_without_its_parameter_takes_its_default(name):
+    """``Activation("leaky_relu")`` is leaky_relu at slope 0.01, as its spec says and as parsing the
+    name gives (it was a None that torch's leaky_relu and elu refused with a TypeError)."""
+    made, parsed = Activation(name), parse_activation(name)
+    assert made == parsed
+    assert made.label == parsed.label == ("LeakyReLU(0.01)" if name == "leaky_relu" else "ELU(1)")
+    z = torch.tensor([-2.0, -0.5, 0.0, 3.0], requires_grad=True)
+    reference = (nn.LeakyReLU(0.01) if name == "leaky_relu" else nn.ELU(1.0))(z)
+    reference.backward(torch.ones(4))
+    out = made.forward(z.detach())
+    assert torch.equal(out, reference.detach())
+    assert torch.equal(made.backward(torch.ones(4), z.detach(), out), z.grad)
+
+
 @pytest.mark.parametrize("sizes", [(2, 2, 1), (2, 3, 1), (2, 4, 3, 1), (2, 1, 1)])
 def test_seed_start_equals_nn_linear_under_manual_seed(sizes):
     for seed in (0, 1, 42, 2**31 + 5):

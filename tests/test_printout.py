@@ -81,6 +81,16 @@ def test_builtin_cases_print_the_sources_blocks_character_for_character():
     assert runs[7].halted and runs[7].epoch == 98
 
 
+@pytest.mark.parametrize("lines", [[], ["hide activate input: tensor([[0.]])"], ["epoches: 3"]])
+def test_a_block_without_its_header_is_refused_in_one_line(lines):
+    """parse_lines names the missing header (it was an AttributeError on the None of a failed match,
+    or an IndexError for no lines)."""
+    with pytest.raises(printout.PrintoutError, match=r"^line 1: expected a block's '####...epoches: N' header line$"):
+        printout.parse_lines(lines)
+    good = printout.epoch_lines(builtin("case3").new_run().current)
+    assert printout.parse_lines(good).epoch == 0
+
+
 def test_builtin_starts_are_exact_float32_values():
     for k in range(1, 9):
         data = tomllib.loads((printouts.SEED.parent.parent / "xor_tui" / "scenarios" / f"case{k}.toml").read_text())

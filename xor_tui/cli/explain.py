@@ -45,7 +45,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     """Run the scenario to the epoch and print the explanation asked for; 2 with one line for bad input."""
     from xor_tui.core.engine import net
     from xor_tui.core.engine.activations import SpecError
-    from xor_tui.core.io.scenario import MAX_EPOCHS, ScenarioError, resolve
+    from xor_tui.core.engine.run import MAX_EPOCHS
+    from xor_tui.core.io.scenario import ScenarioError, resolve
     from xor_tui.core.rules import explain
 
     try:

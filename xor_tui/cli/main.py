@@ -301,8 +301,9 @@ def cmd_cases() -> int:
 
 
 def cmd_replay(args) -> int:
+    from xor_tui.core.engine.run import MAX_EPOCHS
     from xor_tui.core.io.files import check_target
-    from xor_tui.core.io.scenario import MAX_EPOCHS, ScenarioError, resolve
+    from xor_tui.core.io.scenario import ScenarioError, resolve
     from xor_tui.core.studies import report
     from xor_tui.core.studies.replay import replay
 

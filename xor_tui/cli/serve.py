@@ -106,9 +106,9 @@ def machine_addresses(include_v6: bool = False) -> list[str]:
         with contextlib.suppress(OSError, ValueError):
             for line in Path("/proc/net/if_inet6").read_text().splitlines():
                 raw = line.split()[0]
-                addr = ipaddress.IPv6Address(int(raw, 16))
-                if not (addr.is_loopback or addr.is_link_local or addr.is_unspecified):
-                    found.append(str(addr))
+                ip6 = ipaddress.IPv6Address(int(raw, 16))
+                if not (ip6.is_loopback or ip6.is_link_local or ip6.is_unspecified):
+                    found.append(str(ip6))
     return found
 
 
@@ -117,7 +117,9 @@ def check_host(host: str, port: int, public_url: str | None) -> tuple[list[str],
 
     On a wildcard address (0.0.0.0, ::) the URLs are this machine's own addresses: a name
     such as the machine's host name may not resolve on the students' machines."""
-    addresses = {info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+    # an IPv4 or IPv6 socket address begins with its host as text (str(): for the type checker,
+    # which also allows the (int, bytes) addresses of other families)
+    addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
     if public_url is not None:
         urls = [public_url.rstrip("/")]
     elif all(is_loopback(a) for a in addresses):
@@ -377,7 +379,7 @@ class XorServer(Server):
                 self.command,
                 write_bytes=websocket.send_bytes,
                 write_str=websocket.send_str,
-                close=websocket.close,
+                close=websocket.close,  # type: ignore[arg-type]  # returns a bool, which AppService ignores
                 download_manager=self.download_manager,
                 debug=self.debug,
             )

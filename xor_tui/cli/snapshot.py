@@ -138,8 +138,9 @@ def svg_to_png(svg: str) -> bytes:
 
 def cmd_snapshot(args, err) -> int:
     """``err`` prints one line and returns the exit status for bad input."""
+    from xor_tui.core.engine.run import MAX_EPOCHS
     from xor_tui.core.io.files import SaveError, write_atomic
-    from xor_tui.core.io.scenario import MAX_EPOCHS, ScenarioError, resolve
+    from xor_tui.core.io.scenario import ScenarioError, resolve
 
     out = Path(args.output)
     kind = out.suffix.lower()

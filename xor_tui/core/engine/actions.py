@@ -11,8 +11,9 @@ Checks that need the network (does ``hidden.weight[3][0]`` exist?) are in ``chec
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import ClassVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from xor_tui.core.engine import losses, net
 from xor_tui.core.engine.activations import SpecError, parse_activation
@@ -21,6 +22,11 @@ from xor_tui.core.engine.net import Config, Layer
 MAX_ABS_VALUE = 1e6  # what a user may type into the edit dialog
 FLOAT32_MAX = 3.4028234663852886e38  # what a script may set
 MAX_SEED = 2**63 - 1
+
+ScriptEntry = Mapping[str, Any]
+"""A ``[[script]]`` entry as read from TOML: its keys were checked, its values not yet (Any:
+each action's constructor checks them, whatever a file holds)."""
+_A = TypeVar("_A")
 
 
 def parse_number(text: str, what: str = "value") -> float:
@@ -41,7 +47,7 @@ def parse_number(text: str, what: str = "value") -> float:
     return v
 
 
-def check_value(value, what: str = "value", limit: float = MAX_ABS_VALUE) -> float:
+def check_value(value: object, what: str = "value", limit: float = MAX_ABS_VALUE) -> float:
     """A parameter value: a finite number of at most ``limit`` in size (text is parsed)."""
     if isinstance(value, bool):
         raise SpecError(f"{what}: expected a number, got {value!r}")
@@ -59,7 +65,7 @@ def check_value(value, what: str = "value", limit: float = MAX_ABS_VALUE) -> flo
     return value
 
 
-def check_seed(value) -> int:
+def check_seed(value: object) -> int:
     """A seed: a whole number from 0 to 2**63-1 (what torch.manual_seed accepts); text is parsed."""
     if isinstance(value, bool) or not isinstance(value, int):
         t = value.strip() if isinstance(value, str) else ""
@@ -91,14 +97,15 @@ class Action:
     def describe(self) -> str:
         raise NotImplementedError
 
-    def to_toml(self) -> dict:
+    def to_toml(self) -> dict[str, object]:
         raise NotImplementedError
 
-    def at(self, epoch: int) -> Action:
+    def at(self, epoch: int) -> Self:
+        """The same action at another epoch."""
         return replace(self, epoch=epoch)
 
     @classmethod
-    def from_toml(cls, epoch: int, item: dict) -> Action:
+    def from_toml(cls, epoch: int, item: ScriptEntry) -> Self:
         """From a [[script]] entry whose keys were checked; raises SpecError naming the key."""
         raise NotImplementedError
 
@@ -106,12 +113,12 @@ class Action:
 class FieldError(SpecError):
     """A SpecError about one key of a [[script]] entry."""
 
-    def __init__(self, key: str, message: str):
+    def __init__(self, key: str, message: str) -> None:
         self.key = key
         super().__init__(message)
 
 
-def _field(key: str, fn, *args):
+def _field(key: str, fn: Callable[..., _A], *args: object) -> _A:
     try:
         return fn(*args)
     except FieldError:
@@ -129,7 +136,7 @@ class SetParam(Action):
     kind: ClassVar[str] = "set"
     KEYS: ClassVar[frozenset[str]] = frozenset({"set", "value"})
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not isinstance(self.target, str):
             raise SpecError(f"parameter name must be text, got {type(self.target).__name__}")
         object.__setattr__(self, "value", check_value(self.value, self.target, limit=FLOAT32_MAX))
@@ -137,17 +144,17 @@ class SetParam(Action):
     def check(self, config: Config) -> None:
         net.parse_param(self.target, config)
 
-    def apply(self, config, params):
+    def apply(self, config: Config, params: list[Layer]) -> tuple[Config, list[Layer]]:
         return config, net.with_value(params, net.parse_param(self.target, config), self.value)
 
     def describe(self) -> str:
         return f"set {self.target} = {self.value:.6g}"
 
-    def to_toml(self) -> dict:
+    def to_toml(self) -> dict[str, object]:
         return {"epoch": self.epoch, "set": self.target, "value": self.value}
 
     @classmethod
-    def from_toml(cls, epoch, item):
+    def from_toml(cls, epoch: int, item: ScriptEntry) -> Self:
         if "value" not in item:
             raise FieldError("value", "missing; a set action needs a value")
         return _field("value", cls, epoch, item["set"], item["value"])
@@ -162,23 +169,23 @@ class SetActivation(Action):
     kind: ClassVar[str] = "activation"
     KEYS: ClassVar[frozenset[str]] = frozenset({"activation", "layer"})
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "spec", parse_activation(self.spec).spec)
 
     def check(self, config: Config) -> None:
         config.layer_index(self.layer)
 
-    def apply(self, config, params):
+    def apply(self, config: Config, params: list[Layer]) -> tuple[Config, list[Layer]]:
         return config.with_activation(config.layer_index(self.layer), parse_activation(self.spec)), params
 
     def describe(self) -> str:
         return f"{self.layer} activation -> {self.spec}"
 
-    def to_toml(self) -> dict:
+    def to_toml(self) -> dict[str, object]:
         return {"epoch": self.epoch, "activation": self.spec, "layer": self.layer}
 
     @classmethod
-    def from_toml(cls, epoch, item):
+    def from_toml(cls, epoch: int, item: ScriptEntry) -> Self:
         if "layer" not in item:
             raise FieldError("layer", "missing; say which layer's activation changes")
         return _field("activation", cls, epoch, item["layer"], item["activation"])
@@ -193,14 +200,14 @@ class SetLr(Action):
     kind: ClassVar[str] = "lr"
     KEYS: ClassVar[frozenset[str]] = frozenset({"lr", "layer"})
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "value", net.check_lr(self.value, "learning rate"))
 
     def check(self, config: Config) -> None:
         if self.layer is not None:
             config.layer_index(self.layer)
 
-    def apply(self, config, params):
+    def apply(self, config: Config, params: list[Layer]) -> tuple[Config, list[Layer]]:
         if self.layer is None:
             return replace(config, lr=self.value, layer_lr=None), params
         names = config.layer_names
@@ -212,14 +219,14 @@ class SetLr(Action):
         where = f" of {self.layer}" if self.layer else ""
         return f"learning rate{where} -> {self.value:g}"
 
-    def to_toml(self) -> dict:
-        d: dict = {"epoch": self.epoch, "lr": self.value}
+    def to_toml(self) -> dict[str, object]:
+        d: dict[str, object] = {"epoch": self.epoch, "lr": self.value}
         if self.layer is not None:
             d["layer"] = self.layer
         return d
 
     @classmethod
-    def from_toml(cls, epoch, item):
+    def from_toml(cls, epoch: int, item: ScriptEntry) -> Self:
         return _field("lr", cls, epoch, item["lr"], item.get("layer"))
 
 
@@ -231,20 +238,20 @@ class SetLoss(Action):
     kind: ClassVar[str] = "loss"
     KEYS: ClassVar[frozenset[str]] = frozenset({"loss"})
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         losses.check_name(self.name)
 
-    def apply(self, config, params):
+    def apply(self, config: Config, params: list[Layer]) -> tuple[Config, list[Layer]]:
         return replace(config, loss=self.name), params
 
     def describe(self) -> str:
         return f"loss -> {self.name}"
 
-    def to_toml(self) -> dict:
+    def to_toml(self) -> dict[str, object]:
         return {"epoch": self.epoch, "loss": self.name}
 
     @classmethod
-    def from_toml(cls, epoch, item):
+    def from_toml(cls, epoch: int, item: ScriptEntry) -> Self:
         return _field("loss", cls, epoch, item["loss"])
 
 
@@ -256,20 +263,20 @@ class Reseed(Action):
     kind: ClassVar[str] = "reseed"
     KEYS: ClassVar[frozenset[str]] = frozenset({"reseed"})
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "seed", check_seed(self.seed))
 
-    def apply(self, config, params):
+    def apply(self, config: Config, params: list[Layer]) -> tuple[Config, list[Layer]]:
         return config, net.init_from_seed(self.seed, config.sizes)
 
     def describe(self) -> str:
         return f"reseed {self.seed}"
 
-    def to_toml(self) -> dict:
+    def to_toml(self) -> dict[str, object]:
         return {"epoch": self.epoch, "reseed": self.seed}
 
     @classmethod
-    def from_toml(cls, epoch, item):
+    def from_toml(cls, epoch: int, item: ScriptEntry) -> Self:
         return _field("reseed", cls, epoch, item["reseed"])
 
 
@@ -280,17 +287,17 @@ class Zeros(Action):
     kind: ClassVar[str] = "zeros"
     KEYS: ClassVar[frozenset[str]] = frozenset({"zeros"})
 
-    def apply(self, config, params):
+    def apply(self, config: Config, params: list[Layer]) -> tuple[Config, list[Layer]]:
         return config, net.zeros(config.sizes)
 
     def describe(self) -> str:
         return "zeros"
 
-    def to_toml(self) -> dict:
+    def to_toml(self) -> dict[str, object]:
         return {"epoch": self.epoch, "zeros": True}
 
     @classmethod
-    def from_toml(cls, epoch, item):
+    def from_toml(cls, epoch: int, item: ScriptEntry) -> Self:
         if item["zeros"] is not True:
             raise FieldError("zeros", "expected true")
         return cls(epoch)

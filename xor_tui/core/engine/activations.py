@@ -27,6 +27,14 @@ class Activation:
     name: str
     param: float | None = None
 
+    def __post_init__(self) -> None:
+        # A kind that takes a parameter, made without one, takes its default, as its spec already
+        # says (``Activation("leaky_relu").spec`` reads back as slope 0.01); a None here would reach
+        # torch's leaky_relu/elu at the first forward and raise a TypeError.
+        kind = _KINDS.get(self.name)
+        if self.param is None and kind is not None and kind.default is not None:
+            object.__setattr__(self, "param", kind.default)
+
     @property
     def spec(self) -> str:
         """The text form used in scenario files: ``relu``, ``leaky_relu:0.01``."""
@@ -35,7 +43,13 @@ class Activation:
         return f"{self.name}:{self.param!r}"  # repr: reads back to the very same float
 
     @property
+    def value(self) -> float:
+        """The parameter of a kind that takes one: leaky_relu's slope, elu's alpha."""
+        return _given(self.param)
+
+    @property
     def label(self) -> str:
+        """The name shown on screen: ``ReLU``, ``LeakyReLU(0.01)``."""
         return _KINDS[self.name].label + (f"({self.param:g})" if self.param is not None else "")
 
     @property
@@ -45,6 +59,7 @@ class Activation:
 
     @property
     def bounded(self) -> tuple[float, float]:
+        """The output's range (lowest, highest); infinite where unbounded."""
         return _KINDS[self.name].bounds
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -54,11 +69,23 @@ class Activation:
         return _KINDS[self.name].backward(grad, z, out, self.param)
 
 
+Forward = Callable[[torch.Tensor, "float | None"], torch.Tensor]
+"""An activation's forward: (pre-activation z, parameter) -> output."""
+Backward = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, "float | None"], torch.Tensor]
+"""An activation's backward: (gradient w.r.t. the output, z, output, parameter) -> gradient w.r.t. z."""
+
+
+def _given(param: float | None) -> float:
+    """The parameter of a kind that takes one (never None: ``Activation`` fills in the default)."""
+    assert param is not None, "a parametrised activation without its parameter"
+    return param
+
+
 @dataclass(frozen=True)
 class _Kind:
     label: str
-    forward: Callable
-    backward: Callable
+    forward: Forward
+    backward: Backward
     default: float | None
     flat_below_zero: bool
     bounds: tuple[float, float]
@@ -76,7 +103,7 @@ _KINDS: dict[str, _Kind] = {
     ),
     "leaky_relu": _Kind(
         "LeakyReLU",
-        lambda z, p: F.leaky_relu(z, p),
+        lambda z, p: F.leaky_relu(z, _given(p)),
         lambda g, z, o, p: aten.leaky_relu_backward(g, z, p, False),
         0.01,
         False,
@@ -84,7 +111,7 @@ _KINDS: dict[str, _Kind] = {
     ),
     "elu": _Kind(
         "ELU",
-        lambda z, p: F.elu(z, p),
+        lambda z, p: F.elu(z, _given(p)),
         lambda g, z, o, p: aten.elu_backward(g, p, 1, 1, False, z),
         1.0,
         False,

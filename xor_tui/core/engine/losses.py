@@ -20,7 +20,7 @@ NAMES = ("bce", "bce-logits", "mse")
 LABELS = {"bce": "BCELoss", "bce-logits": "BCEWithLogitsLoss", "mse": "MSELoss"}
 
 
-def check_name(name) -> str:
+def check_name(name: object) -> str:
     """The one check of a loss name."""
     if not isinstance(name, str) or name not in NAMES:
         shown = repr(name[:40]) if isinstance(name, str) else type(name).__name__

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -109,7 +110,7 @@ class Config:
         return replace(self, activations=tuple(acts))
 
 
-def rates_text(lr: float, layer_lr=None) -> str:
+def rates_text(lr: float, layer_lr: Sequence[float] | None = None) -> str:
     """``0.001``, or ``8/2/0.25`` for per-layer rates (one per layer, input side first)."""
     return f"{lr:g}" if layer_lr is None else "/".join(f"{v:g}" for v in layer_lr)
 
@@ -117,7 +118,7 @@ def rates_text(lr: float, layer_lr=None) -> str:
 MAX_LR = 1e6
 
 
-def check_lr(value, what: str = "learning rate") -> float:
+def check_lr(value: object, what: str = "learning rate") -> float:
     """A learning rate: a finite number above 0 and at most MAX_LR; returned as a float."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SpecError(f"{what}: expected a number above 0, got {type(value).__name__}")
@@ -221,7 +222,10 @@ def forward_bl(
     inputs, pre, out = [], [], []
     for (w, b), act in zip(params, config.activations):
         inputs.append(a)
-        term = lambda i, a=a, w=w: a[:, i, None, :] * w[None, :, i, :]  # noqa: E731
+
+        def term(i: int, a: torch.Tensor = a, w: torch.Tensor = w) -> torch.Tensor:
+            return a[:, i, None, :] * w[None, :, i, :]
+
         if w.shape[0] == w.shape[1] == 4:
             # nn.Linear(4, 4) on four rows (MKL's kernel for that shape, COMPATIBLE mode too)
             # adds its products pairwise, (x0 w0 + x2 w2) + (x1 w1 + x3 w3); every other shape
@@ -423,16 +427,16 @@ def with_value(params: list[Layer], ref: ParamRef, value: float) -> list[Layer]:
 
 
 def state_dict(params: list[Layer], config: Config, index: int = 0) -> dict[str, torch.Tensor]:
-    out = {}
+    out: dict[str, torch.Tensor] = {}
     for name, (w, b) in zip(config.layer_names, params):
         out[f"{name}.weight"] = w[index].clone()
         out[f"{name}.bias"] = b[index].clone()
     return out
 
 
-def from_state_dict(sd: dict, config: Config) -> list[Layer]:
+def from_state_dict(sd: Mapping[str, object], config: Config) -> list[Layer]:
     """Explicit start values keyed like nn.Module.state_dict(); shapes are checked."""
-    expected = {}
+    expected: dict[str, tuple[int, ...]] = {}
     for li, name in enumerate(config.layer_names):
         expected[f"{name}.weight"] = (config.sizes[li + 1], config.sizes[li])
         expected[f"{name}.bias"] = (config.sizes[li + 1],)

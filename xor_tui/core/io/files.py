@@ -19,8 +19,9 @@ import os
 import stat
 import tempfile
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from xor_tui.core.text import printable
 
@@ -35,7 +36,7 @@ class ReadError(OSError):
     """A file that cannot be read; the message says which and why."""
 
 
-def _name(path) -> str:
+def _name(path: str | os.PathLike[str]) -> str:
     return printable(os.fspath(path), 200)
 
 
@@ -49,7 +50,7 @@ _KINDS = {
 }
 
 
-def os_refuses(path: str | os.PathLike) -> str | None:
+def os_refuses(path: str | os.PathLike[str]) -> str | None:
     """Why the operating system would refuse ``path`` whatever the folder holds (Python raises
     ValueError for these, not OSError), or None: a NUL byte, or a character with no bytes
     in a file name (a lone surrogate such as ``\\ud800``)."""
@@ -68,7 +69,7 @@ def _kind(mode: int) -> str:
     return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
 
 
-def read_regular(path: str | os.PathLike, limit: int) -> bytes:
+def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes; ReadError otherwise."""
     name = _name(path)
     why = os_refuses(path)
@@ -124,7 +125,7 @@ def _umask() -> int:
     return old
 
 
-def check_target(path: str | os.PathLike, overwrite: bool = False) -> Path:
+def check_target(path: str | os.PathLike[str], overwrite: bool = False) -> Path:
     """Say now (before any long work) whether ``path`` could be written; raise if not.
 
     Refused: an empty name, a name ending in a slash, a missing folder, anything that
@@ -162,13 +163,12 @@ def check_target(path: str | os.PathLike, overwrite: bool = False) -> Path:
 
 
 def _chunks(data: str | bytes | Iterable[str]) -> Iterator[bytes]:
-    if isinstance(data, (str, bytes)):
-        data = [data]
-    for chunk in data:
+    chunks: Iterable[str | bytes] = [data] if isinstance(data, (str, bytes)) else data
+    for chunk in chunks:
         yield chunk.encode("utf-8") if isinstance(chunk, str) else chunk
 
 
-def write_atomic(path: str | os.PathLike, data: str | bytes | Iterable[str], overwrite: bool = False) -> Path:
+def write_atomic(path: str | os.PathLike[str], data: str | bytes | Iterable[str], overwrite: bool = False) -> Path:
     """Write ``data`` (text, bytes, or text chunks streamed one by one) to ``path``."""
     p = check_target(path, overwrite)
     name, folder = _name(p), p.parent
@@ -212,7 +212,7 @@ def write_atomic(path: str | os.PathLike, data: str | bytes | Iterable[str], ove
     return p
 
 
-def _finish(fn, name: str) -> None:
+def _finish(fn: Callable[[], None], name: str) -> None:
     try:
         fn()
     except OSError as exc:
@@ -235,7 +235,7 @@ _FLOAT_DTYPES = {"torch.float16", "torch.bfloat16", "torch.float32", "torch.floa
 MAX_TENSOR_ELEMENTS = 16  # the largest parameter here is a 4x4 weight
 
 
-def load_state_dict(path: str | os.PathLike) -> dict[str, list]:
+def load_state_dict(path: str | os.PathLike[str]) -> dict[str, list[Any]]:
     """Start weights from a PyTorch ``state_dict`` file, read with ``weights_only=True``.
 
     Only plain dense CPU float tensors of at most 16 elements under string keys are

@@ -51,7 +51,9 @@ class Files:
 
     The counter of bytes written lives in this object: one per app process (one per page)."""
 
-    def __init__(self, root: str | os.PathLike | None = None, read_only: bool = False, quota: int | None = None):
+    def __init__(
+        self, root: str | os.PathLike[str] | None = None, read_only: bool = False, quota: int | None = None
+    ) -> None:
         self.root: Path | None = None if root is None else Path(os.path.realpath(root))
         self.read_only = read_only
         self.quota = quota
@@ -105,7 +107,7 @@ class Files:
             self._check_inside(self.root / path, str(text).strip())
         return path
 
-    def check_reference(self, path: str | os.PathLike) -> Path:
+    def check_reference(self, path: str | os.PathLike[str]) -> Path:
         """A file that a file read through this policy refers to (a scenario's ``[start]
         state_dict``), already joined to that file's folder: confined, it must be inside
         ``root``. Raises :class:`Refused`."""
@@ -134,7 +136,7 @@ class Files:
         if self.read_only:
             raise Refused("this server is read-only (--read-only): w and i save nothing")
 
-    def shown(self, path: str | os.PathLike) -> str:
+    def shown(self, path: str | os.PathLike[str]) -> str:
         """``path`` as the user should see it: confined, relative to ``root`` (a page never
         learns where the server's folder is); otherwise absolute."""
         p = Path(path)
@@ -163,7 +165,7 @@ class Files:
                 f"and has written {_mb(self.written)}; this file needs {_mb(size)} more"
             )
 
-    def write(self, path: str | os.PathLike, data: str | bytes, overwrite: bool = False) -> Path:
+    def write(self, path: str | os.PathLike[str], data: str | bytes, overwrite: bool = False) -> Path:
         """Write ``data`` atomically (see :func:`write_atomic`), counted against the quota first."""
         raw = data.encode("utf-8") if isinstance(data, str) else data
         self._charge(len(raw), self.shown(path))
@@ -171,7 +173,7 @@ class Files:
         self.written += len(raw)
         return done
 
-    def write_numbered(self, folder: str | os.PathLike, stem: str, suffix: str, data: str | bytes) -> Path:
+    def write_numbered(self, folder: str | os.PathLike[str], stem: str, suffix: str, data: str | bytes) -> Path:
         """Write ``data`` as ``folder/stem-N.suffix`` with the first N from 1 whose name is not
         taken; never overwrites (the name is claimed exclusively when written)."""
         raw = data.encode("utf-8") if isinstance(data, str) else data

@@ -14,9 +14,12 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import os
 import re
 from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 import torch.nn as nn
@@ -25,6 +28,10 @@ from xor_tui.core.budget import Budget
 from xor_tui.core.engine import net
 from xor_tui.core.engine.actions import FLOAT32_MAX
 from xor_tui.core.engine.activations import Activation
+
+if TYPE_CHECKING:
+    from xor_tui.core.engine.run import Record
+    from xor_tui.core.io.scenario import Scenario
 
 # print('##########################epoches:', i, '##############################')
 HEADER_LEFT, HEADER_RIGHT = "#" * 26 + "epoches:", "#" * 30
@@ -38,7 +45,17 @@ def header(epoch: int) -> str:
 # ---------------------------------------------------------------- writing
 
 
-def seed_lines(rp) -> list[str]:
+class Replayed(Protocol):
+    """What ``seed_lines`` reads of a replay (``studies.replay.Replay``): its scenario and records."""
+
+    @property
+    def scenario(self) -> Scenario: ...
+
+    @property
+    def records(self) -> Iterable[Record]: ...
+
+
+def seed_lines(rp: Replayed) -> list[str]:
     """A replay's epochs as the student's loop printed them (one-hidden-layer networks only)."""
     if len(rp.scenario.config.hidden) != 1:
         raise ValueError("the student's printout has one hidden layer")
@@ -49,12 +66,12 @@ def seed_lines(rp) -> list[str]:
 
 
 @contextlib.contextmanager
-def _default_print_options():
+def _default_print_options() -> Iterator[None]:
     """torch's default print options (4 decimals, ...), whatever the caller set globally."""
     from torch._tensor_str import PRINT_OPTS
 
     saved = dict(vars(PRINT_OPTS))
-    torch.set_printoptions(profile="default")
+    torch.set_printoptions(profile="default")  # type: ignore[no-untyped-call]  # torch leaves it unannotated
     try:
         yield
     finally:
@@ -62,7 +79,7 @@ def _default_print_options():
             setattr(PRINT_OPTS, k, v)
 
 
-def epoch_lines(rec) -> list[str]:
+def epoch_lines(rec: Record) -> list[str]:
     """One record printed by the student's print statements, through real torch modules.
 
     ``hide``/``out`` are ``nn.Linear`` modules holding the record's parameters, so the
@@ -98,16 +115,18 @@ def epoch_lines(rec) -> list[str]:
 
 
 def act_module(act: Activation) -> nn.Module:
-    return {
+    """The torch module of an activation, as the student's loop would build it."""
+    modules: dict[str, Callable[[], nn.Module]] = {
         "relu": lambda: nn.ReLU(),
-        "leaky_relu": lambda: nn.LeakyReLU(act.param),
-        "elu": lambda: nn.ELU(act.param),
+        "leaky_relu": lambda: nn.LeakyReLU(act.value),
+        "elu": lambda: nn.ELU(act.value),
         "sigmoid": lambda: nn.Sigmoid(),
         "tanh": lambda: nn.Tanh(),
         "identity": lambda: nn.Identity(),
         "gelu": lambda: nn.GELU(),
         "softplus": lambda: nn.Softplus(),
-    }[act.name]()
+    }
+    return modules[act.name]()
 
 
 # ---------------------------------------------------------------- reading
@@ -204,9 +223,9 @@ class Block:
         out.append(("loss", f"loss: {self.loss_text}" if self.halt is None else f"{HALT_PREFIX}{self.halt}"))
         return out
 
-    def state_dict(self) -> dict[str, list]:
+    def state_dict(self) -> dict[str, list[Any]]:
         """The printed parameters under our names, as nested lists of floats."""
-        sd = {}
+        sd: dict[str, list[Any]] = {}
         for key in STATE_KEYS:
             t = self.tensors[key]
             vals = t.values()
@@ -216,10 +235,12 @@ class Block:
         return sd
 
     def activation_names(self) -> tuple[str, str]:
-        return (
-            GRAD_FNS[self.tensors["hide activate output"].grad_fn],
-            GRAD_FNS[self.tensors["out activate output"].grad_fn],
-        )
+        return self._activation("hide activate output"), self._activation("out activate output")
+
+    def _activation(self, part: str) -> str:
+        fn = self.tensors[part].grad_fn
+        assert fn is not None  # a block is read only when its grad_fns are known (_check_shapes)
+        return GRAD_FNS[fn]
 
 
 def _index(shape: tuple[int, ...], n: int) -> str:
@@ -253,7 +274,7 @@ class PrintedRun:
         return sum(len(b.entries()) for b in self.blocks)
 
 
-def read_log_text(path) -> str:
+def read_log_text(path: str | os.PathLike[str]) -> str:
     """A log file as text: UTF-8 (or UTF-16 with a BOM, as Windows shells write); binary refused.
 
     Only a regular file is read (a FIFO, a device or a folder is refused by what it is before
@@ -267,7 +288,7 @@ def read_log_text(path) -> str:
     return decode_log(raw, str(path))
 
 
-def printed_runs(path) -> list[PrintedRun] | None:
+def printed_runs(path: str | os.PathLike[str]) -> list[PrintedRun] | None:
     """The runs printed in ``path`` when it is a readable text file holding at least one, else
     None (cheap: no recovery). The caller recovers from these, without reading the file again."""
     try:
@@ -475,7 +496,7 @@ def _parse_tensor(body: str, line: int, what: str) -> PrintedTensor:
     return PrintedTensor(tuple(texts), shape, grad_fn, line)
 
 
-def _nested(s: str, pos: int, line: int, what: str, depth: int = 0):
+def _nested(s: str, pos: int, line: int, what: str, depth: int = 0) -> tuple[list[Any], int]:
     """Parse '[...]' of numbers or nested lists starting at s[pos]; returns (list, end).
 
     ``line`` is the line of s[0]; an error names the line of the value it is about."""
@@ -490,7 +511,7 @@ def _nested(s: str, pos: int, line: int, what: str, depth: int = 0):
     if depth >= 2:  # a printed tensor here is a vector or a matrix
         raise PrintoutError(at(pos), f"{what}: values nested more than 2 deep; expected a vector or a matrix")
     pos += 1
-    items: list = []
+    items: list[Any] = []  # number texts, or lists of them: _flatten checks which
     while True:
         while pos < len(s) and s[pos] in " \t\n\r,":
             pos += 1
@@ -513,7 +534,7 @@ def _nested(s: str, pos: int, line: int, what: str, depth: int = 0):
         pos = m.end()
 
 
-def _flatten(data: list, line: int, what: str) -> tuple[list[str], tuple[int, ...]]:
+def _flatten(data: list[Any], line: int, what: str) -> tuple[list[str], tuple[int, ...]]:
     if all(isinstance(x, str) for x in data):
         return list(data), (len(data),)
     if all(isinstance(x, list) and all(isinstance(v, str) for v in x) for x in data):
@@ -579,8 +600,12 @@ def _check_shapes(t: dict[str, PrintedTensor], epoch: int) -> None:
 
 
 def parse_lines(lines: list[str]) -> Block:
-    """The one block in ``lines`` (our own printout of a record)."""
-    return _parse_block(lines, 0, int(HEADER_RE.match(lines[0]).group(1)))[0]
+    """The one block in ``lines`` (our own printout of a record); PrintoutError when they do not
+    begin with an epoch's header line."""
+    m = HEADER_RE.match(lines[0]) if lines else None
+    if m is None:
+        raise PrintoutError(1, "expected a block's '####...epoches: N' header line")
+    return _parse_block(lines, 0, int(m.group(1)))[0]
 
 
 def compare(printed: Block, ours: Block) -> list[tuple[str, str, str]]:

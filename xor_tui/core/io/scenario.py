@@ -11,9 +11,11 @@ import math
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import tomli_w
 
@@ -27,6 +29,13 @@ from xor_tui.core.io.files import ReadError, load_state_dict, os_refuses, read_r
 from xor_tui.core.rules.checks import MAX_DIAGNOSED_WINDOW, Check
 from xor_tui.core.text import printable
 
+if TYPE_CHECKING:
+    from xor_tui.core.io.folder import Files
+
+TomlTable = dict[str, Any]
+"""A TOML table: as tomllib reads one (values not checked yet) or as the writer builds one."""
+_T = TypeVar("_T")
+
 MAX_FILE_BYTES = 1_000_000
 MAX_SCRIPT = 10_000
 
@@ -34,7 +43,7 @@ MAX_SCRIPT = 10_000
 class ScenarioError(ValueError):
     """A scenario that cannot be used; the message names file, field and expectation."""
 
-    def __init__(self, source: str, where: str, message: str):
+    def __init__(self, source: str, where: str, message: str) -> None:
         # everything echoed is escaped and bounded: a key or a path may hold anything
         source, where, message = printable(source, 200), printable(where, 120), printable(message, 400)
         self.source, self.where, self.detail = source, where, message
@@ -147,17 +156,17 @@ MAX_CHECKED_EPOCHS = 2_000_000  # epochs all the checks of a file look at, toget
 
 
 class _Reader:
-    def __init__(self, source: str, files=None):
+    def __init__(self, source: str, files: Files | None = None) -> None:
         self.source = source
         self.files = files  # a folder.Files policy for the files this one refers to (None: any)
         self.spanned = 0  # epochs the checks read so far look at
         self.diagnosed = 0  # ... of which each needs a full diagnosis
         self.trained = 0  # epochs a lesson's task entries run, at most
 
-    def fail(self, where: str, message: str):
+    def fail(self, where: str, message: str) -> NoReturn:
         raise ScenarioError(self.source, where, message)
 
-    def table(self, data, where: str, allowed: set[str]) -> dict:
+    def table(self, data: object, where: str, allowed: set[str]) -> TomlTable:
         if not isinstance(data, dict):
             self.fail(where, f"expected a table, got {_kind(data)}")
         for key in data:
@@ -167,21 +176,21 @@ class _Reader:
                 )
         return data
 
-    def string(self, value, where: str, max_len: int = 10_000) -> str:
+    def string(self, value: object, where: str, max_len: int = 10_000) -> str:
         if not isinstance(value, str):
             self.fail(where, f"expected text, got {_kind(value)}")
         if len(value) > max_len:
             self.fail(where, f"text is {len(value)} characters long; at most {max_len}")
         return value
 
-    def integer(self, value, where: str, lo: int, hi: int) -> int:
+    def integer(self, value: object, where: str, lo: int, hi: int) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(where, f"expected a whole number, got {_kind(value)}")
         if not lo <= value <= hi:
             self.fail(where, f"expected a whole number from {lo} to {hi}, got {_int_text(value)}")
         return value
 
-    def number(self, value, where: str, lo: float = -FLOAT32_MAX, hi: float = FLOAT32_MAX) -> float:
+    def number(self, value: object, where: str, lo: float = -FLOAT32_MAX, hi: float = FLOAT32_MAX) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.fail(where, f"expected a number, got {_kind(value)}")
         if isinstance(value, int) and abs(value) > FLOAT32_MAX:
@@ -193,19 +202,19 @@ class _Reader:
             self.fail(where, f"expected a number from {lo:g} to {hi:g}, got {value:g}")
         return value
 
-    def spec(self, where: str, check, *args):
+    def spec(self, where: str, check: Callable[..., _T], *args: object) -> _T:
         """Run one of the project's checks (they raise SpecError); a failure names ``where``."""
         try:
             return check(*args)
         except SpecError as exc:
             self.fail(where, str(exc).removeprefix(": "))
 
-    def boolean(self, value, where: str) -> bool:
+    def boolean(self, value: object, where: str) -> bool:
         if not isinstance(value, bool):
             self.fail(where, f"expected true or false, got {_kind(value)}")
         return value
 
-    def array(self, value, where: str, max_len: int) -> list:
+    def array(self, value: object, where: str, max_len: int) -> list[Any]:
         if not isinstance(value, list):
             self.fail(where, f"expected an array, got {_kind(value)}")
         if len(value) > max_len:
@@ -217,7 +226,7 @@ def _int_text(value: int) -> str:
     return str(value) if abs(value) < 10**30 else f"a {len(str(abs(value)))}-digit number"
 
 
-def _kind(value) -> str:
+def _kind(value: object) -> str:
     if isinstance(value, bool):
         return f"a boolean ({str(value).lower()})"
     if isinstance(value, int):
@@ -280,7 +289,7 @@ def _prescan(text: str, source: str) -> None:
             in_key, parts = True, 0
 
 
-def parse(text: str, source: str = "<scenario>", files=None) -> Scenario:
+def parse(text: str, source: str = "<scenario>", files: Files | None = None) -> Scenario:
     """A scenario from TOML text; ``files`` (a folder.Files) confines the files it refers to."""
     text = text.removeprefix("\ufeff")  # a UTF-8 byte order mark, as some editors write
     _prescan(text, source)
@@ -296,7 +305,7 @@ def parse(text: str, source: str = "<scenario>", files=None) -> Scenario:
     return from_dict(data, source, files)
 
 
-def from_dict(data: dict, source: str = "<scenario>", files=None) -> Scenario:
+def from_dict(data: TomlTable, source: str = "<scenario>", files: Files | None = None) -> Scenario:
     """A scenario from parsed TOML; ``files`` (a folder.Files) confines the files it refers to."""
     rd = _Reader(source, files)
     rd.table(data, "", _TOP)
@@ -309,10 +318,10 @@ def from_dict(data: dict, source: str = "<scenario>", files=None) -> Scenario:
     epochs = rd.integer(data.get("epochs", 200), "epochs", 0, MAX_EPOCHS)
 
     network = rd.table(data.get("network", {}), "network", _NETWORK)
-    hidden = rd.array(network.get("hidden", [2]), "network.hidden", net.MAX_HIDDEN_LAYERS)
-    if not hidden:
+    units = rd.array(network.get("hidden", [2]), "network.hidden", net.MAX_HIDDEN_LAYERS)
+    if not units:
         rd.fail("network.hidden", "expected 1 or 2 hidden layers, got none")
-    hidden = tuple(rd.integer(u, f"network.hidden[{i}]", 1, net.MAX_UNITS) for i, u in enumerate(hidden))
+    hidden = tuple(rd.integer(u, f"network.hidden[{i}]", 1, net.MAX_UNITS) for i, u in enumerate(units))
     n_layers = len(hidden) + 1
     act_specs = rd.array(network.get("activations", ["relu"] * n_layers), "network.activations", 10)
     if len(act_specs) != n_layers:
@@ -355,7 +364,7 @@ def from_dict(data: dict, source: str = "<scenario>", files=None) -> Scenario:
     return Scenario(name, config, start, epochs, description, script, expect, steps, tasks)
 
 
-def _read_start(rd: _Reader, raw, config: Config) -> Start:
+def _read_start(rd: _Reader, raw: object, config: Config) -> Start:
     st = rd.table(raw, "start", _START)
     given = [k for k in ("seed", "zeros", "params", "state_dict") if k in st]
     if len(given) != 1:
@@ -390,7 +399,7 @@ def _read_start(rd: _Reader, raw, config: Config) -> Start:
     return Start("explicit", values={k: v for k, v in params.items()})
 
 
-def _check_numbers(rd: _Reader, value, where: str, depth: int) -> None:
+def _check_numbers(rd: _Reader, value: object, where: str, depth: int) -> None:
     if depth > 2:
         rd.fail(where, "nested too deeply; expected a list of numbers or of lists of numbers")
     if isinstance(value, list):
@@ -414,7 +423,7 @@ _SCRIPT_TYPES = {
 }
 
 
-def _read_script(rd: _Reader, raw, config: Config, epochs: int, where: str | None = None) -> list[Action]:
+def _read_script(rd: _Reader, raw: object, config: Config, epochs: int, where: str | None = None) -> list[Action]:
     items = rd.array(raw, "script", MAX_SCRIPT)
     actions = []
     single = where
@@ -455,7 +464,7 @@ def _read_script(rd: _Reader, raw, config: Config, epochs: int, where: str | Non
     return actions
 
 
-def _read_expect(rd: _Reader, raw, config: Config, epochs: int) -> list[Expectation]:
+def _read_expect(rd: _Reader, raw: object, config: Config, epochs: int) -> list[Expectation]:
     items = rd.array(raw, "expect", MAX_SCRIPT)
     out = []
     for n, item in enumerate(items):
@@ -479,7 +488,7 @@ def _read_expect(rd: _Reader, raw, config: Config, epochs: int) -> list[Expectat
     return out
 
 
-def _read_check(rd: _Reader, it: dict, where: str, config: Config, epochs: int, ck: Check, task: bool) -> None:
+def _read_check(rd: _Reader, it: TomlTable, where: str, config: Config, epochs: int, ck: Check, task: bool) -> None:
     """Fill ``ck`` from the keys of an ``[[expect]]`` entry or a task's ``check`` table. An
     expectation needs a window within the scenario's epochs; a task's window is optional (the
     current epoch) and may reach past them."""
@@ -557,7 +566,7 @@ def _read_check(rd: _Reader, it: dict, where: str, config: Config, epochs: int, 
         ck.margin = rd.number(it["margin"], f"{where}.margin", 0.0, 1.0)
     if "max_edits" in it:
         ck.max_edits = rd.integer(it["max_edits"], f"{where}.max_edits", 0, 9)
-    span = ((ck.end - ck.start) if ck.start is not None else ck.by or 0) + 1
+    span = ((ck.end - ck.start) if ck.start is not None and ck.end is not None else ck.by or 0) + 1  # set together
     # every check of a file together looks at a bounded number of epochs: a replay stays seconds long
     rd.spanned += span
     if rd.spanned > MAX_CHECKED_EPOCHS:
@@ -631,7 +640,7 @@ def _read_entries(rd: _Reader, raw: object, where: str, config: Config) -> list[
     return out
 
 
-def load(path: str | os.PathLike, files=None) -> Scenario:
+def load(path: str | os.PathLike[str], files: Files | None = None) -> Scenario:
     """A scenario file; ``files`` (a folder.Files) confines the files it refers to."""
     source = str(path)
     try:
@@ -685,7 +694,7 @@ def builtin_names() -> list[str]:
     return sorted(names, key=_builtin_order)
 
 
-def _builtin_order(name: str):
+def _builtin_order(name: str) -> tuple[bool, str, int, str]:
     return (not name.startswith("case"), name.split("-")[0], len(name), name)
 
 
@@ -713,14 +722,15 @@ def resolve(name_or_path: str) -> Scenario:
 # ---------------------------------------------------------------- writing
 
 
-def to_dict(sc: Scenario) -> dict:
+def to_dict(sc: Scenario) -> TomlTable:
+    """The scenario as a TOML document (what ``dumps`` writes)."""
     c = sc.config
-    d: dict = {"name": sc.name}
+    d: TomlTable = {"name": sc.name}
     if sc.description:
         d["description"] = sc.description
     d["epochs"] = sc.epochs
     d["network"] = {"hidden": list(c.hidden), "activations": [a.spec for a in c.activations]}
-    tr: dict = {"loss": c.loss, "lr": c.lr}
+    tr: TomlTable = {"loss": c.loss, "lr": c.lr}
     if c.layer_lr is not None:
         tr["layer_lr"] = list(c.layer_lr)
     tr["weight_decay"] = c.weight_decay
@@ -733,6 +743,7 @@ def to_dict(sc: Scenario) -> dict:
     else:
         # each float32 written as its exact value in float64 (e.g. 0.1961 as 0.19609999656677246),
         # which reads back to the very same float32
+        assert sc.start.values is not None  # an explicit start carries its values
         params = net.from_state_dict(sc.start.values, c)
         sd = net.state_dict(params, c)
         d["start"] = {"params": {k: _f32_lists(v.tolist()) for k, v in sd.items()}}
@@ -747,14 +758,18 @@ def to_dict(sc: Scenario) -> dict:
     return d
 
 
-def _f32_lists(v):
+_Floats = float | list["_Floats"]
+"""A float, or lists of them nested (a tensor's ``tolist()``)."""
+
+
+def _f32_lists(v: _Floats) -> _Floats:
     if isinstance(v, list):
         return [_f32_lists(x) for x in v]
     return float(v)
 
 
-def _check_dict(e: Check) -> dict:
-    d: dict = {}
+def _check_dict(e: Check) -> TomlTable:
+    d: TomlTable = {}
     if e.epoch is not None:
         d["epoch"] = e.epoch
     if e.start is not None:
@@ -779,14 +794,14 @@ def _check_dict(e: Check) -> dict:
     return d
 
 
-def _expect_dict(e: Expectation) -> dict:
+def _expect_dict(e: Expectation) -> TomlTable:
     d = _check_dict(e)
     if e.printed is not None:
         d["printed"] = e.printed
     return d
 
 
-def _entry_dict(entry: Action | RunTo) -> dict:
+def _entry_dict(entry: Action | RunTo) -> dict[str, object]:
     if isinstance(entry, RunTo):
         return {"run": entry.epoch}
     d = entry.to_toml()
@@ -794,8 +809,8 @@ def _entry_dict(entry: Action | RunTo) -> dict:
     return d
 
 
-def _step_dict(st: Step) -> dict:
-    d: dict = {"text": st.text}
+def _step_dict(st: Step) -> TomlTable:
+    d: TomlTable = {"text": st.text}
     if st.epoch is not None:
         d["epoch"] = st.epoch
     if st.title:
@@ -803,8 +818,8 @@ def _step_dict(st: Step) -> dict:
     return d
 
 
-def _task_dict(t: Task) -> dict:
-    d: dict = {"title": t.title, "text": t.text}
+def _task_dict(t: Task) -> TomlTable:
+    d: TomlTable = {"title": t.title, "text": t.text}
     if t.restart:
         d["restart"] = True
     if t.setup:
@@ -825,7 +840,7 @@ def dumps(sc: Scenario, notes: dict[str, list[str]] | None = None) -> str:
     return _annotated(to_dict(sc), notes)
 
 
-def toml_value(v) -> str:
+def toml_value(v: object) -> str:
     """One TOML value on one line: strings escaped as tomli_w escapes them, floats exactly
     (repr: a float32 stored in a float reads back as the very same float32), arrays inline."""
     if isinstance(v, list):
@@ -844,10 +859,10 @@ def _comments(lines: list[str]) -> list[str]:
     return ["# " + printable(line, 1000) if line else "#" for line in lines]
 
 
-def _annotated(d: dict, notes: dict[str, list[str]]) -> str:
+def _annotated(d: TomlTable, notes: dict[str, list[str]]) -> str:
     out = _comments(notes.get("", []))
 
-    def table(header: str, body: dict, note: str) -> None:
+    def table(header: str, body: TomlTable, note: str) -> None:
         out.extend(["", header])
         out.extend(_comments(notes.get(note, [])))
         for key, value in body.items():
@@ -874,7 +889,7 @@ def _annotated(d: dict, notes: dict[str, list[str]]) -> str:
 
 
 def save(
-    sc: Scenario, path: str | os.PathLike, overwrite: bool = False, notes: dict[str, list[str]] | None = None
+    sc: Scenario, path: str | os.PathLike[str], overwrite: bool = False, notes: dict[str, list[str]] | None = None
 ) -> Path:
     """Write atomically; an existing file is kept unless ``overwrite``. ``notes``: see dumps.
 
@@ -886,7 +901,7 @@ def save(
 
 
 def checked_text(
-    sc: Scenario, path: str | os.PathLike = "<scenario>", notes: dict[str, list[str]] | None = None
+    sc: Scenario, path: str | os.PathLike[str] = "<scenario>", notes: dict[str, list[str]] | None = None
 ) -> str:
     """``sc`` as the TOML text ``save`` writes (``notes``: see dumps), read back first as
     ``replay`` would: raises ScenarioError (one line) for a scenario that could not be replayed."""

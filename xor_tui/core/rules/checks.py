@@ -157,12 +157,13 @@ def _units(names: Iterable[str]) -> str:
 
 def _state(check: Check, h: History, k: int) -> tuple[list[str], list[str]]:
     """The predicates at epoch k: (what held, in words; what failed, in words)."""
-    said, fails = [], []
+    said: list[str] = []
+    fails: list[str] = []
     if check.case is not None:
-        got = h.case(k)
-        got = "none" if got is None else got
-        (said if got == check.case else fails).append(
-            f"case {got}" if got == check.case else f"case: expected {check.case}, got {got}"
+        case = h.case(k)
+        got_case = "none" if case is None else case
+        (said if got_case == check.case else fails).append(
+            f"case {got_case}" if got_case == check.case else f"case: expected {check.case}, got {got_case}"
         )
     if check.dead is not None or check.dead_include or check.alive:
         dead = sorted(h.dead(k))
@@ -189,17 +190,17 @@ def _state(check: Check, h: History, k: int) -> tuple[list[str], list[str]]:
         if dist is not None and dist >= check.margin:
             said.append(f"every sign at least {check.margin:g} from its boundary (nearest {dist:.4f})")
         else:
-            got = "halted" if dist is None else f"the nearest is {dist:.4f} away"
-            fails.append(f"margin: expected every sign at least {check.margin:g} from its boundary, {got}")
+            nearest = "halted" if dist is None else f"the nearest is {dist:.4f} away"
+            fails.append(f"margin: expected every sign at least {check.margin:g} from its boundary, {nearest}")
     if check.activations is not None or check.symmetric is not None:
         rec = h.record(k)
         if check.activations is not None:
-            got = [a.name for a in rec.config.activations]
+            names = [a.name for a in rec.config.activations]
             want = list(check.activations)
-            if len(got) == len(want) and all(w in ("any", g) for w, g in zip(want, got)):
-                said.append(f"activations {'/'.join(got)}")
+            if len(names) == len(want) and all(w in ("any", g) for w, g in zip(want, names)):
+                said.append(f"activations {'/'.join(names)}")
             else:
-                fails.append(f"activations: expected {'/'.join(want)}, got {'/'.join(got)}")
+                fails.append(f"activations: expected {'/'.join(want)}, got {'/'.join(names)}")
         if check.symmetric is not None:
             sym = symmetric(rec)
             if sym == check.symmetric:
@@ -208,20 +209,20 @@ def _state(check: Check, h: History, k: int) -> tuple[list[str], list[str]]:
                 fails.append(f"symmetric: expected {str(check.symmetric).lower()}, got {str(sym).lower()}")
     if check.loss is not None or check.loss_below is not None or check.loss_above is not None:
         loss = h.loss(k)
-        finite = loss is not None and math.isfinite(loss)
+        finite = loss if loss is not None and math.isfinite(loss) else None  # the loss when it is a number
         if check.loss is not None:
-            if finite and abs(loss - check.loss) <= check.tolerance:
-                said.append(f"loss {loss!r} within {check.tolerance:g} of {check.loss!r}")
+            if finite is not None and abs(finite - check.loss) <= check.tolerance:
+                said.append(f"loss {finite!r} within {check.tolerance:g} of {check.loss!r}")
             else:
                 fails.append(f"loss: expected {check.loss} +- {check.tolerance:g}, got {loss}")
         if check.loss_below is not None:
-            if finite and loss < check.loss_below:
-                said.append(f"loss {loss:.6g} below {check.loss_below:g}")
+            if finite is not None and finite < check.loss_below:
+                said.append(f"loss {finite:.6g} below {check.loss_below:g}")
             else:
                 fails.append(f"loss: expected below {check.loss_below:g}, got {loss}")
         if check.loss_above is not None:
-            if finite and loss > check.loss_above:
-                said.append(f"loss {loss:.6g} above {check.loss_above:g}")
+            if finite is not None and finite > check.loss_above:
+                said.append(f"loss {finite:.6g} above {check.loss_above:g}")
             else:
                 fails.append(f"loss: expected above {check.loss_above:g}, got {loss}")
     if check.flowing or check.frozen:
@@ -284,12 +285,13 @@ def evaluate(check: Check, history: History, edits: int = 0) -> CheckResult:
             bad = [f"at epoch {k}: " + "; ".join(bad)]
         return CheckResult(not (fails or bad), pre + said, fails + bad, k, f"at epoch {k}")
     if check.start is not None:
+        assert check.end is not None, "a from/to window without its end"  # the reader sets both or neither
         early = _not_reached(history, check.end, check)
         if early is not None and not early.ok:
             early.failures = fails + early.failures
             return early
         end = min(check.end, n - 1)
-        said: list[str] = []
+        said = []
         for k in range(check.start, end + 1):
             s, bad = _state(check, history, k)
             if bad:
@@ -297,6 +299,7 @@ def evaluate(check: Check, history: History, edits: int = 0) -> CheckResult:
             said = s
         return CheckResult(not fails, pre + said, fails, end, f"at every epoch from {check.start} to {end}")
     # by: the first epoch up to check.by where everything holds
+    assert check.by is not None  # neither an epoch nor a from/to window, so a by window
     last = min(check.by, n - 1)
     for k in range(0, last + 1):
         s, bad = _state(check, history, k)
@@ -310,7 +313,7 @@ def evaluate(check: Check, history: History, edits: int = 0) -> CheckResult:
 class SequenceHistory:
     """A ``History`` over plain sequences of records and their diagnoses (tests, small runs)."""
 
-    def __init__(self, records: Sequence[Record], diagnoses: Sequence[Diagnosis]):
+    def __init__(self, records: Sequence[Record], diagnoses: Sequence[Diagnosis]) -> None:
         self._records, self._diagnoses = records, diagnoses
 
     def __len__(self) -> int:

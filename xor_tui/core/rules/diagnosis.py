@@ -26,12 +26,19 @@ while calling all hidden inputs negative.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, overload
 
 import torch
 
 from xor_tui.core.engine import net
+from xor_tui.core.engine.net import Config, Layer
 from xor_tui.core.engine.run import Record
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 CASE_SOURCE = {
     1: "hidden inputs all positive, output inputs all negative: the output is all zero "
@@ -76,7 +83,13 @@ class Diagnosis:
         return "n/a"
 
 
-def is_active(pre):
+@overload
+def is_active(pre: float) -> bool: ...
+@overload
+def is_active(pre: torch.Tensor) -> torch.Tensor: ...
+@overload
+def is_active(pre: NDArray[np.floating[Any]]) -> NDArray[np.bool_]: ...
+def is_active(pre: float | torch.Tensor | NDArray[np.floating[Any]]) -> bool | torch.Tensor | NDArray[np.bool_]:
     """Where a unit is active: its pre-activation is > 0 (exactly 0 is inactive: ReLU passes
     nothing there and its gradient is 0; NaN is inactive). Takes a float, a tensor or an array."""
     return pre > 0
@@ -88,7 +101,7 @@ def dead_units(pre: torch.Tensor) -> torch.Tensor:
     return ~is_active(pre).any(dim=1)
 
 
-def unit_name(config, layer: int, unit: int) -> str:
+def unit_name(config: Config, layer: int, unit: int) -> str:
     return f"{config.layer_names[layer]}[{unit}]"
 
 
@@ -102,7 +115,8 @@ def diagnose(record: Record) -> Diagnosis:
         for j, rows in enumerate(active[li]):
             if not any(rows):
                 dead.append(unit_name(config, li, j))
-    flowing, frozen = set(), set()
+    flowing: set[str] = set()
+    frozen: set[str] = set()
     if record.grads is not None:
         for ref in net.all_params(config):
             (flowing if net.get_value(record.grads, ref) != 0 else frozen).add(ref.name(config))
@@ -118,7 +132,7 @@ def diagnose(record: Record) -> Diagnosis:
     return d
 
 
-def is_source_net(config) -> bool:
+def is_source_net(config: Config) -> bool:
     return config.hidden == (2,) and all(a.name == "relu" for a in config.activations)
 
 
@@ -135,7 +149,7 @@ class Features:
     ob: torch.Tensor  # output biases with a nonzero gradient, of 1
 
 
-def features(pre: list[torch.Tensor], grads: list) -> Features:
+def features(pre: Sequence[torch.Tensor], grads: Sequence[Layer]) -> Features:
     """From batched pre-activations (B, 4, units) and gradients [(gw, gb), ...]."""
     (gw1, gb1), (gw2, gb2) = grads
     p = is_active(pre[0]).flatten(1).sum(1)
@@ -180,7 +194,7 @@ class Condition:
     hi: int
 
     def test(self, f: Features) -> torch.Tensor:
-        v = getattr(f, self.count)
+        v: torch.Tensor = getattr(f, self.count)
         return (v >= self.lo) & (v <= self.hi)
 
     def holds(self, value: int) -> bool:

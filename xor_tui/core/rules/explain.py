@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, is_dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -41,6 +41,9 @@ from xor_tui.core.engine.net import Config, ParamRef, UnitRef
 from xor_tui.core.engine.run import Record
 from xor_tui.core.rules import diagnosis
 from xor_tui.core.rules.diagnosis import CASE_RULES, COUNTS
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = [
     "CaseExplanation",
@@ -114,15 +117,15 @@ class _State:
     out: list[torch.Tensor]
     grads: list[tuple[torch.Tensor, torch.Tensor]] | None  # batch of one; None when halted
     new: list[tuple[torch.Tensor, torch.Tensor]] | None  # net.sgd_step's result
-    z: list  # pre-activations
-    a: list  # outputs
-    up: list  # ∂L/∂ of each output
-    delta: list  # ∂L/∂z
-    dact: list  # each activation's derivative at each pre-activation (for reading)
-    w: list
-    b: list
-    x: list  # each layer's inputs: [layer][row][input]
-    sig: list  # σ(z) of the output per row (bce-logits' prediction)
+    z: list[list[list[float]]]  # pre-activations
+    a: list[list[list[float]]]  # outputs
+    up: list[list[list[float]]]  # ∂L/∂ of each output
+    delta: list[list[list[float]]]  # ∂L/∂z
+    dact: list[list[list[float]]]  # each activation's derivative at each pre-activation (for reading)
+    w: list[list[list[float]]]
+    b: list[list[float]]
+    x: list[list[list[float]]]  # each layer's inputs: [layer][row][input]
+    sig: list[float]  # σ(z) of the output per row (bce-logits' prediction)
 
 
 _CACHE: list[tuple[Record, _State]] = []  # the last few records explained (a panel asks for many names)
@@ -139,8 +142,8 @@ def _state(record: Record) -> _State:
     out = [t[0] for t in p.out]
     dact = [act.backward(torch.ones_like(z), z, a) for act, z, a in zip(config.activations, pre, out)]
     grads = new = None
-    up: list = []
-    delta: list = []
+    up: list[list[list[float]]] = []
+    delta: list[list[list[float]]] = []
     if not halted:
         grads = p.grads
         new = net.sgd_step(record.params, grads, config)
@@ -1154,7 +1157,9 @@ def _short_label(label: str) -> str:
     return "n/a"
 
 
-def _count_values(counts: dict[str, int], keys: Sequence[str], needs: dict[str, str] | None = None) -> tuple:
+def _count_values(
+    counts: dict[str, int], keys: Sequence[str], needs: dict[str, str] | None = None
+) -> tuple[CountValue, ...]:
     return tuple(
         CountValue(k, COUNTS[k].symbol, COUNTS[k].what, counts[k], COUNTS[k].of, (needs or {}).get(k, "")) for k in keys
     )
@@ -1208,13 +1213,18 @@ def explain_case(
 Explanation = ParamExplanation | UnitExplanation | LossExplanation | HaltExplanation | CaseExplanation
 
 
+def _json_fields(v: DataclassInstance | type[DataclassInstance]) -> dict[str, object]:
+    """A dataclass's fields as a JSON-ready dict."""
+    d: dict[str, object] = {}
+    for f in fields(v):
+        key = "kind" if f.name == "kind_" else f.name
+        d[key] = _json_value(getattr(v, f.name))
+    return d
+
+
 def _json_value(v: Any) -> Any:
     if is_dataclass(v):
-        d = {}
-        for f in fields(v):
-            key = "kind" if f.name == "kind_" else f.name
-            d[key] = _json_value(getattr(v, f.name))
-        return d
+        return _json_fields(v)
     if isinstance(v, float):
         return v if math.isfinite(v) else str(v)  # "inf", "-inf", "nan": JSON has no such numbers
     if isinstance(v, (list, tuple)):
@@ -1224,7 +1234,7 @@ def _json_value(v: Any) -> Any:
     return v
 
 
-def to_json(explanation: Explanation) -> dict:
+def to_json(explanation: Explanation) -> dict[str, object]:
     """Any explanation as a JSON-ready dict (a ``kind`` field says which; numbers that are not
     finite become the strings "inf", "-inf", "nan")."""
-    return _json_value(explanation)
+    return _json_fields(explanation)

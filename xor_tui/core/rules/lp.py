@@ -23,6 +23,7 @@ on the very same float64 data) and its answer is exact. Nothing is decided by a 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -61,7 +62,7 @@ class _Tableau:
     Works on float64 or on Fraction (numpy object arrays): ``zero`` is the tolerance on the
     reduced costs and pivots (0 for exact arithmetic)."""
 
-    def __init__(self, A: np.ndarray, b: np.ndarray, exact: bool):
+    def __init__(self, A: np.ndarray, b: np.ndarray, exact: bool) -> None:
         m, n = A.shape
         dtype = object if exact else float
         T = np.zeros((m + 1, n + m + 1), dtype=dtype)
@@ -120,9 +121,9 @@ class _Tableau:
             self.pivot(leave, enter)
             basis[leave] = enter
 
-    def values(self) -> list:
+    def values(self) -> list[Fraction | float]:
         """The value of every column at the current basis."""
-        v = [Fraction(0) if self.exact else 0.0] * (self.n + self.m)
+        v: list[Fraction | float] = [Fraction(0) if self.exact else 0.0] * (self.n + self.m)
         for i, j in enumerate(self.basis):
             v[j] = self.T[i, -1]
         return v
@@ -131,8 +132,8 @@ class _Tableau:
 def solve(G: ArrayLike, h: ArrayLike, lo: ArrayLike, hi: ArrayLike, x0: ArrayLike, exact: bool = False) -> LPResult:
     """Is there an x with ``G x <= h`` and ``lo <= x <= hi``; if so the one nearest ``x0`` in
     the sum of |x - x0|. ``x0`` must lie in the box. See the module's docstring."""
-    G = np.asarray(G, dtype=float).reshape(-1, len(x0))
     h, lo, hi, x0 = (np.asarray(a, dtype=float) for a in (h, lo, hi, x0))
+    G = np.asarray(G, dtype=float).reshape(-1, len(x0))
     rows, n = G.shape
     if rows == 0:
         return LPResult("feasible", tuple(float(v) for v in x0))
@@ -234,13 +235,13 @@ def _proves(y: ArrayLike | None, G: np.ndarray, h: np.ndarray, lo: np.ndarray, h
     return bool(math.isfinite(value) and value > 4 * terms * _U * scale)
 
 
-def proves_infeasible(y: ArrayLike | None, G: ArrayLike, h: ArrayLike, lo: ArrayLike, hi: ArrayLike) -> bool:
+def proves_infeasible(y: Sequence[float] | None, G: ArrayLike, h: ArrayLike, lo: ArrayLike, hi: ArrayLike) -> bool:
     """The certificate check, exactly (rational arithmetic on the float64 data): y >= 0 and
     min over the box of (G^T y).x > y.h. For tests and for anyone who doubts ``solve``."""
     if y is None or any(v < 0 for v in y):
         return False
     F = Fraction
-    G = np.asarray(G, dtype=float)
+    G, h, lo, hi = (np.asarray(a, dtype=float) for a in (G, h, lo, hi))
     yq = [F(float(v)) for v in y]
     total = F(0)
     for i in range(G.shape[1]):

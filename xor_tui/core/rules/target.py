@@ -50,9 +50,11 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any, cast
 
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 
 from xor_tui.core.engine import net
 from xor_tui.core.engine.net import Config, Layer
@@ -245,7 +247,7 @@ class TargetResult:
     case: int
     status: str
     edits: tuple[Edit, ...] = ()
-    params: dict[str, list] | None = None  # the edited start as a state dict (nested lists)
+    params: dict[str, list[Any]] | None = None  # the edited start as a state dict (nested lists of floats)
     result_case: int | None = None
     next_case: int | None = None
     distance: float | None = None
@@ -260,7 +262,7 @@ class TargetResult:
         """True when the start is (now) in the case: found, or already."""
         return self.status in ("found", "already")
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         """A JSON-ready dict (what ``xor-tui target --json`` prints)."""
         return {
             "case": self.case,
@@ -312,6 +314,10 @@ def _index(b0: int, b1: int, out: int) -> int:
     return _SPREAD[b0] | (_SPREAD[b1] << 1) | (out << 8)
 
 
+_SystemArgs = tuple[tuple[int, ...], np.ndarray, np.ndarray, list[bool], tuple["float | None", ...], tuple[int, ...]]
+"""One sign pattern's system, as ``_Search.system`` takes it: (S, hid, out, coupled, sigma, free_out)."""
+
+
 @dataclass
 class _Search:
     """One search: the start, the case, the margins, and the count of linear programs."""
@@ -323,7 +329,7 @@ class _Search:
     programs: int = 0
     unknown: int = 0  # programs that ended undecided (never seen)
     lost: int = 0  # feasible systems for which the engine confirmed no point
-    _unit_cache: dict = field(default_factory=dict)
+    _unit_cache: dict[tuple[int, tuple[int, ...], int], bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.z1, self.z2 = _model(self.x)
@@ -333,7 +339,7 @@ class _Search:
         b0, b1 = (sum(int(self.z1[r, j] > 0) << r for r in range(4)) for j in range(2))
         self.current = _index(b0, b1, sum(int(z > 0) << r for r, z in enumerate(self.z2)))
 
-    def _lp(self, G: np.ndarray, h: np.ndarray, lo: np.ndarray, hi: np.ndarray, x0: np.ndarray) -> lp.LPResult:
+    def _lp(self, G: ArrayLike, h: ArrayLike, lo: ArrayLike, hi: ArrayLike, x0: ArrayLike) -> lp.LPResult:
         """One linear program, counted against the budget."""
         if self.programs >= self.budget:
             raise _Budget
@@ -345,11 +351,11 @@ class _Search:
 
     # -- which rows a set of parameters can move
     @staticmethod
-    def _row_free(S: frozenset, r: int, j: int) -> bool:
+    def _row_free(S: frozenset[int], r: int, j: int) -> bool:
         a, b = _XS[r]
         return _B[j] in S or bool(a and _W[j][0] in S) or bool(b and _W[j][1] in S)
 
-    def _unit_patterns(self, S: frozenset, j: int) -> list[int]:
+    def _unit_patterns(self, S: frozenset[int], j: int) -> list[int]:
         """The sign patterns (4 bits, one per row) unit j can take with margin when S changes."""
         free = [self._row_free(S, r, j) for r in range(4)]
         fixed_bits = 0
@@ -374,7 +380,8 @@ class _Search:
         """Can unit j's parameters in ``mine`` give it these signs with margin (the output aside)?"""
         key = (j, mine, bits)
         if key not in self._unit_cache:
-            G, h = [], []
+            G: list[np.ndarray] = []
+            h: list[float] = []
             for r in free_rows:
                 coef, const = self._z1_expr(r, j, {p: k for k, p in enumerate(mine)}, None)
                 s = 1.0 if (bits >> r) & 1 else -1.0
@@ -402,7 +409,7 @@ class _Search:
                 const += self.x[idx]
         return coef, const
 
-    def _out_signs(self, Sf: frozenset, bits: tuple[int, int], r: int) -> tuple[int, ...]:
+    def _out_signs(self, Sf: frozenset[int], bits: tuple[int, int], r: int) -> tuple[int, ...]:
         """The output signs row r can still take (1 active, 0 not), by interval arithmetic over
         the box: a relaxation of the linear system, so what it rules out the system would too."""
         lo, hi = (-BOX, BOX) if _C in Sf else (self.x[_C], self.x[_C])
@@ -427,7 +434,7 @@ class _Search:
             out.append(1)
         return tuple(out)
 
-    def systems(self, S: tuple[int, ...]) -> Iterator[tuple[np.ndarray, tuple]]:
+    def systems(self, S: tuple[int, ...]) -> Iterator[tuple[np.ndarray, _SystemArgs]]:
         """The solutions of set S, one per feasible sign pattern (and sign of the output
         weights), nearest patterns first (fewest signs flipped from the start's), each with its
         system's arguments (to solve it again from the box's centre)."""
@@ -448,14 +455,14 @@ class _Search:
             else:
                 allowed = [self._out_signs(Sf, (b0, b1), r) for r in free_out]
                 for signs in itertools.product(*allowed):
-                    out = fixed_bits
+                    out_bits = fixed_bits
                     for r, s in zip(free_out, signs):
-                        out |= s << r
-                    idx = _index(b0, b1, out)
+                        out_bits |= s << r
+                    idx = _index(b0, b1, out_bits)
                     if self.table[idx] == self.case:
-                        combos.append(((idx ^ self.current).bit_count(), idx, b0, b1, out, tuple(free_out)))
+                        combos.append(((idx ^ self.current).bit_count(), idx, b0, b1, out_bits, tuple(free_out)))
         combos.sort(key=lambda c: c[:2])
-        for _, _, b0, b1, out_bits, free_out in combos:
+        for _, _, b0, b1, out_bits, free_rows in combos:
             hid = np.array([[(b0 >> r) & 1, (b1 >> r) & 1] for r in range(4)], dtype=bool)
             out = np.array([(out_bits >> r) & 1 for r in range(4)], dtype=bool)
             conn = [bool((out & hid[:, j]).any()) for j in range(2)]
@@ -465,7 +472,7 @@ class _Search:
                 _V[j] in Sf and any(i in Sf for i in (_W[j][0], _W[j][1], _B[j])) and bool(hid[:, j].any())
                 for j in range(2)
             ]
-            options = []
+            options: list[tuple[float | None, ...]] = []
             for j in range(2):
                 if _V[j] in Sf and conn[j]:  # the start's sign first
                     options.append((1.0, -1.0) if self.x[_V[j]] >= 0 else (-1.0, 1.0))
@@ -474,7 +481,7 @@ class _Search:
                 else:
                     options.append((None,))
             for sigma in itertools.product(*options):
-                args = (S, hid, out, coupled, sigma, free_out)
+                args: _SystemArgs = (S, hid, out, coupled, sigma, free_rows)
                 sol = self.system(*args)
                 if sol is not None:
                     yield sol, args
@@ -513,8 +520,10 @@ class _Search:
                     G.append(-s * coef)
                     h.append(s * const - m)
                 else:  # sigma v (s z - m) >= 0, written in v z (linear in psi and v)
-                    row = -s * sigma[j] * coef
-                    row[a] += sigma[j] * m
+                    sj = sigma[j]
+                    assert sj is not None  # a coupled unit's output weight always has a sign (systems)
+                    row = -s * sj * coef
+                    row[a] += sj * m
                     G.append(row)
                     h.append(0.0)
         # output signs on the rows S moves
@@ -548,11 +557,12 @@ class _Search:
                 h.append(-m - const)
         # signs of the output weights, and |theta| <= BOX for scaled parameters
         for j in range(2):
-            if sigma[j] is None:
+            sj = sigma[j]
+            if sj is None:
                 continue
             a = pos[_V[j]]
             row = np.zeros(n)
-            row[a] = -sigma[j]
+            row[a] = -sj
             G.append(row)
             h.append(-self.v_lp)
             if coupled[j]:
@@ -561,7 +571,7 @@ class _Search:
                         for sgn in (1.0, -1.0):
                             row = np.zeros(n)
                             row[pos[i]] = sgn
-                            row[a] = -sigma[j] * BOX
+                            row[a] = -sj * BOX
                             G.append(row)
                             h.append(0.0)
         lo = np.array([-BOX * BOX if p in scaled else -BOX for p in S])
@@ -605,7 +615,9 @@ def _variants(x: np.ndarray, start: np.ndarray) -> list[np.ndarray]:
     return out
 
 
-def _confirm(cands: list[np.ndarray], start: np.ndarray, config: Config, case: int, margin: float) -> list:
+def _confirm(
+    cands: list[np.ndarray], start: np.ndarray, config: Config, case: int, margin: float
+) -> list[np.ndarray | None]:
     """Of each candidate, the first variant (``_variants``) the engine finds robustly in
     ``case``, as float32-exact values; None where none is."""
     if not cands:
@@ -707,8 +719,8 @@ def _size(search: _Search, size: int, start: np.ndarray, config: Config, case: i
             if ok is not None:
                 found.append(ok)
                 del pending[S]
-        again = [(S, search.system(*cands[S][1], centre=True)) for S in retry]
-        again = [(S, x) for S, x in again if x is not None]
+        retried = [(S, search.system(*cands[S][1], centre=True)) for S in retry]
+        again = [(S, x) for S, x in retried if x is not None]
         second = _confirm([x for _, x in again], start, config, case, margin)
         for (S, _), ok in zip(again, second):
             if ok is not None:
@@ -718,7 +730,7 @@ def _size(search: _Search, size: int, start: np.ndarray, config: Config, case: i
     return found
 
 
-def _replace(r: TargetResult, **kw) -> TargetResult:
+def _replace(r: TargetResult, **kw: Any) -> TargetResult:
     from dataclasses import replace
 
     return replace(r, **kw)
@@ -933,10 +945,12 @@ def rule_report(config: Config, params: list[Layer], case: int, margin: float = 
     hid, out = z1 > 0, z2 > 0
     grads = _model_grads(hid, out, mids[:, 6:8])
     rule_ok = np.array([v.numpy() for _, v in diagnosis.rule_checks(_features(hid, out, grads), case)])
-    fine = ~(out & (z2 > 1)).any(1)  # BCELoss takes the outputs
+    # BCELoss takes the outputs (any over axis 1 of a 2-D array is an array: numpy's stubs say
+    # "a bool or an array" for any axis, hence the cast)
+    fine = cast(np.ndarray, ~(out & (z2 > 1)).any(1))
     rule_ok &= fine[None, :]
     before = _model(x)
-    statuses: list[tuple[str, bool, list, str]] = [(BCE_RULE, not halted, [], "bce")]
+    statuses: list[tuple[str, bool, list[Lever], str]] = [(BCE_RULE, not halted, [], "bce")]
     statuses += [(t, h, [], "case") for t, h in zip(texts, holds_now)]
     wanted = [fine, *rule_ok]
     pending = []  # (status index, lever fields, vector)

@@ -24,6 +24,8 @@ import os
 import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -31,10 +33,13 @@ import torch
 from xor_tui.core.budget import Budget, OutOfTime, Stopped, unbounded
 from xor_tui.core.engine import net
 from xor_tui.core.engine.activations import parse_activation
-from xor_tui.core.engine.net import Config
+from xor_tui.core.engine.net import Config, Layer, Pass
 from xor_tui.core.engine.run import MAX_EPOCHS, Run, Start
-from xor_tui.core.io.printout import STATE_KEYS, Block, PrintedRun, compare, epoch_lines, parse_lines
+from xor_tui.core.io.printout import STATE_KEYS, Block, PrintedRun, PrintedTensor, compare, epoch_lines, parse_lines
 from xor_tui.core.io.scenario import Scenario
+
+if TYPE_CHECKING:
+    from xor_tui.core.rules.diagnosis import Diagnosis
 
 DEFAULT_LR = 0.001
 LOSS_RTOL = 1e-6  # a printed loss is reproduced within this relative distance (exactly where we can)
@@ -58,7 +63,7 @@ _LAMBDAS = (0.0, 1e-3, 1e-1, 10.0, 1e3)  # Levenberg-Marquardt dampings tried at
 class Recovery:
     """What ``recover`` found: a start (our parameter names, float32 values as floats)."""
 
-    start: dict[str, list]
+    start: dict[str, list[Any]]  # nested lists of floats
     config: Config
     reproduced: int
     total: int
@@ -160,13 +165,12 @@ def _targets(run: PrintedRun) -> _Targets:
             is_loss.append(True)
             n += 1
         sizes.append(n)
-    f64 = dict(dtype=torch.float64)
     halt = run.halt.epoch if run.halt is not None else None
     return _Targets(
         run.epochs,
-        torch.tensor(lo, **f64),
-        torch.tensor(hi, **f64),
-        torch.tensor(half, **f64),
+        torch.tensor(lo, dtype=torch.float64),
+        torch.tensor(hi, dtype=torch.float64),
+        torch.tensor(half, dtype=torch.float64),
         torch.tensor(is_loss),
         halt,
         run.blocks[0].units,
@@ -185,7 +189,7 @@ def _box(block: Block) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.tensor(lo, dtype=torch.float64), torch.tensor(hi, dtype=torch.float64)
 
 
-def _layers(x: torch.Tensor, h: int) -> list:
+def _layers(x: torch.Tensor, h: int) -> list[Layer]:
     """Flat starts (9, B) -> batch-last layers (weight (out, in, B), bias (out, B))."""
     n1 = 2 * h
     return [
@@ -194,7 +198,7 @@ def _layers(x: torch.Tensor, h: int) -> list:
     ]
 
 
-def _values(p, params, h: int) -> torch.Tensor:
+def _values(p: Pass, params: list[Layer], h: int) -> torch.Tensor:
     """Every printed entry of one epoch for a batch, in the printout's order: (n_entries, B)."""
     (w1, b1), (w2, b2) = params
     b = w1.shape[-1]
@@ -245,6 +249,7 @@ def _simulate(
             if tg.halt_epoch == epoch:
                 crash_miss = ~newly  # the printout crashed here: so must the candidate
             else:
+                assert p.loss is not None  # asked for (loss_value=printed)
                 loss = p.loss.double().masked_fill(bad, math.nan)
                 f = torch.cat([f, loss[None]])
             f[:, gone] = math.nan
@@ -379,7 +384,8 @@ class _Chain:
     x: torch.Tensor  # float64 (9,), a float32 value
     rho: float = 1.0  # trust region, box units
     prev_cost: float = math.inf
-    model: tuple | None = None  # (x, smooth values at x, Jacobian): the linear model last measured
+    # (x, smooth values at x, Jacobian): the linear model last measured
+    model: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
 
 @dataclass
@@ -485,12 +491,14 @@ class _Search:
         s = self.score(torch.cat(parts, 1), keep=True)
         if self.done:
             return
+        values = s.values
+        assert values is not None  # kept: keep=True
         col = 0
         for ch, step, xc in zip(chains, steps, clouds):
-            f0 = s.values[:, col]
-            fp = s.values[:, col + 1 : col + 1 + d]
-            fm = s.values[:, col + 1 + d : col + 1 + 2 * d]
-            fc = s.values[:, col + 1 + 2 * d : col + 1 + 2 * d + xc.shape[1]]
+            f0 = values[:, col]
+            fp = values[:, col + 1 : col + 1 + d]
+            fm = values[:, col + 1 + d : col + 1 + 2 * d]
+            fc = values[:, col + 1 + 2 * d : col + 1 + 2 * d + xc.shape[1]]
             col += 1 + 2 * d + xc.shape[1]
             jac = (fp - fm) / (2 * step)[None, :]
             # the smooth part at x: the cloud's values brought back to x, averaged (float32 noise out)
@@ -571,6 +579,7 @@ def recover(
                 raise
     finally:
         torch.set_num_threads(threads)
+    assert search.best_x is not None  # set by the first score, else OutOfTime went on up
     return verify(run, config, search.best_x, time.monotonic() - t0, search.trained, budget)
 
 
@@ -584,7 +593,7 @@ def run_config(run: PrintedRun, lr: float) -> Config:
     )
 
 
-def start_dict(x: torch.Tensor, units: int) -> dict[str, list]:
+def start_dict(x: torch.Tensor, units: int) -> dict[str, list[Any]]:
     v = [float(t) for t in _f32(x)]
     h = units
     return {
@@ -596,7 +605,7 @@ def start_dict(x: torch.Tensor, units: int) -> dict[str, list]:
 
 
 def replay_blocks(
-    start: dict, config: Config, epochs: list[int], budget: Budget | None = None
+    start: dict[str, list[Any]], config: Config, epochs: list[int], budget: Budget | None = None
 ) -> dict[int, Block]:
     """Our replay's printout at the given epochs, read back as blocks (through real torch
     printing); ``budget`` checked at every epoch."""
@@ -708,6 +717,7 @@ def _lr_misfit(run: PrintedRun, config: Config, lrs: torch.Tensor, budget: Budge
             if tg.halt_epoch == epoch:
                 misfit += (~newly).double() * 900.0 * size
             else:
+                assert p.loss is not None  # asked for (loss_value=printed)
                 f = torch.cat([f, p.loss.double()[None]])
             mid = ((tg.lo + tg.hi) / 2)[start : start + size, None]
             half = torch.where(tg.is_loss, (tg.lo.abs() * 1e-4).clamp_min(1e-9), tg.half)[start : start + size, None]
@@ -723,7 +733,7 @@ def _lr_misfit(run: PrintedRun, config: Config, lrs: torch.Tensor, budget: Budge
             k += 1
             if k == len(tg.epochs):
                 break
-        new = []
+        new: list[Layer] = []
         for w, b_ in params:
             i = len(new)
             gw, gb = p.grads[i]
@@ -799,14 +809,14 @@ class Imported:
 
         return dumps(self.scenario, self.notes)
 
-    def save(self, path, overwrite: bool = False):
+    def save(self, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
         """Write the scenario file atomically (scenario.save: read back before it is written)."""
         from xor_tui.core.io.scenario import save
 
         return save(self.scenario, path, overwrite, self.notes)
 
 
-def _printed_value(t) -> str:
+def _printed_value(t: PrintedTensor) -> str:
     """A printed tensor's entries as a TOML-like nested list of the printed texts."""
     texts = list(t.texts)
     if len(t.shape) == 2:
@@ -816,7 +826,7 @@ def _printed_value(t) -> str:
 
 
 def build_scenario(
-    name: str, description: str, run: PrintedRun, rec: Recovery, diagnosis0
+    name: str, description: str, run: PrintedRun, rec: Recovery, diagnosis0: Diagnosis
 ) -> tuple[Scenario, dict[str, list[str]]]:
     """A scenario for a recovered run: the exact float32 start, the network and rate, and an
     expectation for every printed epoch; with notes for its file (the printed 4-decimal start,
@@ -848,6 +858,7 @@ def build_scenario(
         if b.halt is not None:
             e.halted = True
         else:
+            assert b.loss is not None  # a block that did not crash printed its loss
             e.loss = b.loss
             e.tolerance = abs(b.loss) * LOSS_RTOL if b.epoch in (rec.inexact_epochs or ()) else 0.0
             notes[f"expect[{i}]"] = [f"printed: loss: {b.loss_text}"]
@@ -904,6 +915,7 @@ def import_run(run: PrintedRun, name: str, source: str, budget: Budget | None = 
     from xor_tui.core.io.scenario import parse
 
     back_sc = parse(imp.text, f"{name}.toml")
+    assert back_sc.start.values is not None  # an explicit start, as written
     back = net.from_state_dict(back_sc.start.values, back_sc.config)
     for (w, b), (w2, b2) in zip(back, params):
         if not (torch.equal(w, w2) and torch.equal(b, b2)):
@@ -911,7 +923,7 @@ def import_run(run: PrintedRun, name: str, source: str, budget: Budget | None = 
     return imp
 
 
-def read_log(path, budget: Budget | None = None) -> list[PrintedRun]:
+def read_log(path: str | os.PathLike[str], budget: Budget | None = None) -> list[PrintedRun]:
     """The runs printed in a log file. Raises PrintoutError with a one-line message (and
     OutOfTime or Cancelled from ``budget``, checked while parsing)."""
     from xor_tui.core.io.printout import PrintoutError, parse_log, read_log_text
@@ -927,7 +939,7 @@ def read_log(path, budget: Budget | None = None) -> list[PrintedRun]:
 
 
 def load_log(
-    path,
+    path: str | os.PathLike[str],
     run: int = 1,
     time_limit: float = TIME_LIMIT,
     runs: list[PrintedRun] | None = None,

@@ -10,10 +10,14 @@ import torch
 
 from xor_tui.core.engine import net
 from xor_tui.core.engine.actions import Action
+from xor_tui.core.engine.net import Config
 from xor_tui.core.engine.run import LazySeq, Record, Run, fast_replay
 from xor_tui.core.io.scenario import Expectation, RunTo, Scenario, Task
 from xor_tui.core.rules.checks import CheckResult, edits_made, evaluate
 from xor_tui.core.rules.diagnosis import Diagnosis, Event, diagnose, events
+
+_Row = tuple[str, tuple[str, ...], int | None, int | None]
+"""An epoch's table row: case text, dead units, case, nearest case."""
 
 
 class Trace:
@@ -29,14 +33,14 @@ class Trace:
 
     CACHE = 64
 
-    def __init__(self, run: Run):
+    def __init__(self, run: Run) -> None:
         self.run = run
         self._events: dict[int, list[Event]] = {}
         self._n = 0  # epochs whose events are known
         # per epoch, a shared (case text, dead units, case, nearest case) tuple: what a table row
         # or a JSON record needs, 8 bytes each
-        self._rows: list[tuple[str, tuple[str, ...], int | None, int | None]] = []
-        self._row_kinds: dict[tuple, tuple[str, tuple[str, ...], int | None, int | None]] = {}
+        self._rows: list[_Row] = []
+        self._row_kinds: dict[_Row, _Row] = {}
         self._diag: OrderedDict[int, tuple[Record, Diagnosis]] = OrderedDict()
 
     @classmethod
@@ -158,7 +162,7 @@ class Trace:
         return [e for k in sorted(self._events) for e in self._events[k]]
 
 
-def _signatures(run: Run, config, epochs: list[int], chunk: int = 1 << 16) -> list[int]:
+def _signatures(run: Run, config: Config, epochs: list[int], chunk: int = 1 << 16) -> list[int]:
     """For stored states of one config: one integer per state whose bits are the signs of
     every pre-activation (> 0), whether each gradient is nonzero, and validity."""
     out: list[int] = []
@@ -227,11 +231,14 @@ class Replay:
     @property
     def records(self) -> LazySeq:
         """Records of the epochs that ran: 0..epochs-1, or up to the halt."""
-        return self.trace.records[: self.epochs]
+        ran: LazySeq = self.trace.records[: self.epochs]  # (LazySeq's items and slices are untyped)
+        return ran
 
     @property
     def final(self) -> Record:
-        return self.trace.records[-1]
+        """The last record: the state the run ended at."""
+        rec: Record = self.trace.records[-1]
+        return rec
 
     @property
     def failed(self) -> list[Verdict]:
@@ -271,7 +278,7 @@ class TraceHistory:
     """A trace as a check reads it (``checks.History``): the case, dead units and loss of
     every epoch from what the trace and run store, records and diagnoses on demand."""
 
-    def __init__(self, trace: Trace):
+    def __init__(self, trace: Trace) -> None:
         self.trace = trace
 
     def __len__(self) -> int:
@@ -279,11 +286,13 @@ class TraceHistory:
 
     def record(self, k: int) -> Record:
         """Epoch k's record."""
-        return self.trace.records[k]
+        rec: Record = self.trace.records[k]
+        return rec
 
     def diagnosis(self, k: int) -> Diagnosis:
         """Epoch k's diagnosis (recomputed on demand)."""
-        return self.trace.diagnoses[k]
+        d: Diagnosis = self.trace.diagnoses[k]
+        return d
 
     def case(self, k: int) -> int | None:
         """Epoch k's case, as the trace stores it."""

@@ -6,17 +6,25 @@ import csv
 import io
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from xor_tui.core.engine import net
-from xor_tui.core.engine.run import Record
+from xor_tui.core.engine.net import Config, Layer, Pass
+from xor_tui.core.engine.run import Record, Run
 from xor_tui.core.rules.diagnosis import Diagnosis, Event
 from xor_tui.core.studies.replay import Replay
 
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
-def _num(x: float | None, path: str, nonfinite: dict):
+Json = dict[str, Any]
+"""A JSON object, ready for ``json.dumps``."""
+
+
+def _num(x: float | None, path: str, nonfinite: dict[str, str]) -> float | None:
     """A JSON number; inf, -inf and NaN become null, noted in ``nonfinite`` under ``path``."""
     if x is not None and not math.isfinite(x):
         nonfinite[path] = str(x)
@@ -24,14 +32,16 @@ def _num(x: float | None, path: str, nonfinite: dict):
     return x
 
 
-def _nested(t: torch.Tensor, path: str, nonfinite: dict):
+def _nested(t: torch.Tensor, path: str, nonfinite: dict[str, str]) -> list[Any]:
     if t.dim() == 2:
         rows = t.tolist()
         return [[_num(v, f"{path}[{i}][{j}]", nonfinite) for j, v in enumerate(row)] for i, row in enumerate(rows)]
     return [_num(v, f"{path}[{i}]", nonfinite) for i, v in enumerate(t.tolist())]
 
 
-def record_json(rec: Record, case: int | None, dead, evs: list[Event], nearest: int | None = None) -> dict:
+def record_json(
+    rec: Record, case: int | None, dead: Iterable[str], evs: Sequence[Event], nearest: int | None = None
+) -> Json:
     """One epoch as JSON. ``case`` is null where none matches, and then ``nearest`` is the nearest
     case (null where the cases do not apply). Numbers that are not finite are null, and
     ``nonfinite`` (present only then) maps each one's place, e.g. ``"loss"``, to what it was:
@@ -40,7 +50,7 @@ def record_json(rec: Record, case: int | None, dead, evs: list[Event], nearest: 
     nf: dict[str, str] = {}
     params = net.state_dict(rec.params, c)
     grads = net.state_dict(rec.grads, c) if rec.grads is not None else None
-    d = {
+    d: Json = {
         "epoch": rec.epoch,
         "loss": _num(rec.loss, "loss", nf),
         "case": case,
@@ -58,14 +68,14 @@ def record_json(rec: Record, case: int | None, dead, evs: list[Event], nearest: 
     return d
 
 
-def _halt_json(rp: Replay):
+def _halt_json(rp: Replay) -> Json | None:
     halt = rp.final.halt
     if halt is None:
         return None
     return {"epoch": halt.epoch, "message": halt.message, "rows": list(halt.rows), "reason": halt.reason}
 
 
-def _verdicts_json(rp: Replay) -> list:
+def _verdicts_json(rp: Replay) -> list[Json]:
     return [
         {
             "epoch": v.expectation.epoch,
@@ -80,7 +90,7 @@ def _verdicts_json(rp: Replay) -> list:
     ]
 
 
-def _tasks_json(rp: Replay) -> list:
+def _tasks_json(rp: Replay) -> list[Json]:
     return [
         {
             "task": t.index + 1,
@@ -94,11 +104,11 @@ def _tasks_json(rp: Replay) -> list:
     ]
 
 
-def _from_diagnosis(rec: Record, diag: Diagnosis, evs: list[Event]) -> dict:
+def _from_diagnosis(rec: Record, diag: Diagnosis, evs: list[Event]) -> Json:
     return record_json(rec, diag.case, diag.dead, evs, diag.nearest)
 
 
-def replay_json(rp: Replay) -> dict:
+def replay_json(rp: Replay) -> Json:
     """The whole replay as one JSON document, every epoch diagnosed afresh (``write_replay_json``
     writes the same text from the trace's stored rows, record by record)."""
     tr = rp.trace
@@ -111,7 +121,7 @@ def replay_json(rp: Replay) -> dict:
     }
 
 
-def write_replay_json(rp: Replay, out) -> None:
+def write_replay_json(rp: Replay, out: SupportsWrite[str]) -> None:
     """``replay_json`` written record by record (the same text as ``json.dumps``), so a long
     replay never holds every record in memory at once. Long stretches of one setting whose
     batched arithmetic is each state's own (``fast_replay``) are measured a slice at a time."""
@@ -121,7 +131,7 @@ def write_replay_json(rp: Replay, out) -> None:
     run, text = tr.run, ""
     n = len(rp.records)
     repeats = run.repeats(0, n)
-    batched: dict[int, dict] = {}
+    batched: dict[int, Json] = {}
     for k in range(n):
         if text and repeats[k] and not tr.events[k - 1]:  # the epoch before again, bit for bit
             text = text.replace(f'{{"epoch": {k - 1}, ', f'{{"epoch": {k}, ', 1)
@@ -146,9 +156,9 @@ def write_replay_json(rp: Replay, out) -> None:
 _SLICE = 4096
 
 
-def _batched(run, lo: int, hi: int):
+def _batched(run: Run, lo: int, hi: int) -> Iterator[tuple[Config, range, list[Layer], Pass, torch.Tensor]]:
     """The epochs lo..hi-1 that lie in stretches of a ``fast_replay`` setting, measured in one
-    batched pass per stretch: yields (config, epochs, params, Pass). Stretches holding a number
+    batched pass per stretch: yields (config, epochs, params, Pass, its loss). Stretches holding a number
     that is not finite or an invalid output are left out (their records say it on their own)."""
     from xor_tui.core.engine.run import fast_replay
 
@@ -158,32 +168,34 @@ def _batched(run, lo: int, hi: int):
         rows = run.flat(a, b)
         params = run.batch(rows)
         p = net.evaluate(params, config)
+        assert p.loss is not None  # evaluate computes the loss unless told not to
         parts = [p.loss, *p.pre, *p.out, *(t for layer in p.grads for t in layer)]
         if not p.valid.all() or not all(bool(torch.isfinite(t).all()) for t in parts):
             continue
-        yield config, range(a, b), params, p
+        yield config, range(a, b), params, p, p.loss
 
 
-def _lists(t: torch.Tensor) -> list:
+def _lists(t: torch.Tensor) -> list[Any]:
     """numpy's tolist: the same Python floats as torch's, ~20x faster."""
-    return t.contiguous().numpy().tolist()
+    values: list[Any] = t.contiguous().numpy().tolist()  # floats, nested as t is
+    return values
 
 
-def _measured_slice(run, lo: int, hi: int) -> dict[int, dict]:
+def _measured_slice(run: Run, lo: int, hi: int) -> dict[int, Json]:
     """``record_json`` of the epochs lo..hi-1 in ``_batched`` stretches without an action
     (case, dead and events are filled in by the caller)."""
-    got: dict[int, dict] = {}
+    got: dict[int, Json] = {}
     acted = run.acted(lo, hi)
-    for config, epochs, params, p in _batched(run, lo, hi):
+    for config, epochs, params, p, p_loss in _batched(run, lo, hi):
         names = config.layer_names
-        loss = _lists(p.loss)
+        loss = _lists(p_loss)
         plist = [(_lists(x), _lists(y)) for x, y in params]
         glist = [(_lists(x), _lists(y)) for x, y in p.grads]
         pre, post = [_lists(t) for t in p.pre], [_lists(t) for t in p.out]
         for i, k in enumerate(epochs):
             if k in acted:
                 continue
-            d = {
+            d: Json = {
                 "epoch": k,
                 "loss": loss[i],
                 "case": None,
@@ -198,13 +210,13 @@ def _measured_slice(run, lo: int, hi: int) -> dict[int, dict]:
     return got
 
 
-def _csv_slice(run, lo: int, hi: int) -> dict[int, list[str]]:
+def _csv_slice(run: Run, lo: int, hi: int) -> dict[int, list[str]]:
     """The numbers of a CSV row (loss, pre-activations unit by unit, parameters, gradients) of
     the epochs lo..hi-1 in ``_batched`` stretches without an action, as text."""
     got: dict[int, list[str]] = {}
     acted = run.acted(lo, hi)
-    for _, epochs, params, p in _batched(run, lo, hi):
-        cols = [p.loss[:, None]]
+    for _, epochs, params, p, p_loss in _batched(run, lo, hi):
+        cols = [p_loss[:, None]]
         cols += [z.transpose(1, 2).reshape(len(z), -1) for z in p.pre]  # (B, 4, units) -> unit by unit
         for layers in (params, p.grads):
             for w, b in layers:
@@ -244,7 +256,7 @@ def csv_chunks(rp: Replay) -> Iterator[str]:
     n = len(recs)
     repeats = run.repeats(0, n)
     body = None
-    batched: dict[int, dict] = {}
+    batched: dict[int, list[str]] = {}
     names = c.layer_names
     for k in range(n):
         if body is None or not repeats[k]:
