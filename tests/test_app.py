@@ -544,6 +544,25 @@ async def test_bad_weight_input_is_refused_and_nothing_changes():
         assert app.session.run.actions() == []
 
 
+async def test_text_selected_with_the_mouse_in_the_status_line_is_copied_by_ctrl_c():
+    # the status line (like the diagram, the rows and the charts) draws itself line by line: a
+    # copy read Textual's own rendering, which such a widget does not have, and the app died
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.mouse_down("#status", offset=(1, 0))
+        await pilot.hover("#status", offset=(8, 0))
+        await pilot.mouse_up("#status", offset=(8, 0))
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        # its strips carry no offsets, so Textual selects the whole widget: its text is copied
+        assert app.clipboard == status(app)
+        assert app.clipboard.startswith(" epoch 0  loss ")
+        await pilot.press("space")  # still running, and still answering keys
+        await pilot.pause()
+        assert "epoch 1" in status(app)
+
+
 async def test_clicking_a_connection_selects_its_weight_then_enter_edits_it():
     app = XorApp()
     async with app.run_test(size=SIZE) as pilot:

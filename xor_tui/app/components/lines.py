@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from rich.console import RenderableType
 from rich.text import Text
+from textual.selection import Selection
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -44,7 +45,8 @@ class LinesWidget(Widget):
         # a new theme changes the colours: rebuild
         return (size.width, size.height, self.app.theme)
 
-    def _render(self, key: tuple) -> list[Strip]:
+    # (not ``_render``: that is Textual's own, which it calls without a key to copy a selection)
+    def _build_strips(self, key: tuple) -> list[Strip]:
         width, height = key[0], key[1]
         built = self.build()
         if isinstance(built, list):  # already strips (a Canvas)
@@ -66,7 +68,7 @@ class LinesWidget(Widget):
     def render_line(self, y: int) -> Strip:
         key = self._key()
         if self._strips is None or self._built_key != key or self._stale:
-            new = self._render(key)
+            new = self._build_strips(key)
             old = self._strips if self._built_key == key else None
             if old is not None and len(old) == len(new):
                 # an unchanged line keeps its Strip object (and Textual's caches of it)
@@ -75,3 +77,9 @@ class LinesWidget(Widget):
         if y < len(self._strips):
             return self._strips[y]
         return Strip.blank(key[0])
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        """The part of the text shown that the mouse selected, for ctrl+c (Textual's own reads
+        the widget's ``render()``, which a widget drawn line by line does not use)."""
+        text = "\n".join(self.render_line(y).text.rstrip() for y in range(self.size.height))
+        return selection.extract(text), "\n"
