@@ -7,6 +7,7 @@ import pytest
 
 from xor_tui.core.io.scenario import builtin
 from xor_tui.core.session import Session
+from xor_tui.core.view import build_frame
 
 
 def test_case1_frame_names_the_dead_output_and_frozen_parameters():
@@ -79,3 +80,13 @@ def test_stepping_back_over_an_edit_reports_it():
     assert s.back() == ["set output.bias[0] = 0.5"]
     assert s.back() == []
     assert s.back() is None
+
+
+def test_build_frame_with_its_optional_arguments_left_out_has_nothing_ahead():
+    # losses_ahead defaulted to a dataclasses.field object, which the frame could not take in
+    s = Session.from_scenario(builtin("case3"))
+    s.run_until(3)
+    rec, diag = s.record, s.diagnosis
+    f = build_frame("case3", rec, diag, s.run.records[2], [], 0, "seed 0", 200, [0.5, 0.4, 0.3, 0.2])
+    assert f.losses_ahead == () and f.epoch == 3 and f.checklist is not None
+    assert f.checklist.case == s.frame().checklist.case

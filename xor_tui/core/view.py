@@ -433,7 +433,7 @@ def build_frame(
     start: str,
     epochs: int,
     loss_history: Sequence[float],
-    losses_ahead: Sequence[float] = field(default=(), compare=False),
+    losses_ahead: Sequence[float] = (),
     case_before: Sequence = (),
     case_diagnoses: Sequence[Diagnosis] | None = None,
 ) -> Frame:
