@@ -462,7 +462,7 @@ class Run:
         self,
         epoch: int,
         should_stop: Callable[[], bool] | None = None,
-        on_step: Callable[[], None] | None = None,
+        on_step: Callable[[], object] | None = None,
         fill: bool = True,
         note: Callable[[str], None] | None = None,
     ) -> None:
