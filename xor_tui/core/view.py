@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 
 from xor_tui.core.engine import losses, net
-from xor_tui.core.engine.net import Config
+from xor_tui.core.engine.net import Config, Layer
+from xor_tui.core.engine.run import Record
 from xor_tui.core.rules.checks import CheckResult
 from xor_tui.core.rules.diagnosis import Diagnosis, Event, is_active
 from xor_tui.core.rules.explain import (
@@ -37,6 +39,8 @@ from xor_tui.core.text import capitalised, printable  # for what widgets write
 
 ROWS = net.ROWS  # "(0,0)" "(0,1)" "(1,0)" "(1,1)"
 INPUTS = ("x1", "x2")
+
+_GridKey = tuple[tuple[float, ...], tuple[float, ...]]  # Frame.grid's xs and ys
 
 
 def mark(v: float) -> str:
@@ -232,15 +236,15 @@ class Surface:
     """The network over a grid of input points (``Frame.grid``): arrays of shape (ny, nx),
     row i at ``ys[i]``, column j at ``xs[j]``; float32 values as the engine computed them."""
 
-    prediction: np.ndarray
+    prediction: NDArray[np.float32]
     """What the loss reads as the probability of 1; NaN where not finite."""
-    pre: tuple[np.ndarray, ...]
+    pre: tuple[NDArray[np.float32], ...]
     """Per layer (hidden ones, then the output), (units, ny, nx) pre-activations."""
-    out: tuple[np.ndarray, ...]
+    out: tuple[NDArray[np.float32], ...]
     """Per layer, (units, ny, nx) outputs after the activation."""
     finite: bool
     """Every prediction is finite."""
-    active: tuple[np.ndarray, ...] = ()
+    active: tuple[NDArray[np.bool_], ...] = ()
     """Per layer, (units, ny, nx): where each unit is active (``diagnosis.is_active``)."""
 
 
@@ -284,17 +288,19 @@ class Frame:
     """This epoch's loss (None when it could not be computed)."""
     losses: Sequence[float]
     """Loss per epoch 0..epoch as a compact read-only float sequence; NaN where not computed."""
-    _net: tuple = field(default=(), repr=False, compare=False)
+    _net: tuple[Config, list[Layer]] | tuple[()] = field(default=(), repr=False, compare=False)
     # (Config, the parameters batch-last as the engine's forward takes them)
-    _grids: dict = field(default_factory=dict, repr=False, compare=False)
+    _grids: dict[_GridKey, Surface] = field(default_factory=dict, repr=False, compare=False)
     # Frame.grid's surfaces, newest last
     losses_ahead: Sequence[float] = field(default=(), compare=False)
     """After stepping back: the losses of the epochs stepped back over (epoch+1 onwards), which
     stepping forward again reproduces; empty once anything changes. NaN where not computed."""
-    _case: tuple = field(default=(), repr=False, compare=False)
+    _case: tuple[Record, tuple[Record, ...], tuple[Diagnosis, ...] | None] | tuple[()] = field(
+        default=(), repr=False, compare=False
+    )
     # (record, the records of the epochs just before it, the diagnoses of all of them): what
     # ``checklist`` is made from, on first use
-    _made: dict = field(default_factory=dict, repr=False, compare=False)
+    _made: dict[str, CaseExplanation] = field(default_factory=dict, repr=False, compare=False)
 
     MAX_EVENTS = 500
     CASE_LOOKBACK = 10
@@ -320,6 +326,7 @@ class Frame:
 
     @property
     def layer_names(self) -> tuple[str, ...]:
+        """``hidden``, (``hidden2``), ``output``."""
         return self.config.layer_names
 
     def unit(self, name: str) -> Unit:
@@ -331,6 +338,8 @@ class Frame:
         return next(p for p in self.params if p.name == name)
 
     def _forward(self, points: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
+        if not self._net:  # a Frame made without build_frame
+            raise ValueError("this Frame holds no network (build_frame makes one that does)")
         config, params = self._net
         _, pre, out = net.forward_bl(params, config, points)
         return pre, out, losses.predictions(config.loss, pre[-1], out[-1])[:, 0, 0]
@@ -340,7 +349,7 @@ class Frame:
     def grid(self, xs: Sequence[float], ys: Sequence[float]) -> Surface:
         """The network at every point (x, y) for x in ``xs`` and y in ``ys``: computed once per
         frame and grid, however often a widget redraws it."""
-        key = (tuple(float(x) for x in xs), tuple(float(y) for y in ys))
+        key: _GridKey = (tuple(float(x) for x in xs), tuple(float(y) for y in ys))
         cache = self._grids
         if key in cache:
             return cache[key]
@@ -348,8 +357,11 @@ class Frame:
         points = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], axis=1))
         pre, out, p = self._forward(points)
         ny, nx = gx.shape
-        as_grid = lambda t: t[:, :, 0].T.reshape(-1, ny, nx).numpy()  # noqa: E731
-        pred = p.reshape(ny, nx).numpy()
+
+        def as_grid(t: torch.Tensor) -> NDArray[np.float32]:
+            return t[:, :, 0].T.reshape(-1, ny, nx).numpy()
+
+        pred: NDArray[np.float32] = p.reshape(ny, nx).numpy()
         finite = bool(np.isfinite(pred).all())
         surface = Surface(
             np.where(np.isfinite(pred), pred, np.nan),
@@ -417,6 +429,7 @@ class LessonView:
 
 
 def short_name(config: Config, layer: int, unit: int) -> str:
+    """A unit's label for drawing: ``h[0]``, ``h2[1]``, ``out``."""
     lname = config.layer_names[layer]
     if lname == "output":
         return "out"
@@ -425,16 +438,16 @@ def short_name(config: Config, layer: int, unit: int) -> str:
 
 def build_frame(
     name: str,
-    record,
+    record: Record,
     diag: Diagnosis,
-    prev_record,
+    prev_record: Record | None,
     events_newest_first: Sequence[Event],
     events_total: int,
     start: str,
     epochs: int,
     loss_history: Sequence[float],
     losses_ahead: Sequence[float] = (),
-    case_before: Sequence = (),
+    case_before: Sequence[Record] = (),
     case_diagnoses: Sequence[Diagnosis] | None = None,
 ) -> Frame:
     """Make the Frame of one record (call under the session's lock). ``case_before``: the
@@ -442,16 +455,17 @@ def build_frame(
     of those and of ``record``, for the case checklist (``Frame.checklist``)."""
     cfg: Config = record.config
     names = cfg.layer_names
-    pre = [z.tolist() for z in record.pre]  # per layer: [row][unit]
-    out = [a.tolist() for a in record.out]
+    pre: list[list[list[float]]] = [z.tolist() for z in record.pre]  # per layer: [row][unit]
+    out: list[list[list[float]]] = [a.tolist() for a in record.out]
     flowing, frozen = diag.flowing, diag.frozen
     dead = set(diag.dead)
 
-    units = []
+    units: list[Unit] = []
     for li, lname in enumerate(names):
         for j in range(cfg.sizes[li + 1]):
             uname = f"{lname}[{j}]"
-            zs = tuple(pre[li][r][j] for r in range(4))
+            z, a = pre[li], out[li]
+            zs = (z[0][j], z[1][j], z[2][j], z[3][j])
             k = sum(diag.active[li][j])
             state = "dead" if uname in dead else ("alive" if k == 4 else f"{k} of 4")
             units.append(
@@ -463,15 +477,17 @@ def build_frame(
                     state,
                     uname in dead,
                     k,
-                    tuple(mark(v) for v in zs),
+                    (mark(zs[0]), mark(zs[1]), mark(zs[2]), mark(zs[3])),
                     zs,
-                    tuple(out[li][r][j] for r in range(4)),
+                    (a[0][j], a[1][j], a[2][j], a[3][j]),
                     cfg.activations[li].label,
                     f"{lname}.bias[{j}]",
                 )
             )
 
-    edges, biases, params = [], [], []
+    edges: list[Edge] = []
+    biases: list[Bias] = []
+    params: list[Param] = []
     for ref in net.all_params(cfg):
         pname = ref.name(cfg)
         value = record.value(ref)
@@ -482,6 +498,7 @@ def build_frame(
         params.append(Param(pname, value, grad, change, pname in frozen))
         target = f"{names[ref.layer]}[{ref.unit}]"
         if ref.kind == "weight":
+            assert ref.source is not None  # a weight's reference names its source (net.all_params)
             source = INPUTS[ref.source] if ref.layer == 0 else f"{names[ref.layer - 1]}[{ref.source}]"
             edges.append(
                 Edge(
@@ -500,26 +517,26 @@ def build_frame(
         else:
             biases.append(Bias(pname, target, ref.layer, ref.unit, value, grad, pname in flowing, pname in frozen))
 
-    preds = record.predictions().tolist()
+    preds: list[float] = record.predictions().tolist()
     halt_rows = set(record.halt.rows) if record.halt is not None else set()
-    rows = []
+    rows: list[Row] = []
     for r in range(4):
         x1, x2 = net.X[r].tolist()
-        target = float(net.TARGET[r, 0])
+        want = float(net.TARGET[r, 0])
         p = preds[r]
         rows.append(
             Row(
                 x1,
                 x2,
-                target,
+                want,
                 tuple(tuple(pre[li][r]) for li in range(len(cfg.hidden))),
                 tuple(tuple(out[li][r]) for li in range(len(cfg.hidden))),
                 pre[-1][r][0],
                 out[-1][r][0],
                 p,
-                p == p and (p > 0.5) == bool(target),
+                p == p and (p > 0.5) == bool(want),
                 r in halt_rows,
-                "refused" if r in halt_rows else ("right" if p == p and (p > 0.5) == bool(target) else "wrong"),
+                "refused" if r in halt_rows else ("right" if p == p and (p > 0.5) == bool(want) else "wrong"),
             )
         )
 
@@ -549,7 +566,7 @@ def build_frame(
         units=tuple(units),
         edges=tuple(edges),
         biases=tuple(biases),
-        rows=tuple(rows),
+        rows=(rows[0], rows[1], rows[2], rows[3]),
         params=tuple(params),
         events=tuple(events_newest_first),
         events_total=events_total,
