@@ -12,7 +12,7 @@ import math
 import random
 import threading
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -32,7 +32,7 @@ from xor_tui.core.engine.actions import (
 )
 from xor_tui.core.engine.activations import NAMES as ACTIVATIONS
 from xor_tui.core.engine.activations import SpecError, parse_activation
-from xor_tui.core.engine.net import Config
+from xor_tui.core.engine.net import Config, Layer
 from xor_tui.core.engine.run import Record, Run, RunHalted, Start
 from xor_tui.core.io.folder import DEFAULT_QUOTA, Files, Refused, file_stem
 from xor_tui.core.io.scenario import RunTo, Scenario, ScenarioError, Task
@@ -54,10 +54,12 @@ class Snapshot(NamedTuple):
 
     version: int
     config: Config
-    params: list
+    params: list[Layer]
 
 
 class Session:
+    """One run, its trace and how it started, and everything the app does to them (see the module)."""
+
     def __init__(self, run: Run, name: str, description: str = "", epochs: int = DEFAULT_EPOCHS):
         self.name = name
         self.description = description
@@ -72,7 +74,8 @@ class Session:
         self.task_status: list[str] = []
         self._task_base: list[Action] = []  # the run's actions when the current task began
         self._lesson_actions: list[Action] = []  # actions the lesson applied (setup): not the student's
-        self._checked: tuple | None = None  # ((version, task index), CheckResult): the last check
+        # ((version, task index), CheckResult): the last check
+        self._checked: tuple[tuple[int, int], CheckResult] | None = None
         self._task_version = -1  # the version at which the current task began
         self._set_run(run)
 
@@ -95,7 +98,7 @@ class Session:
 
     def _sync(self) -> None:
         """Bring the trace, loss history and event index in line with the run (under the lock)."""
-        self._undo: dict | None = None  # any move or change: a restart can no longer be undone
+        self._undo: dict[str, object] | None = None  # any move or change: a restart can no longer be undone
         self.version += 1
         self.trace.sync()
         n = len(self.run.records)
@@ -168,8 +171,10 @@ class Session:
 
     @property
     def diagnosis(self) -> Diagnosis:
+        """The current epoch's diagnosis."""
         with self.lock:
-            return self.trace.diagnoses[len(self.run.records) - 1]
+            d: Diagnosis = self.trace.diagnoses[len(self.run.records) - 1]  # (LazySeq's items are untyped)
+            return d
 
     @property
     def epoch(self) -> int:
@@ -308,7 +313,11 @@ class Session:
                     self.run.advance(end, fill=not stop_on_event, note=note)
                     notable = False
                     if stop_on_event:
-                        j = self.trace.sync(stop=lambda e, evs, k=k: e > k and any(v.kind in NOTABLE for v in evs))
+
+                        def notable_past(e: int, evs: list[Event], k: int = k) -> bool:
+                            return e > k and any(v.kind in NOTABLE for v in evs)
+
+                        j = self.trace.sync(stop=notable_past)
                         if j is not None:
                             self.run.goto(j)
                             notable = True
@@ -335,7 +344,7 @@ class Session:
         "_lesson_actions",
     )
 
-    def _own(self, actions) -> list[Action]:
+    def _own(self, actions: Iterable[Action]) -> list[Action]:
         """Of ``actions``, the user's own: not the scenario's script, not a lesson's setup."""
         return [a for a in actions if a not in self.run.script and a not in self._lesson_actions]
 
@@ -418,7 +427,7 @@ class Session:
             self._ahead.clear()
             return undone.describe()
 
-    def set_param(self, name: str, text) -> float:
+    def set_param(self, name: str, text: object) -> float:
         """Set one weight or bias from user input; refuse text, NaN, inf and absurd sizes."""
         net.parse_param(name, self.config)
         value = check_value(text, name)
@@ -488,7 +497,7 @@ class Session:
         self.set_activation(layer, nxt)
         return nxt
 
-    def check_lr(self, text) -> float | tuple[float, ...]:
+    def check_lr(self, text: object) -> float | tuple[float, ...]:
         """A learning rate a user typed, checked: one for every layer, or one per layer written
         ``0.01/0.001`` (as the status line shows them); raises SpecError with the reason."""
         parts = str(text).split("/")
@@ -502,7 +511,7 @@ class Session:
             )
         return tuple(net.check_lr(parse_number(p, f"lr of {n}"), f"lr of {n}") for p, n in zip(parts, names))
 
-    def set_lr(self, text) -> str | None:
+    def set_lr(self, text: object) -> str | None:
         """Set the learning rate(s) typed (see check_lr); returns them as text, or None when
         they are the rates already in use (nothing changes)."""
         value = self.check_lr(text)
