@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 from rich.segment import Segment
@@ -21,7 +22,9 @@ def _style(spec: Style | str | None) -> Style | None:
 
 
 class Canvas:
-    def __init__(self, width: int, height: int):
+    """A ``width`` x ``height`` grid of characters, each with a style (a Style, a style's text, or None)."""
+
+    def __init__(self, width: int, height: int) -> None:
         self.width, self.height = max(width, 0), max(height, 0)
         self.chars = [[" "] * self.width for _ in range(self.height)]
         self.styles: list[list[Style | str | None]] = [[None] * self.width for _ in range(self.height)]
@@ -40,7 +43,7 @@ class Canvas:
             self.chars[y][a:b] = s[a - x : b - x]
             self.styles[y][a:b] = [style] * (b - a)
 
-    def cells(self, x: int, y: int, cells: list[tuple[str, Style | str | None]]) -> None:
+    def cells(self, x: int, y: int, cells: Sequence[tuple[str, Style | str | None]]) -> None:
         """(char, style) pairs from (x, y) rightwards, clipped to the grid."""
         if not 0 <= y < self.height:
             return
@@ -52,9 +55,11 @@ class Canvas:
 
     def strips(self) -> list[Strip]:
         """The grid as Textual strips, one per row, without going through rich Text."""
-        out = []
+        out: list[Strip] = []
         for y in range(self.height):
-            segs, run, run_style = [], [], None
+            segs: list[Segment] = []
+            run: list[str] = []
+            run_style: Style | str | None = None
             row_styles, row_chars = self.styles[y], self.chars[y]
             for x in range(self.width):
                 st = row_styles[x]

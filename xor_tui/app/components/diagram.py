@@ -21,15 +21,19 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from rich.style import Style
 from rich.text import Text
 from textual import events
+from textual.color import Color
 from textual.message import Message
+from textual.strip import Strip
+from textual.timer import Timer
 
 from xor_tui.app.components import pixels as px
 from xor_tui.app.components.canvas import Canvas
 from xor_tui.app.components.lines import LinesWidget
 from xor_tui.app.components.panel import set_key
-from xor_tui.core.view import Frame
+from xor_tui.core.view import Edge, Frame, Surface, Unit
 
 ANIMATE_FOR = 1.5  # seconds of motion after each new frame
 FPS = 12
@@ -45,8 +49,19 @@ MARKS = {
 }
 
 
+Palette = dict[str, Color]  # the theme's colours by name (px.theme_colours)
+Cell = tuple[int, int, str, Style]  # x, y, a character and its style
+BoxCell = tuple[int, int, str, Style | str | None]  # a box's cell, styled as the canvas holds it
+Tile = list[list[tuple[str, Style]]]  # a heatmap's rows of (character, style)
+Hits = dict[tuple[int, int], str]  # what a click at (x, y) points at
+Still = tuple[list[Cell], list[Cell], list[BoxCell], Hits, Hits]
+"""The still picture: the lines' cells, the labels, the boxes' cells, the click maps (parameters, units)."""
+
+
 @dataclass
 class Box:
+    """Where a node (an input or a unit) is drawn, in cells."""
+
     layer: int  # 0 for the inputs, then 1.. for each layer of units
     unit: int
     x: int
@@ -63,12 +78,13 @@ def sizes(frame: Frame) -> tuple[int, ...]:
     return (2, *counts)
 
 
-def state_text(unit) -> str:
+def state_text(unit: Unit) -> str:
     """``alive``, ``DEAD`` or ``k/4`` (active on k of the four rows)."""
     return "DEAD" if unit.dead else unit.state.replace(" of ", "/")
 
 
 def thickness(value: float) -> int:
+    """A line's thickness in dots for a weight of ``value`` (1 to 4; 1 for NaN)."""
     a = abs(value)
     return 1 + sum(a >= t for t in WIDTH_STEPS) if a == a else 1
 
@@ -94,10 +110,11 @@ def layout(sizes: tuple[int, ...], w: int, h: int) -> tuple[str, int, list[list[
                 break
         else:
             continue
-        columns, x = [], 0.0
+        columns: list[list[Box]] = []
+        x = 0.0
         for c, n in enumerate(sizes):
             bw = in_w if c == 0 else unit_w
-            col = []
+            col: list[Box] = []
             for j in range(n):
                 centre = h * (j + 0.5) / n
                 top = min(max(int(round(centre - node_h / 2)), 0), h - node_h)
@@ -152,14 +169,15 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         super().__init__(**kw)
         self.frame: Frame | None = None
         self.selected: str | None = None
-        self._hit: dict[tuple[int, int], str] = {}
-        self._unit_hit: dict[tuple[int, int], str] = {}  # a neuron's box (but its bias's edge): the unit
-        self._tile_cells: dict = {}
+        self._hit: Hits = {}
+        self._unit_hit: Hits = {}  # a neuron's box (but its bias's edge): the unit
+        self._tile_cells: dict[tuple[int, int, int, str], Tile] = {}  # (tile width, layer, unit, theme)
         self._cells_frame: Frame | None = None
         self._motion_until = 0.0
         self._ticks = 0
-        self._timer = None
-        self._still = None  # (frame, key, (labels, box cells, click map)): see build
+        self._timer: Timer | None = None
+        # (frame, (width, height, theme, selected), the still picture): see build
+        self._still: tuple[Frame, tuple[int, int, str, str | None], Still] | None = None
 
     def spot(self, name: str) -> tuple[int, int] | None:
         """Where on the widget a click selects the parameter ``name`` (None if not drawn)."""
@@ -181,7 +199,7 @@ class NetworkDiagram(LinesWidget, can_focus=True):
                 self._timer = self.set_interval(1 / FPS, self._tick)
             else:
                 self._timer.resume()
-        self.set_content(None)
+        self.rebuild()
 
     @property
     def animated(self) -> bool:
@@ -196,10 +214,10 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         if not self.moving and self._timer is not None:
             self._timer.pause()
             self._motion_until = 0.0
-        self.set_content(None)
+        self.rebuild()
 
     # ------------------------------------------------------------ drawing
-    def build(self):
+    def build(self) -> Text | list[Strip]:
         w, h = self.size.width, self.size.height
         f = self.frame
         if f is None:
@@ -213,12 +231,12 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         # drawn once per frame, size, theme and selection; an animation frame redraws the lines
         key = (w, h, self.app.theme, self.selected)
         if self._still is None or self._still[0] is not f or self._still[1] != key:
-            self._still = (f, key, self._draw_still(columns, mode, tile_w, pal, w, h))
+            self._still = (f, key, self._draw_still(f, columns, mode, tile_w, pal, w, h))
         line_cells, labels, box_cells, hit, unit_hit = self._still[2]
         canvas = Canvas(w, h)
         self._hit, self._unit_hit = hit, unit_hit
         if self.moving:
-            dots, styles, prio = self._edge_dots(columns, mode, pal, w, h, moving=True)
+            dots, styles, prio = self._edge_dots(f, columns, mode, pal, w, h, moving=True)
             line_cells = [(x, y, ch, styles[owner]) for x, y, ch, owner in dots.cells(prio)]
         chars, cell_styles = canvas.chars, canvas.styles
         for x, y, ch, st in line_cells:
@@ -226,29 +244,30 @@ class NetworkDiagram(LinesWidget, can_focus=True):
             cell_styles[y][x] = st
         for lx, cy, text, st in labels:
             canvas.text(lx, cy, text, st)
-        for x, y, ch, st in box_cells:
+        for x, y, ch, box_style in box_cells:
             chars[y][x] = ch
-            cell_styles[y][x] = st
+            cell_styles[y][x] = box_style
         return canvas.strips()
 
-    def _draw_still(self, columns, mode: str, tile_w: int, pal, w: int, h: int):
+    def _draw_still(
+        self, f: Frame, columns: list[list[Box]], mode: str, tile_w: int, pal: Palette, w: int, h: int
+    ) -> Still:
         """The lines' cells, the labels, the boxes' cells and the click map of the still picture
         (the lines as drawn with the animation off: flowing ones solid, frozen ones dotted)."""
         self._hit, self._unit_hit = {}, {}
-        f = self.frame
-        dots, styles, prio = self._edge_dots(columns, mode, pal, w, h, moving=False)
-        line_cells = []
+        dots, styles, prio = self._edge_dots(f, columns, mode, pal, w, h, moving=False)
+        line_cells: list[Cell] = []
         for x, y, ch, owner in dots.cells(prio):
             line_cells.append((x, y, ch, styles[owner]))
             self._hit[(x, y)] = f.edges[owner].param
         # then labels and boxes, which win a click over the lines under them
-        labels = self._draw_labels(h, columns, mode, pal, dots.owners_by_cell())
+        labels = self._draw_labels(f, h, columns, mode, pal, dots.owners_by_cell())
         canvas = Canvas(w, h)
-        canvas.chars = [[None] * w for _ in range(h)]  # None: a cell no box draws
+        canvas.chars = [[""] * w for _ in range(h)]  # "": a cell no box draws
         for col in columns:
             for box in col:
-                self._draw_box(canvas, box, mode, tile_w, pal)
-        box_cells = [
+                self._draw_box(f, canvas, box, mode, tile_w, pal)
+        box_cells: list[BoxCell] = [
             (x, y, ch, canvas.styles[y][x]) for y, row in enumerate(canvas.chars) for x, ch in enumerate(row) if ch
         ]
         return line_cells, labels, box_cells, self._hit, self._unit_hit
@@ -261,7 +280,7 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         inner = (box.h - 2) * 4
         return (box.y + 1) * 4 + inner * (k + 0.5) / n
 
-    def _ends(self, columns, e, mode: str) -> tuple[float, float, float, float]:
+    def _ends(self, columns: list[list[Box]], e: Edge, mode: str) -> tuple[float, float, float, float]:
         src = columns[e.layer][e.source_index]
         dst = columns[e.layer + 1][e.target_index]
         n_out, n_in = len(columns[e.layer + 1]), len(columns[e.layer])
@@ -269,11 +288,14 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         x1, y1 = dst.x * 2 - 1, self._ports(dst, e.source_index, n_in, mode)
         return x0, y0, x1, y1
 
-    def _edge_dots(self, columns, mode: str, pal, w: int, h: int, moving: bool):
+    def _edge_dots(
+        self, f: Frame, columns: list[list[Box]], mode: str, pal: Palette, w: int, h: int, moving: bool
+    ) -> tuple[px.Braille, dict[int, Style], dict[int, int]]:
         """Every connection's dots (dashed when ``moving``), each line's style and priority."""
         dots = px.Braille(w, h)
-        styles, prio = {}, {}
-        for i, e in enumerate(self.frame.edges):
+        styles: dict[int, Style] = {}
+        prio: dict[int, int] = {}
+        for i, e in enumerate(f.edges):
             colour = pal["primary"] if e.value >= 0 else pal["warning"]
             dash = None
             if e.frozen:  # dim dots, never moving
@@ -289,7 +311,15 @@ class NetworkDiagram(LinesWidget, can_focus=True):
             prio[i] = 2 if selected else (1 if e.flowing else 0)
         return dots, styles, prio
 
-    def _draw_labels(self, height: int, columns, mode: str, pal, owners) -> list[tuple[int, int, str, object]]:
+    def _draw_labels(
+        self,
+        f: Frame,
+        height: int,
+        columns: list[list[Box]],
+        mode: str,
+        pal: Palette,
+        owners: dict[tuple[int, int], set[int]],
+    ) -> list[Cell]:
         """Each weight's value on its own line, as near the source as it can go where no
         other line passes (so it is clear which line it labels), never over a box or another
         label, preferably not even above or below one. Returns the labels (x, y, text, style)."""
@@ -300,9 +330,9 @@ class NetworkDiagram(LinesWidget, can_focus=True):
             for b in col:
                 for j in range(b.h):
                     spans_by_row.setdefault(b.y + j, []).append((b.x, b.x + b.w))
-        out = []
+        out: list[Cell] = []
         bg = pal["background"]
-        for i_e, e in enumerate(self.frame.edges):
+        for i_e, e in enumerate(f.edges):
             x0, y0, x1, y1 = self._ends(columns, e, mode)
             pts = px.line_points(x0, y0, x1, y1)
             gap_cells = (x1 - x0) / 2
@@ -313,7 +343,8 @@ class NetworkDiagram(LinesWidget, can_focus=True):
             if e.frozen:
                 colour = colour.blend(pal["foreground"], 0.3)
             st = px.style(bg if e.param == self.selected else colour, colour if e.param == self.selected else bg, True)
-            best = None
+            # (score, text, x, y, the cells it takes): the best spot so far
+            best: tuple[tuple[bool, bool, int, int, int], str, int, int, set[tuple[int, int]]] | None = None
             for ti, text in enumerate(texts):
                 for fi, frac in enumerate((0.2, 0.28, 0.12, 0.36, 0.44, 0.52, 0.6, 0.68, 0.76)):
                     x, y = pts[int(frac * (len(pts) - 1))]
@@ -336,19 +367,18 @@ class NetworkDiagram(LinesWidget, can_focus=True):
                 if best is not None and not best[0][0] and not best[0][1]:
                     break
             if best is not None:
-                _, text, lx, cy, span = best
+                _, text, lx, cy, spot = best
                 out.append((lx, cy, text, st))
                 for i in range(len(text)):
                     self._hit[(lx + i, cy)] = e.param
-                taken |= span
+                taken |= spot
         return out
 
     # -- boxes
-    def _unit(self, box: Box):
-        return next(u for u in self.frame.units if u.layer == box.layer - 1 and u.index == box.unit)
+    def _unit(self, f: Frame, box: Box) -> Unit:
+        return next(u for u in f.units if u.layer == box.layer - 1 and u.index == box.unit)
 
-    def _draw_box(self, canvas: Canvas, box: Box, mode: str, tile_w: int, pal) -> None:
-        f = self.frame
+    def _draw_box(self, f: Frame, canvas: Canvas, box: Box, mode: str, tile_w: int, pal: Palette) -> None:
         x, y, w, h = box.x, box.y, box.w, box.h
         fg = pal["foreground"]
         if box.layer == 0:
@@ -366,16 +396,16 @@ class NetworkDiagram(LinesWidget, can_focus=True):
                 sep = " " if mode == "compact" else ""
                 canvas.text(x + 1, y + 1, sep.join(str(v) for v in values).center(w - 2), px.style(fg, bold=True))
             return
-        u = self._unit(box)
+        u = self._unit(f, box)
         state_colour = {"alive": pal["success"], "dead": pal["error"]}.get(u.state, pal["warning"])
         border = px.style(state_colour, bold=u.state == "dead")
         title = f"{u.short} {state_text(u)}" if mode in ("full", "compact") else u.short
         self._frame_lines(canvas, box, title, border, px.style(state_colour, bold=True))
         is_output = box.layer == len(f.config.layer_names)
-        marks = [
+        kinds = [
             MARKS["refused" if is_output and f.rows[i].verdict == "refused" else m] for i, m in enumerate(u.marks)
         ]
-        marks = [(ch, px.style(pal[colour], bold=True)) for ch, colour in marks]
+        marks = [(ch, px.style(pal[colour], bold=True)) for ch, colour in kinds]
         halted_out = f.halt is not None and box.layer == len(f.config.layer_names)
         if mode == "full" and halted_out:
             # at a halt the output's rows say what broke BCELoss, with enough digits to see it
@@ -389,7 +419,7 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         elif mode == "full":
             for r, (ch, st) in enumerate(marks):
                 canvas.put(x + 1, y + 1 + r, ch, st)
-            self._draw_tile(canvas, box, tile_w, pal)
+            self._draw_tile(f, canvas, box, tile_w, pal)
         elif mode == "micro":  # the marks on the top border, after the title
             for i, (ch, st) in enumerate(marks):
                 canvas.put(x + w - 5 + i, y, ch, st)
@@ -416,7 +446,7 @@ class NetworkDiagram(LinesWidget, can_focus=True):
                 if dy < h - 1:  # the bottom edge, where the bias is written, is the bias's alone
                     self._unit_hit[(x + i, y + dy)] = u.name
 
-    def _frame_lines(self, canvas: Canvas, box: Box, title: str, border, title_style) -> None:
+    def _frame_lines(self, canvas: Canvas, box: Box, title: str, border: Style, title_style: Style) -> None:
         x, y, w, h = box.x, box.y, box.w, box.h
         inner = w - 2
         canvas.text(x, y, "╭─" + "─" * (inner - 1) + "╮", border)
@@ -431,26 +461,25 @@ class NetworkDiagram(LinesWidget, can_focus=True):
             canvas.put(x + w - 1, y + r, "│", border)
         canvas.text(x, y + h - 1, "╰" + "─" * inner + "╯", border)
 
-    def _tiles_for(self, tile_w: int):
+    def _tiles_for(self, f: Frame, tile_w: int) -> Surface:
         """Each unit's activation over the input square, (8, tile_w) per unit (the frame keeps it)."""
-        return self.frame.grid(np.linspace(0.0, 1.0, tile_w).tolist(), np.linspace(1.0, 0.0, 8).tolist())
+        return f.grid(np.linspace(0.0, 1.0, tile_w).tolist(), np.linspace(1.0, 0.0, 8).tolist())
 
-    def _draw_tile(self, canvas: Canvas, box: Box, tile_w: int, pal) -> None:
+    def _draw_tile(self, f: Frame, canvas: Canvas, box: Box, tile_w: int, pal: Palette) -> None:
         """The unit's heatmap (cached per frame, size and theme: animation frames reuse it)."""
-        if self._cells_frame is not self.frame:  # identity: a new Frame, new tiles
+        if self._cells_frame is not f:  # identity: a new Frame, new tiles
             self._tile_cells.clear()
-            self._cells_frame = self.frame
+            self._cells_frame = f
         key = (tile_w, box.layer, box.unit, self.app.theme)
         cells = self._tile_cells.get(key)
         if cells is None:
-            cells = self._tile_cells[key] = self._tile(box, tile_w, pal)
+            cells = self._tile_cells[key] = self._tile(f, box, tile_w, pal)
         x0, y0 = box.x + 3, box.y + 1
         for r, row in enumerate(cells):
             canvas.cells(x0, y0 + r, row)
 
-    def _tile(self, box: Box, tile_w: int, pal) -> list[list[tuple[str, object]]]:
-        t = self._tiles_for(tile_w)
-        f = self.frame
+    def _tile(self, f: Frame, box: Box, tile_w: int, pal: Palette) -> Tile:
+        t = self._tiles_for(f, tile_w)
         mid = pal["surface"]
         if box.layer == len(f.config.layer_names):  # the output: the network's prediction
             grid = t.prediction.astype(float)
@@ -467,11 +496,15 @@ class NetworkDiagram(LinesWidget, can_focus=True):
         inks = (px.rgb(pal["foreground"]), px.rgb(pal["background"]))
         for (c, r), target in (((0, 3), "0"), ((0, 0), "1"), ((tile_w - 1, 3), "1"), ((tile_w - 1, 0), "0")):
             bg = image[2 * r + (1 if r == 3 else 0), c]
-            ink = max(inks, key=lambda ink, bg=bg: abs(px.luminance(ink) - px.luminance(bg)))
+
+            def contrast(ink: np.ndarray, bg: np.ndarray = bg) -> float:
+                return abs(px.luminance(ink) - px.luminance(bg))
+
+            ink = max(inks, key=contrast)
             cells[r][c] = (target, px.rgb_style(ink, bg, True))
         return cells
 
-    def on_click(self, event) -> None:
+    def on_click(self, event: events.Click) -> None:
         name = self._hit.get((event.x, event.y))
         if name:
             self.post_message(self.ParamClicked(name, self._unit_hit.get((event.x, event.y))))

@@ -10,6 +10,7 @@ events travel in a Frame; the panel says how many earlier ones there are.
 from __future__ import annotations
 
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -41,8 +42,8 @@ class EventPanel(VerticalScroll, can_focus=True):
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        self._key = None
-        self._last = None
+        self._key: tuple[object, ...] | None = None  # what the text was made from
+        self._last: tuple[Frame, str] | None = None  # show's arguments, to show again in a new theme
         self.text = Text()
 
     @property
@@ -50,7 +51,7 @@ class EventPanel(VerticalScroll, can_focus=True):
         """What the panel holds (all of it, not only what is in view)."""
         return self.text
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         yield Static(id="events-text")
 
     def on_mount(self) -> None:
@@ -85,9 +86,9 @@ class EventPanel(VerticalScroll, can_focus=True):
             for line in checklist(c, Ink.of(self)):
                 t.append_text(line)
                 t.append("\n")
-        for line in frame.explanation:
+        for point in frame.explanation:
             t.append("• ", "bold")
-            t.append(line + "\n")
+            t.append(point + "\n")
         if frame.events:
             t.append("events, newest first\n", "bold underline")
         for e in frame.events:

@@ -5,8 +5,13 @@ key. Everything is computed by ``Frame.grid`` (the engine's own forward pass, on
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
+from rich.style import Style
 from rich.text import Text
+from textual.color import Color
+from textual.strip import Strip
 
 from xor_tui.app.components import pixels as px
 from xor_tui.app.components import style as S
@@ -20,7 +25,8 @@ SHADE = 0.22  # how much a unit's active side is tinted with its colour
 HEAT = 0.55  # how strongly the prediction colours the plane
 
 
-def unit_colours(pal) -> list:
+def unit_colours(pal: dict[str, Color]) -> list[Color]:
+    """The first layer's units' colours, from the theme (its text colour where one is missing)."""
     return [pal.get(v, pal["foreground"]) for v in UNIT_VARS]
 
 
@@ -30,7 +36,8 @@ class InputSpace(LinesWidget, can_focus=True):
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.frame: Frame | None = None
-        self._drawn = None
+        # what the picture was drawn from: the weights, the biases, activations, loss, rows' verdicts
+        self._drawn: tuple[tuple[float, ...], tuple[float, ...], tuple[str, ...], str, tuple[bool, ...]] | None = None
 
     def show(self, frame: Frame) -> None:
         self.frame = frame
@@ -45,9 +52,9 @@ class InputSpace(LinesWidget, can_focus=True):
         )
         if key != self._drawn:
             self._drawn = key
-            self.set_content(None)
+            self.rebuild()
 
-    def build(self):
+    def build(self) -> Text | list[Strip]:
         w, h = self.size.width, self.size.height
         f = self.frame
         if f is None:
@@ -83,8 +90,8 @@ class InputSpace(LinesWidget, can_focus=True):
                 to_dot = lambda x, y: ((x - LO) / (HI - LO) * pw * 2 - 0.5, (HI - y) / (HI - LO) * ph * 4 - 0.5)  # noqa: E731
                 dots.line(*to_dot(ax, ay), *to_dot(bx, by), u.index)
         cells = px.half_blocks(heat)
-        for r, row in enumerate(cells):
-            canvas.cells(left, r, row)
+        for r, line in enumerate(cells):
+            canvas.cells(left, r, line)
         for x, y, ch, owner in dots.cells():
             cell_bg = (heat[2 * y, x] + heat[2 * y + 1, x]) / 2
             canvas.put(left + x, y, ch, px.rgb_style(px.rgb(colours[owner % len(colours)]), cell_bg, True))
@@ -136,9 +143,9 @@ class InputSpace(LinesWidget, can_focus=True):
                 x += 1
 
 
-def _clip_line(w1: float, w2: float, b: float):
+def _clip_line(w1: float, w2: float, b: float) -> tuple[tuple[float, float], tuple[float, float]] | None:
     """The part of w1*x + w2*y + b = 0 inside the plotted square, as two end points."""
-    pts = []
+    pts: list[tuple[float, float]] = []
     if w2 != 0:
         for x in (LO, HI):
             y = -(w1 * x + b) / w2
@@ -155,11 +162,12 @@ def _clip_line(w1: float, w2: float, b: float):
     return pts[0], pts[-1]
 
 
-def _spans(t: Text):
+def _spans(t: Text) -> Iterator[tuple[str, str | Style | None]]:
+    """``t`` cut where its spans begin and end: each piece with the style of the last span over it."""
     plain = t.plain
     cuts = sorted({0, len(plain), *(s.start for s in t.spans), *(s.end for s in t.spans)})
     for a, b in zip(cuts, cuts[1:]):
-        st = None
+        st: str | Style | None = None
         for s in t.spans:
             if s.start <= a and s.end >= b:
                 st = s.style

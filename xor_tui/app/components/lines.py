@@ -10,19 +10,26 @@ lines was tried: under load the builds queued up behind a background run's updat
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import RenderableType
 from rich.text import Text
 from textual.selection import Selection
 from textual.strip import Strip
 from textual.widget import Widget
 
+Key = tuple[int, int, str]
+"""What a build depends on besides the content: the width, the height and the theme's name."""
+
 
 class LinesWidget(Widget):
-    def __init__(self, **kw) -> None:
+    """Draws ``build()`` (the content last set, or a subclass's own picture) line by line."""
+
+    def __init__(self, **kw: Any) -> None:  # Widget's own keywords (id, classes...), passed on
         super().__init__(**kw)
         self._content: RenderableType = Text()
         self._strips: list[Strip] | None = None
-        self._built_key = None
+        self._built_key: Key | None = None
         self._stale = True
 
     @property
@@ -33,6 +40,11 @@ class LinesWidget(Widget):
         """A new content: built when Textual next draws the widget (once however many are
         set meanwhile, so a burst of updates never queues up builds)."""
         self._content = renderable
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        """Build anew when Textual next draws the widget: for a subclass whose ``build`` draws
+        from its own state (a Frame), once that state changed."""
         self._stale = True
         self.refresh()
 
@@ -40,13 +52,13 @@ class LinesWidget(Widget):
         """What to draw at the current size; by default the content last set."""
         return self._content
 
-    def _key(self) -> tuple:
+    def _key(self) -> Key:
         size = self.size
         # a new theme changes the colours: rebuild
         return (size.width, size.height, self.app.theme)
 
     # (not ``_render``: that is Textual's own, which it calls without a key to copy a selection)
-    def _build_strips(self, key: tuple) -> list[Strip]:
+    def _build_strips(self, key: Key) -> list[Strip]:
         width, height = key[0], key[1]
         built = self.build()
         if isinstance(built, list):  # already strips (a Canvas)

@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 from rich.text import Text
+from textual.strip import Strip
 
 from xor_tui.app.components import pixels as px
 from xor_tui.app.components.canvas import Canvas
@@ -102,9 +103,10 @@ class LossPlot(LinesWidget, can_focus=True):
     def show(self, frame: Frame) -> None:
         self.frame = frame
         set_key(self, *self.keys())
-        self.set_content(None)
+        self.rebuild()
 
-    def build(self):
+    def build(self) -> Text | list[Strip]:
+        """The chart at the widget's size (the header line alone where there is no room)."""
         w, h = self.size.width, self.size.height
         f = self.frame
         if f is None:

@@ -11,18 +11,23 @@ from xor_tui.core.view import Frame
 
 
 class StatusLine(LinesWidget):
+    """One line: the epoch, loss, case and halt, then the settings that fit, then the player's mode."""
+
     DEFAULT_CSS = "StatusLine { height: 1; background: $boost; }"
+    frame: Frame | None = None  # shown (None until the first show)
+    mode = ""
 
     @property
     def content(self) -> Text:
         return self.build()
 
     def show(self, frame: Frame, mode: str = "") -> None:
+        """Draw ``frame``, and ``mode`` (what the player does) at the right end."""
         self.frame, self.mode = frame, mode
-        self.set_content(None)
+        self.rebuild()
 
     def build(self) -> Text:
-        f = getattr(self, "frame", None)
+        f = self.frame
         if f is None:
             return Text()
         pal = px.theme_colours(self)
@@ -51,12 +56,12 @@ class StatusLine(LinesWidget):
         parts += [cfg.loss_label, f"start {cfg.start}"]
         mode = f" {self.mode} " if self.mode else ""
         room = self.size.width - t.cell_len - len(mode)
-        shown = []
+        shown: list[str] = []
         for p in parts:
             if sum(len(q) + 3 for q in shown) + len(p) + 3 <= room:
                 shown.append(p)
         order = {p: i for i, p in enumerate(parts)}
-        for p in sorted(shown, key=order.get):
+        for p in sorted(shown, key=order.__getitem__):
             t.append(" │ ", sep)
             t.append(p)
         if mode:

@@ -22,17 +22,19 @@ class RowsTable(LinesWidget, can_focus=True):
     marked, with enough digits to show the value is outside [0, 1]."""
 
     DEFAULT_CSS = "RowsTable { height: 5; }"
+    frame: Frame | None = None  # shown (None until the first show)
 
     def show(self, frame: Frame) -> None:
+        """Draw ``frame``'s rows (built anew only when what the table shows of it changed)."""
         self.frame = frame
         # what the table is drawn from; a step that changes none of it redraws nothing
         key = (frame.rows, tuple((u.pre, u.out, u.marks) for u in frame.units), frame.halt, frame.config.layer_names)
         if key != getattr(self, "_drawn", None):
             self._drawn = key
-            self.set_content(None)
+            self.rebuild()
 
     def build(self) -> Text:
-        f = getattr(self, "frame", None)
+        f = self.frame
         if f is None:
             return Text()
         pal = px.theme_colours(self)
@@ -137,7 +139,7 @@ class ParamsTable(ScrollView, can_focus=True):
         self.cursor_row = 0
         self._frame: Frame | None = None
         self._lines: list[Strip] | None = None
-        self._key = None
+        self._key: tuple[int, str, bool, int] | None = None  # what the lines were built for
 
     # ------------------------------------------------------------ feeding
     def show(self, frame: Frame, selected: str | None = None) -> None:
@@ -159,7 +161,8 @@ class ParamsTable(ScrollView, can_focus=True):
     def _columns(self, width: int) -> list[tuple[str, str, int]]:
         """The columns that fit whole (one space between): name, value, gradient, change, then
         the frozen note; the name column as wide as the longest name."""
-        keys, used = [], 0
+        keys: list[tuple[str, str, int]] = []
+        used = 0
         for label, key, w in self.COLUMNS:
             w = w or max([len(n) for n in self.names] + [9])
             if keys and used + w + 1 > width:
@@ -170,9 +173,8 @@ class ParamsTable(ScrollView, can_focus=True):
             keys.append(("", "note", 6))
         return keys
 
-    def _build(self) -> list[Strip]:
-        """The header and every row, as strips of the widget's width (cursor row highlighted)."""
-        f = self._frame
+    def _build(self, f: Frame) -> list[Strip]:
+        """The header and every row of ``f``, as strips of the widget's width (cursor row highlighted)."""
         width = self.scrollable_content_region.width
         pal = px.theme_colours(self)
         fg, bg = pal["foreground"], pal["background"]
@@ -214,7 +216,7 @@ class ParamsTable(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         key = (width, self.app.theme, self.has_focus, self.cursor_row)
         if self._lines is None or self._key != key:
-            self._lines = self._build() if self._frame is not None else []
+            self._lines = self._build(self._frame) if self._frame is not None else []
             self._key = key
         if y == 0:
             return self._lines[0] if self._lines else Strip.blank(width)

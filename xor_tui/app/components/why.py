@@ -13,7 +13,7 @@ A row of the chain rule is one line where it fits the width, else one factor per
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -386,7 +386,7 @@ DRAW: dict[type, Callable[[Any, Ink, int], list[Text]]] = {
 MARKS = ("✓ ", "✗ ", "• ")
 
 
-def hanging(console: Console, lines: list[Text], width: int, every: bool = True) -> Text:
+def hanging(console: Console, lines: Iterable[Text], width: int, every: bool = True) -> Text:
     """``lines`` wrapped at ``width`` at spaces, each further line of a wrapped one indented two
     more than its first (a checklist's ``✓`` or a bullet's text stays in its column); ``every``
     False: only a line that begins with one of ``MARKS``, the others under their first line."""
@@ -410,7 +410,7 @@ class Hanging:
     """A rich renderable: lines of text wrapped at the width they are drawn at with a hanging
     indent (see ``hanging``)."""
 
-    def __init__(self, lines: list[Text], every: bool = True) -> None:
+    def __init__(self, lines: Iterable[Text], every: bool = True) -> None:  # a list, or rich's Lines
         self.lines, self.every = lines, every
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
