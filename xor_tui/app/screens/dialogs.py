@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import ComposeResult, RenderResult
 from textual.await_complete import AwaitComplete
 from textual.binding import Binding
+from textual.color import Color
 from textual.command import CommandPalette
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
+from textual.css.styles import RulesMap
+from textual.geometry import Size
 from textual.renderables.background_screen import BackgroundScreen
-from textual.screen import ModalScreen
-from textual.visual import RichVisual, Visual
+from textual.screen import ModalScreen, Screen
+from textual.strip import Strip
+from textual.style import Style
+from textual.visual import RenderOptions, RichVisual, Visual
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
+
+if TYPE_CHECKING:  # the mixins below are mixed into screens: what they use of Screen, for type checkers
+    _ScreenMixin = Screen
+else:
+    _ScreenMixin = object
 
 DIALOG_CSS = """
 PromptScreen, ChoiceScreen, ConfirmScreen, HelpScreen { align: center middle; }
@@ -32,7 +43,7 @@ PromptScreen, ChoiceScreen, ConfirmScreen, HelpScreen { align: center middle; }
 """
 
 
-class _Once:
+class _Once(_ScreenMixin):
     """Dismiss at most once, and only while on top of the stack.
 
     Textual's ``Screen.dismiss`` pops whatever screen is on top (``App.pop_screen``), not
@@ -48,7 +59,7 @@ class _Once:
 
     _xor_dismissed = False
 
-    def dismiss(self, result=None) -> AwaitComplete:
+    def dismiss(self, result: Any = None) -> AwaitComplete:  # Any: each dialog's own result type
         if self._xor_dismissed or not _on_top(self):
             return AwaitComplete.nothing()
         self._xor_dismissed = True
@@ -58,23 +69,24 @@ class _Once:
 class _Backdrop(Visual):
     """Strips already rendered: the screen under a dialog, tinted."""
 
-    def __init__(self, strips: list) -> None:
+    def __init__(self, strips: list[Strip]) -> None:
         self.strips = strips
 
-    def render_strips(self, width, height, style, options) -> list:
+    def render_strips(self, width: int, height: int | None, style: Style, options: RenderOptions) -> list[Strip]:
         return self.strips
 
-    def get_optimal_width(self, rules, container_width: int) -> int:
+    def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
         return container_width
 
-    def get_height(self, rules, width: int) -> int:
+    def get_height(self, rules: RulesMap, width: int) -> int:
         return len(self.strips)
 
 
-_BACKDROPS: WeakKeyDictionary = WeakKeyDictionary()  # screen under a dialog -> (key, its dimmed copy)
+# screen under a dialog -> (key: size, theme, the screen's version, the tint; its dimmed copy)
+_BACKDROPS: WeakKeyDictionary[Screen[Any], tuple[tuple[Size, str, object, Color], _Backdrop]] = WeakKeyDictionary()
 
 
-class _Dimmed:
+class _Dimmed(_ScreenMixin):
     """A dialog over the main screen shows it dimmed behind, as Textual's ModalScreen does,
     but composites and tints it once per size, theme and state of that screen (its
     ``version``, which MainScreen bumps on every redraw and resize), shared by the dialogs
@@ -94,7 +106,9 @@ class _Dimmed:
             if w.show_horizontal_scrollbar:
                 w.horizontal_scrollbar.refresh()
 
-    def render(self):
+    # Screen.render is declared to return a rich renderable only; Widget.render's RenderResult
+    # also allows a Visual, which Textual's Widget._render (visualize) takes as it is
+    def render(self) -> RenderResult:  # type: ignore[override]
         drawn = super().render()
         if not isinstance(drawn, BackgroundScreen):
             return drawn
@@ -112,7 +126,7 @@ class _Dimmed:
         return kept[1]
 
 
-def _on_top(screen) -> bool:
+def _on_top(screen: Screen[Any]) -> bool:
     """True when ``screen`` is the top of the app's screen stack (not merely visible)."""
     stack = screen.app.screen_stack
     return bool(stack) and stack[-1] is screen
