@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 from xor_tui.core.view import capitalised
 
@@ -231,10 +231,10 @@ FOOTER_ORDER = (
 )  # fmt: skip
 
 
-def bindings() -> list[Binding]:
+def bindings() -> list[BindingType]:  # (Screen.BINDINGS' type: a list is invariant)
     """The MainScreen's bindings: the first key of each entry shown (in the footer when asked),
     the footer's in FOOTER_ORDER."""
-    out = []
+    out: list[BindingType] = []
     for k in sorted(KEYS, key=lambda k: FOOTER_ORDER.index(k.action) if k.footer else len(FOOTER_ORDER)):
         if not k.keys or k.action == "app.command_palette":  # the App binds the palette itself
             continue

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from textual import events
@@ -32,6 +33,7 @@ from xor_tui.core.session import (
     ACTIVATIONS,
     Files,
     Opened,
+    Scenario,
     ScenarioError,
     Session,
     SpecError,
@@ -41,6 +43,9 @@ from xor_tui.core.session import (
     open_path,
 )
 from xor_tui.core.view import Frame, capitalised, printable
+
+if TYPE_CHECKING:
+    from textual import getters
 
 WELCOME = (
     "Welcome. Keys 1-8 load the source's eight cases; space steps one epoch, p plays, "
@@ -76,6 +81,9 @@ class MainScreen(ModesMixin, Screen):
         # clicked in the diagram; loss: the loss chart or the rows; case: the events panel)
         self.pointed = "param"
         self.pointed_unit: str | None = None
+
+    if TYPE_CHECKING:  # a MainScreen is XorApp's own (its default screen), never another app's
+        app = getters.app(lambda: XorApp)  # (Textual's typed app property; XorApp is defined below)
 
     @property
     def session(self) -> Session:
@@ -521,6 +529,7 @@ class MainScreen(ModesMixin, Screen):
                 self._act(lambda: change(text), "learning rate: {result}.")
 
         self.refresh_view()
+        assert self.frame is not None  # refresh_view has just drawn one
         c = self.frame.config
         hint = f"one for every layer, or one per layer: {'/'.join(c.layer_names)}" if len(c.layer_names) > 1 else ""
         self.app.push_screen(PromptScreen("Learning rate", c.lr_text, hint=hint, validate=check), done)
@@ -533,8 +542,10 @@ class MainScreen(ModesMixin, Screen):
         # the table's cursor, read now: its "highlighted" report of a move just made may still be queued
         self.selected = self.query_one(ParamsTable).selected_name() or self.selected
         self.refresh_view()  # a step may have landed since the last redraw: show and edit where the run is
+        assert self.frame is not None  # refresh_view has just drawn one
+        frame = self.frame
         name = self.selected
-        value = self.frame.param(name).value
+        value = frame.param(name).value
 
         def check(text: str) -> str | None:
             try:
@@ -555,7 +566,7 @@ class MainScreen(ModesMixin, Screen):
 
         self.app.push_screen(
             PromptScreen(
-                f"New value for {name} (epoch {self.frame.epoch})",
+                f"New value for {name} (epoch {frame.epoch})",
                 shown,
                 validate=check,
                 hint="A finite number with |value| <= 1e6. The diagnosis updates at once.",
@@ -564,6 +575,7 @@ class MainScreen(ModesMixin, Screen):
         )
 
     def _select(self, d: int) -> None:
+        assert self.frame is not None  # drawn on mount, before any key
         names = [p.name for p in self.frame.params]
         i = names.index(self.selected) if self.selected in names else 0
         self.selected = names[(i + d) % len(names)]
@@ -580,6 +592,7 @@ class MainScreen(ModesMixin, Screen):
         self.pointed = "param"
         if event.name != self.selected:
             self.selected = event.name
+            assert self.frame is not None  # the table reports moves only once it shows a frame
             self.query_one(NetworkDiagram).show(self.frame, event.name)
 
     def on_params_table_chosen(self, event: ParamsTable.Chosen) -> None:
@@ -671,7 +684,7 @@ class XorApp(App):
 
     def __init__(
         self,
-        scenario=None,
+        scenario: Scenario | None = None,
         seed: int | None = None,
         scenario_file: str | Path | None = None,
         files: Files | None = None,
@@ -684,7 +697,7 @@ class XorApp(App):
             self.session = Session.from_scenario(scenario)
         else:
             self.session = Session.from_seed(0 if seed is None else seed)
-        self.session_file = None if scenario_file is None else Path(scenario_file)
+        self.session_file: Path | None = None if scenario_file is None else Path(scenario_file)
         self.main = MainScreen()
         if scenario is not None:  # a teacher's scenario speaks for itself on opening
             said = _loaded(scenario.name, scenario.description)
@@ -698,7 +711,7 @@ class XorApp(App):
     def session(self, session: Session) -> None:
         """A new session; it came from no file until told otherwise (``session_file``)."""
         self._session = session
-        self.session_file: Path | None = None
+        self.session_file = None
 
     def get_default_screen(self) -> Screen:
         return self.main
@@ -756,11 +769,11 @@ class XorApp(App):
                 lambda a=k.action: self.call_later(main.run_action, a),
             )
         described = dict(builtin_scenarios())
-        for k in range(1, 9):
+        for case in range(1, 9):
             yield SystemCommand(
-                f"Load case {k}",
-                _shorten(described[f"case{k}"], 80),
-                lambda k=k: self.call_later(main.run_action, f"load_case({k})"),
+                f"Load case {case}",
+                _shorten(described[f"case{case}"], 80),
+                lambda case=case: self.call_later(main.run_action, f"load_case({case})"),
             )
 
     def save_screen_said(self) -> str:

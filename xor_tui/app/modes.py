@@ -59,7 +59,7 @@ class ModesMixin(_Base):
 
     if TYPE_CHECKING:  # MainScreen's own
         player: Player
-        frame: Frame
+        frame: Frame | None  # None until the screen is first drawn (on mount)
         message: str
         selected: str
         last_case_asked: str
@@ -119,6 +119,7 @@ class ModesMixin(_Base):
         case = self.target_case
         view = s.lesson_view() if mode == "lesson" else None
         if case is not None:
+            assert self.frame is not None  # refresh_view draws the frame before the side panel
             box.border_title = f"target: case {case} · now {self.frame.case_text}"
             # the rules of the newest state worked out (this one's once they are in)
             rules = self._rules[3] if self._rules and self._rules[0] is s and self._rules[2] == case else None

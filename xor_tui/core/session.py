@@ -835,6 +835,7 @@ __all__ = [
     "Opened",
     "Refused",
     "RunHalted",
+    "Scenario",
     "Session",
     "Snapshot",
     "SpecError",

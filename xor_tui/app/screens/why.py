@@ -15,7 +15,7 @@ explanation 15 to 40 lines long, which the "what is happening" panel (46x10 at 1
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -31,6 +31,8 @@ from xor_tui.core.session import Session, SpecError
 from xor_tui.core.view import Explanation, Frame
 
 if TYPE_CHECKING:
+    from textual import getters
+
     from xor_tui.app.main import MainScreen, XorApp
 
 # the subjects, the key that shows each and its tab's word
@@ -85,6 +87,9 @@ class WhyScreen(Screen[None]):
     ]
     AUTO_FOCUS = "WhyView"
 
+    if TYPE_CHECKING:  # pushed by MainScreen: XorApp's own (Textual's typed app property)
+        app = getters.app(lambda: XorApp)
+
     def __init__(self, subject: str, unit: str | None = None) -> None:
         """``subject``: what to explain first (param, unit, loss, halt, case); ``unit``: the unit
         asked about (else the one the selected parameter belongs to)."""
@@ -99,12 +104,12 @@ class WhyScreen(Screen[None]):
     @property
     def session(self) -> Session:
         """The app's session (the run this screen explains)."""
-        return cast("XorApp", self.app).session
+        return self.app.session
 
     @property
     def main(self) -> MainScreen:
         """The main screen: its selection, its frame, its actions."""
-        return cast("XorApp", self.app).main
+        return self.app.main
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="why-status")
