@@ -34,6 +34,7 @@ from xor_tui.core.io.files import SaveError, check_target, write_atomic
 from xor_tui.core.io.printout import printed_runs
 from xor_tui.core.io.scenario import ScenarioError, builtin, builtin_names, resolve, save
 from xor_tui.core.session import Session
+from xor_tui.core.studies.survey import stop_compiles
 from xor_tui.core.text import capitalised, printable
 from xor_tui.core.view import Frame
 
@@ -621,6 +622,10 @@ class XorApp(App):
 
     def get_default_screen(self) -> Screen:
         return self.main
+
+    def on_unmount(self) -> None:
+        """Leaving: the kernels compiling in the background (child processes) are stopped."""
+        stop_compiles()
 
     async def run_action(self, action, default_namespace=None, namespaces=None) -> bool:
         """Every key's action comes here; one the main screen refuses while a run goes is
