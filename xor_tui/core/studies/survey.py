@@ -364,24 +364,32 @@ def _survey_shard(start: list[Layer], config: Config, epochs: int, plan: Plan, p
         return final, *starts, outcome, halt_epoch, trained
     kernel = plan.kernel
     nets = kernel.Networks.start(start)
-    if not judge_start:
-        starts = (None, *(torch.from_numpy(np.zeros(n, bool)),) * 3)
-    elif plan.ready():
-        starts = _starts_from_bits(kernel.judge(nets, config), config)
-    else:
-        starts = _cat(_in_threads(lambda part: _judge_start(part, config), start))
+    starts = None if judge_start else (None, *(torch.from_numpy(np.zeros(n, bool)),) * 3)
+    start_bits = ends = None
     trained = 0
-    while nets.epoch < epochs and nets.live.any():
+    if plan.ready():  # judged and trained in the same kernel calls
+        start_bits = np.empty(n, np.int32) if judge_start else None
+        ends = np.empty(n, np.int32)
+        plan.engines.kernel_from = 0
+        trained = kernel.advance(nets, config, epochs, progress, stop, starts=start_bits, ends=ends)
+    elif judge_start:
+        starts = _cat(_in_threads(lambda part: _judge_start(part, config), start))
+    while nets.epoch < epochs and nets.live.any() and ends is None:
         if plan.ready():
             if plan.engines.kernel_from is None:
                 plan.engines.kernel_from = nets.epoch
-            trained += kernel.advance(nets, config, epochs, progress, stop)
+            ends = np.empty(n, np.int32)
+            trained += kernel.advance(nets, config, epochs, progress, stop, ends=ends)
             break
         trained += _torch_slice(nets, config, _slice_end(nets, epochs), progress, stop)
     nets.epoch = max(nets.epoch, epochs)
+    if start_bits is not None:
+        starts = _starts_from_bits(start_bits, config)
     final = nets.final_layers()
-    if plan.ready():
-        halt_epoch, outcome = _ends_from_bits(kernel.judge(nets, config), nets.halt, epochs)
+    if ends is None and plan.ready():
+        ends = kernel.judge(nets, config)
+    if ends is not None:
+        halt_epoch, outcome = _ends_from_bits(ends, nets.halt, epochs)
     else:
         halt = torch.from_numpy(nets.halt)
         halt_epoch, outcome = _cat(_in_threads(lambda part, h: _judge_end(part, config, epochs, h), final, halt))

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xor_tui.core.engine.fast.constants import JUDGE_LAYERS, JUDGE_STATES, TRAIN
+from xor_tui.core.engine.fast.constants import JUDGE_END, JUDGE_LAYERS, JUDGE_START, JUDGE_STATES, TRAIN
 from xor_tui.core.engine.fast.kernel import (
     Kinds,
     Networks,
@@ -143,9 +143,11 @@ def _check(body: bytes, reference, what: str, kinds: Kinds) -> str:
     for f, extra in ((ours, ()), (theirs, kinds)):
         nets = Networks.start_rows(start.copy())
         bits = [_call(f, nets, 0, n, 0, 0, hs, os_, neg_lr, JUDGE_LAYERS, extra)[1]]
-        trained = _call(f, nets, 0, n, 0, 40, hs, os_, neg_lr, TRAIN, extra)[0]
-        bits.append(_call(f, nets, 0, n, 40, 40, hs, os_, neg_lr, JUDGE_STATES, extra)[1])
-        outs.append((nets.P.tobytes(), nets.halt.tobytes(), nets.live.tobytes(), trained, *(b.tobytes() for b in bits)))
+        trained, *judged = _call(f, nets, 0, n, 0, 30, hs, os_, neg_lr, TRAIN | JUDGE_START | JUDGE_END, extra)
+        more = _call(f, nets, 0, n, 30, 40, hs, os_, neg_lr, TRAIN, extra)[0]
+        bits += [*judged, _call(f, nets, 0, n, 40, 40, hs, os_, neg_lr, JUDGE_STATES, extra)[1]]
+        states = (nets.P.tobytes(), nets.halt.tobytes(), nets.live.tobytes())
+        outs.append((*states, trained, more, *(b.tobytes() for b in bits)))
     del engine
     return "" if outs[0] == outs[1] else "the survey kernel differs from numba's on a sample"
 

@@ -24,7 +24,9 @@ from xor_tui.core.engine.fast.constants import (
     BIT_RIGHT,
     CHUNK,
     HALTS,
+    JUDGE_END,
     JUDGE_LAYERS,
+    JUDGE_START,
     JUDGE_STATES,
     LANES,
     LEAKY,
@@ -37,7 +39,6 @@ from xor_tui.core.engine.fast.constants import (
     SHIFT,
     SIGMOID,
     SPAN,
-    TRAIN,
 )
 
 os.environ.setdefault("NUMBA_DISABLE_INTEL_SVML", "1")  # SVML's exp is not the C library's
@@ -369,9 +370,34 @@ def _signature(what: str, kinds: bool):
 
 
 @_h
+def _judge_range(LOSS, OUT, HID, layers, P, w4, b2, v2, c1, out, W, WI, lo, hi, hs, os_):
+    """``judge_bits`` of networks lo..hi-1 into ``out``: their start (``layers``: the rows of
+    w4 b2 v2 c1) or their states (the rows of P), a group of LANES at a time (a short last
+    group padded with copies of its first network), in rows 0..9 of W. Not inlined: the
+    kernel calls it from three places."""
+    for blo in range(lo, hi, LANES):
+        m = min(LANES, hi - blo)
+        for j in range(LANES):
+            k = blo + j if j < m else blo
+            if layers:
+                W[0, j], W[1, j], W[2, j], W[3, j] = w4[k, 0], w4[k, 1], w4[k, 2], w4[k, 3]
+                W[4, j], W[5, j], W[6, j], W[7, j], W[8, j] = b2[k, 0], b2[k, 1], v2[k, 0], v2[k, 1], c1[k, 0]
+            else:
+                for q in range(9):
+                    W[q, j] = P[k, q]
+        for j in range(LANES):
+            WI[9, j] = judge_bits(
+                LOSS, OUT, HID, W[0, j], W[1, j], W[2, j], W[3, j], W[4, j], W[5, j], W[6, j], W[7, j], W[8, j],
+                hs, os_,
+            )  # fmt: skip
+        for j in range(m):
+            out[blo + j] = WI[9, j]
+
+
+@_h
 def survey_body(
     LOSS, OUT, HID, P_, w4_, b2_, v2_, c1_, halt_, live_, n, clo, chi, e0, e1, hs, os_, neg_lr, S_, R_, H_, NET_, W_,
-    MODE, bits_,
+    MODE, bits_, ends_,
 ):  # fmt: skip
     """Train the live networks among clo..chi-1 for epochs e0..e1-1; return net-epochs computed.
     Row k of P holds network k's nine parameters; a call from epoch 0 reads them from the
@@ -381,7 +407,9 @@ def survey_body(
 
     With MODE JUDGE_LAYERS (the start's layers) or JUDGE_STATES (the rows of P) it trains
     nothing: it writes ``judge_bits`` of each network among clo..chi-1 into ``bits`` and
-    returns how many it judged.
+    returns how many it judged. With JUDGE_START (from epoch 0) and JUDGE_END it judges each
+    block's starts before training it (into ``bits``) and its states after (into ``ends``):
+    the survey's three passes in one call.
 
     The live networks of each block of CHUNK are packed into groups of LANES; a group's
     nine parameters, its run mask and halt epochs sit in one small local array, and the
@@ -398,32 +426,18 @@ def survey_body(
         carray(v2_, (n, 2)),
         carray(c1_, (n, 1)),
     )
-    halt, live, bits = carray(halt_, (n,)), carray(live_, (n,)), carray(bits_, (n,))
+    halt, live, bits, ends = carray(halt_, (n,)), carray(live_, (n,)), carray(bits_, (n,)), carray(ends_, (n,))
     S, R, H, NET = carray(S_, (G0, 9, L)), carray(R_, (G0, L)), carray(H_, (G0, L)), carray(NET_, (G0, L))
     W = carray(W_, (2 * ROWS, L))
     WI = W.view(np.int32)
-    if MODE != TRAIN:
-        for blo in range(clo, chi, L):
-            m = min(L, chi - blo)
-            for j in range(L):  # a short last group is padded with copies of its first network
-                k = blo + j if j < m else blo
-                if MODE == JUDGE_LAYERS:
-                    W[0, j], W[1, j], W[2, j], W[3, j] = w4[k, 0], w4[k, 1], w4[k, 2], w4[k, 3]
-                    W[4, j], W[5, j], W[6, j], W[7, j], W[8, j] = b2[k, 0], b2[k, 1], v2[k, 0], v2[k, 1], c1[k, 0]
-                else:
-                    for q in range(9):
-                        W[q, j] = P[k, q]
-            for j in range(L):
-                WI[9, j] = judge_bits(
-                    LOSS, OUT, HID, W[0, j], W[1, j], W[2, j], W[3, j], W[4, j], W[5, j], W[6, j], W[7, j], W[8, j],
-                    hs, os_,
-                )  # fmt: skip
-            for j in range(m):
-                bits[blo + j] = WI[9, j]
+    if MODE & (JUDGE_LAYERS | JUDGE_STATES):
+        _judge_range(LOSS, OUT, HID, MODE & JUDGE_LAYERS, P, w4, b2, v2, c1, bits, W, WI, clo, chi, hs, os_)
         return chi - clo
     total = 0
     for blo in range(clo, chi, CHUNK):
         hi = min(blo + CHUNK, chi)
+        if MODE & JUDGE_START and e0 == 0:
+            _judge_range(LOSS, OUT, HID, 1, P, w4, b2, v2, c1, bits, W, WI, blo, hi, hs, os_)
         m = 0
         if e0 == 0:  # the start: every network is live
             for k in range(blo, hi):
@@ -444,77 +458,78 @@ def survey_body(
                 R[g, j] = 1
                 H[g, j] = -1
                 m += 1 if live[k] else 0
-        if m == 0:
-            continue
-        epoch = e0
-        span = 1 if e0 == 0 else SPAN  # about half the starts stop after the first epoch
-        while epoch < e1 and m > 0:
-            G = (m + L - 1) // L
-            for j in range(m, G * L):  # padding: a copy of lane 0, never running
-                g, jj = j >> SHIFT, j & (L - 1)
-                NET[g, jj] = -1
-                R[g, jj] = 0
-                for q in range(9):
-                    S[g, q, jj] = S[0, q, 0]
-            end = min(e1, epoch + span)
-            for g in range(G):
-                for q in range(9):
+        if m > 0:
+            epoch = e0
+            span = 1 if e0 == 0 else SPAN  # about half the starts stop after the first epoch
+            while epoch < e1 and m > 0:
+                G = (m + L - 1) // L
+                for j in range(m, G * L):  # padding: a copy of lane 0, never running
+                    g, jj = j >> SHIFT, j & (L - 1)
+                    NET[g, jj] = -1
+                    R[g, jj] = 0
+                    for q in range(9):
+                        S[g, q, jj] = S[0, q, 0]
+                end = min(e1, epoch + span)
+                for g in range(G):
+                    for q in range(9):
+                        for j in range(L):
+                            W[q, j] = S[g, q, j]
                     for j in range(L):
-                        W[q, j] = S[g, q, j]
-                for j in range(L):
-                    WI[9, j] = R[g, j]
-                    WI[10, j] = H[g, j]
-                cur = 0  # the rows holding the group's state: 0.. or ROWS..
-                last = end - 1  # the fixed points are looked for in the slice's last epoch only
-                for ep in range(epoch, last):
-                    if cur == 0:
-                        running = _group_epoch(LOSS, OUT, HID, W, WI, 0, ROWS, np.int32(ep), False, hs, os_, neg_lr)
-                        cur = ROWS
+                        WI[9, j] = R[g, j]
+                        WI[10, j] = H[g, j]
+                    cur = 0  # the rows holding the group's state: 0.. or ROWS..
+                    last = end - 1  # the fixed points are looked for in the slice's last epoch only
+                    for ep in range(epoch, last):
+                        if cur == 0:
+                            running = _group_epoch(LOSS, OUT, HID, W, WI, 0, ROWS, np.int32(ep), False, hs, os_, neg_lr)
+                            cur = ROWS
+                        else:
+                            running = _group_epoch(LOSS, OUT, HID, W, WI, ROWS, 0, np.int32(ep), False, hs, os_, neg_lr)
+                            cur = 0
+                        if not running:
+                            break
                     else:
-                        running = _group_epoch(LOSS, OUT, HID, W, WI, ROWS, 0, np.int32(ep), False, hs, os_, neg_lr)
-                        cur = 0
-                    if not running:
-                        break
-                else:
-                    if cur == 0:
-                        _group_epoch(LOSS, OUT, HID, W, WI, 0, ROWS, np.int32(last), True, hs, os_, neg_lr)
-                        cur = ROWS
-                    else:
-                        _group_epoch(LOSS, OUT, HID, W, WI, ROWS, 0, np.int32(last), True, hs, os_, neg_lr)
-                        cur = 0
-                for q in range(9):
+                        if cur == 0:
+                            _group_epoch(LOSS, OUT, HID, W, WI, 0, ROWS, np.int32(last), True, hs, os_, neg_lr)
+                            cur = ROWS
+                        else:
+                            _group_epoch(LOSS, OUT, HID, W, WI, ROWS, 0, np.int32(last), True, hs, os_, neg_lr)
+                            cur = 0
+                    for q in range(9):
+                        for j in range(L):
+                            S[g, q, j] = W[cur + q, j]
                     for j in range(L):
-                        S[g, q, j] = W[cur + q, j]
-                for j in range(L):
-                    R[g, j] = WI[cur + 9, j]
-                    H[g, j] = WI[cur + 10, j]
-            was, epoch = epoch, end
-            span = SPAN if span == 1 else span * 2
-            # write out every network (the running ones will be again) and pack the running
-            # ones: no branch, as about half of them stop in the first slice, at random
-            keep = 0
-            more = epoch < e1
-            for j in range(m):
-                g, jj = j >> SHIFT, j & (L - 1)
-                k = NET[g, jj]
-                # epochs computed: up to its halt, else all of the slice's (only a halt stops
-                # a network before the slice's last epoch, and the group runs while one runs)
-                h = H[g, jj]
-                total += h - was + 1 if h >= was else epoch - was
-                for q in range(9):
-                    P[k, q] = S[g, q, jj]
-                halt[k] = H[g, jj]
-                run = R[g, jj] != 0
-                live[k] = run
-                g2, j2 = keep >> SHIFT, keep & (L - 1)
-                NET[g2, j2] = k
-                H[g2, j2] = H[g, jj]
-                for q in range(9):
-                    S[g2, q, j2] = S[g, q, jj]
-                keep += 1 if (run and more) else 0
-            for j in range(keep):
-                R[j >> SHIFT, j & (L - 1)] = 1
-            m = keep
+                        R[g, j] = WI[cur + 9, j]
+                        H[g, j] = WI[cur + 10, j]
+                was, epoch = epoch, end
+                span = SPAN if span == 1 else span * 2
+                # write out every network (the running ones will be again) and pack the running
+                # ones: no branch, as about half of them stop in the first slice, at random
+                keep = 0
+                more = epoch < e1
+                for j in range(m):
+                    g, jj = j >> SHIFT, j & (L - 1)
+                    k = NET[g, jj]
+                    # epochs computed: up to its halt, else all of the slice's (only a halt stops
+                    # a network before the slice's last epoch, and the group runs while one runs)
+                    h = H[g, jj]
+                    total += h - was + 1 if h >= was else epoch - was
+                    for q in range(9):
+                        P[k, q] = S[g, q, jj]
+                    halt[k] = H[g, jj]
+                    run = R[g, jj] != 0
+                    live[k] = run
+                    g2, j2 = keep >> SHIFT, keep & (L - 1)
+                    NET[g2, j2] = k
+                    H[g2, j2] = H[g, jj]
+                    for q in range(9):
+                        S[g2, q, j2] = S[g, q, jj]
+                    keep += 1 if (run and more) else 0
+                for j in range(keep):
+                    R[j >> SHIFT, j & (L - 1)] = 1
+                m = keep
+        if MODE & JUDGE_END:
+            _judge_range(LOSS, OUT, HID, 0, P, w4, b2, v2, c1, ends, W, WI, blo, hi, hs, os_)
     return total
 
 
@@ -569,11 +584,11 @@ def generic(what: str):
         @cfunc(_signature("survey", True), **_OPTIONS)
         def kernel(
             LOSS, OUT, HID, P_, w4_, b2_, v2_, c1_, halt_, live_, n, clo, chi, e0, e1, hs, os_, neg_lr,
-            S_, R_, H_, NET_, W_, MODE, bits_,
+            S_, R_, H_, NET_, W_, MODE, bits_, ends_,
         ):  # fmt: skip
             return survey_body(
                 LOSS, OUT, HID, P_, w4_, b2_, v2_, c1_, halt_, live_, n, clo, chi, e0, e1, hs, os_, neg_lr,
-                S_, R_, H_, NET_, W_, MODE, bits_,
+                S_, R_, H_, NET_, W_, MODE, bits_, ends_,
             )  # fmt: skip
 
         return kernel
@@ -608,19 +623,19 @@ def make(what: str, kinds: tuple[int, int, int], cache: bool):
     ``cache=True`` in numba.config.CACHE_DIR when ``cache``. The layout constants are
     closure variables too, so that a change of constants.py is a new cache entry."""
     LOSS, OUT, HID = kinds
-    LAYOUT = (CHUNK, LANES, SHIFT, SPAN, ROWS, JUDGE_LAYERS, JUDGE_STATES)
+    LAYOUT = (CHUNK, LANES, SHIFT, SPAN, ROWS, JUDGE_LAYERS, JUDGE_STATES, JUDGE_START, JUDGE_END)
     if what == "survey":
 
         @cfunc(_signature("survey", False), cache=cache, **_OPTIONS)
         def kernel(
             P_, w4_, b2_, v2_, c1_, halt_, live_, n, clo, chi, e0, e1, hs, os_, neg_lr, S_, R_, H_, NET_, W_,
-            MODE, bits_,
+            MODE, bits_, ends_,
         ):  # fmt: skip
             if LAYOUT[0] != CHUNK:  # never: LAYOUT is only part of the cache's key
                 return -1
             return survey_body(
                 LOSS, OUT, HID, P_, w4_, b2_, v2_, c1_, halt_, live_, n, clo, chi, e0, e1, hs, os_, neg_lr,
-                S_, R_, H_, NET_, W_, MODE, bits_,
+                S_, R_, H_, NET_, W_, MODE, bits_, ends_,
             )  # fmt: skip
 
         return kernel

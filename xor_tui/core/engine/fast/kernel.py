@@ -74,7 +74,9 @@ from xor_tui.core.engine.fast.constants import (  # noqa: F401  (the kinds are p
     BIT_RIGHT,
     CHUNK,
     HALTS,
+    JUDGE_END,
     JUDGE_LAYERS,
+    JUDGE_START,
     JUDGE_STATES,
     LANES,
     LEAKY,
@@ -701,15 +703,16 @@ class Networks:
 
 
 def _call(kernel, nets: Networks, lo: int, hi: int, e0: int, e1: int, hs, os_, neg_lr, mode: int, kinds=()):
-    """One kernel call on networks lo..hi-1 with scratch of its own (``kinds`` first, for
-    numba's generic function): (what it returned, the bits it wrote)."""
+    """One kernel call on networks lo..hi-1 in this thread (``kinds`` first, for numba's
+    generic function): (what it returned, the bits it wrote, the ends it wrote)."""
     layers = nets.layers if nets.layers is not None else (nets.P,) * 4
-    bits = np.zeros(max(nets.n, 1), np.int32)
+    bits, ends = np.zeros(max(nets.n, 1), np.int32), np.zeros(max(nets.n, 1), np.int32)
     head = (*(a.ctypes.data for a in (nets.P, *layers, nets.halt, nets.live)), nets.n)
-    got = kernel(*kinds, *head, lo, hi, e0, e1, hs, os_, neg_lr, *_scratch_for(), mode, bits.ctypes.data)
-    if mode == TRAIN and e1 > e0 == 0 and (lo, hi) == (0, nets.n):
+    tail = (*_scratch_for(), mode, bits.ctypes.data, ends.ctypes.data)
+    got = kernel(*kinds, *head, lo, hi, e0, e1, hs, os_, neg_lr, *tail)
+    if mode & (JUDGE_LAYERS | JUDGE_STATES) == 0 and e1 > e0 == 0 and (lo, hi) == (0, nets.n):
         nets.layers = None  # P is filled
-    return got, bits
+    return got, bits, ends
 
 
 _POOL = None
@@ -744,22 +747,24 @@ def _scratch(*specs) -> tuple:
     return tuple(out)
 
 
-_SCRATCH_KEEP: list = []  # the arrays behind the pointers of _scratch_for (a few KB each, per thread)
+_LOCAL = threading.local()
 
 
 def _scratch_for() -> tuple:
-    """A thread's scratch for the kernel (see epoch.survey_body): S R H NET W, as pointers."""
-    groups = -(-CHUNK // LANES)
-    arrays = _scratch(
-        ((groups, 9, LANES), np.float32),
-        ((groups, LANES), np.int32),
-        ((groups, LANES), np.int32),
-        ((groups, LANES), np.int64),
-        ((2 * ROWS, LANES), np.float32),
-    )
-    _SCRATCH_KEEP.append(arrays)
-    del _SCRATCH_KEEP[:-16]
-    return tuple(a.ctypes.data for a in arrays)
+    """This thread's scratch for the kernel (see epoch.survey_body: S R H NET W), as pointers:
+    made once per thread (a thread runs one kernel call at a time), kept while it lives."""
+    kept = getattr(_LOCAL, "scratch", None)
+    if kept is None:
+        groups = -(-CHUNK // LANES)
+        _LOCAL.arrays = _scratch(
+            ((groups, 9, LANES), np.float32),
+            ((groups, LANES), np.int32),
+            ((groups, LANES), np.int32),
+            ((groups, LANES), np.int64),
+            ((2 * ROWS, LANES), np.float32),
+        )
+        kept = _LOCAL.scratch = tuple(a.ctypes.data for a in _LOCAL.arrays)
+    return kept
 
 
 @functools.cache
@@ -785,17 +790,16 @@ def _each_piece(n: int, threads: int, work: Callable[[int, int, tuple], int]) ->
     pieces = [(CHUNK * b, min(n, CHUNK * (b + per))) for b in range(0, blocks, per)]
     pool = _pool(parts - 1) if parts > 1 else None
     turn = itertools.count()  # next() on it is atomic under the GIL
-    scratch = [_scratch_for() for _ in range(parts)]
 
-    def run(scr) -> int:
-        done = 0
+    def run() -> int:
+        done, scr = 0, _scratch_for()
         while (i := next(turn)) < len(pieces):
             done += work(*pieces[i], scr)
         return done
 
-    futs = [pool.submit(run, scr) for scr in scratch[1:]] if pool else []
+    futs = [pool.submit(run) for _ in range(parts - 1)] if pool else []
     try:
-        mine = run(scratch[0])
+        mine = run()
     finally:  # even when interrupted: never return while a thread still writes into P
         others = [f.result() for f in futs]
     return mine + sum(others)
@@ -808,15 +812,23 @@ def advance(
     progress: Callable[[int, int], None] | None = None,
     stop: Callable[[], bool] | None = None,
     threads: int | None = None,
+    starts: np.ndarray | None = None,
+    ends: np.ndarray | None = None,
 ) -> int:
     """Train ``nets`` from ``nets.epoch`` to ``epochs`` (or until none runs) with this setting's
     kernel, in place; the network-epochs computed. ``stop()`` is asked between kernel calls
-    and raises KeyboardInterrupt. Raises NotReady when the kernel is not built."""
+    and raises KeyboardInterrupt. Raises NotReady when the kernel is not built.
+
+    ``starts`` (from epoch 0) and ``ends``, int32 arrays of n: filled with ``judge_bits`` of
+    the starts and of the states reached, in the same kernel calls (each block judged just
+    before and after it is trained: no pass of their own)."""
     kernel = _kernel_for(config)
     hs, os_ = _slope(config.activations[0]), _slope(config.activations[-1])
     neg_lr = np.float32(-config.lr)
     threads = _threads(threads)
     trained = 0
+    judged_start = starts is None
+    scratch_bits = np.zeros(1, np.int32)
     while nets.epoch < epochs:
         alive = int(nets.live.sum())
         if alive == 0:
@@ -826,21 +838,35 @@ def advance(
         # first call is sized on half of them, the others on those still running
         step = max(1, min(epochs - e0, SLICE_WORK // (max(1, alive // 2) if e0 == 0 else alive)))
         e1 = e0 + step
+        mode = TRAIN
+        if not judged_start and e0 == 0:
+            mode |= JUDGE_START
+        if ends is not None and e1 == epochs:
+            mode |= JUDGE_END
         layers = nets.layers if nets.layers is not None else (nets.P,) * 4
         head = (*(a.ctypes.data for a in (nets.P, *layers, nets.halt, nets.live)), nets.n)
         tail = (e0, e1, hs, os_, neg_lr)
+        judged = [scratch_bits if a is None else a for a in (starts, ends)]
+        out = (mode, judged[0].ctypes.data, judged[1].ctypes.data)
 
-        def work(lo: int, hi: int, scr: tuple, head=head, tail=tail) -> int:
-            return kernel(*head, lo, hi, *tail, *scr, TRAIN, nets.live.ctypes.data)  # bits: unused
+        def work(lo: int, hi: int, scr: tuple, head=head, tail=tail, out=out) -> int:
+            return kernel(*head, lo, hi, *tail, *scr, *out)
 
         trained += _each_piece(nets.n, threads, work)
+        judged_start = judged_start or bool(mode & JUDGE_START)
         nets.layers = None  # P is filled
         nets.epoch = e1
+        if mode & JUDGE_END:
+            ends = None  # judged
         if progress is not None:
             progress(e1, epochs)
         if stop is not None and stop():
             raise KeyboardInterrupt
     nets.epoch = max(nets.epoch, epochs)
+    if not judged_start:  # nothing trained (epochs 0)
+        starts[: nets.n] = judge(nets, config, threads)
+    if ends is not None:  # every network stopped before the last epoch, or nothing trained
+        ends[: nets.n] = judge(nets, config, threads)
     return trained
 
 
@@ -855,8 +881,8 @@ def judge(nets: Networks, config, threads: int | None = None) -> np.ndarray:
     layers = nets.layers if nets.layers is not None else (nets.P,) * 4
     head = (*(a.ctypes.data for a in (nets.P, *layers, nets.halt, nets.live)), nets.n)
     tail = (nets.epoch, nets.epoch, hs, os_, np.float32(-config.lr))
-    ptr = bits.ctypes.data
-    _each_piece(nets.n, _threads(threads), lambda lo, hi, scr: kernel(*head, lo, hi, *tail, *scr, mode, ptr))
+    out = (mode, bits.ctypes.data, bits.ctypes.data)
+    _each_piece(nets.n, _threads(threads), lambda lo, hi, scr: kernel(*head, lo, hi, *tail, *scr, *out))
     return bits[: nets.n]
 
 
