@@ -155,11 +155,12 @@ def case_table() -> torch.Tensor:
 def cases_of_patterns(p: np.ndarray, o: np.ndarray, pattern: np.ndarray) -> np.ndarray:
     """The case of each network (numpy arrays of its counts and gradient pattern: see
     ``case_table``), looked up in the table."""
-    return _case_array()[(p * 5 + o) * GRADIENT_PATTERNS + pattern]
+    return case_array()[(p * 5 + o) * GRADIENT_PATTERNS + pattern]
 
 
 @functools.cache
-def _case_array() -> np.ndarray:
+def case_array() -> np.ndarray:
+    """``case_table`` as a numpy array (the survey looks cases up in it)."""
     return case_table().numpy()
 
 

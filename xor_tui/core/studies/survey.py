@@ -9,6 +9,7 @@ nothing about them can change, so training them further would be wasted work.
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 import time
@@ -23,7 +24,7 @@ from xor_tui.core.engine import losses, net
 from xor_tui.core.engine.net import Config, Layer
 from xor_tui.core.engine.run import Start
 from xor_tui.core.io.scenario import Scenario
-from xor_tui.core.rules.diagnosis import cases_of_patterns, classify, features, is_source_net
+from xor_tui.core.rules.diagnosis import case_array, classify, features, is_source_net
 from xor_tui.core.rules.outcomes import OUTCOME_MEANING, OUTCOMES, outcome_legend  # noqa: F401 (re-exported)
 
 # a survey's limits (a single run's epochs are limited by run.MAX_EPOCHS)
@@ -426,41 +427,58 @@ def _torch_slice(nets, config: Config, end: int, progress, stop) -> int:
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.int32)
 
 
-def _field(bits: np.ndarray, at: int, width: int) -> np.ndarray:
-    """Bits at..at+width-1 of each int32."""
-    return (bits >> at) & ((1 << width) - 1)
+@functools.cache
+def _start_tables(hidden_flat: bool, output_flat: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Over the 12 bits of the positive pre-activations (BIT_HIDDEN, 8 bits, then BIT_OUTPUT,
+    4): p * 5 + o (the case table's row: positive hidden pre-activations p, active output rows
+    o) and the dead flags (1: a dead hidden unit, 2: both, 4: a dead output; a unit is dead
+    when its activation is flat below 0 and its pre-activation is positive on no row)."""
+    v = np.arange(1 << 12)
+    hidden, out = v & 0xFF, v >> 8
+    dead0, dead1 = (hidden & 0x55) == 0, (hidden & 0xAA) == 0  # bit 2 * row + unit
+    flags = ((dead0 | dead1) + 2 * (dead0 & dead1)) * hidden_flat + 4 * (out == 0) * output_flat
+    return _POPCOUNT[hidden] * 5 + _POPCOUNT[out], flags
 
 
 def _starts_from_bits(bits: np.ndarray, config: Config) -> tuple:
     """(case or None, a dead hidden unit, both dead, dead output) from the kernel's judging
     of the starts (see kernel.judge), as _judge_start gives them."""
-    from xor_tui.core.engine.fast.kernel import BIT_GRAD, BIT_HALTS, BIT_HIDDEN, BIT_OUTPUT
+    from xor_tui.core.engine.fast.kernel import BIT_GRAD, BIT_HALTS
 
-    hidden = _field(bits, BIT_HIDDEN, 8)
-    out = _field(bits, BIT_OUTPUT, 4)
-    any_ = all_ = odead = np.zeros(len(bits), bool)
-    if config.activations[0].flat_below_zero:  # bit 2 * row + unit: unit 0 is 0x55, unit 1 is 0xAA
-        dead0, dead1 = (hidden & 0x55) == 0, (hidden & 0xAA) == 0
-        any_, all_ = dead0 | dead1, dead0 & dead1
-    if config.activations[-1].flat_below_zero:
-        odead = out == 0
+    # (BIT_HIDDEN 0 and BIT_OUTPUT 8: the 12 low bits index _start_tables)
+    rows, flag_table = _start_tables(config.activations[0].flat_below_zero, config.activations[-1].flat_below_zero)
+    low = bits & 0xFFF
+    flags = flag_table[low]
     case = None
     if is_source_net(config):
-        case = cases_of_patterns(_POPCOUNT[hidden], _POPCOUNT[out], _field(bits, BIT_GRAD, 9))
+        case = case_array()[(rows[low] << 9) | ((bits >> BIT_GRAD) & 0x1FF)]  # see diagnosis.case_table
         case[(bits & (1 << BIT_HALTS)) != 0] = 0  # a start that halts is in no case
         case = torch.from_numpy(case)
-    return case, *(torch.from_numpy(a) for a in (any_, all_, odead))
+    return case, *(torch.from_numpy((flags & bit) != 0) for bit in (1, 2, 4))
+
+
+@functools.cache
+def _outcome_table() -> np.ndarray:
+    """The outcome of a state that did not halt in training, from bits BIT_GRAD.. of its judging
+    (9 gradient bits, the halt bit, 4 right-row bits): a state that halts is HALTED, one that
+    gets every row right SOLVED, one with no gradient STUCK, any other LEARNING."""
+    from xor_tui.core.engine.fast.kernel import BIT_GRAD, BIT_HALTS, BIT_RIGHT
+
+    code = np.arange(1 << (BIT_RIGHT + 4 - BIT_GRAD))
+    table = np.where((code & 0x1FF) == 0, STUCK, LEARNING)
+    table[(code >> (BIT_RIGHT - BIT_GRAD)) == 15] = SOLVED
+    table[((code >> (BIT_HALTS - BIT_GRAD)) & 1) != 0] = HALTED
+    return table
 
 
 def _ends_from_bits(bits: np.ndarray, halt: np.ndarray, epochs: int) -> tuple:
     """(halt epochs, outcome) from the kernel's judging of the end states, as _judge_end gives them."""
-    from xor_tui.core.engine.fast.kernel import BIT_GRAD, BIT_HALTS, BIT_RIGHT
+    from xor_tui.core.engine.fast.kernel import BIT_GRAD, BIT_HALTS
 
+    outcome = _outcome_table()[bits >> BIT_GRAD]
     halt_epoch = np.where((halt < 0) & ((bits & (1 << BIT_HALTS)) != 0), epochs, halt)  # refused at its last state
-    outcome = np.where(_field(bits, BIT_GRAD, 9) == 0, STUCK, LEARNING)
-    outcome[_field(bits, BIT_RIGHT, 4) == 15] = SOLVED
-    outcome[halt_epoch >= 0] = HALTED
-    return torch.from_numpy(halt_epoch), torch.from_numpy(outcome.astype(np.int64))
+    outcome[halt >= 0] = HALTED
+    return torch.from_numpy(halt_epoch), torch.from_numpy(outcome)
 
 
 def _cat(results: list[tuple]) -> tuple:
