@@ -40,6 +40,7 @@ SURVEY_SETTINGS = [
     ("leaky_relu:0.01", "sigmoid", "bce", 0.5, 100),
     ("relu", "sigmoid", "mse", 3.0, 60),
 ]
+BOUNDARY_SETTINGS = [("relu", "relu", "mse", 0.1)]  # test_judging_at_the_rules_boundaries' (with the first)
 PATH_SETTINGS = [  # (hidden, output, loss, lr): test_fast_replay's
     ("relu", "relu", "bce", 0.1),
     ("leaky_relu:0.01", "relu", "bce", 0.5),
@@ -72,7 +73,8 @@ def main() -> None:
     """Build them all, one after another (each build is a child process of its own)."""
     from xor_tui.core.engine.fast import kernel
 
-    jobs = [(config(*s[:4]), "survey") for s in SURVEY_SETTINGS] + [(config(*s), "path") for s in PATH_SETTINGS]
+    jobs = [(config(*s[:4]), "survey") for s in SURVEY_SETTINGS + BOUNDARY_SETTINGS]
+    jobs += [(config(*s), "path") for s in PATH_SETTINGS]
     for cfg, what in jobs:
         build = kernel.warm(cfg, what)
         if build is not None:

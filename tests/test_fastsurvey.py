@@ -207,6 +207,7 @@ def test_a_setting_whose_kernel_is_not_built_starts_at_once_on_the_torch_engine(
     assert started == ["survey"]
 
 
+@pytest.mark.kernel
 def test_survey_report_is_the_same_on_both_paths():
     config = Config(lr=0.1)
     _same_result(
@@ -215,9 +216,11 @@ def test_survey_report_is_the_same_on_both_paths():
     )
 
 
+@pytest.mark.kernel
 def test_the_student_loop_agrees_on_a_sample():
     config = Config(lr=0.1)
     r = survey.run_survey(config, 4000, 60, seed=3, fast=True)
+    assert r.engines.kernel_from == 0
     picks = torch.nonzero(r.halt_epoch >= 0).flatten()[:8].tolist() + list(range(8))
     for i in picks:
         sd = {k: v.tolist() for k, v in net.state_dict(r.start_params, config, i).items()}
@@ -232,10 +235,11 @@ def test_the_student_loop_agrees_on_a_sample():
             assert torch.equal(final[f"{ours}.bias"], theirs[f"{key}.bias"])
 
 
+@pytest.mark.kernel
 def test_shards_change_nothing(monkeypatch):
-    whole = survey.run_survey(Config(lr=0.1), 2500, 40, seed=4)
+    whole = survey.run_survey(Config(lr=0.1), 2500, 40, seed=4, fast=True)
     monkeypatch.setattr(survey, "SHARD", 700)
-    _same_result(whole, survey.run_survey(Config(lr=0.1), 2500, 40, seed=4))
+    _same_result(whole, survey.run_survey(Config(lr=0.1), 2500, 40, seed=4, fast=True))
 
 
 def test_settings_off_the_fast_path_are_named():
@@ -252,6 +256,7 @@ def test_without_numba_the_survey_says_so_once_and_still_runs(monkeypatch):
     assert r.n == 500 and "numba is not available" in r.timing_text()
 
 
+@pytest.mark.kernel
 def test_a_survey_that_waits_for_its_kernel_counts_the_compile_in_its_time(monkeypatch):
     """fast=True waits for the kernel's build: the survey's seconds include it, and say so."""
     import time
@@ -270,6 +275,7 @@ def test_a_survey_that_waits_for_its_kernel_counts_the_compile_in_its_time(monke
     assert "s of them compiling the fused kernel" in r.timing_text()
 
 
+@pytest.mark.kernel
 def test_kernels_are_cached_in_the_users_cache_folder():
     import site
 
@@ -280,6 +286,7 @@ def test_kernels_are_cached_in_the_users_cache_folder():
     assert kernel.object_path(Config()).is_file()
 
 
+@pytest.mark.kernel
 def test_a_later_survey_needs_no_numba(tmp_path):
     """numba's import and cache cost ~1 s of every `xor-tui survey`: once numba has lowered the
     kernel on this machine, a build makes any setting's kernel without numba, and a later
@@ -326,6 +333,7 @@ def _cached(config, what: str = "survey") -> bool:
     return kernel.is_ready(config, what)
 
 
+@pytest.mark.kernel
 def test_a_damaged_cached_kernel_is_never_loaded(monkeypatch, tmp_path):
     """LLVM would abort the process on a damaged object file: a cut or altered one, or
     something that is not a file, is taken for missing (compiled again), never handed to it."""
@@ -432,6 +440,7 @@ def test_a_compile_lock_held_for_ever_is_waited_for_only_so_long(monkeypatch, tm
         os.close(holder)
 
 
+@pytest.mark.kernel
 def test_stop_ends_a_survey_between_slices(monkeypatch):
     kernel.load(Config())
     monkeypatch.setattr(kernel, "SLICE_WORK", 1000)
@@ -446,6 +455,7 @@ def test_stop_ends_a_survey_between_slices(monkeypatch):
     assert len(asked) == 3
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("n", [1, 15, 17, 511, 513, 1100])
 def test_group_packing_and_slices_change_nothing(monkeypatch, n):
     """Any count of starts (partial groups of lanes, partial blocks), one thread or two, one
