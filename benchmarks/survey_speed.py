@@ -189,7 +189,7 @@ def main() -> None:
             s, (theirs, theirs_halt, _) = timed(other.train, start, config, args.epochs)
             other_t.append(s)
         with torch.inference_mode():
-            s, (exact, exact_halt, _) = timed(survey._train_sharded, start, config, args.epochs, None)
+            s, (exact, exact_halt, _, _) = timed(survey._train_sharded, start, config, args.epochs, None)
         engine_t.append(s)
         if args.vmap_n:
             sub = [(w[: args.vmap_n], b[: args.vmap_n]) for w, b in start]

@@ -4,6 +4,8 @@ Under pytest-xdist (`-n 4`) each worker sends its counts back to the controller,
 prints the totals."""
 
 import os
+import shutil
+import tempfile
 from collections import Counter
 
 import pytest
@@ -41,23 +43,62 @@ textual.pilot.wait_for_idle = _bounded_wait_for_idle
 textual.constants.TEXTUAL_ANIMATIONS = "none"
 
 
+# Compiled kernels go to a folder of the test run's own, never the user's ~/.cache/xor-tui: a
+# fresh one per run (shared by the xdist workers, which inherit the variable), so every run
+# sees an empty cache as a fresh clone's CI does. XOR_TUI_TEST_CACHE names a folder to keep
+# instead (kept between local runs: the kernels are compiled once). The default cache home
+# (XDG_CACHE_HOME) is a fresh folder too, which must still hold no xor-tui when the run ends:
+# nothing (a test, a subprocess it starts) fell back to the user's own cache.
+
+
 def pytest_configure(config):
     """`pytest` runs the short twins of the slow tests (marked `local`); with CI set (as
-    .ci/run runs the same command) the slow ones run instead, at full length."""
+    .ci/run runs the same command) the slow ones run instead, at full length. The kernel
+    cache is pointed at the run's own folder (see above), before any test imports the kernel."""
     if os.environ.get("CI") and config.option.markexpr == "not slow":
         config.option.markexpr = "not local"
+    config.addinivalue_line("markers", "kernel: needs compiled kernels (runs last; their builds start at once)")
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # the controller's folders, inherited
+    config._xor_folders = [tempfile.mkdtemp(prefix="xor-tui-test-home-cache-")]
+    os.environ["XDG_CACHE_HOME"] = config._xor_folders[0]
+    if os.environ.get("XOR_TUI_TEST_CACHE"):
+        os.environ["XOR_TUI_CACHE"] = os.environ["XOR_TUI_TEST_CACHE"]
+    else:
+        config._xor_folders.append(tempfile.mkdtemp(prefix="xor-tui-test-cache-"))
+        os.environ["XOR_TUI_CACHE"] = config._xor_folders[1]
+
+
+def pytest_unconfigure(config):
+    builder = getattr(config, "_xor_builder", None)
+    if builder is not None and builder.poll() is None:
+        builder.kill()  # (its builds end with it)
+        builder.wait()
+    for folder in getattr(config, "_xor_folders", []):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config, items):
     """The slow tests (the full-length monkey) first: under xdist one worker starts on them at
-    once while the other takes everything else, instead of the longest test starting last."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    once while the other takes everything else, instead of the longest test starting last.
+    Tests that need compiled kernels last: their builds (tests.kernels) start in the
+    background now, so with an empty cache they find them built rather than wait."""
+    items.sort(key=lambda item: (not item.get_closest_marker("slow"), bool(item.get_closest_marker("kernel"))))
+    if any(item.get_closest_marker("kernel") for item in items):
+        from tests import kernels
+
+        config._xor_builder = kernels.build_in_background()
 
 
 def pytest_sessionfinish(session):
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:  # an xdist worker: hand the counts to the controller
         workeroutput["counts"] = dict(COUNTS)
+        return
+    folders = getattr(session.config, "_xor_folders", None)
+    if folders and os.path.exists(os.path.join(folders[0], "xor-tui")):  # the default cache was used
+        session.config._xor_home_written = True
+        session.exitstatus = 1
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -66,6 +107,12 @@ def pytest_testnodedown(node, error):
 
 
 def pytest_terminal_summary(terminalreporter):
+    if getattr(terminalreporter.config, "_xor_home_written", False):
+        terminalreporter.section("home cache written")
+        terminalreporter.write_line(
+            "FAILED: the test run wrote into the default cache folder, $XDG_CACHE_HOME/xor-tui "
+            "(~/.cache/xor-tui for a user): tests must use XOR_TUI_CACHE"
+        )
     if COUNTS:
         terminalreporter.section("hardening counts")
         for key, value in sorted(COUNTS.items()):

@@ -1,23 +1,31 @@
-"""The fused survey kernel: the same bits as the torch engine and the student's loop.
+"""The fused survey kernel: the same bits as the torch engine and the student's loop, its
+judging the torch engine's judging, and never a wait for its compile.
 
 Each supported setting trains 10,000 random starts both ways and compares every end state
 (torch.equal on all nine parameters) and every halt epoch. Settings are picked so that
 every kernel branch runs: halts at once and late, fixed points, overflow to inf and NaN.
 """
 
+import itertools
+
+import numpy as np
 import pytest
 import torch
 
 from tests import student
+from tests.kernels import SURVEY_SETTINGS
+from tests.kernels import config as _config
 from xor_tui.core.engine import net
 from xor_tui.core.engine.activations import parse_activation
 from xor_tui.core.engine.fast import kernel
 from xor_tui.core.engine.net import Config
+from xor_tui.core.rules.diagnosis import diagnose
 from xor_tui.core.studies import survey
 
 pytestmark = pytest.mark.skipif(kernel._UNAVAILABLE is not None, reason="numba is not installed")
 
 _sigmoid = torch.sigmoid
+TIMING = ("seconds", "net_epochs_per_second", "trained_net_epochs", "engine", "compile_seconds_waited")
 
 
 def _torch_scalar_sigmoid(z: torch.Tensor) -> torch.Tensor:
@@ -30,35 +38,32 @@ def _torch_scalar_sigmoid(z: torch.Tensor) -> torch.Tensor:
     return _sigmoid(view)
 
 
-def _config(hidden, output, loss, lr):
-    return Config((2,), (parse_activation(hidden), parse_activation(output)), loss, lr)
+def _same_result(a: survey.SurveyResult, b: survey.SurveyResult) -> None:
+    """Every number two surveys report, and every end state, bit for bit (the time aside)."""
+    ja, jb = a.to_json(), b.to_json()
+    for key in TIMING:
+        ja.pop(key), jb.pop(key)
+    assert ja == jb
+    for (w, bb), (w2, b2) in zip(a.final_params, b.final_params):
+        assert torch.equal(w, w2) and torch.equal(bb, b2)
+    assert torch.equal(a.halt_epoch, b.halt_epoch) and torch.equal(a.outcome, b.outcome)
+    for x, y in ((a.hidden_dead_any, b.hidden_dead_any), (a.hidden_dead_all, b.hidden_dead_all)):
+        assert torch.equal(x, y)
+    assert torch.equal(a.output_dead, b.output_dead)
+    assert (a.start_case is None) == (b.start_case is None)
+    if a.start_case is not None:
+        assert torch.equal(a.start_case, b.start_case)
 
 
-SETTINGS = [
-    # the source's logged setting, and its printed code (a third of the runs halt)
-    ("relu", "relu", "bce", 0.001, 200),
-    ("relu", "relu", "bce", 0.1, 120),
-    ("leaky_relu:0.01", "relu", "bce", 0.1, 100),
-    ("leaky_relu:0.2", "leaky_relu:0.3", "bce", 0.05, 80),  # negative outputs: BCELoss refuses
-    ("identity", "relu", "bce", 2.0, 60),
-    ("relu", "identity", "mse", 0.3, 100),
-    ("leaky_relu:0.05", "identity", "mse", 0.7, 80),
-    ("identity", "identity", "mse", 1e4, 40),  # diverges: overflow to inf, NaN, non-finite loss halts
-    ("relu", "identity", "bce-logits", 0.5, 100),
-    ("leaky_relu:0.01", "relu", "bce-logits", 50.0, 60),  # large steps: huge logits
-    ("relu", "tanh", "bce-logits", 0.5, 60),  # the output activation unused: any takes the fast path
-    ("leaky_relu:0.01", "sigmoid", "bce", 0.5, 100),
-    ("relu", "sigmoid", "mse", 3.0, 60),
-]
-
-
-@pytest.mark.parametrize("hidden,output,loss,lr,epochs", SETTINGS, ids=lambda v: str(v))
+@pytest.mark.kernel
+@pytest.mark.parametrize("hidden,output,loss,lr,epochs", SURVEY_SETTINGS, ids=lambda v: str(v))
 def test_fast_path_equals_the_torch_engine_on_10000_starts(monkeypatch, hidden, output, loss, lr, epochs):
     config = _config(hidden, output, loss, lr)
     assert kernel.supported(config) is None
+    kernel.load(config)
     monkeypatch.setattr(torch, "sigmoid", _torch_scalar_sigmoid)
     start = net.init_batch(torch.Generator().manual_seed(5), 10_000, config.sizes)
-    exact, exact_halt, _ = survey._train_sharded(start, config, epochs, None)
+    exact, exact_halt, _, _ = survey._train_sharded(start, config, epochs, None)
     fast, fast_halt, _ = kernel.train(start, config, epochs)
     for (w, b), (fw, fb) in zip(exact, fast):
         assert torch.equal(w, fw) and torch.equal(b, fb)
@@ -68,9 +73,154 @@ def test_fast_path_equals_the_torch_engine_on_10000_starts(monkeypatch, hidden, 
         assert int((exact_halt >= 0).sum()) > 0
 
 
-def test_fast_path_equals_the_students_loop_on_a_sample():
+@pytest.mark.kernel
+@pytest.mark.parametrize("hidden,output,loss,lr,epochs", SURVEY_SETTINGS, ids=lambda v: str(v))
+def test_the_kernels_judging_is_the_torch_engines(monkeypatch, hidden, output, loss, lr, epochs):
+    """A whole survey judged by the kernel (cases, dead units, outcomes, halts at the last
+    state) and by the torch engine: the same report and the same tensors. Starts at twice
+    PyTorch's scale include many that halt at epoch 0."""
+    config = _config(hidden, output, loss, lr)
+    kernel.load(config)
+    monkeypatch.setattr(torch, "sigmoid", _torch_scalar_sigmoid)
+    for scale in (1.0, 2.0):
+        fast = survey.run_survey(config, 4000, epochs, seed=3, init_scale=scale, fast=True)
+        exact = survey.run_survey(config, 4000, epochs, seed=3, init_scale=scale, fast=False)
+        assert fast.engines.kernel_from == 0 and exact.engines.kernel_from is None
+        _same_result(fast, exact)
+
+
+def _grid_starts() -> list:
+    """Every start whose nine parameters are each -0.5, 0 or 0.5 (19,683): pre-activations and
+    gradients exactly 0 everywhere, outputs exactly 0 and 1 (the rules' boundaries); then
+    4,000 of PyTorch's (the grid's symmetry cancels the output bias's gradient: no case 6)."""
+    grid = torch.tensor(list(itertools.product((-0.5, 0.0, 0.5), repeat=9)), dtype=torch.float32)
+    layers = net.init_batch(torch.Generator().manual_seed(1), 4000, (2, 2, 1))
+    drawn = torch.cat([t.reshape(4000, -1) for layer in layers for t in layer], 1)
+    rows = torch.cat([grid, drawn])
+    m = len(rows)
+    return [(rows[:, 0:4].reshape(m, 2, 2), rows[:, 4:6]), (rows[:, 6:8].reshape(m, 1, 2), rows[:, 8:9])]
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("hidden,output,loss,halts", [("relu", "relu", "bce", True), ("relu", "relu", "mse", False)])
+def test_judging_at_the_rules_boundaries_is_the_single_runs(hidden, output, loss, halts):
+    """Starts on a grid of -0.5, 0, 0.5: the fused and the torch judging agree on all of them,
+    and a sample (every start case and halt among them) is what diagnose() says of the single
+    run: its case (none for a start that halts), its dead units (a unit whose pre-activations
+    are exactly 0 on every row is dead)."""
+    config = _config(hidden, output, loss, 0.1)
+    kernel.load(config)
+    start = _grid_starts()
+    fast = survey.run_survey(config, len(start[0][0]), 3, start=start, fast=True)
+    exact = survey.run_survey(config, len(start[0][0]), 3, start=start, fast=False)
+    _same_result(fast, exact)
+    cases = fast.start_case
+    picks = set()
+    for c in range(9):
+        picks |= set(torch.nonzero(cases == c).flatten()[:25].tolist())
+    halts0 = torch.nonzero(fast.halt_epoch == 0).flatten()
+    picks |= set(halts0[:25].tolist())
+    assert {int(c) for c in cases.unique()} == set(range(9))
+    assert (len(halts0) > 0) == halts  # BCELoss refuses an output of 1.5; MSELoss does not
+    for i in sorted(picks):
+        record = fast.scenario_for(i).new_run().current
+        d = diagnose(record)
+        assert (d.case or 0) == int(cases[i]), i
+        hidden_dead = [u for u in d.dead if u.startswith("hidden")]
+        assert bool(hidden_dead) == bool(fast.hidden_dead_any[i]), i
+        assert (len(hidden_dead) == 2) == bool(fast.hidden_dead_all[i]), i
+        assert ("output[0]" in d.dead) == bool(fast.output_dead[i]), i
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("fast", [True, False])
+def test_starts_that_halt_at_epoch_0_count_in_no_case(fast):
+    """A start BCELoss refuses at once (an output above 1) is in no case, whatever its shape."""
     config = Config(lr=0.1)
-    r = survey.run_survey(config, 4000, 60, seed=3)
+    r = survey.run_survey(config, 5000, 5, seed=2, init_scale=2.5, fast=fast)
+    halted0 = r.halt_epoch == 0
+    assert int(halted0.sum()) > 100
+    assert int((r.start_case[halted0] != 0).sum()) == 0
+    assert int((r.start_case[~halted0] != 0).sum()) > 100
+
+
+def _ready_after(monkeypatch, calls: int) -> None:
+    """The kernel looks not ready for the survey's first ``calls`` questions (its start's
+    judging, then one per torch slice), then ready: as when its background build ends during
+    the survey (no process is started)."""
+    asked = [0]
+    real = survey.Plan.ready
+
+    def ready(self) -> bool:
+        asked[0] += 1
+        return asked[0] > calls and real(self)
+
+    monkeypatch.setattr(survey.Plan, "ready", ready)
+    monkeypatch.setattr(kernel, "warm", lambda config, what="survey": None)
+
+
+HANDOFF_SETTINGS = [SURVEY_SETTINGS[i] for i in (1, 3, 6, 11)]  # halts at once and late, MSE, sigmoid
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("hidden,output,loss,lr,epochs", HANDOFF_SETTINGS, ids=lambda v: str(v))
+@pytest.mark.parametrize("calls,first", [(1, 16), (2, 16), (2, 1), (3, 5), (4, 3), (1000, 16)])
+def test_the_torch_engine_hands_over_to_the_kernel_with_the_same_bits(
+    monkeypatch, hidden, output, loss, lr, epochs, calls, first
+):
+    """The kernel becomes ready after the torch engine has judged the starts and trained none,
+    one or more slices of ``first`` epochs (or never: the torch engine trains to the end and
+    the kernel judges the ends): every number of the survey is the kernel's alone and the
+    torch engine's alone."""
+    config = _config(hidden, output, loss, lr)
+    kernel.load(config)
+    monkeypatch.setattr(torch, "sigmoid", _torch_scalar_sigmoid)
+    alone = survey.run_survey(config, 3000, epochs, seed=calls, init_scale=1.5, fast=True)
+    exact = survey.run_survey(config, 3000, epochs, seed=calls, init_scale=1.5, fast=False)
+    monkeypatch.setattr(survey, "FIRST_SLICE", first)
+    monkeypatch.setattr(survey, "SLICE_SECONDS", 0.0)  # every torch slice FIRST_SLICE epochs
+    _ready_after(monkeypatch, calls)
+    handed = survey.run_survey(config, 3000, epochs, seed=calls, init_scale=1.5)
+    expected = (calls - 1) * first if (calls - 1) * first < epochs else None
+    assert handed.engines.kernel_from == expected
+    if expected:
+        assert f"torch engine to epoch {expected}, then the fused kernel" in handed.timing_text()
+    _same_result(handed, alone)
+    _same_result(handed, exact)
+
+
+def test_a_setting_whose_kernel_is_not_built_starts_at_once_on_the_torch_engine(monkeypatch):
+    """No compile is waited for: a short survey runs on the exact engine and says so; one that
+    the torch engine would take longer over than the build starts the build in the background
+    (a note says so) and still starts at once."""
+    config = Config(lr=0.1)
+    monkeypatch.setattr(kernel, "is_ready", lambda config, what="survey": False)
+    monkeypatch.setattr(kernel, "building", lambda config, what="survey": None)
+    started = []
+    monkeypatch.setattr(kernel, "warm", lambda config, what="survey": started.append(what))
+    notes = []
+    r = survey.run_survey(config, 2000, 40, seed=1, note=notes.append)
+    assert r.engines.kernel_from is None and notes == [] and started == []
+    assert "torch engine, exact (the fused kernel for this setting is not compiled yet)" in r.timing_text()
+    monkeypatch.setattr(survey, "TORCH_RATE", 1.0)  # as if it were slow: the build pays
+    survey.run_survey(config, 2000, 40, seed=1, note=notes.append)
+    assert started == ["survey"]
+
+
+@pytest.mark.kernel
+def test_survey_report_is_the_same_on_both_paths():
+    config = Config(lr=0.1)
+    _same_result(
+        survey.run_survey(config, 3000, 80, seed=1, fast=True),
+        survey.run_survey(config, 3000, 80, seed=1, fast=False),
+    )
+
+
+@pytest.mark.kernel
+def test_the_student_loop_agrees_on_a_sample():
+    config = Config(lr=0.1)
+    r = survey.run_survey(config, 4000, 60, seed=3, fast=True)
+    assert r.engines.kernel_from == 0
     picks = torch.nonzero(r.halt_epoch >= 0).flatten()[:8].tolist() + list(range(8))
     for i in picks:
         sd = {k: v.tolist() for k, v in net.state_dict(r.start_params, config, i).items()}
@@ -85,25 +235,11 @@ def test_fast_path_equals_the_students_loop_on_a_sample():
             assert torch.equal(final[f"{ours}.bias"], theirs[f"{key}.bias"])
 
 
-def test_survey_report_is_the_same_on_both_paths():
-    config = Config(lr=0.1)
-    fast = survey.run_survey(config, 3000, 80, seed=1, fast=True).to_json()
-    exact = survey.run_survey(config, 3000, 80, seed=1, fast=False).to_json()
-    for key in ("seconds", "net_epochs_per_second", "trained_net_epochs"):
-        fast.pop(key), exact.pop(key)
-    assert fast == exact
-
-
+@pytest.mark.kernel
 def test_shards_change_nothing(monkeypatch):
-    whole = survey.run_survey(Config(lr=0.1), 2500, 40, seed=4)
+    whole = survey.run_survey(Config(lr=0.1), 2500, 40, seed=4, fast=True)
     monkeypatch.setattr(survey, "SHARD", 700)
-    sharded = survey.run_survey(Config(lr=0.1), 2500, 40, seed=4)
-    a, b = whole.to_json(), sharded.to_json()
-    for key in ("seconds", "net_epochs_per_second", "trained_net_epochs"):
-        a.pop(key), b.pop(key)
-    assert a == b
-    for (w, bb), (w2, b2) in zip(whole.final_params, sharded.final_params):
-        assert torch.equal(w, w2) and torch.equal(bb, b2)
+    _same_result(whole, survey.run_survey(Config(lr=0.1), 2500, 40, seed=4, fast=True))
 
 
 def test_settings_off_the_fast_path_are_named():
@@ -117,36 +253,50 @@ def test_without_numba_the_survey_says_so_once_and_still_runs(monkeypatch):
     monkeypatch.setattr(kernel, "_UNAVAILABLE", "numba is not available (ImportError: no module)")
     r = survey.run_survey(Config(), 500, 20, note=notes.append)
     assert len(notes) == 1 and "numba is not available" in notes[0] and "torch engine" in notes[0]
-    assert r.n == 500
+    assert r.n == 500 and "numba is not available" in r.timing_text()
 
 
-def test_a_first_run_says_it_compiles(monkeypatch):
-    notes = []
-    monkeypatch.setattr(kernel, "needs_compiling", lambda config: True)
-    survey.run_survey(Config(), 300, 5, note=notes.append)
-    assert len(notes) == 1 and notes[0].startswith("compiling") and str(kernel.cache_dir()) in notes[0]
+@pytest.mark.kernel
+def test_a_survey_that_waits_for_its_kernel_counts_the_compile_in_its_time(monkeypatch):
+    """fast=True waits for the kernel's build: the survey's seconds include it, and say so."""
+    import time
+
+    real_ready, real_load, built = kernel.is_ready, kernel.load, []
+    monkeypatch.setattr(kernel, "is_ready", lambda config, what="survey": bool(built) and real_ready(config, what))
+
+    def load(config, what="survey"):
+        time.sleep(0.3)
+        built.append(1)
+        real_load(config, what)
+
+    monkeypatch.setattr(kernel, "load", load)
+    r = survey.run_survey(Config(), 300, 5, fast=True)
+    assert r.engines.kernel_from == 0 and r.engines.waited >= 0.3 and r.seconds >= r.engines.waited
+    assert "s of them compiling the fused kernel" in r.timing_text()
 
 
+@pytest.mark.kernel
 def test_kernels_are_cached_in_the_users_cache_folder():
     import site
 
     folder = str(kernel.cache_dir())
     assert "site-packages" not in folder and not any(folder.startswith(p) for p in site.getsitepackages())
-    survey.run_survey(Config(), 300, 5)
-    assert not kernel.needs_compiling(Config())
+    kernel.load(Config())
+    assert kernel.is_ready(Config())
     assert kernel.object_path(Config()).is_file()
 
 
+@pytest.mark.kernel
 def test_a_later_survey_needs_no_numba(tmp_path):
-    """numba's import and cache cost ~1.1 s of every `xor-tui survey`, and compiling a setting
-    ~10 s: once numba has lowered the kernel on this machine, a new process makes any
-    setting's kernel (~1 s) and later loads it, without numba, and gets the same bits."""
+    """numba's import and cache cost ~1 s of every `xor-tui survey`: once numba has lowered the
+    kernel on this machine, a build makes any setting's kernel without numba, and a later
+    process loads it, without numba either, and gets the same bits."""
     import os
     import shutil
     import subprocess
     import sys
 
-    survey.run_survey(Config(), 300, 5)  # numba has lowered the kernel (or it was cached)
+    kernel.load(Config())  # numba has lowered the kernel (or it was cached)
     (tmp_path / "numba").mkdir()
     shutil.copy(kernel.generic_path(), tmp_path / "numba")
     code = (
@@ -154,65 +304,74 @@ def test_a_later_survey_needs_no_numba(tmp_path):
         "from xor_tui.core.engine.net import Config;"
         "from xor_tui.core.engine.activations import parse_activation as act;"
         "config = Config((2,), (act('leaky_relu:0.05'), act('identity')), 'mse', 0.3);"
-        "before = kernel.needs_compiling(config);"
-        "r = survey.run_survey(config, 3000, 60);"
+        "before = kernel.is_ready(config);"
+        "r = survey.run_survey(config, 3000, 60, fast=True);"
         "ends = torch.cat([p.flatten() for layer in r.final_params for p in layer]);"
-        "after = kernel.needs_compiling(config);"
-        "print(before, after, 'numba' in sys.modules, int(r.outcome.sum()), float(ends.sum()))"
+        "print(before, kernel.is_ready(config), 'numba' in sys.modules, int(r.outcome.sum()), float(ends.sum()))"
     )
     env = dict(os.environ, XOR_TUI_CACHE=str(tmp_path))
     runs = [
-        subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=True)
+        subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300, check=True)
         for _ in range(2)
     ]
-    here = survey.run_survey(_config("leaky_relu:0.05", "identity", "mse", 0.3), 3000, 60)
+    here = survey.run_survey(_config("leaky_relu:0.05", "identity", "mse", 0.3), 3000, 60, fast=False)
     total = float(torch.cat([p.flatten() for layer in here.final_params for p in layer]).sum())
     same = [str(int(here.outcome.sum())), repr(total)]
-    assert runs[0].stdout.split() == ["True", "False", "False", *same]  # made from the cached module
-    assert runs[1].stdout.split() == ["False", "False", "False", *same]  # loaded
+    assert runs[0].stdout.split() == ["False", "True", "False", *same]  # built from the cached module
+    assert runs[1].stdout.split() == ["True", "True", "False", *same]  # loaded
 
 
+def _fresh(monkeypatch, folder) -> None:
+    """This process as if new, with an empty kernel cache in ``folder``."""
+    monkeypatch.setenv("XOR_TUI_CACHE", str(folder))
+    for name in ("_NATIVE", "_FAILED", "_BUILDS", "_ABSENT"):
+        monkeypatch.setattr(kernel, name, {})
+
+
+def _cached(config, what: str = "survey") -> bool:
+    kernel._ABSENT.clear()
+    return kernel.is_ready(config, what)
+
+
+@pytest.mark.kernel
 def test_a_damaged_cached_kernel_is_never_loaded(monkeypatch, tmp_path):
     """LLVM would abort the process on a damaged object file: a cut or altered one, or
     something that is not a file, is taken for missing (compiled again), never handed to it."""
     import os
 
-    monkeypatch.setattr(kernel, "_NATIVE", {})
-    good = kernel.object_path(Config())
-    kernel.timed_compile(Config())
-    data, generic = good.read_bytes(), kernel.generic_path().read_bytes()
-    monkeypatch.setenv("XOR_TUI_CACHE", str(tmp_path))
+    kernel.load(Config())
+    data, generic = kernel.object_path(Config()).read_bytes(), kernel.generic_path().read_bytes()
+    _fresh(monkeypatch, tmp_path)
     path = kernel.object_path(Config())
-    monkeypatch.setattr(kernel, "_NATIVE", {})
     path.parent.mkdir(parents=True)
     for damaged in (data[: len(data) // 2], data[:-1] + bytes([data[-1] ^ 1]), b"", b"\x7fELF" + data[4:]):
         path.write_bytes(damaged)
-        assert kernel.needs_compiling(Config())
+        assert not _cached(Config())
     path.write_bytes(data)
-    assert not kernel.needs_compiling(Config())
+    assert _cached(Config())
     # not a file: a FIFO (reading it would wait for a writer forever), a folder, a device
     path.unlink()
     os.mkfifo(path)
-    assert kernel.needs_compiling(Config())
+    assert not _cached(Config())
     path.unlink()
     path.mkdir()
-    assert kernel.needs_compiling(Config())
+    assert not _cached(Config())
     path.rmdir()
     path.symlink_to("/dev/zero")
-    assert kernel.needs_compiling(Config())
+    assert not _cached(Config())
     path.unlink()
     # a whole, sealed file under another name: another setting's kernel, or the generic module
     other = _config("leaky_relu:0.1", "sigmoid", "mse", 0.3)
     kernel.object_path(other).write_bytes(data)
-    assert kernel.needs_compiling(other)
+    assert not _cached(other)
     path.write_bytes(generic)  # sealed for its own name: the LLVM module, not machine code
-    assert kernel.needs_compiling(Config())
+    assert not _cached(Config())
     # its code runs in this process: a file others may write is not used
     path.write_bytes(data)
     path.chmod(0o666)
-    assert kernel.needs_compiling(Config())
+    assert not _cached(Config())
     path.chmod(0o600)
-    assert not kernel.needs_compiling(Config())
+    assert _cached(Config())
 
 
 def test_cache_files_are_private_and_a_failed_write_leaves_nothing(monkeypatch, tmp_path):
@@ -243,7 +402,7 @@ def test_kernels_of_other_versions_unused_for_a_month_are_pruned(monkeypatch, tm
     recent = time.time() - (kernel.UNUSED_DAYS - 1) * 86400
     current = kernel.object_path(Config())
     other = "0123456789abcdef0123"  # another version's digest
-    stale = [f"survey-000-{other}.o", f"survey-any-{other}.bc", f"path-210-{other}.lock"]
+    stale = [f"survey-000-{other}.o", f"survey-any-{other}.bc", f"path-210-{other}.lock", f"path-own-{other}.why"]
     kept = ["survey-000-fedcba9876543210fedc.o", f"notes-000-{other}.o", current.name]
     for name in stale + kept:
         (folder / name).write_bytes(b"x")
@@ -254,7 +413,6 @@ def test_kernels_of_other_versions_unused_for_a_month_are_pruned(monkeypatch, tm
     assert sorted(kernel.prune()) == sorted(stale)
     assert sorted(p.name for p in folder.iterdir()) == sorted([*kept, f"survey-001-{other}.o"])
     # loading a kernel marks it as used
-    monkeypatch.setattr(kernel, "_NATIVE", {})
     kernel._write_object(current, b"code")
     os.utime(current, (old, old))
     assert kernel._read_object(current) == b"code"
@@ -262,7 +420,7 @@ def test_kernels_of_other_versions_unused_for_a_month_are_pruned(monkeypatch, tm
 
 
 def test_a_compile_lock_held_for_ever_is_waited_for_only_so_long(monkeypatch, tmp_path):
-    """Another process stopped (Ctrl-Z) while compiling holds the lock: a survey waits
+    """Another process stopped (Ctrl-Z) while compiling holds the lock: a build waits
     LOCK_WAIT for it, then compiles itself instead of hanging."""
     import fcntl
     import os
@@ -282,31 +440,9 @@ def test_a_compile_lock_held_for_ever_is_waited_for_only_so_long(monkeypatch, tm
         os.close(holder)
 
 
-def test_a_long_run_steps_on_when_its_kernel_cannot_be_made(monkeypatch):
-    """A trajectory kernel that cannot be loaded (say a cache file LLVM rejects) is a note
-    for the survey and nothing for a run: it steps on the exact way, the same bits."""
-    from xor_tui.core.io.scenario import builtin
-    from xor_tui.core.studies.replay import replay
-
-    scenario = builtin("case3")
-    expected = replay(scenario, 3000).final.params
-    real = kernel._load_object
-
-    def broken(body, what):
-        if what == "path":
-            raise RuntimeError("the cached kernel has no xor_tui_path_kernel")
-        return real(body, what)
-
-    monkeypatch.setattr(kernel, "_NATIVE", {})
-    monkeypatch.setattr(kernel, "_FAILED", {})
-    monkeypatch.setattr(kernel, "_load_object", broken)
-    got = replay(scenario, 3000).final.params
-    assert kernel.failed(scenario.config, "path")
-    for (w, b), (w2, b2) in zip(expected, got):
-        assert torch.equal(w, w2) and torch.equal(b, b2)
-
-
+@pytest.mark.kernel
 def test_stop_ends_a_survey_between_slices(monkeypatch):
+    kernel.load(Config())
     monkeypatch.setattr(kernel, "SLICE_WORK", 1000)
     asked = []
 
@@ -319,14 +455,16 @@ def test_stop_ends_a_survey_between_slices(monkeypatch):
     assert len(asked) == 3
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("n", [1, 15, 17, 511, 513, 1100])
 def test_group_packing_and_slices_change_nothing(monkeypatch, n):
     """Any count of starts (partial groups of lanes, partial blocks), one thread or two, one
     kernel call or many (each restarting from the states the last one wrote out): the same
     bits as the torch engine, halts included."""
     config = Config(lr=0.1)
+    kernel.load(config)
     start = net.init_batch(torch.Generator().manual_seed(n), n, config.sizes)
-    exact, exact_halt, _ = survey._train_sharded(start, config, 90, None)
+    exact, exact_halt, _, _ = survey._train_sharded(start, config, 90, None)
     runs = [kernel.train(start, config, 90, threads=1), kernel.train(start, config, 90, threads=2)]
     monkeypatch.setattr(kernel, "SLICE_WORK", 37)  # a call every few epochs
     runs.append(kernel.train(start, config, 90))
@@ -337,18 +475,129 @@ def test_group_packing_and_slices_change_nothing(monkeypatch, n):
         assert torch.equal(exact_halt, torch.from_numpy(fast_halt))
 
 
-async def test_the_survey_screen_says_it_compiles_then_shows_progress(monkeypatch):
-    """The first survey of a setting compiles its kernel (seconds with the bar at 0%): the
-    screen says so on one line, then shows the run; the result no longer mentions it."""
-    import threading
+# ---------------------------------------------------------------- builds, and a numba that changed
 
+
+def test_a_build_ends_when_its_parent_is_gone(tmp_path):
+    """A process that starts a build and leaves without a word (os._exit, as the app does)
+    leaves no build behind: the child ends itself."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import os; from xor_tui.core.engine.fast import kernel; from xor_tui.core.engine.net import Config;"
+        "b = kernel.warm(Config(lr=0.3)); print(b._proc.pid, flush=True); os._exit(0)"
+    )
+    env = dict(os.environ, XOR_TUI_CACHE=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True)
+    pid = int(out.stdout.split()[0])
+    deadline = time.monotonic() + 20  # a hang guard: it ends within ~0.2 s of its parent
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for init to reap it has ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_cancelling_a_build_kills_it(monkeypatch, tmp_path):
+    _fresh(monkeypatch, tmp_path)
+    build = kernel.warm(Config(lr=0.2))
+    assert build is not None and not build.done
+    kernel.cancel_builds()
+    assert build.done and not build.ok and build._proc.returncode < 0
+    assert not _alive(build._proc.pid)
+
+
+def _path_kernel_equals_stepping(config) -> None:
+    from xor_tui.core.engine.run import Run, Start
+
+    for seed in range(6):
+        run = Run(config, Start("seed", seed=seed))
+        row = run._flat[0].numpy()
+        rows, why = kernel.trajectory(row, config, 300)
+        while run.epoch < len(rows) and not run.halted:
+            run.step()
+        assert torch.equal(run._flat[1 : len(rows) + 1].view(torch.int32), torch.from_numpy(rows).view(torch.int32))
+
+
+def test_a_numba_whose_internals_changed_builds_with_numbas_own_cache(monkeypatch, tmp_path):
+    """The private compiler reads numba's internals (a library's LLVM module, its wrapper's
+    conventions). When they are not what it expects (here: the module is gone, as if numba had
+    renamed it), the build says why in the cache and uses numba's own cache=True: the same bits,
+    and every later build with this numba goes that way at once."""
+    from xor_tui.core.engine.fast import build, epoch
+
+    _fresh(monkeypatch, tmp_path)
+
+    def renamed(what):
+        raise AttributeError("'CPUCodeLibrary' object has no attribute '_final_module'")
+
+    monkeypatch.setattr(epoch, "generic_module", renamed)
+    config = Config(lr=0.1)
+    assert build.build("path", kernel._kinds(config)) == ("numba", b"")
+    assert b"_final_module" in kernel._read_object(kernel._refused_path("path"))
+    assert kernel.is_ready(config, "path")
+    _path_kernel_equals_stepping(config)
+    other = _config("leaky_relu:0.01", "relu", "bce", 0.5)
+    assert build.build("path", kernel._kinds(other)) == ("numba", b"")  # refused at once: not lowered again
+    _path_kernel_equals_stepping(other)
+
+
+def test_machine_code_that_differs_from_numbas_is_refused(monkeypatch, tmp_path):
+    """The first build with a numba runs its own machine code beside numba's compiled function
+    on a sample; code that differs (here: made for another setting, as a changed calling
+    convention would scramble it) is never kept or used: numba's own cache takes over."""
+    from xor_tui.core.engine.fast import build
+
+    _fresh(monkeypatch, tmp_path)
+    real = build._specialise
+    monkeypatch.setattr(build, "_specialise", lambda generic, what, kinds: real(generic, what, (1, 1, 1)))
+    config = Config(lr=0.1)
+    assert build.build("path", kernel._kinds(config)) == ("numba", b"")
+    assert b"differs" in kernel._read_object(kernel._refused_path("path"))
+    assert not kernel.generic_path("path").exists() and not kernel.object_path(config, "path").exists()
+    _path_kernel_equals_stepping(config)
+
+
+def test_a_build_that_crashes_leaves_the_survey_on_the_torch_engine(monkeypatch, tmp_path):
+    """A build process that dies (a signal, an abort in LLVM) is a note, not a crash: the
+    survey runs on the torch engine and says why."""
+    _fresh(monkeypatch, tmp_path)
+    config = Config(lr=0.1)
+    build = kernel.warm(config)
+    build._proc.kill()
+    build.wait(30)
+    assert build.done and not build.ok and "could not be built" in build.error
+    notes = []
+    r = survey.run_survey(config, 500, 10, note=notes.append)
+    assert r.engines.kernel_from is None and "could not be built" in r.timing_text()
+    assert notes and "torch engine" in notes[0]
+
+
+async def test_the_survey_screen_never_waits_for_a_compile(monkeypatch):
+    """A first survey of a setting starts at once on the torch engine while the kernel compiles
+    in the background (here a build that never ends); the result says which engine ran."""
     from tests.apphelp import plain, settle, type_text
     from xor_tui.app.main import XorApp
     from xor_tui.app.screens.survey import SurveyScreen
 
-    release, real = threading.Event(), kernel.timed_compile
-    monkeypatch.setattr(kernel, "needs_compiling", lambda config: True)
-    monkeypatch.setattr(kernel, "timed_compile", lambda config: (release.wait(30), real(config))[1])
+    monkeypatch.setattr(kernel, "is_ready", lambda config, what="survey": False)
+    monkeypatch.setattr(kernel, "building", lambda config, what="survey": None)
+
+    class Never:  # a build that never ends
+        done = ok = False
+        elapsed = 0.0
+
+    monkeypatch.setattr(kernel, "warm", lambda config, what="survey": Never())
     app = XorApp()
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press("v")
@@ -356,17 +605,66 @@ async def test_the_survey_screen_says_it_compiles_then_shows_progress(monkeypatc
         await type_text(pilot, "2000")
         await pilot.press("enter")
         result = app.screen.query_one("#result")
-        for _ in range(200):
-            await pilot.pause(0.02)
-            if "compiling" in plain(result.content):
+        for _ in range(1500):  # a hang guard: the survey of 2,000 on the torch engine takes ~0.3 s
+            if "2,000 networks" in plain(result.content):
                 break
-        shown = plain(result.content)
-        compiling = [line for line in shown.splitlines() if "compiling" in line]
-        assert len(compiling) == 1 and "first run only" in compiling[0]
-        assert str(kernel.cache_dir()) in shown
-        assert app.screen.query_one("#bar").progress == 0
-        release.set()
+            await pilot.pause(0.02)
         await settle(pilot)
         shown = plain(result.content)
-        assert "2,000 networks" in shown and "compiling" not in shown
+        assert "2,000 networks" in shown
+        assert "torch engine, exact (the fused kernel for this setting was still compiling)" in shown
         assert app.screen.query_one("#bar").progress == 200
+
+
+def test_quitting_the_app_during_a_compile_ends_it_and_the_build(tmp_path):
+    """The app, run for real (headless), starts a survey whose kernel compiles in the
+    background and quits at once: the process ends (a hang guard, not a timing) and so does
+    the build."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "quit.py"
+    script.write_text(
+        "import asyncio\n"
+        "from xor_tui.app.main import XorApp\n"
+        "from xor_tui.core.engine.fast import kernel\n"
+        "async def pilot(p):\n"
+        "    await p.press('v')\n"
+        "    for ch in '3000': await p.press(ch)\n"
+        "    await p.press('enter')\n"
+        "    for _ in range(600):\n"
+        "        await asyncio.sleep(0.05)\n"
+        "        builds = [b for b in kernel._BUILDS.values() if not b.done]\n"
+        "        if builds: break\n"
+        "    print(builds[0]._proc.pid, flush=True)\n"
+        "    await p.press('escape', 'q')\n"
+        "XorApp().run(headless=True, auto_pilot=pilot, size=(120, 36))\n"
+    )
+    env = dict(os.environ, XOR_TUI_CACHE=str(tmp_path / "cache"))
+    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    pid = int(proc.stdout.split()[-1])
+    deadline = time.monotonic() + 20
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid)
+
+
+def test_the_case_table_is_classify_of_each_pattern():
+    """The survey's cases come from diagnosis.case_table, the rules of CASE_RULES evaluated
+    once per pattern: each entry is what classify gives for those features."""
+    from xor_tui.core.rules.diagnosis import Features, case_table, classify
+
+    table = case_table()
+    rng = np.random.default_rng(0)
+    for index in rng.integers(0, len(table), 400).tolist() + [0, len(table) - 1]:
+        p, rest = divmod(index, 5 * 512)
+        o, g = divmod(rest, 512)
+        bits = [(g >> k) & 1 for k in range(9)]
+        hw, hb, ow, ob = sum(bits[0:4]), sum(bits[4:6]), sum(bits[6:8]), bits[8]
+        n = hw + hb + ow + ob
+        t = torch.tensor
+        f = Features(t([p]), t([o]), t([n]), t([hw > 0]), t([hb > 0]), t([ob == 1 and n == 1]))
+        assert int(classify(f)[0]) == int(table[index])

@@ -41,6 +41,7 @@ from xor_tui.core.session import (
     check_seed,
     check_value,
     open_path,
+    stop_compiles,
 )
 from xor_tui.core.view import Frame, capitalised, printable
 
@@ -728,6 +729,10 @@ class XorApp(App):
             event.prevent_default()
             return
         await super().on_event(event)
+
+    def on_unmount(self) -> None:
+        """Leaving: the kernels compiling in the background (child processes) are stopped."""
+        stop_compiles()
 
     async def run_action(self, action, default_namespace=None, namespaces=None) -> bool:
         """Every key's action comes here; one the main screen refuses while a run goes is

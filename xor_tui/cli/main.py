@@ -153,6 +153,9 @@ _app_ran = False  # set once the app has been opened: the process then ends with
 def run() -> None:
     """The ``xor-tui`` command: main(), then end the process with its status."""
     code = main()
+    kernel = sys.modules.get("xor_tui.core.engine.fast.kernel")
+    if kernel is not None:  # no kernel build (a child process) outlives the command
+        kernel.cancel_builds()
     if _app_ran:
         from xor_tui.app.lifecycle import leave
 

@@ -149,4 +149,4 @@ def print_survey(r: SurveyResult, con: Console) -> None:
         for h in hist:
             bar = "█" * round(30 * h["count"] / top) if top else ""
             con.print(f"  {h['from']:>5}-{h['to']:<5} {h['count']:>8,} {bar}")
-    con.print(f"{r.seconds:.2f} s, {r.net_epochs_per_second / 1e6:.1f} M network-epochs/s")
+    con.print(f"{r.timing_text()}, {r.net_epochs_per_second / 1e6:.1f} M network-epochs/s")

@@ -135,4 +135,4 @@ def print_sweep(r) -> None:
         for i in reversed(range(len(r.scales))):
             t.add_row(f"x{r.scales[i]:.3g}", *(f"{100 * float(r.shares[i, j, k]):.1f}" for j in range(len(r.lrs))))
         con.print(t)
-    con.print(f"{r.seconds:.1f} s")
+    con.print(f"{r.seconds:.1f} s (training and judging; {r.engine})")

@@ -287,12 +287,13 @@ class Session:
         """Step to ``epoch`` (or a halt, a notable event, or a stop request); say why it stopped:
         end, halted, event, stopped, or fixed (the state no longer changes, so no event can
         come; a run to ``epoch`` fills the remaining epochs in at once instead). ``note``
-        hears one line before the fused kernel is compiled (see ``Run.advance``)."""
+        hears one line when the fused kernel starts compiling in the background (see
+        ``Run.prepare_fast``): the run steps on the torch engine meanwhile."""
         while True:
             if should_stop():
                 return "stopped"
-            if not self._ahead:  # a compile, if any, with the lock free: the screen still draws
-                self.run.prepare_fast(min(epoch, self.run.epoch + self.SLICE), note)
+            if not self._ahead:  # the whole way: a long one builds the kernel in the background
+                self.run.prepare_fast(epoch, note)
             with self.lock:
                 if self.run.halted:
                     return "halted"
@@ -810,6 +811,14 @@ def builtin_scenarios() -> list[tuple[str, str]]:
     return [(name, builtin(name).description) for name in builtin_names()]
 
 
+def stop_compiles() -> None:
+    """Stop the kernels compiling in the background (child processes): the app calls it when it
+    leaves, so no build outlives it."""
+    from xor_tui.core.studies import survey
+
+    survey.stop_compiles()
+
+
 def find_seed(case: int, start: int) -> int | None:
     """The first seed from ``start`` whose PyTorch default start is in ``case`` (the source's
     2-2-1 ReLU/ReLU net), or None within the search's limit. Takes a fraction of a second to
@@ -827,6 +836,7 @@ __all__ = [
     "check_seed",
     "check_value",
     "find_seed",
+    "stop_compiles",
     "Cancelled",
     "Explanation",
     "Files",

@@ -107,7 +107,7 @@ class SurveyScreen(Screen):
                 self.app.call_from_thread(self._say, ["running…", *self._lasting(notes)])
             self.app.call_from_thread(bar.update, progress=done)
 
-        result = run_survey(self.config, n, 200, seed=0, progress=progress, note=note)
+        result = run_survey(self.config, n, 200, seed=0, progress=progress, note=note, warm=True)
         self.app.call_from_thread(self._show, result, self._lasting(notes))
 
     @staticmethod
@@ -136,8 +136,8 @@ def _bar(share: float, width: int = 30) -> str:
 def render_survey(r: SurveyResult):
     parts = [
         Text(
-            f"{r.n:,} networks x {r.epochs} epochs in {r.seconds:.2f} s "
-            f"({r.net_epochs_per_second / 1e6:.1f} M network-epochs/s)",
+            f"{r.n:,} networks x {r.epochs} epochs in {r.timing_text()}, "
+            f"{r.net_epochs_per_second / 1e6:.1f} M network-epochs/s",
             style="bold",
         )
     ]

@@ -224,6 +224,7 @@ class SweepScreen(Screen):
                 progress=lambda done, total: self.app.call_from_thread(bar.update, progress=done, total=total),
                 stop=lambda: self._closing,
                 note=note,
+                warm=True,  # the app lives on: its fused kernel is built in the background
             )
         except KeyboardInterrupt:  # the screen was closed: nothing to show
             return
@@ -315,7 +316,7 @@ class CellSurveyScreen(Screen):
 
     @work(thread=True, exclusive=True)
     def _run(self) -> None:
-        r = run_survey(self.config, self.n, self.epochs, self.seed, init_scale=self.scale)
+        r = run_survey(self.config, self.n, self.epochs, self.seed, init_scale=self.scale, warm=True)
         self.app.call_from_thread(self._show, r)
 
     def _show(self, r) -> None:

@@ -467,8 +467,8 @@ class Run:
         note: Callable[[str], None] | None = None,
     ) -> None:
         """Step to ``epoch`` or a halt; a fixed point is filled in at once, without stepping
-        (with ``fill`` false, advancing stops there instead). ``note`` hears one line before
-        the fused kernel is compiled for this setting (seconds, the first time only).
+        (with ``fill`` false, advancing stops there instead). ``note`` hears one line when the
+        fused kernel for this setting starts compiling in the background (see ``prepare_fast``).
 
         Long stretches without scripted actions, in the settings the fused kernel trains
         (``kernel.trajectory``), are computed by it in slices of ``FAST_SLICE`` epochs,
@@ -502,31 +502,50 @@ class Run:
 
     FAST_MIN = 32  # shorter stretches are stepped one by one
     FAST_SLICE = 1 << 16  # epochs per kernel call: a stop request waits at most ~20 ms
+    WARM_EPOCHS = 20_000  # a run this far from its target builds the kernel in the background (~1 s stepping)
 
-    def fast_end(self, epoch: int) -> int | None:
-        """How far towards ``epoch`` one fused-kernel slice would go from here, or None when the
-        kernel does not apply (another setting, a scripted action or ``epoch`` too near)."""
+    def _stretch_end(self, epoch: int) -> int | None:
+        """How far towards ``epoch`` one fused-kernel slice would go from here, ready or not, or
+        None when the kernel does not apply: another setting, a scripted action or ``epoch`` too
+        near, or a state that cannot change (no parameter receives gradient: stepping once
+        finds the fixed point and the rest is filled in, with nothing compiled)."""
         k = self.epoch
         nxt = self._next_scripted(k)
         end = min(epoch, (nxt - 1) if nxt is not None else epoch, k + self.FAST_SLICE)
-        if end - k < self.FAST_MIN or self.halted or not fast_replay(self._current.config):
+        if end - k < self.FAST_MIN or self.halted or self.is_repeat(k) or not fast_replay(self._current.config):
+            return None
+        grads = self._current.grads
+        if grads is not None and not any(bool(t.any()) for layer in grads for t in layer):
             return None
         return end
 
+    def fast_end(self, epoch: int) -> int | None:
+        """How far towards ``epoch`` one fused-kernel slice goes from here, or None when the
+        kernel does not apply (see ``_stretch_end``) or is not ready (being compiled in the
+        background, or not at all: the run steps on the torch engine, the same bits)."""
+        end = self._stretch_end(epoch)
+        if end is None:
+            return None
+        from xor_tui.core.engine.fast import kernel
+
+        return end if kernel.is_ready(self._current.config, "path") else None
+
     def prepare_fast(self, epoch: int, note: Callable[[str], None] | None = None) -> bool:
-        """Have the fused kernel of the current setting at hand if advancing towards ``epoch``
-        takes a stretch through it (``fast_end``; a fixed point is filled in instead): loaded
-        from the cache, or compiled (seconds, once per setting and machine; ``note`` hears one
-        line first). False when no stretch would, or the kernel cannot be had here. A session
-        calls it before taking its lock: the screen never waits on a compile."""
-        if self.fast_end(epoch) is None or self.is_repeat(self.epoch):
+        """True when advancing towards ``epoch`` takes a stretch through the fused kernel and it is
+        ready (loaded now from the cache: ~30 ms). Never waits for a compile: when the kernel is
+        not ready and the run has far to go (WARM_EPOCHS), its build starts in a child process
+        (``note`` hears one line) and the run steps on meanwhile, taking the kernel from the
+        first stretch after the build."""
+        if self._stretch_end(epoch) is None:
             return False
         from xor_tui.core.engine.fast import kernel
 
         config = self._current.config
-
-        if note is not None and kernel.needs_compiling(config, "path"):
-            note(kernel.compile_note("path"))
+        if not kernel.is_ready(config, "path"):
+            far = epoch - self.epoch >= self.WARM_EPOCHS
+            if far and kernel.building(config, "path") is None and kernel.warm(config, "path") is not None and note:
+                note(kernel.compile_note("path"))
+            return False
         try:
             kernel.load(config, "path")
         except kernel.Unavailable:  # fast_replay says no from now on

@@ -25,11 +25,13 @@ while calling all hidden inputs negative.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, overload
 
+import numpy as np
 import torch
 
 from xor_tui.core.engine import net
@@ -154,10 +156,16 @@ def features(pre: Sequence[torch.Tensor], grads: Sequence[Layer]) -> Features:
     (gw1, gb1), (gw2, gb2) = grads
     p = is_active(pre[0]).flatten(1).sum(1)
     o = is_active(pre[1]).flatten(1).sum(1)
-    hw = (gw1 != 0).flatten(1).sum(1)
-    hb = (gb1 != 0).sum(1)
-    ow = (gw2 != 0).flatten(1).sum(1)
-    ob = (gb2 != 0).sum(1)
+    counts = [(g != 0).flatten(1).sum(1) for g in (gw1, gb1, gw2, gb2)]
+    return features_of_counts(p, o, *counts)
+
+
+def features_of_counts(
+    p: torch.Tensor, o: torch.Tensor, hw: torch.Tensor, hb: torch.Tensor, ow: torch.Tensor, ob: torch.Tensor
+) -> Features:
+    """Features from counts per network: positive hidden pre-activations ``p`` (of 8), rows with
+    the output active ``o`` (of 4), and nonzero gradients among the hidden weights ``hw`` (of
+    4), hidden biases ``hb`` (of 2), output weights ``ow`` (of 2) and the output bias ``ob``."""
     n = hw + hb + ow + ob
     return Features(p, o, n, hw, hb, ob)
 
@@ -294,6 +302,34 @@ def classify(f: Features) -> torch.Tensor:
             hit &= rule.test(f)
         case = torch.where(hit & (case == 0), torch.full_like(case, k), case)
     return case
+
+
+GRADIENT_PATTERNS = 512  # which of the 9 parameters receive gradient: bits w00 w01 w10 w11 b0 b1 v0 v1 c
+
+
+@functools.cache
+def case_table() -> torch.Tensor:
+    """``classify`` of every (p, o, gradient pattern) a 2-2-1 network can show, at index
+    (p * 5 + o) * 512 + pattern (pattern: bit i set when parameter i of hidden weight w00 w01
+    w10 w11, hidden bias b0 b1, output weight v0 v1, output bias c receives gradient). The
+    survey looks cases up here: the rules stay those of CASE_RULES, evaluated once per
+    pattern (23,040) instead of once per network."""
+    p, o, g = torch.meshgrid(torch.arange(9), torch.arange(5), torch.arange(GRADIENT_PATTERNS), indexing="ij")
+    p, o, g = p.flatten(), o.flatten(), g.flatten()
+    ones = [sum((g >> k) & 1 for k in bits) for bits in ((0, 1, 2, 3), (4, 5), (6, 7), (8,))]
+    return classify(features_of_counts(p, o, *ones))
+
+
+def cases_of_patterns(p: np.ndarray, o: np.ndarray, pattern: np.ndarray) -> np.ndarray:
+    """The case of each network (numpy arrays of its counts and gradient pattern: see
+    ``case_table``), looked up in the table."""
+    return case_array()[(p * 5 + o) * GRADIENT_PATTERNS + pattern]
+
+
+@functools.cache
+def case_array() -> np.ndarray:
+    """``case_table`` as a numpy array (the survey looks cases up in it)."""
+    return case_table().numpy()
 
 
 def counts_of(f: Features, index: int = 0) -> dict[str, int]:

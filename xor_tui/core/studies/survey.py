@@ -9,19 +9,22 @@ nothing about them can change, so training them further would be wasted work.
 
 from __future__ import annotations
 
+import functools
+import sys
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from xor_tui.core.engine import losses, net
 from xor_tui.core.engine.net import Config, Layer
 from xor_tui.core.engine.run import Start
 from xor_tui.core.io.scenario import Scenario
-from xor_tui.core.rules.diagnosis import classify, dead_units, features, is_source_net
+from xor_tui.core.rules.diagnosis import case_array, classify, dead_units, features, is_source_net
 from xor_tui.core.rules.outcomes import OUTCOME_MEANING, OUTCOMES, outcome_legend  # noqa: F401 (re-exported)
 
 # a survey's limits (a single run's epochs are limited by run.MAX_EPOCHS)
@@ -47,8 +50,9 @@ class SurveyResult:
     output_dead: torch.Tensor
     outcome: torch.Tensor  # (N,) index into OUTCOMES
     halt_epoch: torch.Tensor  # (N,) -1 when it never halted
-    seconds: float
+    seconds: float  # drawing the starts, training and judging, and a compile waited for (see engines)
     trained_net_epochs: int  # network-epochs actually computed (after early exits)
+    engines: Engines = field(default_factory=lambda: Engines())
 
     # -- shares
     def share(self, mask: torch.Tensor) -> float:
@@ -88,6 +92,13 @@ class SurveyResult:
             out.append({"from": lo, "to": hi - 1, "count": int(((halted >= lo) & (halted < hi)).sum())})
         return out
 
+    def timing_text(self) -> str:
+        """How long the survey took and on which engine, for its last line: the seconds are
+        drawing, training and judging, and a compile when the survey waited for one."""
+        e = self.engines
+        waited = f", {e.waited:.1f} s of them compiling the fused kernel" if e.waited >= 0.05 else ""
+        return f"{self.seconds:.2f} s (training and judging{waited}; {e.text()})"
+
     @property
     def net_epochs_per_second(self) -> float:
         return self.n * self.epochs / self.seconds if self.seconds > 0 else float("inf")
@@ -114,6 +125,8 @@ class SurveyResult:
             "by_case": self.by_case(),
             "halt_epochs": self.halt_histogram(),
             "seconds": self.seconds,
+            "engine": self.engines.text(),
+            "compile_seconds_waited": self.engines.waited,
             "net_epochs_per_second": self.net_epochs_per_second,
             "trained_net_epochs": self.trained_net_epochs,
         }
@@ -136,6 +149,104 @@ class SurveyResult:
 
 
 SHARD = 250_000  # networks judged and trained at a time: memory stays bounded whatever N
+TORCH_RATE = 2e7  # network-epochs per second the torch engine trains here (of the source's setting, 2 cores)
+FIRST_SLICE = 16  # epochs the torch engine trains before it next asks whether the kernel is ready
+SLICE_SECONDS = 0.25  # later torch slices are sized to take about this long
+
+
+@dataclass
+class Engines:
+    """Which engine trained a survey, and the compile it waited for or started."""
+
+    kernel_from: int | None = None  # the epoch from which the fused kernel trained (0: all of it), None: never
+    waited: float = 0.0  # seconds waited for a compile (only when the kernel was asked for: fast=True)
+    compiled: float | None = None  # seconds a background compile took, when it ended during the survey
+    building: bool = False  # a background compile was under way when the survey ended
+    why_not: str = ""  # why the kernel did not train it (the setting, or it is not compiled yet)
+
+    def text(self) -> str:
+        """Which engine ran, in a few words (the survey's last line says it with its time)."""
+        if self.kernel_from == 0:
+            return "fused kernel"
+        if self.kernel_from is not None:
+            took = f", compiled meanwhile in {self.compiled:.1f} s" if self.compiled is not None else ""
+            return f"torch engine to epoch {self.kernel_from}, then the fused kernel{took}"
+        why = self.why_not
+        if self.building:
+            why = "the fused kernel for this setting was still compiling"
+        return f"torch engine, exact ({why})" if why else "torch engine, exact"
+
+
+class Plan:
+    """How one survey (or a sweep's points) trains: the fused kernel when it is ready; else the
+    torch engine, taking the kernel from the next slice on once a background build is done.
+    ``fast``: True waits for the kernel (tests, benchmarks), False never uses it, None picks;
+    ``warm``: start a build even when this survey alone would not pay for it (a long-lived app)."""
+
+    def __init__(self, config: Config, work: float, fast: bool | None, warm: bool, note) -> None:
+        self.config, self.note, self.engines = config, note, Engines()
+        self.kernel = None
+        self.build = None
+        why = None
+        if fast is False:
+            return
+        from xor_tui.core.engine.fast import kernel
+
+        why = kernel.supported(config)
+        if why is not None:
+            self.engines.why_not = why
+            if note is not None:
+                note(f"{why}; using the torch engine (exact, slower)")
+            return
+        self.kernel = kernel
+        if kernel.failed(config):
+            self._unavailable(kernel._FAILED.get(("survey", kernel._kinds(config)), ""))
+            return
+        if fast:
+            t0 = time.perf_counter()
+            try:
+                if not kernel.is_ready(config) and note is not None:
+                    note(kernel.compile_note().replace(" in the background", ""))
+                kernel.load(config)
+            except kernel.Unavailable as exc:
+                self._unavailable(str(exc))
+            self.engines.waited = time.perf_counter() - t0
+            return
+        if not kernel.is_ready(config):
+            self.engines.why_not = "the fused kernel for this setting is not compiled yet"
+            self.build = kernel.building(config)
+            if self.build is None and (warm or work / TORCH_RATE > kernel.compile_estimate(config)):
+                self.build = kernel.warm(config)
+                if self.build is not None and note is not None:
+                    note(f"{kernel.compile_note()}; the exact torch engine trains meanwhile")
+
+    def _unavailable(self, why: str) -> None:
+        self.engines.why_not = why
+        self.kernel = None
+        if self.note is not None:
+            self.note(f"{why}; using the torch engine (exact, slower)")
+
+    def ready(self) -> bool:
+        """The kernel can run now (loaded now if its build has just finished)."""
+        kernel = self.kernel
+        if kernel is None or not kernel.is_ready(self.config):
+            if kernel is not None and kernel.failed(self.config):
+                self._unavailable(kernel._FAILED.get(("survey", kernel._kinds(self.config)), ""))
+            return False
+        try:
+            kernel.load(self.config)
+        except kernel.Unavailable as exc:
+            self._unavailable(str(exc))
+            return False
+        if self.build is not None and self.engines.compiled is None:
+            self.engines.compiled = self.build.elapsed
+        return True
+
+    def finish(self) -> Engines:
+        """What ran (asked once the survey is done)."""
+        if self.build is not None and not self.build.done:
+            self.engines.building = True
+        return self.engines
 
 
 @torch.inference_mode()
@@ -151,97 +262,222 @@ def run_survey(
     note: Callable[[str], None] | None = None,
     fast: bool | None = None,
     judge_start: bool = True,
+    warm: bool = False,
+    start: list[Layer] | None = None,
+    plan: Plan | None = None,
 ) -> SurveyResult:
     """Train ``n`` starts for ``epochs`` and judge them.
 
     ``progress(done, total)`` counts epochs over all shards; ``stop()`` is asked between
     epochs (or kernel calls) and ends the survey with KeyboardInterrupt; ``note`` receives
-    one-line remarks (the fast kernel is being compiled, or cannot run); ``fast`` forces
-    the fused kernel on (True, if the setting allows) or off (False); None picks it when it can.
+    one-line remarks (the fused kernel compiles in the background, or cannot run). The fused
+    kernel trains and judges when it is ready; else the torch engine (the same bits) starts
+    at once, and hands the remaining epochs to the kernel if a background build of it ends
+    meanwhile. A build is started when the torch engine would take longer than the build (or
+    with ``warm``, for a process that lives on); ``fast`` True waits for the kernel instead,
+    False never uses it. The result says which engine ran (``engines``) and its ``seconds``
+    count drawing, training and judging, and a compile waited for.
     ``init_scale`` multiplies every start parameter (PyTorch's bound 1/sqrt(fan_in) times it);
-    ``judge_start=False`` skips the start's cases and dead units (a sweep needs outcomes only).
+    ``judge_start=False`` skips the start's cases and dead units (a sweep needs outcomes only);
+    ``start`` gives the drawn starts (a sweep draws once).
     """
     if n <= 0:
         raise ValueError("n must be at least 1")
     if epochs < 0:
         raise ValueError("epochs must be 0 or more")
-    trainer = _pick_trainer(config, epochs, fast, note)  # a first run compiles: not the survey's time
     t0 = time.perf_counter()
-    gen = torch.Generator().manual_seed(seed)
-    start = net.init_batch(gen, n, config.sizes)
-    if init_scale != 1.0:
-        scale = torch.tensor(init_scale, dtype=torch.float32)
-        start = [(w * scale, b * scale) for w, b in start]
+    if plan is None:
+        plan = Plan(config, float(n) * max(epochs, 1), fast, warm, note)
+    else:  # a sweep's next point: what it says is about this point
+        plan.engines = Engines(why_not=plan.engines.why_not if plan.engines.kernel_from is None else "")
+    if start is None:
+        start = draw(config, n, seed, init_scale)
     shards = [(lo, min(lo + SHARD, n)) for lo in range(0, n, SHARD)]
     total = max(epochs, 1) * len(shards)
-    # results are written into whole-N tensors shard by shard: no second copy at the end
-    final = [(torch.empty_like(w), torch.empty_like(b)) for w, b in start]
-    start_case = torch.empty(n, dtype=torch.long) if judge_start and is_source_net(config) else None
-    flags = [torch.zeros(n, dtype=torch.bool) for _ in range(3)]  # dead hidden any / all, dead output
-    outcome = torch.empty(n, dtype=torch.long)
-    halt_epoch = torch.empty(n, dtype=torch.long)
-    trained = 0
+    results = []
     for k, (lo, hi) in enumerate(shards):
         part = [(w[lo:hi], b[lo:hi]) for w, b in start]
         report = None
         if progress is not None:
             report = lambda done, _total, k=k: progress(k * max(epochs, 1) + done, total)  # noqa: E731
-        res = _survey_shard(part, config, epochs, trainer, report, stop, judge_start)
-        for (fw, fb), (pw, pb) in zip(final, res[0]):
-            fw[lo:hi], fb[lo:hi] = pw, pb
-        if start_case is not None:
-            start_case[lo:hi] = res[1]
-        for flag, value in zip(flags, res[2:5]):
-            flag[lo:hi] = value
-        outcome[lo:hi], halt_epoch[lo:hi] = res[5], res[6]
-        trained += res[7]
-        del res
+        results.append(_survey_shard(part, config, epochs, plan, report, stop, judge_start))
         if stop is not None and stop():
             raise KeyboardInterrupt
+    if len(results) == 1:  # no copy
+        final, start_case, *flags, outcome, halt_epoch, trained = results[0]
+    else:
+        final = [tuple(torch.cat([r[0][li][i] for r in results]) for i in (0, 1)) for li in range(len(start))]
+        start_case, *flags, outcome, halt_epoch = _cat([r[1:7] for r in results])
+        trained = sum(r[7] for r in results)
     if progress is not None:
         progress(total, total)
     seconds = time.perf_counter() - t0
     return SurveyResult(
-        config, n, epochs, seed, start, final, start_case, *flags, outcome, halt_epoch, seconds, trained
+        config, n, epochs, seed, start, final, start_case, *flags, outcome, halt_epoch, seconds, trained, plan.finish()
     )
 
 
-def _pick_trainer(config: Config, epochs: int, fast: bool | None, note) -> Callable:
-    """The fused kernel where the setting allows and numba runs, else the torch engine."""
-    if fast is False or epochs == 0:
-        return _train_sharded
+def kernel_ready(config: Config) -> bool:
+    """True when a survey of this setting runs on the fused kernel now (no compile to wait for)."""
     from xor_tui.core.engine.fast import kernel
 
-    why = kernel.supported(config)
-    if why is not None:
-        if note is not None:
-            note(f"{why}; using the torch engine (exact, slower)")
-        return _train_sharded
-    try:
-        if kernel.needs_compiling(config) and note is not None:
-            note(kernel.compile_note())
-        kernel.timed_compile(config)
-    except Exception as exc:  # a numba that cannot compile here: the exact engine still can
-        if note is not None:
-            note(f"the fast survey kernel failed to compile ({type(exc).__name__}); using the torch engine")
-        return _train_sharded
-    return lambda start, config, epochs, progress, stop: kernel.train(start, config, epochs, progress, stop)
+    return kernel.supported(config) is None and kernel.is_ready(config)
 
 
-def _survey_shard(start: list[Layer], config: Config, epochs: int, trainer, progress, stop, judge_start=True) -> tuple:
+def warm_kernel(config: Config) -> bool:
+    """Start building this setting's survey kernel in the background (a child process) unless
+    it is ready, being built, or the setting has none; True when a build is under way."""
+    from xor_tui.core.engine.fast import kernel
+
+    return kernel.warm(config) is not None and not kernel.is_ready(config)
+
+
+def stop_compiles() -> None:
+    """Stop every kernel build this process started (a process leaving: the app's quit)."""
+    kernel = sys.modules.get("xor_tui.core.engine.fast.kernel")
+    if kernel is not None:
+        kernel.cancel_builds()
+
+
+def draw(config: Config, n: int, seed: int, init_scale: float = 1.0) -> list[Layer]:
+    """``n`` starts from PyTorch's default initialisation (seed ``seed``), times ``init_scale``."""
+    start = net.init_batch(torch.Generator().manual_seed(seed), n, config.sizes)
+    if init_scale != 1.0:
+        scale = torch.tensor(init_scale, dtype=torch.float32)
+        start = [(w * scale, b * scale) for w, b in start]
+    return start
+
+
+def _survey_shard(start: list[Layer], config: Config, epochs: int, plan: Plan, progress, stop, judge_start) -> tuple:
     n = start[0][0].shape[0]
-    if judge_start:
-        start_case, hdead_any, hdead_all, odead = _cat(_in_threads(lambda part: _judge_start(part, config), start))
+    if plan.kernel is None:  # the torch engine throughout (another setting, or numba unavailable)
+        if judge_start:
+            starts = _cat(_in_threads(lambda part: _judge_start(part, config), start))
+        else:
+            starts = (None, *(torch.from_numpy(np.zeros(n, bool)),) * 3)
+        final, halt_epoch, trained, _ = _train_sharded(start, config, epochs, progress, stop)
+        halt_epoch, outcome = _cat(_in_threads(lambda part, h: _judge_end(part, config, epochs, h), final, halt_epoch))
+        return final, *starts, outcome, halt_epoch, trained
+    kernel = plan.kernel
+    nets = kernel.Networks.start(start)
+    starts = None if judge_start else (None, *(torch.from_numpy(np.zeros(n, bool)),) * 3)
+    start_bits = ends = None
+    trained = 0
+    if plan.ready():  # judged and trained in the same kernel calls
+        start_bits = np.empty(n, np.int32) if judge_start else None
+        ends = np.empty(n, np.int32)
+        plan.engines.kernel_from = 0
+        trained = kernel.advance(nets, config, epochs, progress, stop, starts=start_bits, ends=ends)
+    elif judge_start:
+        starts = _cat(_in_threads(lambda part: _judge_start(part, config), start))
+    while nets.epoch < epochs and nets.live.any() and ends is None:
+        if plan.ready():
+            if plan.engines.kernel_from is None:
+                plan.engines.kernel_from = nets.epoch
+            ends = np.empty(n, np.int32)
+            trained += kernel.advance(nets, config, epochs, progress, stop, ends=ends)
+            break
+        trained += _torch_slice(nets, config, _slice_end(nets, epochs), progress, stop)
+    nets.epoch = max(nets.epoch, epochs)
+    if start_bits is not None:
+        starts = _starts_from_bits(start_bits, config)
+    final = nets.final_layers()
+    if ends is None and plan.ready():
+        ends = kernel.judge(nets, config)
+    if ends is not None:
+        halt_epoch, outcome = _ends_from_bits(ends, nets.halt, epochs)
     else:
-        start_case = None
-        hdead_any = hdead_all = odead = torch.zeros(n, dtype=torch.bool)
-    final, halt_epoch, trained = trainer(start, config, epochs, progress, stop)
-    halt_epoch = torch.as_tensor(halt_epoch, dtype=torch.long)
-    halt_epoch, outcome = _cat(_in_threads(lambda part, h: _judge_end(part, config, epochs, h), final, halt_epoch))
-    return final, start_case, hdead_any, hdead_all, odead, outcome, halt_epoch, trained
+        halt = torch.from_numpy(nets.halt)
+        halt_epoch, outcome = _cat(_in_threads(lambda part, h: _judge_end(part, config, epochs, h), final, halt))
+    return final, *starts, outcome, halt_epoch, trained
+
+
+def _slice_end(nets, epochs: int) -> int:
+    """Where the torch engine's next slice ends: after FIRST_SLICE epochs, then slices of about
+    SLICE_SECONDS (TORCH_RATE) on the networks still training; a ready kernel takes over between."""
+    if nets.epoch == 0:
+        return min(epochs, FIRST_SLICE)
+    live = max(1, int(nets.live.sum()))
+    return min(epochs, nets.epoch + max(FIRST_SLICE, int(SLICE_SECONDS * TORCH_RATE / live)))
+
+
+def _torch_slice(nets, config: Config, end: int, progress, stop) -> int:
+    """Train the networks of ``nets`` still training from ``nets.epoch`` to ``end`` on the torch
+    engine, in place (the kernel's form: see kernel.Networks); the network-epochs computed."""
+    first = nets.epoch
+    idx = torch.from_numpy(np.flatnonzero(nets.live))
+    rows = torch.from_numpy(nets.rows())
+    part = rows.index_select(0, idx)
+    m = part.shape[0]
+    layers = [(part[:, 0:4].reshape(m, 2, 2), part[:, 4:6]), (part[:, 6:8].reshape(m, 1, 2), part[:, 8:9])]
+    report = None if progress is None else lambda e, _t: progress(e, _t)
+    final, halt, trained, live = _train_sharded(layers, config, end, report, stop, first=first)
+    rows[idx] = torch.cat([t.reshape(m, -1) for layer in final for t in layer], dim=1)
+    nets.halt[idx.numpy()] = halt.numpy()
+    nets.live[idx.numpy()] = live.numpy()
+    nets.epoch = end
+    return trained
+
+
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.int32)
+
+
+@functools.cache
+def _start_tables(hidden_flat: bool, output_flat: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Over the 12 bits of the positive pre-activations (BIT_HIDDEN, 8 bits, then BIT_OUTPUT,
+    4): p * 5 + o (the case table's row: positive hidden pre-activations p, active output rows
+    o) and the dead flags (1: a dead hidden unit, 2: both, 4: a dead output; a unit is dead
+    when its activation is flat below 0 and its pre-activation is positive on no row)."""
+    v = np.arange(1 << 12)
+    hidden, out = v & 0xFF, v >> 8
+    dead0, dead1 = (hidden & 0x55) == 0, (hidden & 0xAA) == 0  # bit 2 * row + unit
+    flags = ((dead0 | dead1) + 2 * (dead0 & dead1)) * hidden_flat + 4 * (out == 0) * output_flat
+    return _POPCOUNT[hidden] * 5 + _POPCOUNT[out], flags
+
+
+def _starts_from_bits(bits: np.ndarray, config: Config) -> tuple:
+    """(case or None, a dead hidden unit, both dead, dead output) from the kernel's judging
+    of the starts (see kernel.judge), as _judge_start gives them."""
+    from xor_tui.core.engine.fast.kernel import BIT_GRAD, BIT_HALTS
+
+    # (BIT_HIDDEN 0 and BIT_OUTPUT 8: the 12 low bits index _start_tables)
+    rows, flag_table = _start_tables(config.activations[0].flat_below_zero, config.activations[-1].flat_below_zero)
+    low = bits & 0xFFF
+    flags = flag_table[low]
+    case = None
+    if is_source_net(config):
+        case = case_array()[(rows[low] << 9) | ((bits >> BIT_GRAD) & 0x1FF)]  # see diagnosis.case_table
+        case[(bits & (1 << BIT_HALTS)) != 0] = 0  # a start that halts is in no case
+        case = torch.from_numpy(case)
+    return case, *(torch.from_numpy((flags & bit) != 0) for bit in (1, 2, 4))
+
+
+@functools.cache
+def _outcome_table() -> np.ndarray:
+    """The outcome of a state that did not halt in training, from bits BIT_GRAD.. of its judging
+    (9 gradient bits, the halt bit, 4 right-row bits): a state that halts is HALTED, one that
+    gets every row right SOLVED, one with no gradient STUCK, any other LEARNING."""
+    from xor_tui.core.engine.fast.kernel import BIT_GRAD, BIT_HALTS, BIT_RIGHT
+
+    code = np.arange(1 << (BIT_RIGHT + 4 - BIT_GRAD))
+    table = np.where((code & 0x1FF) == 0, STUCK, LEARNING)
+    table[(code >> (BIT_RIGHT - BIT_GRAD)) == 15] = SOLVED
+    table[((code >> (BIT_HALTS - BIT_GRAD)) & 1) != 0] = HALTED
+    return table
+
+
+def _ends_from_bits(bits: np.ndarray, halt: np.ndarray, epochs: int) -> tuple:
+    """(halt epochs, outcome) from the kernel's judging of the end states, as _judge_end gives them."""
+    from xor_tui.core.engine.fast.kernel import BIT_GRAD, BIT_HALTS
+
+    outcome = _outcome_table()[bits >> BIT_GRAD]
+    halt_epoch = np.where((halt < 0) & ((bits & (1 << BIT_HALTS)) != 0), epochs, halt)  # refused at its last state
+    outcome[halt >= 0] = HALTED
+    return torch.from_numpy(halt_epoch), torch.from_numpy(outcome)
 
 
 def _cat(results: list[tuple]) -> tuple:
+    """Column by column, the tensors of each result one after another (None stays None)."""
     return tuple(None if r[0] is None else torch.cat(list(r)) for r in zip(*results))
 
 
@@ -305,8 +541,10 @@ def _judge_end(final: list[Layer], config: Config, epochs: int, halt_epoch: torc
     return halt_epoch, outcome
 
 
-def _train_sharded(start: list[Layer], config: Config, epochs: int, progress, stop=None) -> tuple:
-    """Train in independent shards, one per core, each with a single-threaded torch.
+def _train_sharded(start: list[Layer], config: Config, epochs: int, progress, stop=None, first: int = 0) -> tuple:
+    """Train in independent shards, one per core, each with a single-threaded torch, from epoch
+    ``first`` (the start's) to ``epochs``. Returns (final layers, halt epochs (-1: none),
+    network-epochs computed, still training: neither halted nor at a fixed point).
 
     Every network's arithmetic is the same whatever shard it is in; splitting only avoids
     the per-operation hand-off between cores that makes small element-wise ops slow.
@@ -334,14 +572,15 @@ def _train_sharded(start: list[Layer], config: Config, epochs: int, progress, st
         return halt_all.is_set()
 
     if shards == 1:
-        results = [_train(parts[0], config, epochs, progress, should_stop)]
+        results = [_train(parts[0], config, epochs, progress, should_stop, first)]
     else:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         pool = ThreadPoolExecutor(shards)
         try:
             futures = [
-                pool.submit(_train, parts[k], config, epochs, shard_progress(k), should_stop) for k in range(shards)
+                pool.submit(_train, parts[k], config, epochs, shard_progress(k), should_stop, first)
+                for k in range(shards)
             ]
             while not all(f.done() for f in futures):
                 wait(futures, timeout=0.05)  # wakes up for Ctrl-C in the main thread
@@ -362,11 +601,11 @@ def _train_sharded(start: list[Layer], config: Config, epochs: int, progress, st
         for li in range(len(start))
     ]
     halt_epoch = torch.cat([r[1] for r in results])
-    return final, halt_epoch, sum(r[2] for r in results)
+    return final, halt_epoch, sum(r[2] for r in results), torch.cat([r[3] for r in results])
 
 
 @torch.inference_mode()  # thread-local: each shard's worker thread needs it too
-def _train(start: list[Layer], config: Config, epochs: int, progress, stop=None) -> tuple:
+def _train(start: list[Layer], config: Config, epochs: int, progress, stop=None, first: int = 0) -> tuple:
     n = start[0][0].shape[0]
     # train batch-last (weights (out, in, B)): the batch is the contiguous inner dimension
     params = [(w.permute(1, 2, 0).contiguous(), b.permute(1, 0).contiguous()) for w, b in start]
@@ -381,7 +620,7 @@ def _train(start: list[Layer], config: Config, epochs: int, progress, stop=None)
             final[li][0][..., idx[rows]] = w.index_select(-1, rows)
             final[li][1][..., idx[rows]] = b.index_select(-1, rows)
 
-    for epoch in range(epochs):
+    for epoch in range(first, epochs):
         if idx.numel() == 0 or (stop is not None and stop()):
             break
         # BCELoss's value is finite whenever it is valid (its logs are clamped), so only
@@ -415,7 +654,9 @@ def _train(start: list[Layer], config: Config, epochs: int, progress, stop=None)
     alive = (~done).nonzero().squeeze(1)
     keep_final(alive)
     final = [(w.permute(2, 0, 1).contiguous(), b.permute(1, 0).contiguous()) for w, b in final]
-    return final, halt_epoch, trained
+    live = torch.zeros(n, dtype=torch.bool)
+    live[idx[alive]] = True
+    return final, halt_epoch, trained, live
 
 
 def find_seed(

@@ -12,11 +12,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 
 from xor_tui.core.engine.activations import SpecError
 from xor_tui.core.engine.net import Config
-from xor_tui.core.studies.survey import OUTCOMES, run_survey
+from xor_tui.core.studies.survey import OUTCOMES, Engines, Plan, draw, run_survey
 
 MAX_POINTS_PER_AXIS = 40
 MAX_WORK = 2 * 10**11  # network-epochs over the whole grid (a few minutes on the fast path)
@@ -65,6 +66,7 @@ class SweepResult:
     seed: int
     shares: torch.Tensor  # (len(scales), len(lrs), 4): share of each outcome, OUTCOMES order
     seconds: float
+    engine: str = ""  # which engine trained the points (see run_sweep)
 
     def share(self, outcome: str) -> torch.Tensor:
         return self.shares[..., OUTCOMES.index(outcome)]
@@ -101,6 +103,7 @@ class SweepResult:
                 for i, j, scale, lr in self.points()
             ],
             "seconds": self.seconds,
+            "engine": self.engine,
         }
 
     def csv_text(self) -> str:
@@ -125,35 +128,56 @@ def run_sweep(
     progress: Callable[[int, int], None] | None = None,
     stop: Callable[[], bool] | None = None,
     note: Callable[[str], None] | None = None,
+    *,
+    fast: bool | None = None,
+    warm: bool = False,
 ) -> SweepResult:
+    """Survey every grid point (see the module's docstring). The starts are drawn once; the
+    fused kernel trains where it is ready, else the torch engine, which hands the remaining
+    points (and epochs) to the kernel once a background build of it ends (``fast`` and
+    ``warm`` as in ``run_survey``: a build starts when the whole grid on the torch engine
+    would take longer). ``engine`` in the result says which ran."""
     t0 = time.perf_counter()
     shares = torch.zeros(len(scales), len(lrs), len(OUTCOMES), dtype=torch.float64)
     total = len(scales) * len(lrs) * max(epochs, 1)
     done = 0
-    notes = note
     if note is not None and config.layer_lr is not None:
         note(f"the grid's learning rate is one rate for every layer: the per-layer rates {config.lr_text} are not used")
+    work = float(len(scales) * len(lrs)) * n * max(epochs, 1)
+    plan = Plan(point_config(config, lrs[0]), work, fast, warm, note)  # one kernel serves every point
+    base = draw(config, n, seed)
+    scaled: dict[float, list] = {}
+    kernel_from = []  # per point: the epoch the kernel took over (None: never)
     for i, j, scale, lr in SweepResult(config, lrs, scales, n, epochs, seed, shares, 0).points():
         report = None
         if progress is not None:
             report = lambda d, t, base=done: progress(base + d * max(epochs, 1) // max(t, 1), total)  # noqa: E731
-        r = run_survey(
-            point_config(config, lr),
-            n,
-            epochs,
-            seed,
-            report,
-            init_scale=scale,
-            stop=stop,
-            note=notes,
-            judge_start=False,
-        )
-        notes = None  # a note (compiling, no fast path) is said once, not per point
-        counts = torch.bincount(r.outcome, minlength=len(OUTCOMES)).double()
-        shares[i, j] = counts / n
+        if scale not in scaled:
+            s = torch.tensor(scale, dtype=torch.float32)
+            scaled = {scale: base if scale == 1.0 else [(w * s, b * s) for w, b in base]}  # one row's at a time
+        point = point_config(config, lr)
+        r = run_survey(point, n, epochs, seed, report, stop=stop, judge_start=False, start=scaled[scale], plan=plan)
+        kernel_from.append(r.engines.kernel_from)
+        counts = np.bincount(r.outcome.numpy(), minlength=len(OUTCOMES))  # (torch's took 12 ms here)
+        shares[i, j] = torch.from_numpy(counts / n)
         done += max(epochs, 1)
         if progress is not None:
             progress(done, total)
         if stop is not None and stop():
             raise KeyboardInterrupt
-    return SweepResult(config, list(lrs), list(scales), n, epochs, seed, shares, time.perf_counter() - t0)
+    engines = plan.finish()
+    return SweepResult(
+        config, list(lrs), list(scales), n, epochs, seed, shares, time.perf_counter() - t0,
+        _engine_text(kernel_from, engines),
+    )  # fmt: skip
+
+
+def _engine_text(kernel_from: list[int | None], engines: Engines) -> str:
+    """Which engine trained a sweep's points, in a few words."""
+    if all(k == 0 for k in kernel_from):
+        return "fused kernel"
+    if all(k is None for k in kernel_from):
+        return engines.text()
+    first = next(p for p, k in enumerate(kernel_from) if k is not None)
+    took = f", compiled meanwhile in {engines.compiled:.1f} s" if engines.compiled is not None else ""
+    return f"torch engine for {first} of {len(kernel_from)} points, then the fused kernel{took}"

@@ -21,10 +21,24 @@ RAN_OUT, HALTS, REPEATS = 0, 1, 2  # why a trajectory stopped
 LOSS_KIND = {"bce": BCE, "mse": MSE, "bce-logits": LOGITS}
 PIECEWISE_ACTS = ("relu", "leaky_relu", "identity")
 
-# each kernel's C arguments after its three kinds (loss, output, hidden; int64), the one
-# statement of them: _kernels builds numba's signatures from it, _load_object the ctypes call
+# what the survey kernel does in a call (its MODE argument, flags): train; or judge each
+# network's state (the start's layers, or the rows of P) into an int32 of bits laid out as
+# below, and nothing else; or while it trains from epoch 0, judge each block's start before
+# training it (into ``bits``), and after training it, its states (into ``ends``)
+TRAIN, JUDGE_LAYERS, JUDGE_STATES, JUDGE_START, JUDGE_END = 0, 1, 2, 4, 8
+BIT_HIDDEN = 0  # 8 bits: hidden pre-activation > 0, bit 2 * row + unit
+BIT_OUTPUT = 8  # 4 bits: the output's pre-activation > 0, bit per row
+BIT_GRAD = 12  # 9 bits: a nonzero gradient, in the order of a row of P (w00 w01 w10 w11 b0 b1 v0 v1 c)
+BIT_HALTS = 21  # the state halts (BCELoss refuses it, or the loss is not finite)
+BIT_RIGHT = 22  # 4 bits: the prediction is on the right side of 0.5, bit per row
+
+# each kernel's C arguments (after its three kinds, loss, output, hidden, as int64 in the
+# generic module), the one statement of them: epoch builds numba's signatures from it, kernel
+# the ctypes call
 ARGS = {
-    # P w4 b2 v2 c1 (float32 rows), halt, live; n clo chi; e0 e1; hs os neg_lr; scratch S R H NET W
-    "survey": "f32* f32* f32* f32* f32* i64* u8* i64 i64 i64 i32 i32 f32 f32 f32 f32* i32* i32* i64* f32*",
+    # P w4 b2 v2 c1 (float32 rows), halt, live; n clo chi; e0 e1; hs os neg_lr; scratch S R H NET W;
+    # MODE, bits and ends (int32 per network, written when judging)
+    "survey": "f32* f32* f32* f32* f32* i64* u8* i64 i64 i64 i32 i32 f32 f32 f32 f32* i32* i32* i64* f32* "
+    "i32 i32* i32*",
     "path": "f32* f32* i64 f32 f32 f32",  # p, rows; count; hs os neg_lr
 }

@@ -1,8 +1,10 @@
 """The survey's numba code: the fused kernel and a single run's trajectory (see kernel.py).
 
-Imported only when their generic module (every setting's kernel, the kinds as arguments) is
-not in the user's cache folder yet: once per machine. kernel.py makes each setting's machine
-code from that module with llvmlite and runs it without numba.
+Imported only by a kernel build (``build.py``, a child process): to lower the generic module
+(every setting's kernel, the kinds as arguments) once per machine, from which each setting's
+machine code is made with llvmlite; or, where that cannot be done with this numba, to compile
+each setting with numba's own ``cache=True`` (``make``). The bodies (``survey_body``,
+``path_body``) are written once and inlined into both.
 """
 
 from __future__ import annotations
@@ -15,8 +17,17 @@ import numpy as np
 from xor_tui.core.engine.fast.constants import (
     ARGS,
     BCE,
+    BIT_GRAD,
+    BIT_HALTS,
+    BIT_HIDDEN,
+    BIT_OUTPUT,
+    BIT_RIGHT,
     CHUNK,
     HALTS,
+    JUDGE_END,
+    JUDGE_LAYERS,
+    JUDGE_START,
+    JUDGE_STATES,
     LANES,
     LEAKY,
     LOGITS,
@@ -38,7 +49,7 @@ from numba.core import cgutils  # noqa: E402
 from numba.extending import intrinsic  # noqa: E402
 
 f32 = np.float32
-ZERO, ONE, TWO, FOUR = f32(0.0), f32(1.0), f32(2.0), f32(4.0)
+ZERO, ONE, TWO, FOUR, HALF = f32(0.0), f32(1.0), f32(2.0), f32(4.0), f32(0.5)
 EPS = f32(1e-12)  # BCELoss's backward: max((1 - y) * y, EPSILON)
 
 _h = njit(fastmath=False, error_model="numpy")  # small helpers: LLVM inlines them
@@ -155,11 +166,11 @@ def halt_logits(q0, q1, q2, q3, y0, y1, y2, y3):
 
 
 @_inl
-def one_epoch(LOSS, OUT, HID, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, os_, neg_lr):
-    """One epoch of one network (forward, loss, backward, SGD). Returns the nine updated
-    parameters, whether this state halts (no step is possible from it) and whether the
-    update changed nothing (a fixed point). The survey's kernel and a single run's
-    trajectory both call it: one arithmetic."""
+def forward_backward(LOSS, OUT, HID, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, os_):
+    """Forward, loss and backward of one network on the four rows: its nine gradients,
+    whether this state halts (no step is possible from it), the hidden and output
+    pre-activations and the outputs. The epoch (``one_epoch``) and the judging of a state
+    (``judge_bits``) both call it: one arithmetic."""
     OKIND = RELU if OUT == RELU else LEAKY
     x0, x1 = ZERO, ONE
     t0, t1 = ZERO, ONE
@@ -227,6 +238,22 @@ def one_epoch(LOSS, OUT, HID, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, os_, ne
     gw11 = ((u01 * x0 + u11 * x1) + u21 * x0) + u31 * x1
     gb0 = ((u00 + u10) + u20) + u30
     gb1 = ((u01 + u11) + u21) + u31
+    return (
+        gw00, gw01, gw10, gw11, gb0, gb1, gv0, gv1, gc, bad,
+        z00, z01, z10, z11, z20, z21, z30, z31, q0, q1, q2, q3, y0, y1, y2, y3,
+    )  # fmt: skip
+
+
+@_inl
+def one_epoch(LOSS, OUT, HID, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, os_, neg_lr):
+    """One epoch of one network (forward, loss, backward, SGD). Returns the nine updated
+    parameters, whether this state halts (no step is possible from it) and whether the
+    update changed nothing (a fixed point). The survey's kernel and a single run's
+    trajectory both call it: one arithmetic."""
+    (
+        gw00, gw01, gw10, gw11, gb0, gb1, gv0, gv1, gc, bad,
+        _z00, _z01, _z10, _z11, _z20, _z21, _z30, _z31, _q0, _q1, _q2, _q3, _y0, _y1, _y2, _y3,
+    ) = forward_backward(LOSS, OUT, HID, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, os_)  # fmt: skip
     # SGD: one fused multiply-add per parameter
     n00 = fma32(neg_lr, gw00, w00)
     n01 = fma32(neg_lr, gw01, w01)
@@ -249,6 +276,44 @@ def one_epoch(LOSS, OUT, HID, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, os_, ne
         & (nc == c)
     )
     return n00, n01, n10, n11, nb0, nb1, nv0, nv1, nc, bad, same
+
+
+@_h
+def _bit(on, k):
+    return np.int32(1 << k) if on else np.int32(0)
+
+
+@_inl
+def judge_bits(LOSS, OUT, HID, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, os_):
+    """What the survey judges of one state, as the bits of an int32 (constants.BIT_*): which
+    hidden and output pre-activations are positive, which of the nine parameters receive a
+    gradient, whether the state halts, and on which rows the prediction is on the right side
+    of 0.5 (sigmoid(z) with BCEWithLogitsLoss, else the output)."""
+    (
+        gw00, gw01, gw10, gw11, gb0, gb1, gv0, gv1, gc, bad,
+        z00, z01, z10, z11, z20, z21, z30, z31, q0, q1, q2, q3, y0, y1, y2, y3,
+    ) = forward_backward(LOSS, OUT, HID, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, os_)  # fmt: skip
+    if LOSS == LOGITS:
+        p0, p1, p2, p3 = _sigmoid(q0), _sigmoid(q1), _sigmoid(q2), _sigmoid(q3)
+    else:
+        p0, p1, p2, p3 = y0, y1, y2, y3
+    bits = (
+        _bit(z00 > ZERO, BIT_HIDDEN) | _bit(z01 > ZERO, BIT_HIDDEN + 1)
+        | _bit(z10 > ZERO, BIT_HIDDEN + 2) | _bit(z11 > ZERO, BIT_HIDDEN + 3)
+        | _bit(z20 > ZERO, BIT_HIDDEN + 4) | _bit(z21 > ZERO, BIT_HIDDEN + 5)
+        | _bit(z30 > ZERO, BIT_HIDDEN + 6) | _bit(z31 > ZERO, BIT_HIDDEN + 7)
+        | _bit(q0 > ZERO, BIT_OUTPUT) | _bit(q1 > ZERO, BIT_OUTPUT + 1)
+        | _bit(q2 > ZERO, BIT_OUTPUT + 2) | _bit(q3 > ZERO, BIT_OUTPUT + 3)
+        | _bit(gw00 != ZERO, BIT_GRAD) | _bit(gw01 != ZERO, BIT_GRAD + 1)
+        | _bit(gw10 != ZERO, BIT_GRAD + 2) | _bit(gw11 != ZERO, BIT_GRAD + 3)
+        | _bit(gb0 != ZERO, BIT_GRAD + 4) | _bit(gb1 != ZERO, BIT_GRAD + 5)
+        | _bit(gv0 != ZERO, BIT_GRAD + 6) | _bit(gv1 != ZERO, BIT_GRAD + 7)
+        | _bit(gc != ZERO, BIT_GRAD + 8)
+        | _bit(bad, BIT_HALTS)
+        | _bit(p0 < HALF, BIT_RIGHT) | _bit(p1 > HALF, BIT_RIGHT + 1)
+        | _bit(p2 > HALF, BIT_RIGHT + 2) | _bit(p3 < HALF, BIT_RIGHT + 3)
+    )  # fmt: skip
+    return bits
 
 
 @_inl
@@ -297,78 +362,103 @@ def _group_epoch(LOSS, OUT, HID, W, WI, A, B, ep, CHECK, hs, os_, neg_lr):
 _TYPES = {"i64": types.int64, "i32": types.int32, "u8": types.uint8, "f32": types.float32}
 
 
-def _signature(what: str):
-    """The kernel as a C function: LOSS OUT HID (int64), then fastsurvey.ARGS[what]."""
+def _signature(what: str, kinds: bool):
+    """The kernel as a C function: ``constants.ARGS[what]``, after LOSS OUT HID (int64) in
+    the generic module (``kinds``)."""
     args = [types.CPointer(_TYPES[a[:-1]]) if a.endswith("*") else _TYPES[a] for a in ARGS[what].split()]
-    return types.int64(*(types.int64,) * 3, *args)
+    return types.int64(*(types.int64,) * (3 if kinds else 0), *args)
 
 
-SIGNATURE, PATH_SIGNATURE = _signature("survey"), _signature("path")
+@_h
+def _judge_range(LOSS, OUT, HID, layers, P, w4, b2, v2, c1, out, W, WI, lo, hi, hs, os_):
+    """``judge_bits`` of networks lo..hi-1 into ``out``: their start (``layers``: the rows of
+    w4 b2 v2 c1) or their states (the rows of P), a group of LANES at a time (a short last
+    group padded with copies of its first network), in rows 0..9 of W. Not inlined: the
+    kernel calls it from three places."""
+    for blo in range(lo, hi, LANES):
+        m = min(LANES, hi - blo)
+        for j in range(LANES):
+            k = blo + j if j < m else blo
+            if layers:
+                W[0, j], W[1, j], W[2, j], W[3, j] = w4[k, 0], w4[k, 1], w4[k, 2], w4[k, 3]
+                W[4, j], W[5, j], W[6, j], W[7, j], W[8, j] = b2[k, 0], b2[k, 1], v2[k, 0], v2[k, 1], c1[k, 0]
+            else:
+                for q in range(9):
+                    W[q, j] = P[k, q]
+        for j in range(LANES):
+            WI[9, j] = judge_bits(
+                LOSS, OUT, HID, W[0, j], W[1, j], W[2, j], W[3, j], W[4, j], W[5, j], W[6, j], W[7, j], W[8, j],
+                hs, os_,
+            )  # fmt: skip
+        for j in range(m):
+            out[blo + j] = WI[9, j]
 
 
-def _make():
-    """The survey kernel, its loss, output kind and hidden kind as arguments (constants once
-    ``fastsurvey`` specialises it: every branch on them folds away).
+@_h
+def survey_body(
+    LOSS, OUT, HID, P_, w4_, b2_, v2_, c1_, halt_, live_, n, clo, chi, e0, e1, hs, os_, neg_lr, S_, R_, H_, NET_, W_,
+    MODE, bits_, ends_,
+):  # fmt: skip
+    """Train the live networks among clo..chi-1 for epochs e0..e1-1; return net-epochs computed.
+    Row k of P holds network k's nine parameters; a call from epoch 0 reads them from the
+    start's layers (w4 b2 v2 c1, a row per network) instead, and writes P. S R H NET W are
+    the caller's scratch: every group's parameters, run flags (1/0), halt epochs and
+    networks, and the group being trained (twice, see _group_epoch; WI: W as int32).
+
+    With MODE JUDGE_LAYERS (the start's layers) or JUDGE_STATES (the rows of P) it trains
+    nothing: it writes ``judge_bits`` of each network among clo..chi-1 into ``bits`` and
+    returns how many it judged. With JUDGE_START (from epoch 0) and JUDGE_END it judges each
+    block's starts before training it (into ``bits``) and its states after (into ``ends``):
+    the survey's three passes in one call.
 
     The live networks of each block of CHUNK are packed into groups of LANES; a group's
     nine parameters, its run mask and halt epochs sit in one small local array, and the
     lane loop (a fixed LANES iterations over that one array, so no runtime alias checks
     and no remainder) runs inside the epoch loop for a slice of epochs. Between slices
     the networks that stopped are written out and the rest packed into fewer groups.
-
-    A C function of plain pointers and numbers (see SIGNATURE): it allocates nothing and
-    cannot raise, so its machine code needs nothing of numba's at run time."""
-
+    (One function: as arrays of constant shapes here, the lane loops are vectorised.)"""
     L = LANES
     G0 = (CHUNK + L - 1) // L
-
-    @cfunc(SIGNATURE, fastmath=False, error_model="numpy")
-    def kernel(
-        LOSS, OUT, HID, P_, w4_, b2_, v2_, c1_, halt_, live_, n, clo, chi, e0, e1, hs, os_, neg_lr, S_, R_, H_, NET_, W_
-    ):
-        """Train the live networks among clo..chi-1 for epochs e0..e1-1; return net-epochs computed.
-        Row k of P holds network k's nine parameters; a call from epoch 0 reads them from the
-        start's layers (w4 b2 v2 c1, a row per network) instead, and writes P. S R H NET W are
-        the caller's scratch: every group's parameters, run flags (1/0), halt epochs and
-        networks, and the group being trained (twice, see _group_epoch; WI: W as int32).
-        (One function: as arrays of constant shapes here, the lane loops are vectorised;
-        numba's inlining of a second function would take seconds more to compile.)"""
-        P, w4, b2, v2, c1 = (
-            carray(P_, (n, 9)),
-            carray(w4_, (n, 4)),
-            carray(b2_, (n, 2)),
-            carray(v2_, (n, 2)),
-            carray(c1_, (n, 1)),
-        )
-        halt, live = carray(halt_, (n,)), carray(live_, (n,))
-        S, R, H, NET = carray(S_, (G0, 9, L)), carray(R_, (G0, L)), carray(H_, (G0, L)), carray(NET_, (G0, L))
-        W = carray(W_, (2 * ROWS, L))
-        WI = W.view(np.int32)
-        total = 0
-        for blo in range(clo, chi, CHUNK):
-            hi = min(blo + CHUNK, chi)
-            m = 0
-            if e0 == 0:  # the start: every network is live
-                for k in range(blo, hi):
-                    g, j = m >> SHIFT, m & (L - 1)
-                    NET[g, j] = k
-                    S[g, 0, j], S[g, 1, j], S[g, 2, j], S[g, 3, j] = w4[k, 0], w4[k, 1], w4[k, 2], w4[k, 3]
-                    S[g, 4, j], S[g, 5, j], S[g, 6, j], S[g, 7, j] = b2[k, 0], b2[k, 1], v2[k, 0], v2[k, 1]
-                    S[g, 8, j] = c1[k, 0]
-                    R[g, j] = 1
-                    H[g, j] = -1
-                    m += 1
-            else:
-                for k in range(blo, hi):  # gather the live ones (no branch: a dead one is overwritten)
-                    g, j = m >> SHIFT, m & (L - 1)
-                    NET[g, j] = k
-                    for q in range(9):
-                        S[g, q, j] = P[k, q]
-                    R[g, j] = 1
-                    H[g, j] = -1
-                    m += 1 if live[k] else 0
-            if m == 0:
-                continue
+    P, w4, b2, v2, c1 = (
+        carray(P_, (n, 9)),
+        carray(w4_, (n, 4)),
+        carray(b2_, (n, 2)),
+        carray(v2_, (n, 2)),
+        carray(c1_, (n, 1)),
+    )
+    halt, live, bits, ends = carray(halt_, (n,)), carray(live_, (n,)), carray(bits_, (n,)), carray(ends_, (n,))
+    S, R, H, NET = carray(S_, (G0, 9, L)), carray(R_, (G0, L)), carray(H_, (G0, L)), carray(NET_, (G0, L))
+    W = carray(W_, (2 * ROWS, L))
+    WI = W.view(np.int32)
+    if MODE & (JUDGE_LAYERS | JUDGE_STATES):
+        _judge_range(LOSS, OUT, HID, MODE & JUDGE_LAYERS, P, w4, b2, v2, c1, bits, W, WI, clo, chi, hs, os_)
+        return chi - clo
+    total = 0
+    for blo in range(clo, chi, CHUNK):
+        hi = min(blo + CHUNK, chi)
+        if MODE & JUDGE_START and e0 == 0:
+            _judge_range(LOSS, OUT, HID, 1, P, w4, b2, v2, c1, bits, W, WI, blo, hi, hs, os_)
+        m = 0
+        if e0 == 0:  # the start: every network is live
+            for k in range(blo, hi):
+                g, j = m >> SHIFT, m & (L - 1)
+                NET[g, j] = k
+                S[g, 0, j], S[g, 1, j], S[g, 2, j], S[g, 3, j] = w4[k, 0], w4[k, 1], w4[k, 2], w4[k, 3]
+                S[g, 4, j], S[g, 5, j], S[g, 6, j], S[g, 7, j] = b2[k, 0], b2[k, 1], v2[k, 0], v2[k, 1]
+                S[g, 8, j] = c1[k, 0]
+                R[g, j] = 1
+                H[g, j] = -1
+                m += 1
+        else:
+            for k in range(blo, hi):  # gather the live ones (no branch: a dead one is overwritten)
+                g, j = m >> SHIFT, m & (L - 1)
+                NET[g, j] = k
+                for q in range(9):
+                    S[g, q, j] = P[k, q]
+                R[g, j] = 1
+                H[g, j] = -1
+                m += 1 if live[k] else 0
+        if m > 0:
             epoch = e0
             span = 1 if e0 == 0 else SPAN  # about half the starts stop after the first epoch
             while epoch < e1 and m > 0:
@@ -438,67 +528,122 @@ def _make():
                 for j in range(keep):
                     R[j >> SHIFT, j & (L - 1)] = 1
                 m = keep
-        return total
-
-    return kernel
-
-
-def generic_module(what: str) -> bytes:
-    """The survey kernel (``what`` "survey") or the trajectory ("path") for every setting,
-    the loss and activation kinds as its first three arguments, as LLVM bitcode: numba's
-    code as lowered, unoptimised. ``fastsurvey`` makes each setting's kernel from it with
-    llvmlite alone (the kinds as constants, then LLVM's full optimisation: ~1 s), and keeps
-    it in the cache folder, so numba compiles it once per machine."""
-    import llvmlite.binding as llvm
-
-    opt = numba.config.OPT
-    numba.config.OPT = 0  # optimised only once the kinds are constants: branches on them fold first
-    try:
-        fn = (_make if what == "survey" else make_path)()
-    finally:
-        numba.config.OPT = opt
-    return llvm.parse_assembly(str(fn._library._final_module)).as_bitcode()
-
-
-def make_path():
-    """A single run's trajectory: the survey's epoch, one network, every state kept. A C
-    function like the survey's kernel (see PATH_SIGNATURE)."""
-
-    @cfunc(PATH_SIGNATURE, fastmath=False, error_model="numpy")
-    def path(LOSS, OUT, HID, p_, rows_, count, hs, os_, neg_lr):
-        """From the nine parameters ``p`` of a state, step up to ``count`` times, writing
-        each new state into a row of ``rows``. Returns 4 x (states written) + why it stopped:
-        RAN_OUT, HALTS (the last state, ``p`` itself if none was written, halts) or REPEATS
-        (the last state written is bit for bit the one before: a fixed point)."""
-        p, rows = carray(p_, (9,)), carray(rows_, (count, 9))
-        w00, w01, w10, w11, b0, b1, v0, v1, c = p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8]
-        for i in range(count):
-            n00, n01, n10, n11, nb0, nb1, nv0, nv1, nc, bad, same = one_epoch(
-                LOSS, OUT, HID, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, os_, neg_lr
-            )
-            if bad:
-                return 4 * i + HALTS
-            rows[i, 0], rows[i, 1], rows[i, 2], rows[i, 3], rows[i, 4] = n00, n01, n10, n11, nb0
-            rows[i, 5], rows[i, 6], rows[i, 7], rows[i, 8] = nb1, nv0, nv1, nc
-            # bit for bit, as the run compares states: == alone takes -0.0 for +0.0
-            if same and (
-                _sign(n00) == _sign(w00)
-                and _sign(n01) == _sign(w01)
-                and _sign(n10) == _sign(w10)
-                and _sign(n11) == _sign(w11)
-                and _sign(nb0) == _sign(b0)
-                and _sign(nb1) == _sign(b1)
-                and _sign(nv0) == _sign(v0)
-                and _sign(nv1) == _sign(v1)
-                and _sign(nc) == _sign(c)
-            ):
-                return 4 * (i + 1) + REPEATS
-            w00, w01, w10, w11, b0, b1, v0, v1, c = n00, n01, n10, n11, nb0, nb1, nv0, nv1, nc
-        return 4 * count + RAN_OUT
-
-    return path
+        if MODE & JUDGE_END:
+            _judge_range(LOSS, OUT, HID, 0, P, w4, b2, v2, c1, ends, W, WI, blo, hi, hs, os_)
+    return total
 
 
 @_h
 def _sign(x):
     return math.copysign(ONE, x)
+
+
+@_h
+def path_body(LOSS, OUT, HID, p_, rows_, count, hs, os_, neg_lr):
+    """A single run's trajectory: from the nine parameters ``p`` of a state, step up to
+    ``count`` times, writing each new state into a row of ``rows``. Returns 4 x (states
+    written) + why it stopped: RAN_OUT, HALTS (the last state, ``p`` itself if none was
+    written, halts) or REPEATS (the last state written is bit for bit the one before: a
+    fixed point)."""
+    p, rows = carray(p_, (9,)), carray(rows_, (count, 9))
+    w00, w01, w10, w11, b0, b1, v0, v1, c = p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8]
+    for i in range(count):
+        n00, n01, n10, n11, nb0, nb1, nv0, nv1, nc, bad, same = one_epoch(
+            LOSS, OUT, HID, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, os_, neg_lr
+        )
+        if bad:
+            return 4 * i + HALTS
+        rows[i, 0], rows[i, 1], rows[i, 2], rows[i, 3], rows[i, 4] = n00, n01, n10, n11, nb0
+        rows[i, 5], rows[i, 6], rows[i, 7], rows[i, 8] = nb1, nv0, nv1, nc
+        # bit for bit, as the run compares states: == alone takes -0.0 for +0.0
+        if same and (
+            _sign(n00) == _sign(w00)
+            and _sign(n01) == _sign(w01)
+            and _sign(n10) == _sign(w10)
+            and _sign(n11) == _sign(w11)
+            and _sign(nb0) == _sign(b0)
+            and _sign(nb1) == _sign(b1)
+            and _sign(nv0) == _sign(v0)
+            and _sign(nv1) == _sign(v1)
+            and _sign(nc) == _sign(c)
+        ):
+            return 4 * (i + 1) + REPEATS
+        w00, w01, w10, w11, b0, b1, v0, v1, c = n00, n01, n10, n11, nb0, nb1, nv0, nv1, nc
+    return 4 * count + RAN_OUT
+
+
+_OPTIONS = {"fastmath": False, "error_model": "numpy"}
+
+
+def generic(what: str):
+    """The survey kernel (``what`` "survey") or the trajectory ("path") for every setting as a
+    numba C function, the loss and activation kinds as its first three arguments. Callable
+    as it is (slowly: numba.config.OPT may be 0); ``generic_module`` takes its LLVM module."""
+    if what == "survey":
+
+        @cfunc(_signature("survey", True), **_OPTIONS)
+        def kernel(
+            LOSS, OUT, HID, P_, w4_, b2_, v2_, c1_, halt_, live_, n, clo, chi, e0, e1, hs, os_, neg_lr,
+            S_, R_, H_, NET_, W_, MODE, bits_, ends_,
+        ):  # fmt: skip
+            return survey_body(
+                LOSS, OUT, HID, P_, w4_, b2_, v2_, c1_, halt_, live_, n, clo, chi, e0, e1, hs, os_, neg_lr,
+                S_, R_, H_, NET_, W_, MODE, bits_, ends_,
+            )  # fmt: skip
+
+        return kernel
+
+    @cfunc(_signature("path", True), **_OPTIONS)
+    def path(LOSS, OUT, HID, p_, rows_, count, hs, os_, neg_lr):
+        return path_body(LOSS, OUT, HID, p_, rows_, count, hs, os_, neg_lr)
+
+    return path
+
+
+def generic_module(what: str):
+    """``generic(what)`` lowered by numba and not optimised (the kinds become constants first,
+    so every branch on them folds), as LLVM bitcode, with the numba function it came from
+    (kernel.py's builder checks its own machine code against it). Uses numba's internals
+    (a CodeLibrary's final module): a numba that has changed them raises here, and the
+    builder falls back to numba's own cache (``make``)."""
+    import llvmlite.binding as llvm
+
+    opt = numba.config.OPT
+    numba.config.OPT = 0  # optimised only once the kinds are constants: branches on them fold first
+    try:
+        fn = generic(what)
+    finally:
+        numba.config.OPT = opt
+    return llvm.parse_assembly(str(fn._library._final_module)).as_bitcode(), fn
+
+
+def make(what: str, kinds: tuple[int, int, int], cache: bool):
+    """One setting's kernel compiled by numba alone, the kinds as constants (closure
+    variables: numba's cache keys its entries by their values), kept by numba's own
+    ``cache=True`` in numba.config.CACHE_DIR when ``cache``. The layout constants are
+    closure variables too, so that a change of constants.py is a new cache entry."""
+    LOSS, OUT, HID = kinds
+    LAYOUT = (CHUNK, LANES, SHIFT, SPAN, ROWS, JUDGE_LAYERS, JUDGE_STATES, JUDGE_START, JUDGE_END)
+    if what == "survey":
+
+        @cfunc(_signature("survey", False), cache=cache, **_OPTIONS)
+        def kernel(
+            P_, w4_, b2_, v2_, c1_, halt_, live_, n, clo, chi, e0, e1, hs, os_, neg_lr, S_, R_, H_, NET_, W_,
+            MODE, bits_, ends_,
+        ):  # fmt: skip
+            if LAYOUT[0] != CHUNK:  # never: LAYOUT is only part of the cache's key
+                return -1
+            return survey_body(
+                LOSS, OUT, HID, P_, w4_, b2_, v2_, c1_, halt_, live_, n, clo, chi, e0, e1, hs, os_, neg_lr,
+                S_, R_, H_, NET_, W_, MODE, bits_, ends_,
+            )  # fmt: skip
+
+        return kernel
+
+    @cfunc(_signature("path", False), cache=cache, **_OPTIONS)
+    def path(p_, rows_, count, hs, os_, neg_lr):
+        if LAYOUT[0] != CHUNK:
+            return -1
+        return path_body(LOSS, OUT, HID, p_, rows_, count, hs, os_, neg_lr)
+
+    return path

@@ -9,12 +9,25 @@ update, which torch computes as one fused multiply-add (``w.add(g, alpha=-lr)``)
 do we, through the ``llvm.fma.f32`` intrinsic. Networks that halt (BCELoss's range error,
 a non-finite loss) or reach a fixed point (an update that changes nothing) are masked and,
 between slices of epochs, compacted away. The networks are cut into pieces of a few blocks
-that the threads take in turn.
+that the threads take in turn. The same kernel judges states (``judge``): which pre-
+activations are positive, which parameters receive a gradient, whether a state halts and
+which rows it gets right, from the same forward and backward pass.
 
-numba (``epoch.py``) lowers the kernel for every setting once per machine; each setting's
-machine code is made from that with llvmlite and kept in the user's cache folder; every later
-survey loads it and calls it through ctypes (which releases the GIL), without importing numba:
-~30 ms instead of the ~1.1 s numba's import and own cache took of every ``xor-tui survey``.
+Compiling never blocks a caller. A setting's kernel is built by a child process
+(``warm``, ``build.py``), so the caller keeps going on the torch engine (the same bits)
+and takes the kernel when ``is_ready`` says so; ``cancel_builds`` (also at exit, and a
+child whose parent is gone ends itself) leaves no process behind. What the child builds:
+
+- numba lowers the kernel for every setting (the kinds as arguments) once per machine and
+  numba version, kept as LLVM bitcode; each setting's machine code is made from that with
+  llvmlite alone (the kinds become constants, LLVM optimises the module) and kept as an
+  object file, which every later process loads (~30 ms) and calls through ctypes, without
+  importing numba: numba's own cache costs ~1 s of every ``xor-tui survey`` (importing numba
+  and preparing its compiler, measured in benchmarks/wait.py), and its code was ~9% slower.
+- this uses numba's internals (a library's LLVM module, its C wrapper's conventions), so the
+  first build with a new numba checks its own machine code against numba's compiled function
+  on a sample; if anything differs or fails, every setting is built with numba's own
+  ``cache=True`` instead (``epoch.make``; the cache under this folder), loaded through numba.
 
 Which settings take this path: a 2-2-1 network with ReLU, LeakyReLU(slope) or identity
 in the hidden layer; ReLU, LeakyReLU(slope), identity or sigmoid at the output (any, with
@@ -32,6 +45,7 @@ fast survey equals single runs exactly, which the torch survey did only to ~1e-6
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import functools
@@ -40,10 +54,12 @@ import itertools
 import os
 import re
 import stat
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,8 +67,17 @@ import numpy as np
 from xor_tui.core.engine.fast.constants import (  # noqa: F401  (the kinds are part of this module's face)
     ARGS,
     BCE,
+    BIT_GRAD,
+    BIT_HALTS,
+    BIT_HIDDEN,
+    BIT_OUTPUT,
+    BIT_RIGHT,
     CHUNK,
     HALTS,
+    JUDGE_END,
+    JUDGE_LAYERS,
+    JUDGE_START,
+    JUDGE_STATES,
     LANES,
     LEAKY,
     LOGITS,
@@ -66,7 +91,10 @@ from xor_tui.core.engine.fast.constants import (  # noqa: F401  (the kinds are p
     SHIFT,
     SIGMOID,
     SPAN,
+    TRAIN,
 )
+
+Kinds = tuple[int, int, int]  # (loss, output kind, hidden kind): the constants of a setting's kernel
 
 # --------------------------------------------------------------------- cache location
 
@@ -98,9 +126,12 @@ _UNAVAILABLE: str | None = _find_numba()
 
 class Unavailable(RuntimeError):
     """A kernel cannot be had here: numba cannot be imported (a broken install: ``supported``
-    says so from then on), or a setting's kernel could not be made (``failed`` says so)."""
+    says so from then on), or a setting's kernel could not be built (``failed`` says so), or
+    (``NotReady``) it has not been built yet."""
 
 
+class NotReady(Unavailable):
+    """The kernel is neither loaded nor in the cache: ``warm`` builds it, ``load`` waits for that."""
 
 
 def supported(config) -> str | None:
@@ -119,13 +150,7 @@ def supported(config) -> str | None:
     return None
 
 
-# --------------------------------------------------------------------- driving it
-
-SLICE_WORK = 1 << 24  # network-epochs per kernel call: a stop request waits at most ~0.1 s
-PIECES = 16  # pieces per thread in each slice of epochs (see train)
-
-
-def _kinds(config) -> tuple[int, int, int]:
+def _kinds(config) -> Kinds:
     """(loss, output kind, hidden kind) of a supported setting: its kernel's constants."""
     hid, out = config.activations
     loss = LOSS_KIND[config.loss]
@@ -135,20 +160,9 @@ def _kinds(config) -> tuple[int, int, int]:
     return loss, okind, RELU if hid.name == "relu" else LEAKY
 
 
-def _why(exc: Exception) -> str:
+def _why(exc: BaseException) -> str:
     first = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {first}"
-
-
-def _numba_code():
-    """The numba half (imports numba): only to lower the generic modules, once per machine."""
-    global _UNAVAILABLE
-    try:
-        from xor_tui.core.engine.fast import epoch
-    except Exception as exc:  # a broken install: the torch engine takes over
-        _UNAVAILABLE = f"numba is not available ({_why(exc)})"
-        raise Unavailable(_UNAVAILABLE) from exc
-    return epoch
 
 
 def _slope(act) -> np.float32:
@@ -159,15 +173,9 @@ def _slope(act) -> np.float32:
     return np.float32(1.0) if act.name == "identity" else np.float32(0.0)
 
 
-# --------------------------------------------------------------------- machine code
-#
-# numba lowers the kernel for every setting once per machine (~12 s with its import; kept as
-# LLVM bitcode); each setting's kernel is made from that with llvmlite alone (~1 s) and kept
-# as an object file; later runs load that machine code (~30 ms: numba's own cache would import
-# numba and prepare its compiler first, ~1.1 s of every `xor-tui survey`) and call it through
-# ctypes, which releases the GIL, so the threads run it side by side.
+# --------------------------------------------------------------------- the cache's files
 
-_MAGIC = b"xor-tui kernel 2\n"
+_MAGIC = b"xor-tui kernel 3\n"
 _CTYPES = {"i64": ctypes.c_int64, "i32": ctypes.c_int32, "f32": ctypes.c_float}
 
 
@@ -175,28 +183,37 @@ def _c_args(what: str) -> tuple:
     return tuple(ctypes.c_void_p if a.endswith("*") else _CTYPES[a] for a in ARGS[what].split())
 
 
-_NATIVE: dict = {}  # (what, kinds) -> (llvmlite engine, ctypes function)
-_NATIVE_LOCK = threading.Lock()
+def _version(package: str) -> str:
+    """An installed package's version, read without importing it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "?"
 
 
 @functools.cache
 def _digest() -> str:
-    """What the machine code depends on: the kernel's source (both halves), the compiler
-    (llvmlite, which numba pins) and this machine's CPU and its features."""
-    import llvmlite
+    """What the machine code depends on: the kernel's source (numba's half, the constants and
+    the compiler, build.py), numba (which lowers it) and llvmlite (which compiles it), this
+    machine's CPU and its features. A file made under another digest is never loaded."""
     import llvmlite.binding as llvm
 
     here = Path(__file__)
-    h = hashlib.sha256(here.read_bytes() + here.with_name("epoch.py").read_bytes())
-    h.update(f"{llvmlite.__version__} {llvm.get_process_triple()} {llvm.get_host_cpu_name()}".encode())
-    h.update(llvm.get_host_cpu_features().flatten().encode())
+    h = hashlib.sha256(b"".join(here.with_name(f).read_bytes() for f in ("build.py", "epoch.py", "constants.py")))
+    h.update(f"{_version('numba')} {_version('llvmlite')} {llvm.get_process_triple()}".encode())
+    h.update(f"{llvm.get_host_cpu_name()} {llvm.get_host_cpu_features().flatten()}".encode())
     return h.hexdigest()[:20]
+
+
+def _name(what: str, kinds: Kinds) -> str:
+    return f"{what}-{''.join(map(str, kinds))}-{_digest()}"
 
 
 def object_path(config, what: str = "survey") -> Path:
     """The cache file of this setting's compiled kernel (its name carries ``_digest``)."""
-    loss, out, hid = _kinds(config)
-    return cache_dir() / f"{what}-{loss}{out}{hid}-{_digest()}.o"
+    return cache_dir() / f"{_name(what, _kinds(config))}.o"
 
 
 def generic_path(what: str = "survey") -> Path:
@@ -204,13 +221,34 @@ def generic_path(what: str = "survey") -> Path:
     return cache_dir() / f"{what}-any-{_digest()}.bc"
 
 
-_MAX_OBJECT = 64 << 20  # bytes; the kernels are ~20 KB, their generic module ~300 KB
+def _numba_path(what: str, kinds: Kinds) -> Path:
+    """The note that this setting's kernel is in numba's own cache (see ``_own_dir``)."""
+    return cache_dir() / f"{_name(what, kinds)}.numba"
+
+
+def _refused_path(what: str) -> Path:
+    """The note that this numba's internals are not what the private compiler expects: every
+    setting is built with numba's own cache (the note says why)."""
+    return cache_dir() / f"{what}-own-{_digest()}.why"
+
+
+def _own_dir() -> Path:
+    """numba's own cache (``cache=True``), where the private compiler cannot be used."""
+    return cache_dir() / "own"
+
+
+_MAX_OBJECT = 64 << 20  # bytes; the kernels are ~20 KB, their generic module ~500 KB
 
 
 def _seal(path: Path, body: bytes) -> bytes:
     """The checksum a cache file carries: of its own name and contents, so a whole file copied
     to another name (another setting's kernel, the generic module) does not pass for it."""
     return hashlib.sha256(path.name.encode() + b"\0" + body).digest()
+
+
+def _private(info: os.stat_result) -> bool:
+    """Ours, and writable by no one else (what is in the folder is code this process runs)."""
+    return not hasattr(os, "getuid") or (info.st_uid == os.getuid() and not info.st_mode & 0o022)
 
 
 def _read_object(path: Path) -> bytes | None:
@@ -224,9 +262,7 @@ def _read_object(path: Path) -> bytes | None:
         return None
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_OBJECT:
-            return None
-        if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o022):
+        if not stat.S_ISREG(info.st_mode) or info.st_size > _MAX_OBJECT or not _private(info):
             return None
         with os.fdopen(os.dup(fd), "rb") as f:
             data = f.read(_MAX_OBJECT + 1)
@@ -266,103 +302,8 @@ def _write_object(path: Path, body: bytes) -> bool:
         return False
 
 
-@functools.cache
-def _llvm():
-    """llvmlite's binding, its native target ready (once per process)."""
-    import llvmlite.binding as llvm
-
-    llvm.initialize_native_target()
-    llvm.initialize_native_asmprinter()
-    return llvm
-
-
-def _load_object(body: bytes, what: str):
-    llvm = _llvm()
-    machine = llvm.Target.from_default_triple().create_target_machine()
-    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), machine)
-    engine.add_object_file(llvm.ObjectFileRef.from_data(body))
-    engine.finalize_object()
-    address = engine.get_function_address(_symbol(what))
-    if not address:
-        raise RuntimeError(f"the cached kernel has no {_symbol(what)}")
-    return engine, ctypes.CFUNCTYPE(ctypes.c_int64, *_c_args(what))(address)
-
-
-def _symbol(what: str) -> str:
-    return f"xor_tui_{what}_kernel"
-
-
-def _kernel_for(config, what: str = "survey"):
-    """This setting's survey kernel (or trajectory: ``what`` "path") as a C function: loaded
-    from the cache, or compiled and cached. Raises Unavailable when it cannot be had here
-    (remembered: the callers fall back to the torch engine without trying again)."""
-    key = (what, _kinds(config))
-    with _NATIVE_LOCK:
-        if key in _FAILED:
-            raise Unavailable(_FAILED[key])
-        if key not in _NATIVE:
-            try:
-                _NATIVE[key] = _load_object(_object(config, what), what)
-            except Exception as exc:
-                _FAILED[key] = f"the fast kernel could not be made here ({_why(exc)})"
-                raise Unavailable(_FAILED[key]) from exc
-        return _NATIVE[key][1]
-
-
-_FAILED: dict = {}  # (what, kinds) -> why it could not be made
-
-
-def load(config, what: str = "survey") -> None:
-    """Load (or compile and cache) this setting's kernel now; raises Unavailable (see _kernel_for)."""
-    _kernel_for(config, what)
-
-
-def failed(config, what: str = "survey") -> bool:
-    """True when this setting's kernel could not be made in this process (see _kernel_for)."""
-    return (what, _kinds(config)) in _FAILED
-
-
-def _cached(path: Path, make: Callable[[], bytes], again: bool = False) -> bytes:
-    """The cache file at ``path``, made (and kept) when missing or when ``again``. Another
-    process may be making it: its lock is waited for, then the file read again."""
-    body = None if again else _read_object(path)
-    if body is None:
-        with _compiling(path):
-            body = None if again else _read_object(path)
-            if body is None:
-                body = make()
-                _write_object(path, body)
-    return body
-
-
-def _object(config, what: str) -> bytes:
-    kinds = _kinds(config)
-
-    def make() -> bytes:
-        try:
-            return _specialise(_generic(what), what, kinds)
-        except Unavailable:
-            raise
-        except Exception:  # a cached generic module LLVM cannot use: numba makes it again
-            return _specialise(_generic(what, again=True), what, kinds)
-
-    return _cached(object_path(config, what), make)
-
-
-def _generic(what: str, again: bool = False) -> bytes:
-    """The kernel for every setting (LLVM bitcode): from the cache, or from numba (~10 s,
-    once per machine; other processes wait for it rather than compile it too)."""
-
-    def make() -> bytes:
-        body = _numba_code().generic_module(what)
-        prune()  # a new version of the kernel (or of llvmlite, or another CPU): tidy up the old
-        return body
-
-    return _cached(generic_path(what), make, again)
-
-
 UNUSED_DAYS = 30  # kernel files of another version unused this long are removed
-_CACHE_NAME = re.compile(r"(?:survey|path)-[0-9a-z]+-([0-9a-f]{20})\.(?:o|bc|lock)")
+_CACHE_NAME = re.compile(r"(?:survey|path)-[0-9a-z]+-([0-9a-f]{20})\.(?:o|bc|lock|numba|why)")
 
 
 def prune(folder: Path | None = None) -> list[str]:
@@ -388,84 +329,6 @@ def prune(folder: Path | None = None) -> list[str]:
                 os.unlink(entry.path)
                 removed.append(entry.name)
     return removed
-
-
-def _specialise(generic: bytes, what: str, kinds: tuple[int, int, int]) -> bytes:
-    """One setting's kernel as an object file, made from the generic one with llvmlite alone:
-    a C function ``_symbol(what)`` calls numba's entry with the three kinds as constants and
-    turns its status into -1 (never: the kernel cannot raise; numba's own C wrapper would
-    report it through the Python C API and numba's helpers, which a process without numba
-    lacks). Everything else is made internal, numba's entry inlined, and the module gets
-    LLVM's full optimisation (vectorisers included) for this machine."""
-    llvm = _llvm()
-    # numba marks its reference-count helpers noinline; inlined, their calls on the kernel's
-    # arrays (views of the caller's memory, nothing to count) fold away, and with them the
-    # reference to numba's runtime
-    text = str(llvm.parse_bitcode(generic))
-    text = re.sub(r"(?m)^(attributes #\d+ = \{.*)\bnoinline\b", r"\1inlinehint", text)
-    module = llvm.parse_assembly(text)
-    wrapper = next(f for f in module.functions if f.name.startswith("cfunc.") and not f.is_declaration)
-    inner = wrapper.name.removeprefix("cfunc.")  # numba's entry: (status) f(retptr, excinfo, args)
-    types_ = [str(a.type) for a in wrapper.arguments]
-    params = ", ".join(f"{t} %a{i}" for i, t in enumerate(types_[3:]))
-    symbol, (loss, out, hid) = _symbol(what), kinds
-    module.link_in(
-        llvm.parse_assembly(f"""
-declare i32 @"{inner}"(ptr, ptr, {", ".join(types_)})
-define i64 @{symbol}({params}) {{
-  %ret = alloca i64
-  store i64 -1, ptr %ret
-  %exc = alloca ptr
-  %status = call i32 @"{inner}"(ptr %ret, ptr %exc, i64 {loss}, i64 {out}, i64 {hid}, {params})
-  %value = load i64, ptr %ret
-  %ok = icmp eq i32 %status, 0
-  %out = select i1 %ok, i64 %value, i64 -1
-  ret i64 %out
-}}
-""")
-    )
-    for f in module.functions:
-        if f.name != symbol and not f.is_declaration:
-            f.linkage = "internal"
-            if f.name == inner:
-                f.add_function_attribute("alwaysinline")
-    for g in module.global_variables:
-        if not g.is_declaration:
-            g.linkage = "internal"
-    machine = _machine()
-    tuning = llvm.create_pipeline_tuning_options(3)
-    tuning.loop_vectorization = tuning.slp_vectorization = True
-    builder = llvm.create_pass_builder(machine, tuning)
-    first = llvm.create_new_module_pass_manager()  # the kinds into numba's entry
-    first.add_always_inliner_pass()
-    first.add_global_dead_code_eliminate_pass()
-    first.run(module, builder)
-    # then the module's full optimisation. (numba also optimises each function alone first: for
-    # this kernel, whose epoch is inlined four times, that was half of a 13 s compile and made
-    # it no faster)
-    passes = builder.getModulePassManager()
-    passes.add_global_dead_code_eliminate_pass()
-    passes.add_strip_dead_prototype_pass()
-    passes.run(module, builder)
-    # what it calls must be in every process (the C math library's expf, log1pf, ...): LLVM
-    # aborts the process on a name it cannot find, such as one of numba's runtime
-    process = ctypes.CDLL(None)
-    calls = {f.name for f in module.functions if f.is_declaration and not f.name.startswith("llvm.")}
-    missing = sorted(name for name in calls if not hasattr(process, name))
-    if missing:
-        raise RuntimeError(f"the kernel would call {', '.join(missing)}")
-    return machine.emit_object(module)
-
-
-def _machine():
-    """A target machine for this CPU, as numba's JIT makes it."""
-    llvm = _llvm()
-    target = llvm.Target.from_triple(llvm.get_process_triple())
-    reloc = "static" if target.name.startswith("x86") else "pic" if target.name.startswith("ppc") else "default"
-    return target.create_target_machine(
-        cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(), opt=3,
-        reloc=reloc, codemodel="jitdefault", jit=True,
-    )  # fmt: skip
 
 
 LOCK_WAIT = 120.0  # seconds to wait for another process compiling the same kernel
@@ -500,14 +363,356 @@ def _compiling(path: Path):
         os.close(fd)  # releases the lock
 
 
+# --------------------------------------------------------------------- loading
+
+
+@functools.cache
+def _llvm():
+    """llvmlite's binding, its native target ready (once per process)."""
+    import llvmlite.binding as llvm
+
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    return llvm
+
+
+def _symbol(what: str) -> str:
+    return f"xor_tui_{what}_kernel"
+
+
+def _load_object(body: bytes, what: str):
+    """(what keeps it alive, the C function) of an object file made by ``_specialise``."""
+    llvm = _llvm()
+    machine = llvm.Target.from_default_triple().create_target_machine()
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), machine)
+    engine.add_object_file(llvm.ObjectFileRef.from_data(body))
+    engine.finalize_object()
+    address = engine.get_function_address(_symbol(what))
+    if not address:
+        raise RuntimeError(f"the cached kernel has no {_symbol(what)}")
+    return engine, ctypes.CFUNCTYPE(ctypes.c_int64, *_c_args(what))(address)
+
+
+def _numba_epoch():
+    """The numba half (imports numba, its cache pointed into our cache folder first)."""
+    global _UNAVAILABLE
+    folder = str(_own_dir())
+    if "numba" not in sys.modules:
+        os.environ["NUMBA_CACHE_DIR"] = folder  # numba reads it when imported
+    try:
+        from xor_tui.core.engine.fast import epoch
+    except Exception as exc:  # a broken install: the torch engine takes over
+        _UNAVAILABLE = f"numba is not available ({_why(exc)})"
+        raise Unavailable(_UNAVAILABLE) from exc
+    import numba
+
+    numba.config.CACHE_DIR = folder  # read when a function's cache is made (XOR_TUI_CACHE may move)
+    return epoch
+
+
+def _own_cacheable() -> bool:
+    """numba's own cache may be used: its folder is ours alone (numba unpickles what it finds
+    there). Elsewhere numba would fall back to a __pycache__ beside the source."""
+    folder = _own_dir()
+    try:
+        _cache_folder(folder)
+        return _private(os.stat(cache_dir())) and _private(os.stat(folder)) and os.access(folder, os.W_OK)
+    except OSError:
+        return False
+
+
+def _load_numba(what: str, kinds: Kinds):
+    """(the numba function, its C function) from numba's own cache (~1 s: numba's import and
+    compiler; a stale entry is compiled again, in this process)."""
+    fn = _numba_epoch().make(what, kinds, cache=_own_cacheable())
+    return fn, ctypes.CFUNCTYPE(ctypes.c_int64, *_c_args(what))(fn.address)
+
+
+_NATIVE: dict = {}  # (what, kinds) -> (what keeps it alive, ctypes function)
+_NATIVE_LOCK = threading.RLock()
+_FAILED: dict = {}  # (what, kinds) -> why it could not be made
+_ABSENT: dict = {}  # (what, kinds) -> when the cache last held neither file (checked again after a second)
+
+
+def _from_cache(what: str, kinds: Kinds):
+    """The loaded kernel from the cache folder, or None when it holds neither its object file
+    nor the note that numba's own cache has it."""
+    body = _read_object(cache_dir() / f"{_name(what, kinds)}.o")
+    if body is not None:
+        return _load_object(body, what)
+    if _read_object(_numba_path(what, kinds)) is not None:
+        return _load_numba(what, kinds)
+    return None
+
+
+def _kernel_for(config, what: str = "survey"):
+    """This setting's kernel (``what`` "survey", or the trajectory "path") as a C function:
+    loaded, or loaded now from the cache or from a finished build. Raises NotReady when it
+    has not been built (``warm`` builds it), Unavailable when it cannot be had here
+    (remembered: the callers fall back to the torch engine without trying again)."""
+    key = (what, _kinds(config))
+    with _NATIVE_LOCK:
+        if key in _NATIVE:
+            return _NATIVE[key][1]
+        if key in _FAILED:
+            raise Unavailable(_FAILED[key])
+        build = _BUILDS.get(key)
+        if build is not None and build.cancelled:
+            build = None
+        try:
+            if build is not None and build.done and build.ok:
+                loaded = _load_object(build.body, what) if build.kind == "object" else _load_numba(what, key[1])
+            else:
+                loaded = _from_cache(what, key[1])
+        except Exception as exc:
+            _FAILED[key] = f"the fast kernel could not be loaded here ({_why(exc)})"
+            raise Unavailable(_FAILED[key]) from exc
+        if loaded is None:
+            if build is not None and build.done:
+                _FAILED[key] = build.error or "the fast kernel could not be built here"
+                raise Unavailable(_FAILED[key])
+            raise NotReady(f"the fast kernel for this setting is not built yet ({what})")
+        _NATIVE[key] = loaded
+        _ABSENT.pop(key, None)
+        return loaded[1]
+
+
+def is_ready(config, what: str = "survey") -> bool:
+    """True when this setting's kernel runs now without compiling: loaded, built by a finished
+    build, or in the cache folder (loading takes ~30 ms). Cheap enough to ask every step."""
+    key = (what, _kinds(config))
+    if key in _NATIVE:
+        return True
+    if key in _FAILED:
+        return False
+    build = _BUILDS.get(key)
+    if build is not None and not build.cancelled:
+        if build.done and not build.ok:
+            _FAILED[key] = build.error
+        return build.done and build.ok
+    if time.monotonic() - _ABSENT.get(key, -10.0) < 1.0:
+        return False
+    if _read_object(cache_dir() / f"{_name(what, key[1])}.o") or _read_object(_numba_path(what, key[1])):
+        return True
+    _ABSENT[key] = time.monotonic()
+    return False
+
+
 def needs_compiling(config, what: str = "survey") -> bool:
     """True when this setting's kernel is neither loaded nor in the cache folder yet."""
-    if (what, _kinds(config)) in _NATIVE:
-        return False
-    try:
-        return _read_object(object_path(config, what)) is None
-    except Exception:
-        return True
+    return not is_ready(config, what)
+
+
+def load(config, what: str = "survey") -> None:
+    """Have this setting's kernel loaded now: from the cache, or built (in a child process) and
+    waited for. Raises Unavailable when it cannot be had here. For tests, benchmarks and
+    ``run_survey(fast=True)``; everything else keeps going on the torch engine meanwhile."""
+    with contextlib.suppress(NotReady):
+        _kernel_for(config, what)
+        return
+    warm(config, what).wait()
+    _kernel_for(config, what)
+
+
+def failed(config, what: str = "survey") -> bool:
+    """True when this setting's kernel could not be made in this process (see _kernel_for)."""
+    return (what, _kinds(config)) in _FAILED
+
+
+def timed_compile(config) -> float:
+    """Have this setting's survey kernel loaded (``load``); return the seconds it took."""
+    t0 = time.perf_counter()
+    load(config)
+    return time.perf_counter() - t0
+
+
+# --------------------------------------------------------------------- building, in a child process
+
+# what a build takes here (2 cores, load ~2): numba's generic module ~25 s once per machine
+# and numba version (the trajectory's ~5 s), then ~8 s a setting (~2 s); numba's own cache
+# (where the private compiler is refused) ~25 s a setting
+COMPILE_SECONDS = {"survey": 8.0, "path": 2.0}
+GENERIC_SECONDS = {"survey": 25.0, "path": 5.0}
+
+
+def compile_estimate(config, what: str = "survey") -> float:
+    """Roughly how long building this setting's kernel would take here, in seconds."""
+    generic = _read_object(generic_path(what)) is not None
+    return COMPILE_SECONDS[what] + (0.0 if generic else GENERIC_SECONDS[what])
+
+
+class Build:
+    """One kernel being built by a child process (``python -m xor_tui.core.engine.fast.build``).
+    Its output is read by a thread of this process; ``cancel`` kills it. The child also ends
+    itself when this process is gone, so none is left behind even by ``os._exit`` or a kill."""
+
+    def __init__(self, what: str, kinds: Kinds) -> None:
+        self.what, self.kinds = what, kinds
+        self.kind = ""  # "object" (machine code in ``body``) or "numba" (in numba's own cache)
+        self.body = b""
+        self.error = ""
+        self.started = time.monotonic()
+        self.seconds: float | None = None  # how long it took, once done
+        self.cancelled = False  # killed by ``cancel``: not a failure (a later warm builds again)
+        self._done = threading.Event()
+        root = str(Path(__file__).resolve().parents[4])  # this xor_tui's folder, whatever sys.path says
+        env = dict(os.environ, XOR_TUI_CACHE=str(cache_dir().parent))
+        env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+        cmd = [sys.executable, "-m", "xor_tui.core.engine.fast.build", what, *map(str, kinds), str(os.getpid())]
+        self._proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, close_fds=True
+        )
+        threading.Thread(target=self._read, name="xor-tui-kernel-build", daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            out, err = self._proc.communicate()
+        except Exception as exc:  # noqa: BLE001 - reported as the build's error
+            out, err = b"", _why(exc).encode()
+        head, _, rest = out.partition(b"\n")
+        if self._proc.returncode == 0 and head == b"object" and rest:
+            self.kind, self.body = "object", rest
+        elif self._proc.returncode == 0 and head == b"numba":
+            self.kind = "numba"
+        else:
+            lines = [line for line in (rest or err).decode(errors="replace").splitlines() if line.strip()]
+            code = self._proc.returncode
+            why = lines[-1] if lines else f"the build process ended with status {code}"
+            self.error = f"the fast kernel could not be built here ({why[:300]})"
+        self.seconds = time.monotonic() - self.started
+        self._done.set()
+
+    @property
+    def done(self) -> bool:
+        """The child has ended (built, failed or cancelled) and its output is read."""
+        return self._done.is_set()
+
+    @property
+    def ok(self) -> bool:
+        """Done, and the kernel was built."""
+        return self._done.is_set() and bool(self.kind)
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the build started (or that it took)."""
+        return self.seconds if self.seconds is not None else time.monotonic() - self.started
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the build to end (at most ``timeout`` seconds); True when it has."""
+        return self._done.wait(timeout)
+
+    def cancel(self) -> None:
+        """Kill the child (nothing is kept of a build cut short) and wait for its end."""
+        if not self._done.is_set():
+            self.cancelled = True
+            with contextlib.suppress(OSError):
+                self._proc.kill()
+            self._done.wait(5)
+
+
+_BUILDS: dict = {}  # (what, kinds) -> Build, the latest of each
+
+
+def warm(config, what: str = "survey") -> Build | None:
+    """Start building this setting's kernel in a child process, unless it is ready, being
+    built, or cannot be had here (None then, and when ready). Returns at once."""
+    if supported(config) is not None:
+        return None
+    key = (what, _kinds(config))
+    with _NATIVE_LOCK:
+        build = _BUILDS.get(key)
+        if build is not None and not build.cancelled and (not build.done or build.ok):
+            return build
+        if key in _NATIVE or is_ready(config, what) or key in _FAILED:
+            return None
+        _BUILDS[key] = build = Build(what, key[1])
+        return build
+
+
+def building(config, what: str = "survey") -> Build | None:
+    """The build of this setting's kernel under way in this process, if any."""
+    build = _BUILDS.get((what, _kinds(config)))
+    return build if build is not None and not build.done else None
+
+
+def cancel_builds() -> None:
+    """Kill every build under way (a process leaving; also run at exit)."""
+    for build in list(_BUILDS.values()):
+        build.cancel()
+
+
+atexit.register(cancel_builds)
+
+
+# --------------------------------------------------------------------- driving it
+
+SLICE_WORK = 1 << 24  # network-epochs per kernel call: a stop request waits at most ~0.1 s
+PIECES = 16  # pieces per thread in each slice of epochs (see advance)
+
+
+@dataclass
+class Networks:
+    """n 2-2-1 networks during a survey, as the kernel keeps them (the torch engine trains them
+    in this form too when it stands in for the kernel): ``P`` (n, 9) float32, a row of nine
+    parameters per network (hidden weight, hidden bias, output weight, output bias); ``halt``
+    (n,) int64, the epoch each halted at (-1: none); ``live`` (n,) uint8, 1 while a network
+    still trains (0: halted, or at a fixed point); ``epoch``, the updates made so far. Until
+    the first kernel call, ``layers`` holds the start as four contiguous arrays, which that
+    call reads (and fills ``P`` from): packing them here took 3 ms of a 30 ms survey."""
+
+    P: np.ndarray
+    halt: np.ndarray
+    live: np.ndarray
+    epoch: int = 0
+    layers: tuple | None = None
+
+    @classmethod
+    def start(cls, start: list) -> Networks:
+        """From batch-first layers [(w (N,2,2), b (N,2)), (v (N,1,2), c (N,1))] (torch tensors)."""
+        (w, b), (v, c) = start
+        n = w.shape[0]
+        layers = tuple(np.ascontiguousarray(t.reshape(n, k).numpy()) for t, k in ((w, 4), (b, 2), (v, 2), (c, 1)))
+        return cls(np.empty((n, 9), np.float32), np.full(n, -1, np.int64), np.ones(n, np.uint8), 0, layers)
+
+    @classmethod
+    def start_rows(cls, rows: np.ndarray) -> Networks:
+        """From (N, 9) float32 rows."""
+        n = len(rows)
+        layers = tuple(np.ascontiguousarray(rows[:, a:b]) for a, b in ((0, 4), (4, 6), (6, 8), (8, 9)))
+        return cls(np.empty((n, 9), np.float32), np.full(n, -1, np.int64), np.ones(n, np.uint8), 0, layers)
+
+    @property
+    def n(self) -> int:
+        """How many networks."""
+        return len(self.P)
+
+    def rows(self) -> np.ndarray:
+        """``P``, filled from the start's layers first if no kernel call has."""
+        if self.layers is not None:
+            self.P[:] = np.concatenate(self.layers, axis=1)
+            self.layers = None
+        return self.P
+
+    def final_layers(self) -> list:
+        """The current states as batch-first torch layers (views of ``P``)."""
+        import torch
+
+        T = torch.from_numpy(self.rows())
+        n = self.n
+        return [(T[:, 0:4].reshape(n, 2, 2), T[:, 4:6]), (T[:, 6:8].reshape(n, 1, 2), T[:, 8:9])]
+
+
+def _call(kernel, nets: Networks, lo: int, hi: int, e0: int, e1: int, hs, os_, neg_lr, mode: int, kinds=()):
+    """One kernel call on networks lo..hi-1 in this thread (``kinds`` first, for numba's
+    generic function): (what it returned, the bits it wrote, the ends it wrote)."""
+    layers = nets.layers if nets.layers is not None else (nets.P,) * 4
+    bits, ends = np.zeros(max(nets.n, 1), np.int32), np.zeros(max(nets.n, 1), np.int32)
+    head = (*(a.ctypes.data for a in (nets.P, *layers, nets.halt, nets.live)), nets.n)
+    tail = (*_scratch_for(), mode, bits.ctypes.data, ends.ctypes.data)
+    got = kernel(*kinds, *head, lo, hi, e0, e1, hs, os_, neg_lr, *tail)
+    if mode & (JUDGE_LAYERS | JUDGE_STATES) == 0 and e1 > e0 == 0 and (lo, hi) == (0, nets.n):
+        nets.layers = None  # P is filled
+    return got, bits, ends
 
 
 _POOL = None
@@ -542,6 +747,145 @@ def _scratch(*specs) -> tuple:
     return tuple(out)
 
 
+_LOCAL = threading.local()
+
+
+def _scratch_for() -> tuple:
+    """This thread's scratch for the kernel (see epoch.survey_body: S R H NET W), as pointers:
+    made once per thread (a thread runs one kernel call at a time), kept while it lives."""
+    kept = getattr(_LOCAL, "scratch", None)
+    if kept is None:
+        groups = -(-CHUNK // LANES)
+        _LOCAL.arrays = _scratch(
+            ((groups, 9, LANES), np.float32),
+            ((groups, LANES), np.int32),
+            ((groups, LANES), np.int32),
+            ((groups, LANES), np.int64),
+            ((2 * ROWS, LANES), np.float32),
+        )
+        kept = _LOCAL.scratch = tuple(a.ctypes.data for a in _LOCAL.arrays)
+    return kept
+
+
+@functools.cache
+def _default_threads() -> int:
+    import torch
+
+    return max(1, min(os.cpu_count() or 1, torch.get_num_threads()))
+
+
+def _threads(threads: int | None) -> int:
+    """The threads a kernel call uses: as many as torch's, at most one per core."""
+    return threads or _default_threads()
+
+
+def _each_piece(n: int, threads: int, work: Callable[[int, int, tuple], int]) -> int:
+    """``work(lo, hi, scratch)`` on pieces of a few blocks that the threads take in turn (how
+    long a piece takes depends on how many of its networks still learn, so equal halves could
+    finish milliseconds apart: ~4 ms of a 30 ms survey; with small pieces the last ends soon
+    after); the sum of what it returns. Never returns while a thread still works."""
+    blocks = -(-n // CHUNK)
+    parts = max(1, min(threads, blocks))
+    per = max(1, blocks // (parts * PIECES))
+    pieces = [(CHUNK * b, min(n, CHUNK * (b + per))) for b in range(0, blocks, per)]
+    pool = _pool(parts - 1) if parts > 1 else None
+    turn = itertools.count()  # next() on it is atomic under the GIL
+
+    def run() -> int:
+        done, scr = 0, _scratch_for()
+        while (i := next(turn)) < len(pieces):
+            done += work(*pieces[i], scr)
+        return done
+
+    futs = [pool.submit(run) for _ in range(parts - 1)] if pool else []
+    try:
+        mine = run()
+    finally:  # even when interrupted: never return while a thread still writes into P
+        others = [f.result() for f in futs]
+    return mine + sum(others)
+
+
+def advance(
+    nets: Networks,
+    config,
+    epochs: int,
+    progress: Callable[[int, int], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+    threads: int | None = None,
+    starts: np.ndarray | None = None,
+    ends: np.ndarray | None = None,
+) -> int:
+    """Train ``nets`` from ``nets.epoch`` to ``epochs`` (or until none runs) with this setting's
+    kernel, in place; the network-epochs computed. ``stop()`` is asked between kernel calls
+    and raises KeyboardInterrupt. Raises NotReady when the kernel is not built.
+
+    ``starts`` (from epoch 0) and ``ends``, int32 arrays of n: filled with ``judge_bits`` of
+    the starts and of the states reached, in the same kernel calls (each block judged just
+    before and after it is trained: no pass of their own)."""
+    kernel = _kernel_for(config)
+    hs, os_ = _slope(config.activations[0]), _slope(config.activations[-1])
+    neg_lr = np.float32(-config.lr)
+    threads = _threads(threads)
+    trained = 0
+    judged_start = starts is None
+    scratch_bits = np.zeros(1, np.int32)
+    while nets.epoch < epochs:
+        alive = int(nets.live.sum())
+        if alive == 0:
+            break
+        e0 = nets.epoch
+        # about half the starts stop in the first epoch (the kernel drops them after it), so the
+        # first call is sized on half of them, the others on those still running
+        step = max(1, min(epochs - e0, SLICE_WORK // (max(1, alive // 2) if e0 == 0 else alive)))
+        e1 = e0 + step
+        mode = TRAIN
+        if not judged_start and e0 == 0:
+            mode |= JUDGE_START
+        if ends is not None and e1 == epochs:
+            mode |= JUDGE_END
+        layers = nets.layers if nets.layers is not None else (nets.P,) * 4
+        head = (*(a.ctypes.data for a in (nets.P, *layers, nets.halt, nets.live)), nets.n)
+        tail = (e0, e1, hs, os_, neg_lr)
+        judged = [scratch_bits if a is None else a for a in (starts, ends)]
+        out = (mode, judged[0].ctypes.data, judged[1].ctypes.data)
+
+        def work(lo: int, hi: int, scr: tuple, head=head, tail=tail, out=out) -> int:
+            return kernel(*head, lo, hi, *tail, *scr, *out)
+
+        trained += _each_piece(nets.n, threads, work)
+        judged_start = judged_start or bool(mode & JUDGE_START)
+        nets.layers = None  # P is filled
+        nets.epoch = e1
+        if mode & JUDGE_END:
+            ends = None  # judged
+        if progress is not None:
+            progress(e1, epochs)
+        if stop is not None and stop():
+            raise KeyboardInterrupt
+    nets.epoch = max(nets.epoch, epochs)
+    if not judged_start:  # nothing trained (epochs 0)
+        starts[: nets.n] = judge(nets, config, threads)
+    if ends is not None:  # every network stopped before the last epoch, or nothing trained
+        ends[: nets.n] = judge(nets, config, threads)
+    return trained
+
+
+def judge(nets: Networks, config, threads: int | None = None) -> np.ndarray:
+    """``epoch.judge_bits`` of each network's current state (the start's, before any training),
+    as int32 (constants.BIT_*): one forward and backward pass each, in the kernel. Raises
+    NotReady when the kernel is not built."""
+    kernel = _kernel_for(config)
+    hs, os_ = _slope(config.activations[0]), _slope(config.activations[-1])
+    bits = np.zeros(max(nets.n, 1), np.int32)
+    mode = JUDGE_LAYERS if nets.layers is not None else JUDGE_STATES
+    layers = nets.layers if nets.layers is not None else (nets.P,) * 4
+    head = (*(a.ctypes.data for a in (nets.P, *layers, nets.halt, nets.live)), nets.n)
+    tail = (nets.epoch, nets.epoch, hs, os_, np.float32(-config.lr))
+    out = (mode, bits.ctypes.data, bits.ctypes.data)
+    _each_piece(nets.n, _threads(threads), lambda lo, hi, scr: kernel(*head, lo, hi, *tail, *scr, *out))
+    return bits[: nets.n]
+
+
 def train(
     start: list,
     config,
@@ -555,76 +899,9 @@ def train(
     Returns the final layers (the halted state where a network halted), halt epochs (-1:
     never) and the network-epochs computed. ``stop()`` is asked between kernel calls.
     """
-    import torch
-
-    (w, b), (v, c) = start
-    n = w.shape[0]
-    # one row of nine parameters per network, which the first kernel call fills from the start's
-    # layers (packing them here took 3 ms of a 30 ms survey); the final layers are views of it
-    P = np.empty((n, 9), np.float32)
-    layers = tuple(np.ascontiguousarray(t.reshape(n, k).numpy()) for t, k in ((w, 4), (b, 2), (v, 2), (c, 1)))
-    if epochs <= 0:
-        P = np.concatenate(layers, axis=1)
-    halt = np.full(n, -1, np.int64)
-    live = np.ones(n, np.uint8)
-    kernel = _kernel_for(config)
-    hs, os_ = _slope(config.activations[0]), _slope(config.activations[-1])
-    neg_lr = float(np.float32(-config.lr))
-    threads = threads or max(1, min(os.cpu_count() or 1, torch.get_num_threads()))
-    blocks = -(-n // CHUNK)
-    parts = max(1, min(threads, blocks))
-    # the networks in pieces of a few blocks that the threads take in turn: how long a piece
-    # takes depends on how many of its networks still learn, so equal halves could finish
-    # milliseconds apart (~4 ms of a 30 ms survey); with small pieces the last ends soon after
-    per = max(1, blocks // (parts * PIECES))
-    pieces = [(CHUNK * b, min(n, CHUNK * (b + per))) for b in range(0, blocks, per)]
-    pool = _pool(parts - 1) if parts > 1 else None
-    head = (*(a.ctypes.data for a in (P, *layers, halt, live)), n)
-    groups = -(-CHUNK // LANES)
-    kept = [  # each thread's scratch (see epoch._make): S R H NET W
-        _scratch(
-            ((groups, 9, LANES), np.float32),
-            ((groups, LANES), np.int32),
-            ((groups, LANES), np.int32),
-            ((groups, LANES), np.int64),
-            ((2 * ROWS, LANES), np.float32),
-        )
-        for _ in range(parts)
-    ]
-    scratch = [tuple(a.ctypes.data for a in arrays) for arrays in kept]
-    trained = 0
-    epoch = 0
-    while epoch < epochs:
-        alive = int(live.sum())
-        if alive == 0:
-            break
-        # about half the starts stop in the first epoch (the kernel drops them after it), so the
-        # first call is sized on half of them, the others on those still running
-        step = max(1, min(epochs - epoch, SLICE_WORK // (max(1, alive // 2) if epoch == 0 else alive)))
-        e1 = epoch + step
-        tail = (epoch, e1, hs, os_, neg_lr)
-        turn = itertools.count()  # next() on it is atomic under the GIL
-
-        def work(scr, tail=tail, turn=turn) -> int:
-            done = 0
-            while (i := next(turn)) < len(pieces):
-                done += kernel(*head, *pieces[i], *tail, *scr)
-            return done
-
-        # the pool's threads and this one take pieces until none is left
-        futs = [pool.submit(work, scr) for scr in scratch[1:]] if pool else []
-        try:
-            trained += work(scratch[0])
-        finally:  # even when interrupted: never return while a thread still writes into P
-            trained += sum(f.result() for f in futs)
-        epoch = e1
-        if progress is not None:
-            progress(epoch, epochs)
-        if stop is not None and stop():
-            raise KeyboardInterrupt
-    T = torch.from_numpy(P)
-    final = [(T[:, 0:4].reshape(n, 2, 2), T[:, 4:6]), (T[:, 6:8].reshape(n, 1, 2), T[:, 8:9])]
-    return final, halt, trained
+    nets = Networks.start(start)
+    trained = advance(nets, config, epochs, progress, stop, threads)
+    return nets.final_layers(), nets.halt, trained
 
 
 def trajectory(row: np.ndarray, config, count: int) -> tuple[np.ndarray, int]:
@@ -633,7 +910,7 @@ def trajectory(row: np.ndarray, config, count: int) -> tuple[np.ndarray, int]:
     the same arithmetic as the survey (so as torch's single run). Returns the states
     reached, (k, 9), and why it stopped: RAN_OUT, HALTS (the last state reached, or ``row``
     when k is 0, halts) or REPEATS (the last state is bit for bit the one before).
-    ``config`` must be ``supported``."""
+    ``config`` must be ``supported``, its kernel built (else NotReady)."""
     path = _kernel_for(config, "path")
     hs, os_ = _slope(config.activations[0]), _slope(config.activations[-1])
     rows = np.empty((count, 9), np.float32)
@@ -644,8 +921,8 @@ def trajectory(row: np.ndarray, config, count: int) -> tuple[np.ndarray, int]:
 
 
 def compile_note(what: str = "survey") -> str:
-    """The one line said before a kernel is compiled (``what``: "survey", or "path" for a
-    single run's long stretches)."""
+    """The one line said when a kernel starts compiling in the background (``what``:
+    "survey", or "path" for a single run's long stretches)."""
     kernel = "fast survey kernel" if what == "survey" else "fast kernel for long runs"
     folder = cache_dir()
     try:
@@ -653,13 +930,5 @@ def compile_note(what: str = "survey") -> str:
         kept = os.access(folder, os.W_OK | os.X_OK)
     except OSError:
         kept = False
-    if kept:
-        return f"compiling the {kernel} for this setting (first run only; cached in {folder})"
-    return f"compiling the {kernel} for this setting (not cached: {folder} cannot be written)"
-
-
-def timed_compile(config) -> float:
-    """Compile (or load from the cache) this setting's kernel; return the seconds it took."""
-    t0 = time.perf_counter()
-    load(config)
-    return time.perf_counter() - t0
+    where = f"cached in {folder}" if kept else f"not cached: {folder} cannot be written"
+    return f"compiling the {kernel} for this setting in the background (first run only; {where})"
