@@ -27,7 +27,7 @@ from xor_tui.app.screens import sweep
 from xor_tui.app.screens.dialogs import ChoiceScreen, ConfirmScreen, HelpScreen, Palette, PromptScreen
 from xor_tui.app.screens.survey import SurveyScreen
 from xor_tui.app.screens.sweep import SweepScreen
-from xor_tui.core.studies.sweep import run_sweep
+from xor_tui.core import session
 
 SIZE = (120, 36)
 SAVED = "seed-0-epoch0.toml"  # w's default name at the start: made to exist for the overwrite question
@@ -176,16 +176,16 @@ async def test_the_palette_over_a_dialog_or_the_survey_runs_nothing_behind_it(na
 
 
 # ------------------------------------------------------------------ every dialog, on purpose
-def _small_sweep(config, lrs, scales, n, epochs, seed, **kw):
+def _small_sweep(config, lrs, scales, n, epochs, seed, *args, **kw):
     """The sweep screen's own sweep on 300 networks a cell instead of 10,000: the same code
     path, done in a moment, so waiting for it does not dominate the test."""
-    return run_sweep(config, lrs, scales, min(n, 300), epochs, seed, **kw)
+    return session.sweep(config, lrs, scales, min(n, 300), epochs, seed, *args, **kw)
 
 
 @pytest.mark.parametrize("name", list(DIALOGS))
 async def test_enter_twice_enter_then_escape_and_1x1_in_every_dialog(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # w saves here, i would too
-    monkeypatch.setattr(sweep, "run_sweep", _small_sweep)
+    monkeypatch.setattr(sweep, "sweep", _small_sweep)
     app = XorApp()
     async with app.run_test(size=SIZE) as pilot:
         for second in ("enter", "escape"):

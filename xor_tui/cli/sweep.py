@@ -18,11 +18,13 @@ def add_sweep_parser(sub) -> None:
         help="survey every point of a learning rate x init scale grid",
         epilog=f"How a run ends: {outcome_legend()}.",
     )
-    w.add_argument("--lr", default="0.001:1:12", help="learning rates FROM:TO:COUNT, log-spaced (default 0.001:1:12)")
+    # the defaults are core.studies.sweep's DEFAULT_LRS and DEFAULT_SCALES (written out here: the
+    # parser imports no torch; tests/test_sweep.py checks they agree)
+    w.add_argument("--lr", default="0.001:1:13", help="learning rates FROM:TO:COUNT, log-spaced (default 0.001:1:13)")
     w.add_argument(
         "--init-scale",
-        default="0.25:4:12",
-        help="init scales FROM:TO:COUNT, log-spaced: multiples of PyTorch's bound 1/sqrt(fan_in) (default 0.25:4:12)",
+        default="0.25:4:13",
+        help="init scales FROM:TO:COUNT, log-spaced: multiples of PyTorch's bound 1/sqrt(fan_in) (default 0.25:4:13)",
     )
     w.add_argument("--hidden", default="relu", help=f"hidden activation (default relu): {ACTIVATION_HELP}")
     w.add_argument("--output", default="relu", help=f"output activation (default relu): {ACTIVATION_HELP}")

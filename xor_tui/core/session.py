@@ -40,6 +40,10 @@ from xor_tui.core.rules import target as targeting
 from xor_tui.core.rules.checks import CheckResult, edits_made, evaluate
 from xor_tui.core.rules.diagnosis import Diagnosis, Event
 from xor_tui.core.studies.replay import Trace, apply_entry, history
+from xor_tui.core.studies.survey import SurveyResult
+from xor_tui.core.studies.sweep import DEFAULT_LRS as SWEEP_LRS
+from xor_tui.core.studies.sweep import DEFAULT_SCALES as SWEEP_SCALES
+from xor_tui.core.studies.sweep import SweepResult
 from xor_tui.core.view import Edit, Explanation, Frame, LessonStep, LessonView, RuleStatus, TargetResult, build_frame
 
 # events worth stopping for when running to the next one
@@ -811,6 +815,51 @@ def builtin_scenarios() -> list[tuple[str, str]]:
     return [(name, builtin(name).description) for name in builtin_names()]
 
 
+def survey(
+    config: Config,
+    n: int,
+    epochs: int = DEFAULT_EPOCHS,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    note: Callable[[str], None] | None = None,
+    init_scale: float = 1.0,
+    stop: Callable[[], bool] | None = None,
+) -> SurveyResult:
+    """``n`` random starts of ``config`` trained and judged (the app's ``v``): it starts at once,
+    on the torch engine while the setting's fused kernel is built in the background (the app
+    lives on: the kernel is kept for next time). Seconds to minutes: call it off the UI thread."""
+    from xor_tui.core.studies.survey import run_survey
+
+    return run_survey(
+        config, n, epochs, seed, progress, init_scale=init_scale, stop=stop, note=note, warm=True
+    )
+
+
+def sweep(
+    config: Config,
+    lrs: list[float],
+    scales: list[float],
+    n: int,
+    epochs: int = DEFAULT_EPOCHS,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+    note: Callable[[str], None] | None = None,
+) -> SweepResult:
+    """The survey at every point of a grid of learning rates x init scales (the app's ``V``);
+    as ``survey``, it never waits for a compile. Call it off the UI thread."""
+    from xor_tui.core.studies.sweep import run_sweep
+
+    return run_sweep(config, lrs, scales, n, epochs, seed, progress, stop, note, warm=True)
+
+
+def sweep_axis(spec: str, what: str, low: float, high: float) -> list[float]:
+    """``A:B:K``: K log-spaced values from A to B (both included); raises SpecError."""
+    from xor_tui.core.studies.sweep import log_range
+
+    return log_range(spec, what, low, high)
+
+
 def stop_compiles() -> None:
     """Stop the kernels compiling in the background (child processes): the app calls it when it
     leaves, so no build outlives it."""
@@ -836,6 +885,14 @@ __all__ = [
     "check_seed",
     "check_value",
     "find_seed",
+    "survey",
+    "sweep",
+    "sweep_axis",
+    "Config",
+    "SurveyResult",
+    "SweepResult",
+    "SWEEP_LRS",
+    "SWEEP_SCALES",
     "stop_compiles",
     "Cancelled",
     "Explanation",

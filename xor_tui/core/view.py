@@ -34,6 +34,7 @@ from xor_tui.core.rules.explain import (
     num,
     signed,
 )
+from xor_tui.core.rules.outcomes import OUTCOMES, outcome_legend  # what the survey screens name
 from xor_tui.core.rules.target import Edit, Lever, RuleStatus, TargetResult
 from xor_tui.core.text import capitalised, printable  # for what widgets write
 
@@ -586,6 +587,8 @@ def build_frame(
 
 
 __all__ = [
+    "OUTCOMES",
+    "outcome_legend",
     "capitalised",
     "printable",
     "CheckResult",

@@ -13,8 +13,8 @@ from textual.screen import Screen
 from textual.widgets import Header, Input, ProgressBar, Static
 
 from xor_tui.app.footer import KeyFooter
-from xor_tui.core.engine.net import Config
-from xor_tui.core.studies.survey import OUTCOMES, SurveyResult, outcome_legend, run_survey
+from xor_tui.core.session import Config, SurveyResult, survey
+from xor_tui.core.view import OUTCOMES, outcome_legend
 
 
 class CountInput(Input):
@@ -107,7 +107,7 @@ class SurveyScreen(Screen):
                 self.app.call_from_thread(self._say, ["running…", *self._lasting(notes)])
             self.app.call_from_thread(bar.update, progress=done)
 
-        result = run_survey(self.config, n, 200, seed=0, progress=progress, note=note, warm=True)
+        result = survey(self.config, n, 200, seed=0, progress=progress, note=note)
         self.app.call_from_thread(self._show, result, self._lasting(notes))
 
     @staticmethod

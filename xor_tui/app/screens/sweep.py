@@ -11,6 +11,7 @@ Self-contained: ``SweepScreen(config)`` runs its own sweep in a worker thread (o
 
 from __future__ import annotations
 
+import math
 import re
 
 from rich.text import Text
@@ -25,10 +26,8 @@ from textual.widgets import ProgressBar, Static
 
 from xor_tui.app.footer import KeyFooter
 from xor_tui.app.screens.survey import render_survey
-from xor_tui.core.engine.net import Config
-from xor_tui.core.studies.survey import OUTCOMES, outcome_legend, run_survey
-from xor_tui.core.studies.sweep import SweepResult, log_range, run_sweep
-from xor_tui.core.text import capitalised
+from xor_tui.core.session import SWEEP_LRS, SWEEP_SCALES, Config, SweepResult, survey, sweep, sweep_axis
+from xor_tui.core.view import OUTCOMES, capitalised, outcome_legend
 
 # plasma-like ramp: share 0 -> dark blue, 1 -> yellow
 RAMP = [(13, 8, 135), (84, 2, 163), (139, 10, 165), (185, 50, 137), (219, 92, 104), (244, 136, 73), (254, 188, 43),
@@ -168,22 +167,28 @@ class SweepScreen(Screen):
         super().__init__()
         self.config = config
         self.result = result
-        self.lrs = lrs or log_range("0.001:1:12", "lr", 1e-6, 1e6)
-        self.scales = scales or log_range("0.25:4:12", "init scale", 1e-3, 1e3)
+        self.lrs = lrs or sweep_axis(SWEEP_LRS, "lr", 1e-6, 1e6)
+        self.scales = scales or sweep_axis(SWEEP_SCALES, "init scale", 1e-3, 1e3)
         self.n, self.epochs, self.seed = n, epochs, seed
         self.cursor = (0, 0)
         self._closing = False
         self.notes: list[str] = []  # one-line remarks from the sweep (compiling, per-layer rates, slow path)
 
-    def compose(self) -> ComposeResult:
+    def _title(self, exact: bool = True) -> str:
         c = self.config
-        with Vertical(id="head"):
-            yield Static(  # wraps at word boundaries when narrow (a Label would be cut)
-                f"Sweep: {c.summary(lr=False)}; arrows select a cell, enter surveys it"
-                + (", ◆ is the current setting" if c.layer_lr is None else ""),
-                id="title",
-                markup=False,
+        mark = ""
+        if c.layer_lr is None:  # per-layer rates are on no cell
+            mark = (
+                ", ◆ is the current setting"
+                if exact
+                else f", ◆ is the cell nearest the current setting (lr {c.lr:g}, init scale x1: not on this grid)"
             )
+        return f"Sweep: {c.summary(lr=False)}; arrows select a cell, enter surveys it{mark}"
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="head"):
+            # wraps at word boundaries when narrow (a Label would be cut)
+            yield Static(self._title(), id="title", markup=False)
             yield ProgressBar(total=1, id="bar", show_eta=False)
         with VerticalScroll(id="scroll"):
             yield Static("", id="info")
@@ -214,7 +219,7 @@ class SweepScreen(Screen):
                 self.app.call_from_thread(lambda: self.query_one("#info", Static).update(self._training_text()))
 
         try:
-            result = run_sweep(
+            result = sweep(
                 self.config,
                 self.lrs,
                 self.scales,
@@ -224,7 +229,6 @@ class SweepScreen(Screen):
                 progress=lambda done, total: self.app.call_from_thread(bar.update, progress=done, total=total),
                 stop=lambda: self._closing,
                 note=note,
-                warm=True,  # the app lives on: its fused kernel is built in the background
             )
         except KeyboardInterrupt:  # the screen was closed: nothing to show
             return
@@ -234,6 +238,8 @@ class SweepScreen(Screen):
         self.result = result
         row, col = result.nearest(self.config.lr, 1.0)
         self.cursor = (row, col)
+        exact = math.isclose(result.lrs[col], self.config.lr, rel_tol=1e-9) and math.isclose(result.scales[row], 1.0)
+        self.query_one("#title", Static).update(self._title(exact))
         self.query_one("#bar", ProgressBar).display = False
         lasting = [t for t in self.notes if not t.startswith("compiling")]  # compiled: said its piece
         self.query_one("#info", Static).update(
@@ -316,7 +322,7 @@ class CellSurveyScreen(Screen):
 
     @work(thread=True, exclusive=True)
     def _run(self) -> None:
-        r = run_survey(self.config, self.n, self.epochs, self.seed, init_scale=self.scale, warm=True)
+        r = survey(self.config, self.n, self.epochs, self.seed, init_scale=self.scale)
         self.app.call_from_thread(self._show, r)
 
     def _show(self, r) -> None:

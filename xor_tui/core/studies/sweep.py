@@ -23,11 +23,17 @@ MAX_POINTS_PER_AXIS = 40
 MAX_WORK = 2 * 10**11  # network-epochs over the whole grid (a few minutes on the fast path)
 
 
+# the default grid: 13 log-spaced points each way put lr 0.001, 0.01, 0.1 and 1 and init scale 1
+# (PyTorch's own start) on the grid, so the current setting's cell is itself, not a neighbour
+DEFAULT_LRS = "0.001:1:13"
+DEFAULT_SCALES = "0.25:4:13"
+
+
 def log_range(text: str, option: str, low: float, high: float) -> list[float]:
     """``A:B:K``: K log-spaced values from A to B (both included); ``A``: the single value A."""
     parts = text.split(":") if isinstance(text, str) else []
     if len(parts) not in (1, 3):
-        raise SpecError(f"{option}: expected FROM:TO:COUNT (e.g. 0.001:1:12) or one number, got {text[:40]!r}")
+        raise SpecError(f"{option}: expected FROM:TO:COUNT (e.g. 0.001:1:13) or one number, got {text[:40]!r}")
     try:
         a = float(parts[0])
         b = float(parts[1]) if len(parts) == 3 else a
