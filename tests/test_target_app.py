@@ -218,6 +218,12 @@ async def test_a_lessons_task_fails_and_passes_live_shows_its_hint_and_moves_on(
         await settle(pilot)
         assert "✓ Task 1 done. N: on to task 2 of 15, Case 1." in lesson(app)  # said once, as it passes
         assert "✓ done: 1 edit (at most 1); hidden[1] dead at epoch 0." in lesson(app)
+        await pilot.press("b")  # undone: the task was done, its check fails now, and the panel says so
+        await settle(pilot)
+        assert "✗ no longer holds (it was done): at epoch 0: hidden[1]: expected dead" in lesson(app)
+        assert "✓ done" not in lesson(app)
+        await edit_param(pilot, "hidden.bias[1]", "0")
+        await settle(pilot)
         await pilot.press("N")
         await settle(pilot)
         s = app.session
@@ -241,14 +247,15 @@ async def test_a_lessons_task_fails_and_passes_live_shows_its_hint_and_moves_on(
         await pilot.press("P")  # back to task 2, begun again
         await settle(pilot)
         assert s.task_index == 1 and s.run.actions() == [] and s.task_status[1] == "skipped"
-        # saving during a lesson keeps its steps and tasks
+        # saving during a lesson keeps its narrative, leaves its tasks out and says so
         path = tmp_path / "mine.toml"
         await pilot.press("w")
         await type_text(pilot, str(path))
         await pilot.press("enter")
         await settle(pilot)
+        assert "The lesson's 15 tasks are not in it" in app.main.message
     saved = load(path)
-    assert len(saved.tasks) == 15 and len(saved.steps) == 3 and saved.tasks[1].title == "Case 1"
+    assert len(saved.tasks) == 0 and len(saved.steps) == 3
 
 
 async def test_a_lessons_setup_is_not_the_students_and_a_run_can_pass_a_task():

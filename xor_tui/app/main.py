@@ -458,10 +458,10 @@ class MainScreen(ModesMixin, Screen):
                 return
             self.app.session_file = path  # the session now lives in this file
             shown = printable(str(path), 200)
-            self.say(
-                f"Saved {shown}: `xor-tui replay {shown}` reproduces this session "
-                f"({len(sc.script)} action(s), {sc.epochs} epoch(s))."
-            )
+            without = self.session.lesson_saved_without
+            said = f"({len(sc.script)} action(s), {sc.epochs} epoch(s))."
+            said += f" The lesson's {without}." if without else ""
+            self.say(f"Saved {shown}: `xor-tui replay {shown}` reproduces this session {said}")
 
         def done(text: str | None) -> None:
             if text is None:

@@ -549,7 +549,8 @@ class Session:
 
         Its length is the current epoch (replay ends on the state shown); at epoch 0, where
         that would be an empty run, the session's own length (e.g. a scenario's 200); a lesson
-        keeps its narrative steps and tasks, and is at least as long as its last step. After
+        keeps its narrative steps (not its tasks: see ``lesson_saved_without``), and is at least as
+        long as its last step. After
         changes of the user's own, the description says so first: a saved "case3" whose
         weights were edited is no longer the source's case 3."""
         with self.lock:
@@ -572,11 +573,19 @@ class Session:
                 epochs,
                 description,
                 actions,
-                # a lesson keeps its narrative and tasks (its expectations are about its own
-                # run, which the actions above may have changed: they are not kept)
+                # a lesson keeps its narrative; not its tasks nor its expectations: they check the
+                # lesson's own start, and replayed from this session's start and actions they
+                # would fail (`lesson_saved_without` says so to the user)
                 steps=list(lesson.steps) if lesson is not None else [],
-                tasks=list(lesson.tasks) if lesson is not None else [],
             )
+
+    @property
+    def lesson_saved_without(self) -> str:
+        """What ``to_scenario`` leaves out of a lesson, in words ("" when not in a lesson)."""
+        sc = self.lesson
+        if sc is None or not sc.tasks:
+            return ""
+        return f"{len(sc.tasks)} tasks are not in it (they check the lesson's own start): c opens {sc.name} again"
 
     # ------------------------------------------------------------ a lesson
     @property

@@ -80,7 +80,11 @@ class LessonPanel(VerticalScroll, can_focus=True):
             t.append(f"Task {view.index + 1} of {view.count}: {view.title}", px.style(pal["accent"], bold=True))
             t.append(f"  {progress(view)}\n", dim)
             t.append(view.text + "\n")
-            if view.status == "done":
+            if view.status == "done" and check is not None and not check.ok:
+                # solved once, undone since: say it fails now (a ✓ beside a failing check read as a lie)
+                t.append("✗ no longer holds (it was done): ", px.style(pal["warning"], bold=True))
+                t.append(check.text + "\n")
+            elif view.status == "done":
                 t.append("✓ done: ", px.style(pal["success"], bold=True))
                 t.append((check.text if check else "") + ".\n")
             elif check is not None and check.ok:
