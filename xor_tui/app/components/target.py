@@ -20,12 +20,21 @@ from xor_tui.core.view import Lever, RuleStatus, TargetResult
 ARROWS = {"raise": "↑", "lower": "↓"}
 
 
+def _num(v: float) -> str:
+    """A value as the panel writes it: signed, four decimals at most, trailing zeros dropped, and
+    exactly 0 as 0 (it read '+0')."""
+    if v == 0:
+        return "0"
+    text = f"{v:+.4f}".rstrip("0").rstrip(".")
+    return text if float(text) != 0 else f"{v:+.1e}"
+
+
 def lever_text(lever: Lever) -> str:
     """``↑ output.bias[0] above +0.0015 (to +0.0515) → case 7``: the direction, the
     threshold beyond which the rule holds, a value that keeps the margin, and the case the
     start is then in (when one)."""
     side = "above" if lever.direction == "raise" else "below"
-    said = f"{ARROWS[lever.direction]} {lever.param} {side} {lever.threshold:+.4f} (to {lever.suggested:+.4g})"
+    said = f"{ARROWS[lever.direction]} {lever.param} {side} {_num(lever.threshold)} (to {_num(lever.suggested)})"
     if lever.case is not None:
         said += f" → case {lever.case}"
     return said
@@ -124,14 +133,19 @@ class TargetPanel(VerticalScroll, can_focus=True):
             fewer = "no fewer can" if result.proved else "fewer were not all ruled out"
             t.append(f"T applies {n} edit{'s' if n != 1 else ''} ({fewer}):\n", px.style(fg, bold=True))
             for e in result.edits:
-                t.append(f"  {e.param:<20} {e.before:+.4f} → {e.after:+.4g}\n")
+                t.append(f"  {e.param:<20} {_num(e.before)} → {_num(e.after)}\n")
         else:
             t.append(plan_text(result) + "\n")
         if rules is None:
             t.append("Reading the rules…\n", dim)
         else:
-            held = sum(r.holds for r in rules)
-            t.append(f"Rules of case {case}: {held} of {len(rules)} hold\n", "bold underline")
+            # the case's own rules counted as the checklist counts them; BCELoss's range (kind
+            # "bce", no rule of the case: an output above 1 halts at once) is said apart
+            own = [r for r in rules if r.kind != "bce"]
+            held = sum(r.holds for r in own)
+            bce = next((r for r in rules if r.kind == "bce"), None)
+            extra = "" if bce is None else f", and BCELoss's range {'holds' if bce.holds else 'does not'}"
+            t.append(f"Rules of case {case}: {held} of {len(own)} hold{extra}\n", "bold underline")
             for r in sorted(rules, key=lambda r: r.holds):  # the failing ones first, with their levers
                 t.append("✓ " if r.holds else "✗ ", ok if r.holds else bad)
                 t.append(r.text + "\n", px.style(fg) if not r.holds else dim)
