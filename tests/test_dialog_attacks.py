@@ -335,3 +335,31 @@ async def test_a_dialog_shows_the_screen_under_it_dimmed_exactly_as_textual_draw
     textuals = await shots()
     moments = ["opened", "typed into", "opened again a step later"]
     assert [a == b for a, b in zip(kept, textuals)] == [True] * 3, moments
+
+
+@pytest.mark.parametrize(
+    "keys, field",
+    [
+        (("t", "3"), "3"),  # the key right after the one that opens the dialog is the dialog's
+        (("t", "backspace", "3"), "3"),  # backspace then 3, fast: the 3 stays (it was deleted)
+        (("g", "4", "2"), "42"),
+        (("l", "ctrl+u", "0", "1"), "01"),
+    ],
+)
+async def test_keys_typed_right_after_a_dialog_opens_go_to_it_in_order(keys, field):
+    from textual.widgets import Input
+
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await burst(pilot, *keys)  # all queued before the dialog exists
+        await settle(pilot)
+        assert isinstance(app.screen, PromptScreen) and app.screen.query_one(Input).value == field
+        assert app.session.name == "seed 0"  # the 3 did not load case 3 underneath
+
+
+async def test_t_3_enter_typed_at_once_enters_target_mode_for_case_3():
+    app = XorApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await burst(pilot, "t", "3", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen) and app.main.target_case == 3

@@ -27,7 +27,7 @@ from xor_tui.app.components.tables import ParamsTable, RowsTable
 from xor_tui.app.footer import KeyFooter
 from xor_tui.app.modes import ModesMixin
 from xor_tui.app.player import Player
-from xor_tui.app.screens.dialogs import ChoiceScreen, ConfirmScreen, HelpScreen, PromptScreen
+from xor_tui.app.screens.dialogs import ChoiceScreen, ConfirmScreen, HelpScreen, PromptScreen, TypeAhead
 from xor_tui.app.screens.why import WhyScreen
 from xor_tui.core.session import (
     ACTIVATIONS,
@@ -728,7 +728,21 @@ class XorApp(App):
             event.stop()
             event.prevent_default()
             return
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            event._xor_screen = self.screen  # type: ignore[attr-defined]  # the screen it was typed at
         await super().on_event(event)
+
+    async def _on_key(self, event: events.Key) -> None:
+        """A key back from the screen it was typed at. If another screen opened meanwhile (the
+        key typed right after the one that opened it: t 3, v enter, y u), it is that screen's:
+        given to it (dialogs.TypeAhead), not looked up among its bindings and dropped."""
+        typed_at = getattr(event, "_xor_screen", None)
+        screen = self.screen
+        opened_over = typed_at is not None and typed_at is not screen and typed_at in self.screen_stack
+        if opened_over and isinstance(screen, TypeAhead):
+            event._xor_screen = screen  # type: ignore[attr-defined]
+            event.prevent_default()  # App's own _on_key does not look it up
+            screen.take(event)
 
     def on_unmount(self) -> None:
         """Leaving: the kernels compiling in the background (child processes) are stopped."""

@@ -8,6 +8,7 @@ from weakref import WeakKeyDictionary
 
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult, RenderResult
 from textual.await_complete import AwaitComplete
 from textual.binding import Binding
@@ -41,6 +42,53 @@ PromptScreen, ChoiceScreen, ConfirmScreen, HelpScreen { align: center middle; }
 #dialog Horizontal { height: auto; margin-top: 1; }
 #dialog Button { margin-right: 2; }
 """
+
+
+class InOrderInput(Input):
+    """Textual's Input with every key taken in the order it was typed. Textual inserts a typed
+    character as the Input receives it, but looks the Input's editing keys up among the bindings
+    only once the key has come back up to the app, later: backspace then 3, typed fast, inserted
+    the 3 and then deleted it. Here the Input's own bindings (backspace, arrows, home, enter...)
+    act as the key reaches the Input, in turn with the characters."""
+
+    _ACTIONS = {key.strip(): b.action for b in Input.BINDINGS if isinstance(b, Binding) for key in b.key.split(",")}
+
+    async def _on_key(self, event: events.Key) -> None:
+        action = self._ACTIONS.get(event.key)
+        if action is None:
+            return  # a character: Input's own handler inserts it (Textual calls it after this one)
+        event.stop()
+        event.prevent_default()  # Input's handler has nothing to do with it
+        await self.run_action(action)
+
+
+class TypeAhead(_ScreenMixin):
+    """Keys typed right after the key that opens this screen belong to it. Textual handed each
+    to the focused widget of the screen underneath, and by the time it came back up to the app
+    this screen was on top and its bindings did not want it: "t 3 enter" lost its 3, "v enter"
+    its enter. The app gives such a key to this screen instead (``take``), to its focused widget,
+    at once or as soon as it has one."""
+
+    _waiting: list[events.Key] | None = None
+
+    def take(self, event: events.Key) -> None:
+        """``event`` was typed for this screen: typed again, afresh, once the screen has its
+        focus (the app then handles it as any key: the focused widget, then the bindings, so
+        backspace and enter work as printable keys do), in the order the keys came."""
+        if self._waiting is None:
+            self._waiting = []
+        if len(self._waiting) < 64:  # a burst held this long is not typing: the rest is dropped
+            self._waiting.append(events.Key(event.key, event.character))
+        self.call_after_refresh(self._give_waiting)
+
+    def _give_waiting(self) -> None:
+        if self.focused is None or not self._waiting:
+            if self._waiting:
+                self.call_after_refresh(self._give_waiting)  # not focused yet: on the next refresh
+            return
+        waiting, self._waiting = self._waiting, None
+        for event in waiting:
+            self.app.post_message(event)
 
 
 class _Once(_ScreenMixin):
@@ -132,7 +180,7 @@ def _on_top(screen: Screen[Any]) -> bool:
     return bool(stack) and stack[-1] is screen
 
 
-class Palette(_Once, _Dimmed, CommandPalette):
+class Palette(TypeAhead, _Once, _Dimmed, CommandPalette):
     """Textual's command palette, dismissed at most once. Its search worker may still report
     while the palette is being taken down (a burst of keys then escape); the list it would
     update is gone by then, so that late report is dropped instead of failing the app.
@@ -154,7 +202,7 @@ class Palette(_Once, _Dimmed, CommandPalette):
                 raise
 
 
-class PromptScreen(_Once, _Dimmed, ModalScreen[str | None]):
+class PromptScreen(TypeAhead, _Once, _Dimmed, ModalScreen[str | None]):
     """Ask for one value; ``validate`` returns an error message or None. Bad input keeps
     the dialog open with the message, and nothing changes."""
 
@@ -171,7 +219,7 @@ class PromptScreen(_Once, _Dimmed, ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label(self.title_text, classes="title", markup=False)
-            yield Input(self.value, id="value", select_on_focus=True)
+            yield InOrderInput(self.value, id="value", select_on_focus=True)
             yield Static("", id="error", classes="error", markup=False)
             if self.hint:
                 yield Static(self.hint, classes="hint", markup=False)
@@ -191,7 +239,7 @@ class PromptScreen(_Once, _Dimmed, ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class ChoiceScreen(_Once, _Dimmed, ModalScreen[str | None]):
+class ChoiceScreen(TypeAhead, _Once, _Dimmed, ModalScreen[str | None]):
     DEFAULT_CSS = DIALOG_CSS
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
@@ -218,7 +266,7 @@ class ChoiceScreen(_Once, _Dimmed, ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class ConfirmScreen(_Once, _Dimmed, ModalScreen[bool]):
+class ConfirmScreen(TypeAhead, _Once, _Dimmed, ModalScreen[bool]):
     """A yes/no question; No has the focus, so Enter (or Enter twice) never destroys anything."""
 
     DEFAULT_CSS = DIALOG_CSS
@@ -246,7 +294,7 @@ class ConfirmScreen(_Once, _Dimmed, ModalScreen[bool]):
         self.dismiss(False)
 
 
-class HelpScreen(_Once, _Dimmed, ModalScreen[None]):
+class HelpScreen(TypeAhead, _Once, _Dimmed, ModalScreen[None]):
     DEFAULT_CSS = DIALOG_CSS + "#dialog { width: 90; }"
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
 

@@ -13,11 +13,12 @@ from textual.screen import Screen
 from textual.widgets import Header, Input, ProgressBar, Static
 
 from xor_tui.app.footer import KeyFooter
+from xor_tui.app.screens.dialogs import InOrderInput, TypeAhead
 from xor_tui.core.session import Config, SurveyResult, survey
 from xor_tui.core.view import OUTCOMES, outcome_legend
 
 
-class CountInput(Input):
+class CountInput(InOrderInput):
     """The count field: it types any character but the survey screen's own keys (q, r, i),
     which no count holds; those reach the screen (an Input takes every printable key before
     the screen's bindings see it)."""
@@ -34,7 +35,7 @@ class CountInput(Input):
         await super()._on_key(event)
 
 
-class SurveyScreen(Screen):
+class SurveyScreen(TypeAhead, Screen):
     """A screen of its own: the main screen's keys do not act while it is open."""
 
     BINDINGS = [

@@ -25,6 +25,7 @@ from textual.widget import Widget
 from textual.widgets import ProgressBar, Static
 
 from xor_tui.app.footer import KeyFooter
+from xor_tui.app.screens.dialogs import TypeAhead
 from xor_tui.app.screens.survey import render_survey
 from xor_tui.core.session import SWEEP_LRS, SWEEP_SCALES, Config, SweepResult, survey, sweep, sweep_axis
 from xor_tui.core.view import OUTCOMES, capitalised, outcome_legend
@@ -133,7 +134,7 @@ class Heatmap(Widget):
             self.post_message(self.Picked(*cell, open_it=event.chain >= 2 or self.cursor == cell))
 
 
-class SweepScreen(Screen):
+class SweepScreen(TypeAhead, Screen):
     """Heatmaps of a sweep around ``config``; enter on a cell opens its survey."""
 
     BINDINGS = [
@@ -295,7 +296,7 @@ class SweepScreen(Screen):
         self.app.push_screen(CellSurveyScreen(r.config_at(row, col), r.scales[row], r.n, r.epochs, r.seed))
 
 
-class CellSurveyScreen(Screen):
+class CellSurveyScreen(TypeAhead, Screen):
     """The survey of one grid cell: its learning rate and init scale."""
 
     BINDINGS = [Binding("escape,q", "app.pop_screen", "Back"), Binding("i", "app.save_screen", "Save screen")]

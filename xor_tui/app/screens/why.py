@@ -27,6 +27,7 @@ from textual.widgets import Tab, Tabs
 from xor_tui.app.components.status import StatusLine
 from xor_tui.app.components.why import WhyView
 from xor_tui.app.footer import KeyFooter
+from xor_tui.app.screens.dialogs import TypeAhead
 from xor_tui.core.session import Session, SpecError
 from xor_tui.core.view import Explanation, Frame
 
@@ -58,7 +59,7 @@ class SubjectTabs(Tabs):
         self.post_message(self.Picked((tab.id or "").removeprefix("why-")))
 
 
-class WhyScreen(Screen[None]):
+class WhyScreen(TypeAhead, Screen[None]):
     """Why the selected number is what it is: the explanation of a subject, live."""
 
     DEFAULT_CSS = """
