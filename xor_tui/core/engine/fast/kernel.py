@@ -507,10 +507,15 @@ def load(config, what: str = "survey") -> None:
     """Have this setting's kernel loaded now: from the cache, or built (in a child process) and
     waited for. Raises Unavailable when it cannot be had here. For tests, benchmarks and
     ``run_survey(fast=True)``; everything else keeps going on the torch engine meanwhile."""
+    why = supported(config)
+    if why is not None:  # (a cached kernel of the same kinds would compute another setting)
+        raise Unavailable(why)
     with contextlib.suppress(NotReady):
         _kernel_for(config, what)
         return
-    warm(config, what).wait()
+    build = warm(config, what)
+    if build is not None:  # None: built by another process meanwhile, or failed (_kernel_for says so)
+        build.wait()
     _kernel_for(config, what)
 
 
