@@ -333,6 +333,19 @@ def _cached(config, what: str = "survey") -> bool:
     return kernel.is_ready(config, what)
 
 
+def test_load_says_why_a_kernel_cannot_be_had(monkeypatch, tmp_path):
+    """``load`` raises Unavailable with the reason, never starts a build, for a setting off the
+    fast path and where numba is missing (it raised AttributeError, on the build ``warm`` did
+    not start: found by mypy)."""
+    _fresh(monkeypatch, tmp_path)
+    with pytest.raises(kernel.Unavailable, match="the fast path has no Tanh hidden layer"):
+        kernel.load(_config("tanh", "relu", "bce", 0.1))
+    monkeypatch.setattr(kernel, "_UNAVAILABLE", "numba is not available (ImportError: no module)")
+    with pytest.raises(kernel.Unavailable, match="numba is not available"):
+        kernel.load(Config())
+    assert kernel._BUILDS == {} and not (tmp_path / "numba").exists()
+
+
 @pytest.mark.kernel
 def test_a_damaged_cached_kernel_is_never_loaded(monkeypatch, tmp_path):
     """LLVM would abort the process on a damaged object file: a cut or altered one, or

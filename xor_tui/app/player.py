@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import random
 import time
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.message import Message
@@ -13,6 +14,12 @@ from textual.widget import Widget
 from textual.worker import get_current_worker
 
 from xor_tui.core.session import Cancelled, RunHalted, Session, find_seed, load_printout
+
+if TYPE_CHECKING:
+    from textual import getters
+    from textual.timer import Timer
+
+    from xor_tui.app.main import XorApp
 
 SPEEDS = (1, 2, 5, 10, 30, 60, 120, 240)
 DEFAULT_SPEED = 30
@@ -72,9 +79,12 @@ class Player(Widget):
         self.playing = False
         self.busy = False  # a background run or search is going
         self._stop_requested = False
-        self._timer = None
+        self._timer: Timer | None = None
         self._play_from = (0.0, 0)
         self._reached: collections.deque = collections.deque([(0.0, 0)])  # (time, epoch) while playing
+
+    if TYPE_CHECKING:  # mounted on the MainScreen, which is XorApp's own, never another app's
+        app = getters.app(lambda: XorApp)  # (Textual's typed app property, for the checker)
 
     @property
     def session(self) -> Session:
@@ -189,12 +199,15 @@ class Player(Widget):
                 last[0] = now
                 self.post_message(self.Stepped())
 
+        def note(text: str) -> None:
+            self.post_message(self.Note(text))
+
         reason = session.run_until(
             target,
             stop_on_event,
             should_stop=lambda: worker.is_cancelled or self._stop_requested,
             on_step=redraw_now_and_then,
-            note=lambda text: self.post_message(self.Note(text)),
+            note=note,
         )
         self.post_message(self.RunFinished(reason, stop_on_event))  # its handler calls done(): busy until then
 

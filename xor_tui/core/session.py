@@ -177,8 +177,7 @@ class Session:
     def diagnosis(self) -> Diagnosis:
         """The current epoch's diagnosis."""
         with self.lock:
-            d: Diagnosis = self.trace.diagnoses[len(self.run.records) - 1]  # (LazySeq's items are untyped)
-            return d
+            return self.trace.diagnoses[len(self.run.records) - 1]
 
     @property
     def epoch(self) -> int:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from rich.console import Group
+from collections.abc import Sequence
+
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -93,7 +95,7 @@ class SurveyScreen(TypeAhead, Screen):
     def _run(self, n: int) -> None:
         bar = self.query_one(ProgressBar)
         notes: list[str] = []  # one-line remarks from the survey (e.g. compiling its kernel)
-        started = []
+        started: list[bool] = []
 
         def note(text: str) -> None:
             notes.append(text)
@@ -120,7 +122,7 @@ class SurveyScreen(TypeAhead, Screen):
         if self.is_attached:
             self.query_one("#result", Static).update("\n".join(lines))
 
-    def _show(self, r: SurveyResult, notes: list[str] = ()) -> None:
+    def _show(self, r: SurveyResult, notes: Sequence[str] = ()) -> None:
         if not self.is_attached:  # closed while the survey ran
             return
         shown = render_survey(r)
@@ -134,8 +136,9 @@ def _bar(share: float, width: int = 30) -> str:
     return "█" * int(full) + ("▌" if full - int(full) >= 0.5 else "")
 
 
-def render_survey(r: SurveyResult):
-    parts = [
+def render_survey(r: SurveyResult) -> Group:
+    """The survey's tables: the start's dead units and cases, the outcomes by starting case."""
+    parts: list[RenderableType] = [
         Text(
             f"{r.n:,} networks x {r.epochs} epochs in {r.timing_text()}, "
             f"{r.net_epochs_per_second / 1e6:.1f} M network-epochs/s",

@@ -42,7 +42,8 @@ def colour(share: float) -> tuple[tuple[int, int, int], str]:
     x = min(max(share, 0.0), 1.0) * (len(RAMP) - 1)
     k = min(int(x), len(RAMP) - 2)
     f = x - k
-    rgb = tuple(round(a + (b - a) * f) for a, b in zip(RAMP[k], RAMP[k + 1]))
+    (r0, g0, b0), (r1, g1, b1) = RAMP[k], RAMP[k + 1]
+    rgb = (round(r0 + (r1 - r0) * f), round(g0 + (g1 - g0) * f), round(b0 + (b1 - b0) * f))
     light = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] > 140
     return rgb, "black" if light else "white"
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar, overload
 
 import torch
 
 from xor_tui.core.engine import losses, net
 from xor_tui.core.engine.actions import ACTION_KINDS, FLOAT32_MAX, MAX_ABS_VALUE, Action, check_seed, check_value
-from xor_tui.core.engine.activations import SpecError
+from xor_tui.core.engine.activations import Activation, SpecError
 from xor_tui.core.engine.net import Config, Layer, ParamRef
 
 __all__ = [  # actions live in .actions; re-exported for callers that import them from here
@@ -62,9 +64,9 @@ class Record:
         epoch: int,
         config: Config,
         params: list[Layer] | Callable[[], list[Layer]],
-        actions: tuple[Action, ...] = (),
-        loss=None,
-    ):
+        actions: Sequence[Action] = (),
+        loss: float | None = None,
+    ) -> None:
         self.epoch = epoch
         self.config = config
         self._params = params  # the layers, or a function that makes them on first use
@@ -130,7 +132,7 @@ class _Measured:
     halt: Halt | None
 
 
-def _unbounded_reason(act, values: list[float]) -> str:
+def _unbounded_reason(act: Activation, values: list[float]) -> str:
     lo, hi = act.bounded
     if any(math.isnan(v) for v in values):
         return "the output is NaN, so the loss cannot be computed"
@@ -152,6 +154,7 @@ def _forward(epoch: int, config: Config, params: list[Layer]) -> _Measured:
         values = [float(y[r]) for r in bad]
         halt = Halt(epoch, losses.torch_message(y), bad, _unbounded_reason(config.activations[-1], values))
         return _Measured(pre, out, None, None, halt)
+    assert p.loss is not None  # evaluate computes the loss unless told not to
     loss = float(p.loss[0])
     if not math.isfinite(loss):
         halt = Halt(epoch, f"loss is {loss}", (), "the loss is not finite; a step would only spread NaN or inf")
@@ -159,7 +162,7 @@ def _forward(epoch: int, config: Config, params: list[Layer]) -> _Measured:
     return _Measured(pre, out, loss, p.grads, None)
 
 
-def measure(epoch: int, config: Config, params: list[Layer], actions=()) -> Record:
+def measure(epoch: int, config: Config, params: list[Layer], actions: Sequence[Action] = ()) -> Record:
     """The record of a state, with its forward pass, loss and gradients computed now."""
     rec = Record(epoch, config, params, actions)
     rec._measured()
@@ -176,13 +179,15 @@ class Start:
 
     kind: str  # "seed", "zeros", "explicit"
     seed: int | None = None
-    values: dict | None = None  # state_dict-like nested lists, for "explicit"
+    values: Mapping[str, object] | None = None  # state_dict-like nested lists, for "explicit"
 
     def params(self, config: Config) -> list[Layer]:
         if self.kind == "seed":
+            assert self.seed is not None  # every seed start is made with its seed
             return net.init_from_seed(int(self.seed), config.sizes)
         if self.kind == "zeros":
             return net.zeros(config.sizes)
+        assert self.values is not None  # every explicit start is made with its values
         return net.from_state_dict(self.values, config)
 
     def describe(self) -> str:
@@ -191,22 +196,29 @@ class Start:
         return {"explicit": "given weights", "zeros": "all zeros"}.get(self.kind, self.kind)
 
 
-class LazySeq(Sequence):
+T = TypeVar("T")
+
+
+class LazySeq(Sequence[T]):
     """A read-only sequence whose items are made on demand by ``get(k)``."""
 
     def __init__(
         self,
         length: int,
-        get: Callable[[int], object],
+        get: Callable[[int], T],
         start: int = 0,
-        iterate: Callable[[int, int], Iterator] | None = None,
-    ):
+        iterate: Callable[[int, int], Iterator[T]] | None = None,
+    ) -> None:
         self._len, self._get, self._start, self._iterate = length, get, start, iterate
 
     def __len__(self) -> int:
         return self._len
 
-    def __getitem__(self, k):
+    @overload
+    def __getitem__(self, k: int) -> T: ...
+    @overload
+    def __getitem__(self, k: slice) -> Sequence[T]: ...
+    def __getitem__(self, k: int | slice) -> T | Sequence[T]:
         if isinstance(k, slice):
             lo, hi, step = k.indices(self._len)
             if step != 1:
@@ -218,7 +230,7 @@ class LazySeq(Sequence):
             raise IndexError(k)
         return self._get(self._start + k)
 
-    def __iter__(self) -> Iterator:
+    def __iter__(self) -> Iterator[T]:
         if self._iterate is not None:  # a faster way through many items at once
             yield from self._iterate(self._start, self._start + self._len)
             return
@@ -260,7 +272,7 @@ class Run:
         self._actions: dict[int, tuple[Action, ...]] = {}
         self._n = 0
         self._cache: OrderedDict[int, Record] = OrderedDict()
-        self._current: Record | None = None
+        self._current: Record  # (made by _store, just below)
         self._store(self._enter(0, config, params), repeat=False)
 
     # -- storage
@@ -343,7 +355,7 @@ class Run:
 
     # -- state
     @property
-    def records(self) -> LazySeq:
+    def records(self) -> LazySeq[Record]:
         """Every epoch's record, 0 .. epoch; each made on demand (see the class docstring)."""
         return LazySeq(self._n, self._record, iterate=self._iter_records)
 
@@ -356,10 +368,8 @@ class Run:
             elif k in self._cache:
                 yield self._cache[k]
             else:
-                row = rows[i]
-                yield Record(
-                    k, self._config_at(k), lambda row=row: self._layers(row), self._actions.get(k, ()), losses[i]
-                )
+                params = functools.partial(self._layers, rows[i])
+                yield Record(k, self._config_at(k), params, self._actions.get(k, ()), losses[i])
 
     @property
     def current(self) -> Record:
@@ -445,7 +455,7 @@ class Run:
 
     def step(self) -> Record:
         cur = self._current
-        if cur.halted:
+        if cur.halt is not None:
             raise RunHalted(f"training halted at epoch {cur.epoch}: {cur.halt.message}")
         k = cur.epoch + 1
         if self._repeat[cur.epoch] and self._next_scripted(cur.epoch) != k:
@@ -453,7 +463,9 @@ class Run:
             rec = Record(k, cur.config, cur.params)
             rec._m = cur._m
             return self._store(rec, repeat=True)
-        params = net.sgd_step(cur.params, cur.grads, cur.config)
+        grads = cur.grads
+        assert grads is not None  # computed for every state that does not halt
+        params = net.sgd_step(cur.params, grads, cur.config)
         rec = self._enter(k, cur.config, params)
         same = not rec.actions and rec.config == cur.config and _bits_equal(params, cur.params)
         return self._store(rec, repeat=same)
@@ -557,8 +569,10 @@ class Run:
         if not self.prepare_fast(epoch, note):  # no stretch here, or no kernel: step by step
             return False
         from xor_tui.core.engine.fast import kernel
+        from xor_tui.core.engine.fast.constants import REPEATS
 
         k, config, end = self.epoch, self._current.config, self.fast_end(epoch)
+        assert end is not None  # prepare_fast found the stretch, and loaded the kernel
         rows, why = kernel.trajectory(self._flat[k].numpy(), config, end - k)
         m = len(rows)
         if m == 0:  # the current state halts: step() says so with torch's message
@@ -569,11 +583,12 @@ class Run:
         self._flat[k + 1 : stop + 1] = new
         if m > 1:  # every state but the last was stepped from, so its loss is finite
             p = net.evaluate(self.batch(new[:-1]), config, grads=False)
+            assert p.loss is not None  # evaluate computes the loss unless told not to
             self._loss[k + 1 : stop] = p.loss.double()
         self._repeat[k + 1 : stop + 1] = False
         rec = self._enter(stop, config, self._layers(self._flat[stop]))
         self._loss[stop] = math.nan if rec.loss is None else rec.loss
-        self._repeat[stop] = why == kernel.REPEATS
+        self._repeat[stop] = why == REPEATS
         for e in [e for e in self._cache if e > k]:
             del self._cache[e]
         self._n = stop + 1

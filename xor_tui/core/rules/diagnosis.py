@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 
 from xor_tui.core.engine import net
 from xor_tui.core.engine.net import Config, Layer
@@ -316,18 +317,21 @@ def case_table() -> torch.Tensor:
     pattern (23,040) instead of once per network."""
     p, o, g = torch.meshgrid(torch.arange(9), torch.arange(5), torch.arange(GRADIENT_PATTERNS), indexing="ij")
     p, o, g = p.flatten(), o.flatten(), g.flatten()
-    ones = [sum((g >> k) & 1 for k in bits) for bits in ((0, 1, 2, 3), (4, 5), (6, 7), (8,))]
+    ones = [sum(((g >> k) & 1 for k in bits), torch.zeros_like(g)) for bits in ((0, 1, 2, 3), (4, 5), (6, 7), (8,))]
     return classify(features_of_counts(p, o, *ones))
 
 
-def cases_of_patterns(p: np.ndarray, o: np.ndarray, pattern: np.ndarray) -> np.ndarray:
+def cases_of_patterns(
+    p: NDArray[np.int64], o: NDArray[np.int64], pattern: NDArray[np.int64]
+) -> NDArray[np.int64]:
     """The case of each network (numpy arrays of its counts and gradient pattern: see
     ``case_table``), looked up in the table."""
-    return case_array()[(p * 5 + o) * GRADIENT_PATTERNS + pattern]
+    index: NDArray[np.int64] = (p * 5 + o) * GRADIENT_PATTERNS + pattern  # (numpy's stubs widen it to any int)
+    return case_array()[index]
 
 
 @functools.cache
-def case_array() -> np.ndarray:
+def case_array() -> NDArray[np.int64]:
     """``case_table`` as a numpy array (the survey looks cases up in it)."""
     return case_table().numpy()
 

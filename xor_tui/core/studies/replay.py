@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -143,15 +143,15 @@ class Trace:
         return self._rows[k][3]
 
     @property
-    def diagnoses(self) -> LazySeq:
+    def diagnoses(self) -> LazySeq[Diagnosis]:
         return LazySeq(self._n, self._diagnosis)
 
     @property
-    def events(self) -> LazySeq:
+    def events(self) -> LazySeq[list[Event]]:
         return LazySeq(self._n, lambda k: self._events.get(k, []))
 
     @property
-    def records(self) -> LazySeq:
+    def records(self) -> LazySeq[Record]:
         return self.run.records
 
     def event_counts(self, start: int, stop: int) -> dict[int, int]:
@@ -229,16 +229,14 @@ class Replay:
     tasks: list[TaskVerdict] = field(default_factory=list)
 
     @property
-    def records(self) -> LazySeq:
+    def records(self) -> Sequence[Record]:
         """Records of the epochs that ran: 0..epochs-1, or up to the halt."""
-        ran: LazySeq = self.trace.records[: self.epochs]  # (LazySeq's items and slices are untyped)
-        return ran
+        return self.trace.records[: self.epochs]
 
     @property
     def final(self) -> Record:
         """The last record: the state the run ended at."""
-        rec: Record = self.trace.records[-1]
-        return rec
+        return self.trace.records[-1]
 
     @property
     def failed(self) -> list[Verdict]:

@@ -13,19 +13,26 @@ import functools
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 
 from xor_tui.core.engine import losses, net
 from xor_tui.core.engine.net import Config, Layer
 from xor_tui.core.engine.run import Start
 from xor_tui.core.io.scenario import Scenario
 from xor_tui.core.rules.diagnosis import case_array, classify, dead_units, features, is_source_net
-from xor_tui.core.rules.outcomes import OUTCOME_MEANING, OUTCOMES, outcome_legend  # noqa: F401 (re-exported)
+from xor_tui.core.rules.outcomes import OUTCOME_MEANING as OUTCOME_MEANING  # (re-exported)
+from xor_tui.core.rules.outcomes import OUTCOMES as OUTCOMES
+from xor_tui.core.rules.outcomes import outcome_legend as outcome_legend
+
+if TYPE_CHECKING:
+    from xor_tui.core.engine.fast.kernel import Build, Networks
 
 # a survey's limits (a single run's epochs are limited by run.MAX_EPOCHS)
 MAX_N = 10_000_000  # networks (memory stays bounded: they are trained in shards)
@@ -34,6 +41,19 @@ MAX_SEED = 2**64 - 1  # torch.Generator.manual_seed's range
 FIXED_POINT_EVERY = 8  # epochs between checks for networks that stopped moving
 COMPACT_SHARE = 0.2  # drop finished networks from the batch once they are this share of it
 SOLVED, HALTED, STUCK, LEARNING = range(4)
+
+# what the judging gives per network, the tensors of a batch
+Starts = tuple[torch.Tensor | None, torch.Tensor, torch.Tensor, torch.Tensor]  # case or None, dead units (3)
+Ends = tuple[torch.Tensor, torch.Tensor]  # halt epochs (-1: none), outcome
+Judged = tuple[torch.Tensor | None, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]  # both
+# a shard's survey: the final layers, Judged (Starts then outcome, halt epochs), network-epochs computed
+Shard = tuple[
+    list[Layer], torch.Tensor | None, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, int
+]
+# training's: the final layers, halt epochs, network-epochs computed, still training
+Trained = tuple[list[Layer], torch.Tensor, int, torch.Tensor]
+Progress = Callable[[int, int], None]
+R = TypeVar("R")
 
 
 @dataclass
@@ -70,7 +90,7 @@ class SurveyResult:
         total = max(int(oc.numel()), 1)
         return {name: float((oc == i).sum()) / total for i, name in enumerate(OUTCOMES)}
 
-    def by_case(self) -> dict[str, dict] | None:
+    def by_case(self) -> dict[str, dict[str, float]] | None:
         if self.start_case is None:
             return None
         table = {}
@@ -83,7 +103,7 @@ class SurveyResult:
             table["none" if k == 0 else str(k)] = row
         return table
 
-    def halt_histogram(self, bins: int = 10) -> list[dict]:
+    def halt_histogram(self, bins: int = 10) -> list[dict[str, int]]:
         halted = self.halt_epoch[self.halt_epoch >= 0]
         width = max(1, -(-max(self.epochs, 1) // bins))
         out = []
@@ -103,7 +123,7 @@ class SurveyResult:
     def net_epochs_per_second(self) -> float:
         return self.n * self.epochs / self.seconds if self.seconds > 0 else float("inf")
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         c = self.config
         return {
             "n": self.n,
@@ -183,11 +203,12 @@ class Plan:
     ``fast``: True waits for the kernel (tests, benchmarks), False never uses it, None picks;
     ``warm``: start a build even when this survey alone would not pay for it (a long-lived app)."""
 
-    def __init__(self, config: Config, work: float, fast: bool | None, warm: bool, note) -> None:
+    def __init__(
+        self, config: Config, work: float, fast: bool | None, warm: bool, note: Callable[[str], None] | None
+    ) -> None:
         self.config, self.note, self.engines = config, note, Engines()
-        self.kernel = None
-        self.build = None
-        why = None
+        self.uses_kernel = False  # the fused kernel may train (the setting has one, it has not failed)
+        self.build: Build | None = None
         if fast is False:
             return
         from xor_tui.core.engine.fast import kernel
@@ -198,7 +219,7 @@ class Plan:
             if note is not None:
                 note(f"{why}; using the torch engine (exact, slower)")
             return
-        self.kernel = kernel
+        self.uses_kernel = True
         if kernel.failed(config):
             self._unavailable(kernel._FAILED.get(("survey", kernel._kinds(config)), ""))
             return
@@ -222,15 +243,18 @@ class Plan:
 
     def _unavailable(self, why: str) -> None:
         self.engines.why_not = why
-        self.kernel = None
+        self.uses_kernel = False
         if self.note is not None:
             self.note(f"{why}; using the torch engine (exact, slower)")
 
     def ready(self) -> bool:
         """The kernel can run now (loaded now if its build has just finished)."""
-        kernel = self.kernel
-        if kernel is None or not kernel.is_ready(self.config):
-            if kernel is not None and kernel.failed(self.config):
+        if not self.uses_kernel:
+            return False
+        from xor_tui.core.engine.fast import kernel
+
+        if not kernel.is_ready(self.config):
+            if kernel.failed(self.config):
                 self._unavailable(kernel._FAILED.get(("survey", kernel._kinds(self.config)), ""))
             return False
         try:
@@ -294,7 +318,7 @@ def run_survey(
         start = draw(config, n, seed, init_scale)
     shards = [(lo, min(lo + SHARD, n)) for lo in range(0, n, SHARD)]
     total = max(epochs, 1) * len(shards)
-    results = []
+    results: list[Shard] = []
     for k, (lo, hi) in enumerate(shards):
         part = [(w[lo:hi], b[lo:hi]) for w, b in start]
         report = None
@@ -304,17 +328,21 @@ def run_survey(
         if stop is not None and stop():
             raise KeyboardInterrupt
     if len(results) == 1:  # no copy
-        final, start_case, *flags, outcome, halt_epoch, trained = results[0]
+        final, start_case, dead_any, dead_all, dead_out, outcome, halt_epoch, trained = results[0]
     else:
-        final = [tuple(torch.cat([r[0][li][i] for r in results]) for i in (0, 1)) for li in range(len(start))]
-        start_case, *flags, outcome, halt_epoch = _cat([r[1:7] for r in results])
+        final = [
+            (torch.cat([r[0][li][0] for r in results]), torch.cat([r[0][li][1] for r in results]))
+            for li in range(len(start))
+        ]
+        start_case, dead_any, dead_all, dead_out, outcome, halt_epoch = _cat([r[1:7] for r in results])
         trained = sum(r[7] for r in results)
     if progress is not None:
         progress(total, total)
     seconds = time.perf_counter() - t0
     return SurveyResult(
-        config, n, epochs, seed, start, final, start_case, *flags, outcome, halt_epoch, seconds, trained, plan.finish()
-    )
+        config, n, epochs, seed, start, final, start_case, dead_any, dead_all, dead_out, outcome, halt_epoch, seconds,
+        trained, plan.finish(),
+    )  # fmt: skip
 
 
 def kernel_ready(config: Config) -> bool:
@@ -348,9 +376,18 @@ def draw(config: Config, n: int, seed: int, init_scale: float = 1.0) -> list[Lay
     return start
 
 
-def _survey_shard(start: list[Layer], config: Config, epochs: int, plan: Plan, progress, stop, judge_start) -> tuple:
+def _survey_shard(
+    start: list[Layer],
+    config: Config,
+    epochs: int,
+    plan: Plan,
+    progress: Progress | None,
+    stop: Callable[[], bool] | None,
+    judge_start: bool,
+) -> Shard:
     n = start[0][0].shape[0]
-    if plan.kernel is None:  # the torch engine throughout (another setting, or numba unavailable)
+    starts: Starts | None
+    if not plan.uses_kernel:  # the torch engine throughout (another setting, or numba unavailable)
         if judge_start:
             starts = _cat(_in_threads(lambda part: _judge_start(part, config), start))
         else:
@@ -358,7 +395,8 @@ def _survey_shard(start: list[Layer], config: Config, epochs: int, plan: Plan, p
         final, halt_epoch, trained, _ = _train_sharded(start, config, epochs, progress, stop)
         halt_epoch, outcome = _cat(_in_threads(lambda part, h: _judge_end(part, config, epochs, h), final, halt_epoch))
         return final, *starts, outcome, halt_epoch, trained
-    kernel = plan.kernel
+    from xor_tui.core.engine.fast import kernel
+
     nets = kernel.Networks.start(start)
     starts = None if judge_start else (None, *(torch.from_numpy(np.zeros(n, bool)),) * 3)
     start_bits = ends = None
@@ -381,6 +419,7 @@ def _survey_shard(start: list[Layer], config: Config, epochs: int, plan: Plan, p
     nets.epoch = max(nets.epoch, epochs)
     if start_bits is not None:
         starts = _starts_from_bits(start_bits, config)
+    assert starts is not None  # judged: by the kernel (start_bits), by torch, or not asked for
     final = nets.final_layers()
     if ends is None and plan.ready():
         ends = kernel.judge(nets, config)
@@ -392,7 +431,7 @@ def _survey_shard(start: list[Layer], config: Config, epochs: int, plan: Plan, p
     return final, *starts, outcome, halt_epoch, trained
 
 
-def _slice_end(nets, epochs: int) -> int:
+def _slice_end(nets: Networks, epochs: int) -> int:
     """Where the torch engine's next slice ends: after FIRST_SLICE epochs, then slices of about
     SLICE_SECONDS (TORCH_RATE) on the networks still training; a ready kernel takes over between."""
     if nets.epoch == 0:
@@ -401,7 +440,9 @@ def _slice_end(nets, epochs: int) -> int:
     return min(epochs, nets.epoch + max(FIRST_SLICE, int(SLICE_SECONDS * TORCH_RATE / live)))
 
 
-def _torch_slice(nets, config: Config, end: int, progress, stop) -> int:
+def _torch_slice(
+    nets: Networks, config: Config, end: int, progress: Progress | None, stop: Callable[[], bool] | None
+) -> int:
     """Train the networks of ``nets`` still training from ``nets.epoch`` to ``end`` on the torch
     engine, in place (the kernel's form: see kernel.Networks); the network-epochs computed."""
     first = nets.epoch
@@ -423,7 +464,7 @@ _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.int32)
 
 
 @functools.cache
-def _start_tables(hidden_flat: bool, output_flat: bool) -> tuple[np.ndarray, np.ndarray]:
+def _start_tables(hidden_flat: bool, output_flat: bool) -> tuple[NDArray[np.int32], NDArray[np.int64]]:
     """Over the 12 bits of the positive pre-activations (BIT_HIDDEN, 8 bits, then BIT_OUTPUT,
     4): p * 5 + o (the case table's row: positive hidden pre-activations p, active output rows
     o) and the dead flags (1: a dead hidden unit, 2: both, 4: a dead output; a unit is dead
@@ -435,10 +476,10 @@ def _start_tables(hidden_flat: bool, output_flat: bool) -> tuple[np.ndarray, np.
     return _POPCOUNT[hidden] * 5 + _POPCOUNT[out], flags
 
 
-def _starts_from_bits(bits: np.ndarray, config: Config) -> tuple:
+def _starts_from_bits(bits: NDArray[np.int32], config: Config) -> Starts:
     """(case or None, a dead hidden unit, both dead, dead output) from the kernel's judging
     of the starts (see kernel.judge), as _judge_start gives them."""
-    from xor_tui.core.engine.fast.kernel import BIT_GRAD, BIT_HALTS
+    from xor_tui.core.engine.fast.constants import BIT_GRAD, BIT_HALTS
 
     # (BIT_HIDDEN 0 and BIT_OUTPUT 8: the 12 low bits index _start_tables)
     rows, flag_table = _start_tables(config.activations[0].flat_below_zero, config.activations[-1].flat_below_zero)
@@ -449,15 +490,16 @@ def _starts_from_bits(bits: np.ndarray, config: Config) -> tuple:
         case = case_array()[(rows[low] << 9) | ((bits >> BIT_GRAD) & 0x1FF)]  # see diagnosis.case_table
         case[(bits & (1 << BIT_HALTS)) != 0] = 0  # a start that halts is in no case
         case = torch.from_numpy(case)
-    return case, *(torch.from_numpy((flags & bit) != 0) for bit in (1, 2, 4))
+    hidden_any, hidden_all, output = (torch.from_numpy((flags & bit) != 0) for bit in (1, 2, 4))
+    return case, hidden_any, hidden_all, output
 
 
 @functools.cache
-def _outcome_table() -> np.ndarray:
+def _outcome_table() -> NDArray[np.int64]:
     """The outcome of a state that did not halt in training, from bits BIT_GRAD.. of its judging
     (9 gradient bits, the halt bit, 4 right-row bits): a state that halts is HALTED, one that
     gets every row right SOLVED, one with no gradient STUCK, any other LEARNING."""
-    from xor_tui.core.engine.fast.kernel import BIT_GRAD, BIT_HALTS, BIT_RIGHT
+    from xor_tui.core.engine.fast.constants import BIT_GRAD, BIT_HALTS, BIT_RIGHT
 
     code = np.arange(1 << (BIT_RIGHT + 4 - BIT_GRAD))
     table = np.where((code & 0x1FF) == 0, STUCK, LEARNING)
@@ -466,9 +508,9 @@ def _outcome_table() -> np.ndarray:
     return table
 
 
-def _ends_from_bits(bits: np.ndarray, halt: np.ndarray, epochs: int) -> tuple:
+def _ends_from_bits(bits: NDArray[np.int32], halt: NDArray[np.int64], epochs: int) -> Ends:
     """(halt epochs, outcome) from the kernel's judging of the end states, as _judge_end gives them."""
-    from xor_tui.core.engine.fast.kernel import BIT_GRAD, BIT_HALTS
+    from xor_tui.core.engine.fast.constants import BIT_GRAD, BIT_HALTS
 
     outcome = _outcome_table()[bits >> BIT_GRAD]
     halt_epoch = np.where((halt < 0) & ((bits & (1 << BIT_HALTS)) != 0), epochs, halt)  # refused at its last state
@@ -476,12 +518,24 @@ def _ends_from_bits(bits: np.ndarray, halt: np.ndarray, epochs: int) -> tuple:
     return torch.from_numpy(halt_epoch), torch.from_numpy(outcome)
 
 
-def _cat(results: list[tuple]) -> tuple:
+@overload
+def _cat(results: list[Starts]) -> Starts: ...
+@overload
+def _cat(results: list[Ends]) -> Ends: ...
+@overload
+def _cat(results: list[Judged]) -> Judged: ...
+def _cat(results: Sequence[tuple[torch.Tensor | None, ...]]) -> tuple[torch.Tensor | None, ...]:
     """Column by column, the tensors of each result one after another (None stays None)."""
     return tuple(None if r[0] is None else torch.cat(list(r)) for r in zip(*results))
 
 
-def _in_threads(fn, layers: list[Layer], *extra: torch.Tensor) -> list:
+@overload
+def _in_threads(fn: Callable[[list[Layer]], R], layers: list[Layer]) -> list[R]: ...
+@overload
+def _in_threads(
+    fn: Callable[[list[Layer], torch.Tensor], R], layers: list[Layer], extra: torch.Tensor, /
+) -> list[R]: ...
+def _in_threads(fn: Callable[..., R], layers: list[Layer], *extra: torch.Tensor) -> list[R]:
     """``fn`` on slices of the batch, one per core, each with a single-threaded torch (element-wise
     work on 100,000 networks is several times faster so than with torch's own threads)."""
     n = layers[0][0].shape[0]
@@ -502,7 +556,7 @@ def _in_threads(fn, layers: list[Layer], *extra: torch.Tensor) -> list:
 
 
 @torch.inference_mode()
-def _judge_start(start: list[Layer], config: Config) -> tuple:
+def _judge_start(start: list[Layer], config: Config) -> Starts:
     """(case at the start or None, a dead hidden unit, both dead, dead output) per network."""
     n = start[0][0].shape[0]
     first = net.evaluate(start, config)
@@ -513,17 +567,19 @@ def _judge_start(start: list[Layer], config: Config) -> tuple:
     start_case = None
     if is_source_net(config):
         case = classify(features(first.pre, first.grads))
+        assert first.loss is not None  # evaluate computes the loss unless told not to
         halted0 = ~first.valid | ~torch.isfinite(first.loss)
         start_case = torch.where(halted0, torch.zeros_like(case), case)
     return start_case, hdead.any(1), hdead.all(1), odead
 
 
 @torch.inference_mode()
-def _judge_end(final: list[Layer], config: Config, epochs: int, halt_epoch: torch.Tensor) -> tuple:
+def _judge_end(final: list[Layer], config: Config, epochs: int, halt_epoch: torch.Tensor) -> Ends:
     """(halt epochs, outcome): the state after ``epochs`` updates (or at its halt), judged."""
     n = final[0][0].shape[0]
     halt_epoch = halt_epoch.clone()
     end = net.evaluate(final, config)
+    assert end.loss is not None  # evaluate computes the loss unless told not to
     never_halted = halt_epoch < 0
     # a network may also be refused at its very last state (epoch == epochs)
     late = never_halted & (~end.valid | ~torch.isfinite(end.loss))
@@ -541,7 +597,14 @@ def _judge_end(final: list[Layer], config: Config, epochs: int, halt_epoch: torc
     return halt_epoch, outcome
 
 
-def _train_sharded(start: list[Layer], config: Config, epochs: int, progress, stop=None, first: int = 0) -> tuple:
+def _train_sharded(
+    start: list[Layer],
+    config: Config,
+    epochs: int,
+    progress: Progress | None,
+    stop: Callable[[], bool] | None = None,
+    first: int = 0,
+) -> Trained:
     """Train in independent shards, one per core, each with a single-threaded torch, from epoch
     ``first`` (the start's) to ``epochs``. Returns (final layers, halt epochs (-1: none),
     network-epochs computed, still training: neither halted nor at a fixed point).
@@ -555,7 +618,7 @@ def _train_sharded(start: list[Layer], config: Config, epochs: int, progress, st
     parts = [[(w[lo:hi], b[lo:hi]) for w, b in start] for lo, hi in zip(bounds, bounds[1:])]
     done_epochs = [0] * shards
 
-    def shard_progress(k: int):
+    def shard_progress(k: int) -> Progress:
         def report(epoch: int, total: int) -> None:
             done_epochs[k] = epoch
             if progress is not None and k == 0:
@@ -605,7 +668,14 @@ def _train_sharded(start: list[Layer], config: Config, epochs: int, progress, st
 
 
 @torch.inference_mode()  # thread-local: each shard's worker thread needs it too
-def _train(start: list[Layer], config: Config, epochs: int, progress, stop=None, first: int = 0) -> tuple:
+def _train(
+    start: list[Layer],
+    config: Config,
+    epochs: int,
+    progress: Progress | None,
+    stop: Callable[[], bool] | None = None,
+    first: int = 0,
+) -> Trained:
     n = start[0][0].shape[0]
     # train batch-last (weights (out, in, B)): the batch is the contiguous inner dimension
     params = [(w.permute(1, 2, 0).contiguous(), b.permute(1, 0).contiguous()) for w, b in start]
@@ -676,6 +746,7 @@ def find_seed(
             for li in range(len(config.sizes) - 1)
         ]
         p = net.evaluate(stacked, config)
+        assert p.loss is not None  # evaluate computes the loss unless told not to
         found = classify(features(p.pre, p.grads)) == case
         found &= p.valid & torch.isfinite(p.loss)
         hits = torch.nonzero(found).flatten()

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import torch
 
 from xor_tui.core.engine.activations import SpecError
-from xor_tui.core.engine.net import Config
+from xor_tui.core.engine.net import Config, Layer
 from xor_tui.core.studies.survey import OUTCOMES, Engines, Plan, draw, run_survey
 
 MAX_POINTS_PER_AXIS = 40
@@ -86,12 +87,13 @@ class SweepResult:
     def config_at(self, row: int, col: int) -> Config:
         return point_config(self.config, self.lrs[col])
 
-    def points(self):
+    def points(self) -> Iterator[tuple[int, int, float, float]]:
+        """(row, column, init scale, learning rate) of each grid point, row by row."""
         for i, scale in enumerate(self.scales):
             for j, lr in enumerate(self.lrs):
                 yield i, j, scale, lr
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         c = self.config
         return {
             "n": self.n,
@@ -152,8 +154,8 @@ def run_sweep(
     work = float(len(scales) * len(lrs)) * n * max(epochs, 1)
     plan = Plan(point_config(config, lrs[0]), work, fast, warm, note)  # one kernel serves every point
     base = draw(config, n, seed)
-    scaled: dict[float, list] = {}
-    kernel_from = []  # per point: the epoch the kernel took over (None: never)
+    scaled: dict[float, list[Layer]] = {}
+    kernel_from: list[int | None] = []  # per point: the epoch the kernel took over (None: never)
     for i, j, scale, lr in SweepResult(config, lrs, scales, n, epochs, seed, shares, 0).points():
         report = None
         if progress is not None:

@@ -26,11 +26,13 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from xor_tui.core.engine.fast.constants import JUDGE_END, JUDGE_LAYERS, JUDGE_START, JUDGE_STATES, TRAIN
 from xor_tui.core.engine.fast.kernel import (
+    Kernel,
     Kinds,
     Networks,
     Unavailable,
@@ -53,6 +55,9 @@ from xor_tui.core.engine.fast.kernel import (
     generic_path,
     prune,
 )
+
+if TYPE_CHECKING:
+    from numba.core.ccallback import CFunc
 
 
 def _cached(path: Path, make: Callable[[], bytes], again: bool = False) -> bytes:
@@ -119,10 +124,11 @@ def _first_build(what: str, kinds: Kinds) -> bytes:
     return body
 
 
-def _check(body: bytes, reference, what: str, kinds: Kinds) -> str:
+def _check(body: bytes, reference: CFunc[Kernel], what: str, kinds: Kinds) -> str:
     """Why the machine code ``body`` differs from numba's ``reference`` (the generic function,
     the kinds as arguments) on a sample of states, or "" when it does not."""
     engine, ours = _load_object(body, what)  # (the engine keeps the code alive)
+    assert reference.address is not None  # a cfunc is compiled as it is made
     theirs = ctypes.CFUNCTYPE(ctypes.c_int64, *([ctypes.c_int64] * 3), *_c_args(what))(reference.address)
     rng = np.random.default_rng(7)
     hs, os_, neg_lr = np.float32(0.01), np.float32(0.1), np.float32(-0.5)
@@ -216,11 +222,12 @@ define i64 @{symbol}({params}) {{
     missing = sorted(name for name in calls if not hasattr(process, name))
     if missing:
         raise RuntimeError(f"the kernel would call {', '.join(missing)}")
-    return machine.emit_object(module)
+    code: bytes = machine.emit_object(module)
+    return code
 
 
-def _machine():
-    """A target machine for this CPU, as numba's JIT makes it."""
+def _machine() -> Any:
+    """A target machine for this CPU, as numba's JIT makes it (llvmlite's: Any, it has no types)."""
     llvm = _llvm()
     target = llvm.Target.from_triple(llvm.get_process_triple())
     reloc = "static" if target.name.startswith("x86") else "pic" if target.name.startswith("ppc") else "default"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -48,6 +49,44 @@ from numba import carray, cfunc, njit, types  # noqa: E402
 from numba.core import cgutils  # noqa: E402
 from numba.extending import intrinsic  # noqa: E402
 
+if TYPE_CHECKING:
+    import ctypes
+    from collections.abc import Callable
+    from typing import Literal, TypeAlias, TypedDict
+
+    from numba.core.ccallback import CFunc
+    from numba.core.typing import Signature
+    from numba.core.typing.context import BaseContext
+    from numpy.typing import NDArray
+
+    # Annotations here are for mypy alone: numba infers its own types (from the kernels' C
+    # signatures, ``_signature``) and never reads them; with the module's postponed
+    # annotations they are not even evaluated, and a function's bytecode is the same with or
+    # without them. What numba's scalars and arrays are in Python's own terms:
+    F32: TypeAlias = np.float32
+    Bool: TypeAlias = np.bool  # the comparisons of float32s and & | ~ of them
+    # a kernel's pointer arguments (numba.carray takes ctypes' pointers)
+    F32Ptr: TypeAlias = ctypes._Pointer[ctypes.c_float]
+    I32Ptr: TypeAlias = ctypes._Pointer[ctypes.c_int32]
+    I64Ptr: TypeAlias = ctypes._Pointer[ctypes.c_int64]
+    U8Ptr: TypeAlias = ctypes._Pointer[ctypes.c_uint8]
+    Grid: TypeAlias = NDArray[np.float32]  # a 2-D view of the caller's float32 memory (carray)
+    Ints: TypeAlias = NDArray[np.int32]
+    # forward_backward's results: nine gradients, whether the state halts, the hidden and
+    # output pre-activations (8 + 4) and the outputs (4)
+    Pass: TypeAlias = tuple[
+        F32, F32, F32, F32, F32, F32, F32, F32, F32, Bool,
+        F32, F32, F32, F32, F32, F32, F32, F32, F32, F32, F32, F32, F32, F32, F32, F32,
+    ]  # fmt: skip
+    # one_epoch's: the nine updated parameters, halts, and whether the update changed nothing
+    Step: TypeAlias = tuple[F32, F32, F32, F32, F32, F32, F32, F32, F32, Bool, Bool]
+
+    class Options(TypedDict):
+        """The options every kernel here is compiled with (numba.cfunc's keywords)."""
+
+        fastmath: bool
+        error_model: Literal["python", "numpy"]
+
 f32 = np.float32
 ZERO, ONE, TWO, FOUR, HALF = f32(0.0), f32(1.0), f32(2.0), f32(4.0), f32(0.5)
 EPS = f32(1e-12)  # BCELoss's backward: max((1 - y) * y, EPSILON)
@@ -57,16 +96,28 @@ _inl = njit(inline="always", fastmath=False, error_model="numpy")  # inlined by 
 
 
 @intrinsic
-def fma32(typingctx, a, b, c):
+def _fma32(
+    typingctx: BaseContext, a: types.Type, b: types.Type, c: types.Type
+) -> tuple[Signature, Callable[[BaseContext, llvm_ir.IRBuilder, Signature, list[llvm_ir.Value]], llvm_ir.Value]]:
     """a * b + c rounded once, as torch's vectorised ``add(alpha=)`` does."""
     sig = types.float32(types.float32, types.float32, types.float32)
 
-    def codegen(context, builder, signature, args):
+    def codegen(
+        context: BaseContext, builder: llvm_ir.IRBuilder, signature: Signature, args: list[llvm_ir.Value]
+    ) -> llvm_ir.Value:
         f = llvm_ir.FloatType()
-        fn = cgutils.get_or_insert_function(builder.module, llvm_ir.FunctionType(f, [f, f, f]), "llvm.fma.f32")
+        fn = cgutils.get_or_insert_function(  # type: ignore[no-untyped-call]  # numba's cgutils has no annotations
+            builder.module, llvm_ir.FunctionType(f, [f, f, f]), "llvm.fma.f32"
+        )
         return builder.call(fn, args)
 
     return sig, codegen
+
+
+# In jitted code an intrinsic is called without its typing context: fma32(a, b, c) is a float32.
+# numba's stubs type the Python-level call instead (the typing context first; it raises), so
+# the type checker is told what jitted code sees
+fma32 = cast("Callable[[F32, F32, F32], F32]", _fma32)
 
 
 # Every function below that takes a KIND, LOSS, OUT or HID gets it from the kernel's first
@@ -75,7 +126,7 @@ def fma32(typingctx, a, b, c):
 
 
 @_h
-def _fwd(KIND, z, slope):
+def _fwd(KIND: int, z: F32, slope: F32) -> F32:
     # relu: z <= 0 -> 0 (NaN stays NaN, -inf gives 0 as torch's clamp does);
     # leaky_relu: z > 0 ? z : z * slope; identity is leaky with slope 1 (z * 1 == z)
     if KIND == RELU:
@@ -84,7 +135,7 @@ def _fwd(KIND, z, slope):
 
 
 @_h
-def _bwd(KIND, g, z, y, slope):
+def _bwd(KIND: int, g: F32, z: F32, y: F32, slope: F32) -> F32:
     # relu: threshold_backward(g, y, 0) is g where the output y = relu(z) is positive, else 0;
     # leaky_relu_backward(g, z, slope) is g where z > 0, else g * slope. Both are written with
     # the forward's test (z <= 0), so that one comparison serves forward and backward. They
@@ -96,14 +147,14 @@ def _bwd(KIND, g, z, y, slope):
 
 
 @_h
-def _sigmoid(z):
+def _sigmoid(z: F32) -> F32:
     # torch's scalar sigmoid kernel: 1 / (1 + exp(-z)) with the C library's expf
-    return ONE / (ONE + np.exp(-z))
+    return ONE / (ONE + np.exp(-z))  # type: ignore[no-any-return]  # numpy types a ufunc of a scalar as Any
 
 
 @_h
-def _finite(x):
-    return (x - x) == ZERO
+def _finite(x: F32) -> Bool:
+    return (x - x) == ZERO  # type: ignore[no-any-return]  # numpy types a scalar's == as Any
 
 
 # the output layer's activation (forward, backward) and the loss (gradient, halt test):
@@ -111,12 +162,12 @@ def _finite(x):
 
 
 @_h
-def back_sigmoid(g, y):
+def back_sigmoid(g: F32, y: F32) -> F32:
     return g * (ONE - y) * y  # sigmoid_backward(g, y)
 
 
 @_h
-def grad_bce(z, y, t):
+def grad_bce(z: F32, y: F32, t: F32) -> F32:
     # binary_cross_entropy_backward(1, y, t) = 1 * (y - t) / max((1 - y) * y, EPS), then / 4
     d = (ONE - y) * y
     den = EPS if d < EPS else d
@@ -124,17 +175,17 @@ def grad_bce(z, y, t):
 
 
 @_h
-def grad_mse(z, y, t):
+def grad_mse(z: F32, y: F32, t: F32) -> F32:
     return ((TWO * (y - t)) * ONE) / FOUR  # mse_loss_backward(1, y, t): 2 * (y - t) * 1, then / 4
 
 
 @_h
-def grad_logits(z, y, t):
+def grad_logits(z: F32, y: F32, t: F32) -> F32:
     return (_sigmoid(z) - t) / FOUR
 
 
 @_h
-def _bce_ok(OUT, y):
+def _bce_ok(OUT: int, y: F32) -> Bool:
     # ReLU and sigmoid outputs are never below 0 (NaN fails y <= 1 too): one test is enough
     if OUT == LEAKY:
         return (y >= ZERO) & (y <= ONE)
@@ -142,31 +193,34 @@ def _bce_ok(OUT, y):
 
 
 @_h
-def halt_bce(OUT, y0, y1, y2, y3):
+def halt_bce(OUT: int, y0: F32, y1: F32, y2: F32, y3: F32) -> Bool:
     return ~(_bce_ok(OUT, y0) & _bce_ok(OUT, y1) & _bce_ok(OUT, y2) & _bce_ok(OUT, y3))  # BCELoss refuses
 
 
 @_h
-def halt_mse(q0, q1, q2, q3, y0, y1, y2, y3):
+def halt_mse(q0: F32, q1: F32, q2: F32, q3: F32, y0: F32, y1: F32, y2: F32, y3: F32) -> Bool:
     d0, d1, d2, d3 = y0, y1 - ONE, y2 - ONE, y3
     return ~_finite((((d0 * d0 + d1 * d1) + d2 * d2) + d3 * d3) / FOUR)
 
 
 @_h
-def _logits_row(z, t):
+def _logits_row(z: F32, t: F32) -> F32:
     # (1 - t) * z - log_sigmoid(z): only whether the loss is finite is used
     m = z if z < ZERO else ZERO
-    return (ONE - t) * z - (m - np.log1p(np.exp(-abs(z))))
+    return (ONE - t) * z - (m - np.log1p(np.exp(-abs(z))))  # type: ignore[no-any-return]  # as in _sigmoid
 
 
 @_h
-def halt_logits(q0, q1, q2, q3, y0, y1, y2, y3):
+def halt_logits(q0: F32, q1: F32, q2: F32, q3: F32, y0: F32, y1: F32, y2: F32, y3: F32) -> Bool:
     loss = ((_logits_row(q0, ZERO) + _logits_row(q1, ONE)) + _logits_row(q2, ONE)) + _logits_row(q3, ZERO)
     return ~_finite(loss / FOUR)
 
 
 @_inl
-def forward_backward(LOSS, OUT, HID, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, os_):
+def forward_backward(
+    LOSS: int, OUT: int, HID: int, w00: F32, w01: F32, w10: F32, w11: F32, b0: F32, b1: F32, v0: F32, v1: F32,
+    c: F32, hs: F32, os_: F32,
+) -> Pass:  # fmt: skip
     """Forward, loss and backward of one network on the four rows: its nine gradients,
     whether this state halts (no step is possible from it), the hidden and output
     pre-activations and the outputs. The epoch (``one_epoch``) and the judging of a state
@@ -245,7 +299,10 @@ def forward_backward(LOSS, OUT, HID, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, 
 
 
 @_inl
-def one_epoch(LOSS, OUT, HID, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, os_, neg_lr):
+def one_epoch(
+    LOSS: int, OUT: int, HID: int, w00: F32, w01: F32, w10: F32, w11: F32, b0: F32, b1: F32, v0: F32, v1: F32,
+    c: F32, hs: F32, os_: F32, neg_lr: F32,
+) -> Step:  # fmt: skip
     """One epoch of one network (forward, loss, backward, SGD). Returns the nine updated
     parameters, whether this state halts (no step is possible from it) and whether the
     update changed nothing (a fixed point). The survey's kernel and a single run's
@@ -279,12 +336,15 @@ def one_epoch(LOSS, OUT, HID, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, os_, ne
 
 
 @_h
-def _bit(on, k):
+def _bit(on: bool | Bool, k: int) -> np.int32:
     return np.int32(1 << k) if on else np.int32(0)
 
 
 @_inl
-def judge_bits(LOSS, OUT, HID, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, os_):
+def judge_bits(
+    LOSS: int, OUT: int, HID: int, w00: F32, w01: F32, w10: F32, w11: F32, b0: F32, b1: F32, v0: F32, v1: F32,
+    c: F32, hs: F32, os_: F32,
+) -> np.int32:  # fmt: skip
     """What the survey judges of one state, as the bits of an int32 (constants.BIT_*): which
     hidden and output pre-activations are positive, which of the nine parameters receive a
     gradient, whether the state halts, and on which rows the prediction is on the right side
@@ -317,7 +377,10 @@ def judge_bits(LOSS, OUT, HID, w00, w01, w10, w11, b0, b1, v0, v1, c, hs, os_):
 
 
 @_inl
-def _group_epoch(LOSS, OUT, HID, W, WI, A, B, ep, CHECK, hs, os_, neg_lr):
+def _group_epoch(
+    LOSS: int, OUT: int, HID: int, W: Grid, WI: Ints, A: int, B: int, ep: np.int32, CHECK: bool, hs: F32, os_: F32,
+    neg_lr: F32,
+) -> bool:  # fmt: skip
     """One epoch of a group of LANES networks. Rows A..A+ROWS-1 of W hold their state: nine
     parameters, then (as int32, through the view WI) running (1/0) and halt epoch (-1:
     none); the new state goes to rows B..B+ROWS-1. A network that halts keeps its state
@@ -362,15 +425,19 @@ def _group_epoch(LOSS, OUT, HID, W, WI, A, B, ep, CHECK, hs, os_, neg_lr):
 _TYPES = {"i64": types.int64, "i32": types.int32, "u8": types.uint8, "f32": types.float32}
 
 
-def _signature(what: str, kinds: bool):
+def _signature(what: str, kinds: bool) -> Signature:
     """The kernel as a C function: ``constants.ARGS[what]``, after LOSS OUT HID (int64) in
     the generic module (``kinds``)."""
-    args = [types.CPointer(_TYPES[a[:-1]]) if a.endswith("*") else _TYPES[a] for a in ARGS[what].split()]
+    # (the ignore: numba's types.CPointer is an untyped class, which its stubs do not cover)
+    args = [types.CPointer(_TYPES[a[:-1]]) if a.endswith("*") else _TYPES[a] for a in ARGS[what].split()]  # type: ignore[no-untyped-call]
     return types.int64(*(types.int64,) * (3 if kinds else 0), *args)
 
 
 @_h
-def _judge_range(LOSS, OUT, HID, layers, P, w4, b2, v2, c1, out, W, WI, lo, hi, hs, os_):
+def _judge_range(
+    LOSS: int, OUT: int, HID: int, layers: int, P: Grid, w4: Grid, b2: Grid, v2: Grid, c1: Grid, out: Ints, W: Grid,
+    WI: Ints, lo: int, hi: int, hs: F32, os_: F32,
+) -> None:  # fmt: skip
     """``judge_bits`` of networks lo..hi-1 into ``out``: their start (``layers``: the rows of
     w4 b2 v2 c1) or their states (the rows of P), a group of LANES at a time (a short last
     group padded with copies of its first network), in rows 0..9 of W. Not inlined: the
@@ -396,9 +463,10 @@ def _judge_range(LOSS, OUT, HID, layers, P, w4, b2, v2, c1, out, W, WI, lo, hi, 
 
 @_h
 def survey_body(
-    LOSS, OUT, HID, P_, w4_, b2_, v2_, c1_, halt_, live_, n, clo, chi, e0, e1, hs, os_, neg_lr, S_, R_, H_, NET_, W_,
-    MODE, bits_, ends_,
-):  # fmt: skip
+    LOSS: int, OUT: int, HID: int, P_: F32Ptr, w4_: F32Ptr, b2_: F32Ptr, v2_: F32Ptr, c1_: F32Ptr, halt_: I64Ptr,
+    live_: U8Ptr, n: int, clo: int, chi: int, e0: int, e1: int, hs: F32, os_: F32, neg_lr: F32, S_: F32Ptr,
+    R_: I32Ptr, H_: I32Ptr, NET_: I64Ptr, W_: F32Ptr, MODE: int, bits_: I32Ptr, ends_: I32Ptr,
+) -> int:  # fmt: skip
     """Train the live networks among clo..chi-1 for epochs e0..e1-1; return net-epochs computed.
     Row k of P holds network k's nine parameters; a call from epoch 0 reads them from the
     start's layers (w4 b2 v2 c1, a row per network) instead, and writes P. S R H NET W are
@@ -534,12 +602,14 @@ def survey_body(
 
 
 @_h
-def _sign(x):
+def _sign(x: F32) -> float:
     return math.copysign(ONE, x)
 
 
 @_h
-def path_body(LOSS, OUT, HID, p_, rows_, count, hs, os_, neg_lr):
+def path_body(
+    LOSS: int, OUT: int, HID: int, p_: F32Ptr, rows_: F32Ptr, count: int, hs: F32, os_: F32, neg_lr: F32
+) -> int:
     """A single run's trajectory: from the nine parameters ``p`` of a state, step up to
     ``count`` times, writing each new state into a row of ``rows``. Returns 4 x (states
     written) + why it stopped: RAN_OUT, HALTS (the last state, ``p`` itself if none was
@@ -572,10 +642,10 @@ def path_body(LOSS, OUT, HID, p_, rows_, count, hs, os_, neg_lr):
     return 4 * count + RAN_OUT
 
 
-_OPTIONS = {"fastmath": False, "error_model": "numpy"}
+_OPTIONS: Options = {"fastmath": False, "error_model": "numpy"}
 
 
-def generic(what: str):
+def generic(what: str) -> CFunc[Callable[..., int]]:
     """The survey kernel (``what`` "survey") or the trajectory ("path") for every setting as a
     numba C function, the loss and activation kinds as its first three arguments. Callable
     as it is (slowly: numba.config.OPT may be 0); ``generic_module`` takes its LLVM module."""
@@ -583,9 +653,10 @@ def generic(what: str):
 
         @cfunc(_signature("survey", True), **_OPTIONS)
         def kernel(
-            LOSS, OUT, HID, P_, w4_, b2_, v2_, c1_, halt_, live_, n, clo, chi, e0, e1, hs, os_, neg_lr,
-            S_, R_, H_, NET_, W_, MODE, bits_, ends_,
-        ):  # fmt: skip
+            LOSS: int, OUT: int, HID: int, P_: F32Ptr, w4_: F32Ptr, b2_: F32Ptr, v2_: F32Ptr, c1_: F32Ptr,
+            halt_: I64Ptr, live_: U8Ptr, n: int, clo: int, chi: int, e0: int, e1: int, hs: F32, os_: F32, neg_lr: F32,
+            S_: F32Ptr, R_: I32Ptr, H_: I32Ptr, NET_: I64Ptr, W_: F32Ptr, MODE: int, bits_: I32Ptr, ends_: I32Ptr,
+        ) -> int:  # fmt: skip
             return survey_body(
                 LOSS, OUT, HID, P_, w4_, b2_, v2_, c1_, halt_, live_, n, clo, chi, e0, e1, hs, os_, neg_lr,
                 S_, R_, H_, NET_, W_, MODE, bits_, ends_,
@@ -594,13 +665,15 @@ def generic(what: str):
         return kernel
 
     @cfunc(_signature("path", True), **_OPTIONS)
-    def path(LOSS, OUT, HID, p_, rows_, count, hs, os_, neg_lr):
+    def path(
+        LOSS: int, OUT: int, HID: int, p_: F32Ptr, rows_: F32Ptr, count: int, hs: F32, os_: F32, neg_lr: F32
+    ) -> int:
         return path_body(LOSS, OUT, HID, p_, rows_, count, hs, os_, neg_lr)
 
     return path
 
 
-def generic_module(what: str):
+def generic_module(what: str) -> tuple[bytes, CFunc[Callable[..., int]]]:
     """``generic(what)`` lowered by numba and not optimised (the kinds become constants first,
     so every branch on them folds), as LLVM bitcode, with the numba function it came from
     (kernel.py's builder checks its own machine code against it). Uses numba's internals
@@ -608,16 +681,18 @@ def generic_module(what: str):
     builder falls back to numba's own cache (``make``)."""
     import llvmlite.binding as llvm
 
-    opt = numba.config.OPT
-    numba.config.OPT = 0  # optimised only once the kinds are constants: branches on them fold first
+    # (numba sets its config's attributes from the environment as it is imported: they have no
+    # declarations for a type checker; and a CFunc's _library is not in numba's stubs)
+    opt = numba.config.OPT  # type: ignore[attr-defined]
+    numba.config.OPT = 0  # type: ignore[attr-defined]  # optimised only once the kinds are constants: branches fold
     try:
         fn = generic(what)
     finally:
-        numba.config.OPT = opt
-    return llvm.parse_assembly(str(fn._library._final_module)).as_bitcode(), fn
+        numba.config.OPT = opt  # type: ignore[attr-defined]
+    return llvm.parse_assembly(str(fn._library._final_module)).as_bitcode(), fn  # type: ignore[attr-defined]
 
 
-def make(what: str, kinds: tuple[int, int, int], cache: bool):
+def make(what: str, kinds: tuple[int, int, int], cache: bool) -> CFunc[Callable[..., int]]:
     """One setting's kernel compiled by numba alone, the kinds as constants (closure
     variables: numba's cache keys its entries by their values), kept by numba's own
     ``cache=True`` in numba.config.CACHE_DIR when ``cache``. The layout constants are
@@ -628,9 +703,10 @@ def make(what: str, kinds: tuple[int, int, int], cache: bool):
 
         @cfunc(_signature("survey", False), cache=cache, **_OPTIONS)
         def kernel(
-            P_, w4_, b2_, v2_, c1_, halt_, live_, n, clo, chi, e0, e1, hs, os_, neg_lr, S_, R_, H_, NET_, W_,
-            MODE, bits_, ends_,
-        ):  # fmt: skip
+            P_: F32Ptr, w4_: F32Ptr, b2_: F32Ptr, v2_: F32Ptr, c1_: F32Ptr, halt_: I64Ptr, live_: U8Ptr, n: int,
+            clo: int, chi: int, e0: int, e1: int, hs: F32, os_: F32, neg_lr: F32, S_: F32Ptr, R_: I32Ptr,
+            H_: I32Ptr, NET_: I64Ptr, W_: F32Ptr, MODE: int, bits_: I32Ptr, ends_: I32Ptr,
+        ) -> int:  # fmt: skip
             if LAYOUT[0] != CHUNK:  # never: LAYOUT is only part of the cache's key
                 return -1
             return survey_body(
@@ -641,7 +717,7 @@ def make(what: str, kinds: tuple[int, int, int], cache: bool):
         return kernel
 
     @cfunc(_signature("path", False), cache=cache, **_OPTIONS)
-    def path(p_, rows_, count, hs, os_, neg_lr):
+    def path(p_: F32Ptr, rows_: F32Ptr, count: int, hs: F32, os_: F32, neg_lr: F32) -> int:
         if LAYOUT[0] != CHUNK:
             return -1
         return path_body(LOSS, OUT, HID, p_, rows_, count, hs, os_, neg_lr)

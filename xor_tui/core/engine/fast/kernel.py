@@ -58,11 +58,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 from xor_tui.core.engine.fast.constants import (  # noqa: F401  (the kinds are part of this module's face)
     ARGS,
@@ -94,7 +96,17 @@ from xor_tui.core.engine.fast.constants import (  # noqa: F401  (the kinds are p
     TRAIN,
 )
 
+if TYPE_CHECKING:  # (not imported at run time: net imports torch, which a build process never needs)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from numba.core.ccallback import CFunc
+
+    from xor_tui.core.engine.activations import Activation
+    from xor_tui.core.engine.net import Config, Layer
+
 Kinds = tuple[int, int, int]  # (loss, output kind, hidden kind): the constants of a setting's kernel
+# a kernel as a C function called through ctypes (its arguments: ARGS[what]; it returns an int64)
+Kernel = Callable[..., int]
 
 # --------------------------------------------------------------------- cache location
 
@@ -134,7 +146,7 @@ class NotReady(Unavailable):
     """The kernel is neither loaded nor in the cache: ``warm`` builds it, ``load`` waits for that."""
 
 
-def supported(config) -> str | None:
+def supported(config: Config) -> str | None:
     """None when ``config`` takes the fast path, else the reason in a few words."""
     if _UNAVAILABLE:
         return _UNAVAILABLE
@@ -150,7 +162,7 @@ def supported(config) -> str | None:
     return None
 
 
-def _kinds(config) -> Kinds:
+def _kinds(config: Config) -> Kinds:
     """(loss, output kind, hidden kind) of a supported setting: its kernel's constants."""
     hid, out = config.activations
     loss = LOSS_KIND[config.loss]
@@ -165,7 +177,7 @@ def _why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}"
 
 
-def _slope(act) -> np.float32:
+def _slope(act: Activation) -> np.float32:
     """The slope of a LeakyReLU (torch passes it to its kernel as float32); identity is slope 1;
     unused for ReLU and sigmoid."""
     if act.name == "leaky_relu":
@@ -176,10 +188,14 @@ def _slope(act) -> np.float32:
 # --------------------------------------------------------------------- the cache's files
 
 _MAGIC = b"xor-tui kernel 3\n"
-_CTYPES = {"i64": ctypes.c_int64, "i32": ctypes.c_int32, "f32": ctypes.c_float}
+_CTYPES: dict[str, type[ctypes.c_int64 | ctypes.c_int32 | ctypes.c_float]] = {
+    "i64": ctypes.c_int64,
+    "i32": ctypes.c_int32,
+    "f32": ctypes.c_float,
+}
 
 
-def _c_args(what: str) -> tuple:
+def _c_args(what: str) -> tuple[type[ctypes.c_void_p | ctypes.c_int64 | ctypes.c_int32 | ctypes.c_float], ...]:
     return tuple(ctypes.c_void_p if a.endswith("*") else _CTYPES[a] for a in ARGS[what].split())
 
 
@@ -211,7 +227,7 @@ def _name(what: str, kinds: Kinds) -> str:
     return f"{what}-{''.join(map(str, kinds))}-{_digest()}"
 
 
-def object_path(config, what: str = "survey") -> Path:
+def object_path(config: Config, what: str = "survey") -> Path:
     """The cache file of this setting's compiled kernel (its name carries ``_digest``)."""
     return cache_dir() / f"{_name(what, _kinds(config))}.o"
 
@@ -313,7 +329,7 @@ def prune(folder: Path | None = None) -> list[str]:
     own regular files are touched. Returns the names removed."""
     folder = cache_dir() if folder is None else folder
     cutoff = time.time() - UNUSED_DAYS * 86400
-    removed = []
+    removed: list[str] = []
     try:
         entries = list(os.scandir(folder))
     except OSError:
@@ -335,7 +351,7 @@ LOCK_WAIT = 120.0  # seconds to wait for another process compiling the same kern
 
 
 @contextlib.contextmanager
-def _compiling(path: Path):
+def _compiling(path: Path) -> Iterator[None]:
     """Hold a lock file beside ``path`` while compiling it (POSIX), waiting at most LOCK_WAIT
     for another process that holds it (one stopped with Ctrl-Z would hold it for ever); after
     that, or elsewhere, or when the folder cannot be written, compile without it."""
@@ -367,8 +383,9 @@ def _compiling(path: Path):
 
 
 @functools.cache
-def _llvm():
-    """llvmlite's binding, its native target ready (once per process)."""
+def _llvm() -> Any:
+    """llvmlite's binding, its native target ready (once per process). (Any: llvmlite has no
+    types.)"""
     import llvmlite.binding as llvm
 
     llvm.initialize_native_target()
@@ -380,7 +397,7 @@ def _symbol(what: str) -> str:
     return f"xor_tui_{what}_kernel"
 
 
-def _load_object(body: bytes, what: str):
+def _load_object(body: bytes, what: str) -> tuple[object, Kernel]:
     """(what keeps it alive, the C function) of an object file made by ``_specialise``."""
     llvm = _llvm()
     machine = llvm.Target.from_default_triple().create_target_machine()
@@ -393,7 +410,20 @@ def _load_object(body: bytes, what: str):
     return engine, ctypes.CFUNCTYPE(ctypes.c_int64, *_c_args(what))(address)
 
 
-def _numba_epoch():
+class NumbaHalf(Protocol):
+    """What the driver and the builder use of the numba half (epoch.py, a module imported only
+    to compile: ``_numba_epoch`` returns the module itself)."""
+
+    def make(self, what: str, kinds: Kinds, cache: bool) -> CFunc[Kernel]:
+        """One setting's kernel compiled by numba alone (see epoch.make)."""
+        ...
+
+    def generic_module(self, what: str) -> tuple[bytes, CFunc[Kernel]]:
+        """Every setting's kernel lowered by numba, as LLVM bitcode (see epoch.generic_module)."""
+        ...
+
+
+def _numba_epoch() -> NumbaHalf:
     """The numba half (imports numba, its cache pointed into our cache folder first)."""
     global _UNAVAILABLE
     folder = str(_own_dir())
@@ -406,7 +436,9 @@ def _numba_epoch():
         raise Unavailable(_UNAVAILABLE) from exc
     import numba
 
-    numba.config.CACHE_DIR = folder  # read when a function's cache is made (XOR_TUI_CACHE may move)
+    # read when a function's cache is made (XOR_TUI_CACHE may move). (The ignore: numba sets its
+    # config's attributes from the environment as it is imported; none is declared)
+    numba.config.CACHE_DIR = folder  # type: ignore[attr-defined]
     return epoch
 
 
@@ -421,20 +453,22 @@ def _own_cacheable() -> bool:
         return False
 
 
-def _load_numba(what: str, kinds: Kinds):
+def _load_numba(what: str, kinds: Kinds) -> tuple[object, Kernel]:
     """(the numba function, its C function) from numba's own cache (~1 s: numba's import and
     compiler; a stale entry is compiled again, in this process)."""
     fn = _numba_epoch().make(what, kinds, cache=_own_cacheable())
+    assert fn.address is not None  # a cfunc is compiled as it is made
     return fn, ctypes.CFUNCTYPE(ctypes.c_int64, *_c_args(what))(fn.address)
 
 
-_NATIVE: dict = {}  # (what, kinds) -> (what keeps it alive, ctypes function)
+_NATIVE: dict[tuple[str, Kinds], tuple[object, Kernel]] = {}  # (what, kinds) -> (what keeps it alive, the kernel)
 _NATIVE_LOCK = threading.RLock()
-_FAILED: dict = {}  # (what, kinds) -> why it could not be made
-_ABSENT: dict = {}  # (what, kinds) -> when the cache last held neither file (checked again after a second)
+_FAILED: dict[tuple[str, Kinds], str] = {}  # (what, kinds) -> why it could not be made
+# (what, kinds) -> when the cache last held neither file (checked again after a second)
+_ABSENT: dict[tuple[str, Kinds], float] = {}
 
 
-def _from_cache(what: str, kinds: Kinds):
+def _from_cache(what: str, kinds: Kinds) -> tuple[object, Kernel] | None:
     """The loaded kernel from the cache folder, or None when it holds neither its object file
     nor the note that numba's own cache has it."""
     body = _read_object(cache_dir() / f"{_name(what, kinds)}.o")
@@ -445,7 +479,7 @@ def _from_cache(what: str, kinds: Kinds):
     return None
 
 
-def _kernel_for(config, what: str = "survey"):
+def _kernel_for(config: Config, what: str = "survey") -> Kernel:
     """This setting's kernel (``what`` "survey", or the trajectory "path") as a C function:
     loaded, or loaded now from the cache or from a finished build. Raises NotReady when it
     has not been built (``warm`` builds it), Unavailable when it cannot be had here
@@ -459,6 +493,7 @@ def _kernel_for(config, what: str = "survey"):
         build = _BUILDS.get(key)
         if build is not None and build.cancelled:
             build = None
+        loaded: tuple[object, Kernel] | None
         try:
             if build is not None and build.done and build.ok:
                 loaded = _load_object(build.body, what) if build.kind == "object" else _load_numba(what, key[1])
@@ -477,7 +512,7 @@ def _kernel_for(config, what: str = "survey"):
         return loaded[1]
 
 
-def is_ready(config, what: str = "survey") -> bool:
+def is_ready(config: Config, what: str = "survey") -> bool:
     """True when this setting's kernel runs now without compiling: loaded, built by a finished
     build, or in the cache folder (loading takes ~30 ms). Cheap enough to ask every step."""
     key = (what, _kinds(config))
@@ -498,28 +533,33 @@ def is_ready(config, what: str = "survey") -> bool:
     return False
 
 
-def needs_compiling(config, what: str = "survey") -> bool:
+def needs_compiling(config: Config, what: str = "survey") -> bool:
     """True when this setting's kernel is neither loaded nor in the cache folder yet."""
     return not is_ready(config, what)
 
 
-def load(config, what: str = "survey") -> None:
+def load(config: Config, what: str = "survey") -> None:
     """Have this setting's kernel loaded now: from the cache, or built (in a child process) and
     waited for. Raises Unavailable when it cannot be had here. For tests, benchmarks and
     ``run_survey(fast=True)``; everything else keeps going on the torch engine meanwhile."""
+    why = supported(config)
+    if why is not None:  # (a cached kernel of the same kinds would compute another setting)
+        raise Unavailable(why)
     with contextlib.suppress(NotReady):
         _kernel_for(config, what)
         return
-    warm(config, what).wait()
+    build = warm(config, what)
+    if build is not None:  # None: built by another process meanwhile, or failed (_kernel_for says so)
+        build.wait()
     _kernel_for(config, what)
 
 
-def failed(config, what: str = "survey") -> bool:
+def failed(config: Config, what: str = "survey") -> bool:
     """True when this setting's kernel could not be made in this process (see _kernel_for)."""
     return (what, _kinds(config)) in _FAILED
 
 
-def timed_compile(config) -> float:
+def timed_compile(config: Config) -> float:
     """Have this setting's survey kernel loaded (``load``); return the seconds it took."""
     t0 = time.perf_counter()
     load(config)
@@ -535,7 +575,7 @@ COMPILE_SECONDS = {"survey": 8.0, "path": 2.0}
 GENERIC_SECONDS = {"survey": 25.0, "path": 5.0}
 
 
-def compile_estimate(config, what: str = "survey") -> float:
+def compile_estimate(config: Config, what: str = "survey") -> float:
     """Roughly how long building this setting's kernel would take here, in seconds."""
     generic = _read_object(generic_path(what)) is not None
     return COMPILE_SECONDS[what] + (0.0 if generic else GENERIC_SECONDS[what])
@@ -610,10 +650,10 @@ class Build:
             self._done.wait(5)
 
 
-_BUILDS: dict = {}  # (what, kinds) -> Build, the latest of each
+_BUILDS: dict[tuple[str, Kinds], Build] = {}  # (what, kinds) -> Build, the latest of each
 
 
-def warm(config, what: str = "survey") -> Build | None:
+def warm(config: Config, what: str = "survey") -> Build | None:
     """Start building this setting's kernel in a child process, unless it is ready, being
     built, or cannot be had here (None then, and when ready). Returns at once."""
     if supported(config) is not None:
@@ -629,7 +669,7 @@ def warm(config, what: str = "survey") -> Build | None:
         return build
 
 
-def building(config, what: str = "survey") -> Build | None:
+def building(config: Config, what: str = "survey") -> Build | None:
     """The build of this setting's kernel under way in this process, if any."""
     build = _BUILDS.get((what, _kinds(config)))
     return build if build is not None and not build.done else None
@@ -660,14 +700,14 @@ class Networks:
     the first kernel call, ``layers`` holds the start as four contiguous arrays, which that
     call reads (and fills ``P`` from): packing them here took 3 ms of a 30 ms survey."""
 
-    P: np.ndarray
-    halt: np.ndarray
-    live: np.ndarray
+    P: NDArray[np.float32]
+    halt: NDArray[np.int64]
+    live: NDArray[np.uint8]
     epoch: int = 0
-    layers: tuple | None = None
+    layers: tuple[NDArray[np.float32], ...] | None = None
 
     @classmethod
-    def start(cls, start: list) -> Networks:
+    def start(cls, start: list[Layer]) -> Networks:
         """From batch-first layers [(w (N,2,2), b (N,2)), (v (N,1,2), c (N,1))] (torch tensors)."""
         (w, b), (v, c) = start
         n = w.shape[0]
@@ -675,7 +715,7 @@ class Networks:
         return cls(np.empty((n, 9), np.float32), np.full(n, -1, np.int64), np.ones(n, np.uint8), 0, layers)
 
     @classmethod
-    def start_rows(cls, rows: np.ndarray) -> Networks:
+    def start_rows(cls, rows: NDArray[np.float32]) -> Networks:
         """From (N, 9) float32 rows."""
         n = len(rows)
         layers = tuple(np.ascontiguousarray(rows[:, a:b]) for a, b in ((0, 4), (4, 6), (6, 8), (8, 9)))
@@ -686,14 +726,21 @@ class Networks:
         """How many networks."""
         return len(self.P)
 
-    def rows(self) -> np.ndarray:
+    def rows(self) -> NDArray[np.float32]:
         """``P``, filled from the start's layers first if no kernel call has."""
         if self.layers is not None:
             self.P[:] = np.concatenate(self.layers, axis=1)
             self.layers = None
         return self.P
 
-    def final_layers(self) -> list:
+    def head(self) -> tuple[int, ...]:
+        """The kernel's first arguments: the addresses of ``P``, of the start's four layers (until
+        the first kernel call fills ``P``; then ``P`` for each), of ``halt`` and ``live``; then n."""
+        layers = self.layers if self.layers is not None else (self.P,) * 4
+        arrays: tuple[NDArray[Any], ...] = (self.P, *layers, self.halt, self.live)
+        return (*(a.ctypes.data for a in arrays), self.n)
+
+    def final_layers(self) -> list[Layer]:
         """The current states as batch-first torch layers (views of ``P``)."""
         import torch
 
@@ -702,12 +749,23 @@ class Networks:
         return [(T[:, 0:4].reshape(n, 2, 2), T[:, 4:6]), (T[:, 6:8].reshape(n, 1, 2), T[:, 8:9])]
 
 
-def _call(kernel, nets: Networks, lo: int, hi: int, e0: int, e1: int, hs, os_, neg_lr, mode: int, kinds=()):
+def _call(
+    kernel: Kernel,
+    nets: Networks,
+    lo: int,
+    hi: int,
+    e0: int,
+    e1: int,
+    hs: np.float32,
+    os_: np.float32,
+    neg_lr: np.float32,
+    mode: int,
+    kinds: tuple[int, ...] = (),
+) -> tuple[int, NDArray[np.int32], NDArray[np.int32]]:
     """One kernel call on networks lo..hi-1 in this thread (``kinds`` first, for numba's
     generic function): (what it returned, the bits it wrote, the ends it wrote)."""
-    layers = nets.layers if nets.layers is not None else (nets.P,) * 4
     bits, ends = np.zeros(max(nets.n, 1), np.int32), np.zeros(max(nets.n, 1), np.int32)
-    head = (*(a.ctypes.data for a in (nets.P, *layers, nets.halt, nets.live)), nets.n)
+    head = nets.head()
     tail = (*_scratch_for(), mode, bits.ctypes.data, ends.ctypes.data)
     got = kernel(*kinds, *head, lo, hi, e0, e1, hs, os_, neg_lr, *tail)
     if mode & (JUDGE_LAYERS | JUDGE_STATES) == 0 and e1 > e0 == 0 and (lo, hi) == (0, nets.n):
@@ -715,11 +773,11 @@ def _call(kernel, nets: Networks, lo: int, hi: int, e0: int, e1: int, hs, os_, n
     return got, bits, ends
 
 
-_POOL = None
+_POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 
 
-def _pool(workers: int):
+def _pool(workers: int) -> ThreadPoolExecutor:
     """Worker threads kept for the process's lifetime (starting them took ~1 ms per survey)."""
     global _POOL
     with _POOL_LOCK:
@@ -732,7 +790,7 @@ def _pool(workers: int):
         return _POOL
 
 
-def _scratch(*specs) -> tuple:
+def _scratch(*specs: tuple[tuple[int, ...], type[np.generic]]) -> tuple[NDArray[Any], ...]:
     """Zeroed arrays of the given (shape, dtype), each starting on a cache line of its own and
     none sharing one with another thread's: the group being trained is written every epoch,
     and two threads writing one cache line would pass it back and forth between the cores."""
@@ -750,7 +808,7 @@ def _scratch(*specs) -> tuple:
 _LOCAL = threading.local()
 
 
-def _scratch_for() -> tuple:
+def _scratch_for() -> tuple[int, ...]:
     """This thread's scratch for the kernel (see epoch.survey_body: S R H NET W), as pointers:
     made once per thread (a thread runs one kernel call at a time), kept while it lives."""
     kept = getattr(_LOCAL, "scratch", None)
@@ -779,7 +837,7 @@ def _threads(threads: int | None) -> int:
     return threads or _default_threads()
 
 
-def _each_piece(n: int, threads: int, work: Callable[[int, int, tuple], int]) -> int:
+def _each_piece(n: int, threads: int, work: Callable[[int, int, tuple[int, ...]], int]) -> int:
     """``work(lo, hi, scratch)`` on pieces of a few blocks that the threads take in turn (how
     long a piece takes depends on how many of its networks still learn, so equal halves could
     finish milliseconds apart: ~4 ms of a 30 ms survey; with small pieces the last ends soon
@@ -807,13 +865,13 @@ def _each_piece(n: int, threads: int, work: Callable[[int, int, tuple], int]) ->
 
 def advance(
     nets: Networks,
-    config,
+    config: Config,
     epochs: int,
     progress: Callable[[int, int], None] | None = None,
     stop: Callable[[], bool] | None = None,
     threads: int | None = None,
-    starts: np.ndarray | None = None,
-    ends: np.ndarray | None = None,
+    starts: NDArray[np.int32] | None = None,
+    ends: NDArray[np.int32] | None = None,
 ) -> int:
     """Train ``nets`` from ``nets.epoch`` to ``epochs`` (or until none runs) with this setting's
     kernel, in place; the network-epochs computed. ``stop()`` is asked between kernel calls
@@ -843,13 +901,19 @@ def advance(
             mode |= JUDGE_START
         if ends is not None and e1 == epochs:
             mode |= JUDGE_END
-        layers = nets.layers if nets.layers is not None else (nets.P,) * 4
-        head = (*(a.ctypes.data for a in (nets.P, *layers, nets.halt, nets.live)), nets.n)
+        head = nets.head()
         tail = (e0, e1, hs, os_, neg_lr)
         judged = [scratch_bits if a is None else a for a in (starts, ends)]
         out = (mode, judged[0].ctypes.data, judged[1].ctypes.data)
 
-        def work(lo: int, hi: int, scr: tuple, head=head, tail=tail, out=out) -> int:
+        def work(
+            lo: int,
+            hi: int,
+            scr: tuple[int, ...],
+            head: tuple[int, ...] = head,
+            tail: tuple[int, int, np.float32, np.float32, np.float32] = tail,
+            out: tuple[int, int, int] = out,
+        ) -> int:
             return kernel(*head, lo, hi, *tail, *scr, *out)
 
         trained += _each_piece(nets.n, threads, work)
@@ -863,14 +927,14 @@ def advance(
         if stop is not None and stop():
             raise KeyboardInterrupt
     nets.epoch = max(nets.epoch, epochs)
-    if not judged_start:  # nothing trained (epochs 0)
+    if starts is not None and not judged_start:  # nothing trained (epochs 0)
         starts[: nets.n] = judge(nets, config, threads)
     if ends is not None:  # every network stopped before the last epoch, or nothing trained
         ends[: nets.n] = judge(nets, config, threads)
     return trained
 
 
-def judge(nets: Networks, config, threads: int | None = None) -> np.ndarray:
+def judge(nets: Networks, config: Config, threads: int | None = None) -> NDArray[np.int32]:
     """``epoch.judge_bits`` of each network's current state (the start's, before any training),
     as int32 (constants.BIT_*): one forward and backward pass each, in the kernel. Raises
     NotReady when the kernel is not built."""
@@ -878,8 +942,7 @@ def judge(nets: Networks, config, threads: int | None = None) -> np.ndarray:
     hs, os_ = _slope(config.activations[0]), _slope(config.activations[-1])
     bits = np.zeros(max(nets.n, 1), np.int32)
     mode = JUDGE_LAYERS if nets.layers is not None else JUDGE_STATES
-    layers = nets.layers if nets.layers is not None else (nets.P,) * 4
-    head = (*(a.ctypes.data for a in (nets.P, *layers, nets.halt, nets.live)), nets.n)
+    head = nets.head()
     tail = (nets.epoch, nets.epoch, hs, os_, np.float32(-config.lr))
     out = (mode, bits.ctypes.data, bits.ctypes.data)
     _each_piece(nets.n, _threads(threads), lambda lo, hi, scr: kernel(*head, lo, hi, *tail, *scr, *out))
@@ -887,13 +950,13 @@ def judge(nets: Networks, config, threads: int | None = None) -> np.ndarray:
 
 
 def train(
-    start: list,
-    config,
+    start: list[Layer],
+    config: Config,
     epochs: int,
     progress: Callable[[int, int], None] | None = None,
     stop: Callable[[], bool] | None = None,
     threads: int | None = None,
-) -> tuple[list, np.ndarray, int]:
+) -> tuple[list[Layer], NDArray[np.int64], int]:
     """Train batch-first start layers [(w (N,2,2), b (N,2)), (v (N,1,2), c (N,1))] for ``epochs``.
 
     Returns the final layers (the halted state where a network halted), halt epochs (-1:
@@ -904,7 +967,7 @@ def train(
     return nets.final_layers(), nets.halt, trained
 
 
-def trajectory(row: np.ndarray, config, count: int) -> tuple[np.ndarray, int]:
+def trajectory(row: NDArray[np.float32], config: Config, count: int) -> tuple[NDArray[np.float32], int]:
     """A single run from the state whose nine parameters are ``row`` (float32, in the run's
     order: hidden weight, hidden bias, output weight, output bias): at most ``count`` steps,
     the same arithmetic as the survey (so as torch's single run). Returns the states
