@@ -44,6 +44,11 @@ class SurveyScreen(TypeAhead, Screen):
         Binding("escape,q", "back", "Back"),
         Binding("r", "run", "Run survey"),
         Binding("i", "app.save_screen", "Save screen"),
+        # the results scroll with the page keys even while the count field has the focus
+        Binding("pagedown", "scroll_results(1)", "Page down", show=False),
+        Binding("pageup", "scroll_results(-1)", "Page up", show=False),
+        Binding("ctrl+end", "scroll_results(100000)", "End", show=False),
+        Binding("ctrl+home", "scroll_results(-100000)", "Home", show=False),
     ]
     DEFAULT_CSS = """
     SurveyScreen #form { height: auto; padding: 0 1; }
@@ -72,6 +77,10 @@ class SurveyScreen(TypeAhead, Screen):
 
     def on_input_submitted(self) -> None:
         self.action_run()
+
+    def action_scroll_results(self, pages: int) -> None:
+        out = self.query_one("#out", VerticalScroll)
+        out.scroll_to(y=out.scroll_y + pages * max(out.size.height - 1, 1), animate=False)
 
     def action_back(self) -> None:
         # only while on top: a second escape in a burst must not pop the main screen, and
