@@ -100,6 +100,9 @@ class RowsTable(LinesWidget, can_focus=True):
         return t
 
 
+MARK, MARK_GAP = "▸ ", "  "  # before the cursor row's name (a monochrome terminal shows it too)
+
+
 class ParamsTable(ScrollView, can_focus=True):
     """One row per parameter under a fixed header, with a real cursor: up/down, page keys,
     home/end, the wheel and the mouse move it (the view scrolls to keep it in sight); the
@@ -162,7 +165,7 @@ class ParamsTable(ScrollView, can_focus=True):
         """The columns that fit whole (one space between): name, value, gradient, change, then
         the frozen note; the name column as wide as the longest name."""
         keys: list[tuple[str, str, int]] = []
-        used = 0
+        used = len(MARK_GAP)  # the cursor's mark before the names
         for label, key, w in self.COLUMNS:
             w = w or max([len(n) for n in self.names] + [9])
             if keys and used + w + 1 > width:
@@ -185,6 +188,8 @@ class ParamsTable(ScrollView, can_focus=True):
         lines = []
         head = []
         for label, key, w in cols:
+            if key == "name":
+                head.append(Segment(MARK_GAP, px.style(fg)))  # the cursor's mark goes here
             head.append(Segment((label.ljust(w) if key in ("name", "note") else label.rjust(w)) + " ", bold))
         lines.append(Strip(head).adjust_cell_length(width))
         # each column in one notation (fixed, or scientific for all when one value needs it)
@@ -201,6 +206,9 @@ class ParamsTable(ScrollView, can_focus=True):
             }
             segs = []
             for _, key, w in cols:
+                if key == "name":  # the cursor row is marked in text too, not only by its colour
+                    mine = i == self.cursor_row
+                    segs.append(Segment(MARK if mine else MARK_GAP, px.style(fg, cursor_bg, True) if mine else plain))
                 text, st = cells[key]
                 text = text.ljust(w) if key in ("name", "note") else text.rjust(w)
                 if i == self.cursor_row:

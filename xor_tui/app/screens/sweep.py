@@ -75,7 +75,11 @@ class Heatmap(Widget):
         rows, cols = len(r.scales), len(r.lrs)
         t = Text()
         t.append(f"{self.outcome}", style="bold")
-        t.append(" (% of starts)\n", style="dim")
+        t.append(" (% of starts)", style="dim")
+        ci, cj = self.cursor  # the selected cell in words too, not only in reverse video
+        if 0 <= ci < rows and 0 <= cj < cols:
+            t.append(f"  ▸ lr {_fmt(r.lrs[cj])}, x{_fmt(r.scales[ci])}: {round(100 * float(shares[ci, cj]))}%")
+        t.append("\n")
         t.append("scale".rjust(LABEL - 1) + "\n", style="dim")
         for i in reversed(range(rows)):
             label = f"x{_fmt(r.scales[i])}"
