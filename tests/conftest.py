@@ -8,6 +8,13 @@ import shutil
 import tempfile
 from collections import Counter
 
+# One OpenMP thread for torch in every test process (and the apps they start, which inherit
+# it): four xdist workers share two cores, and torch's idle OpenMP threads spin after each
+# parallel region, ~10% of the suite's CPU (run with and without: 430 s against 477 s of user
+# time). No result depends on it: torch splits no op on the network's tiny tensors, and the
+# batched paths (survey, recover) set one thread themselves.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import pytest
 import textual.app
 import textual.constants

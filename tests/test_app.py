@@ -819,36 +819,6 @@ async def test_app_keys_do_not_act_behind_the_survey_screen():
         assert isinstance(app.screen, MainScreen) and app.return_code is None
 
 
-OPENERS = ["l", "g", "k", "w", "c", "a", "enter", "f", "question_mark", "ctrl+p"]
-
-
-@pytest.mark.parametrize("second", ["enter", "escape"])
-async def test_enter_twice_or_enter_then_escape_in_every_dialog_never_crashes(second, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # w saves here
-    app = XorApp()
-    async with app.run_test(size=SIZE) as pilot:
-        for opener in OPENERS:
-            await pilot.press(opener)
-            await burst(pilot, "enter", second, "enter", second)
-            await settle(pilot)
-            while not isinstance(app.screen, MainScreen):
-                await pilot.press("escape")
-                await settle(pilot)
-            assert app.return_code is None, opener
-        assert len(app.screen_stack) == 1
-
-
-async def test_resizing_to_1x1_and_2x40_with_every_dialog_open_never_crashes():
-    app = XorApp()
-    async with app.run_test(size=SIZE) as pilot:
-        for opener in [*OPENERS, "v", ("a", "enter")]:
-            await pilot.press(*(opener if isinstance(opener, tuple) else (opener,)))
-            for size in [(1, 1), (2, 40), SIZE]:
-                await pilot.resize_terminal(*size)
-                await pilot.pause()
-            while not isinstance(app.screen, MainScreen):
-                await pilot.press("escape")
-        assert app.return_code is None and len(app.screen_stack) == 1
 
 
 async def test_a_crash_sets_a_nonzero_return_code(monkeypatch):

@@ -233,7 +233,7 @@ def _same(a, b):
         )
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(doc=scenarios())
 def test_valid_scenarios_round_trip_save_load_replay(tmp_path_factory, doc):
     COUNTS["fuzz: valid scenarios round-tripped"] += 1

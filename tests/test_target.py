@@ -173,9 +173,9 @@ def _check_seed(seed: int) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("chunk", range(8))
-def test_the_solver_on_200_seeds_never_uses_more_edits_than_a_grid_search(chunk):
-    for seed in range(chunk * 25, chunk * 25 + 25):
+@pytest.mark.parametrize("chunk", range(3))
+def test_the_solver_on_24_seeds_never_uses_more_edits_than_a_grid_search(chunk):
+    for seed in range(chunk * 8, chunk * 8 + 8):
         _check_seed(seed)
 
 

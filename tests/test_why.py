@@ -327,7 +327,7 @@ async def test_resizing_and_key_bursts_with_the_why_screen_open_never_crash():
 
 
 async def test_y_opens_while_a_run_goes_and_follows_it_to_its_end(monkeypatch):
-    monkeypatch.setattr(MainScreen, "DIM_AFTER", 0.0)
+    monkeypatch.setattr(MainScreen, "DIM_AFTER", 0.001)  # Textual's timers divide by their interval
     app = still("case3")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("e", "y")  # y is taken while the run to the end goes
