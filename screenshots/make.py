@@ -4,11 +4,10 @@ output.bias[0] at epoch 97; why-unit: case 5's dead h[0]; why-loss: case 1's los
 why-halt: case 7's halt), target mode (case 3 from seed 0) and the lesson's first task done,
 at 120x36 (NAME.svg) and at 80x24 (NAME-80x24.svg).
 
-    python screenshots/make.py [NAME ...]     # only those whose names begin so (e.g. why target)
+    python screenshots/make.py               # all of them
+    python screenshots/make.py [NAME ...]    # only those whose names begin so (e.g. why target)
 
-    python screenshots/make.py [NAME ...]
-
-Every picture goes through the same code as `xor-tui snapshot` (xor_tui/snapshot.py:
+Every picture goes through the same code as `xor-tui snapshot` (xor_tui/cli/snapshot.py:
 render_svg_async, then svg_to_png for the PNG), so the README's figures are what that
 command gives: the still frame (animation off), `xor-tui snapshot case7 --epoch 98` for the
 halt. PNGs need rsvg-convert (Debian: apt-get install librsvg2-bin); without it only SVGs
