@@ -10,11 +10,9 @@ events travel in a Frame; the panel says how many earlier ones there are.
 from __future__ import annotations
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from xor_tui.app.components import pixels as px
+from xor_tui.app.components.panel import TextPanel
 from xor_tui.app.components.why import Hanging, Ink, checklist
 from xor_tui.core.view import Frame
 
@@ -33,33 +31,8 @@ KIND_VAR = {
 }
 
 
-class EventPanel(VerticalScroll, can_focus=True):
-    ALLOW_MAXIMIZE = True  # (scroll containers say no by default); the panel around it grows
-    DEFAULT_CSS = """
-    EventPanel { height: 1fr; scrollbar-size-vertical: 1; }
-    EventPanel > Static { width: 1fr; }
-    """
-
-    def __init__(self, **kw) -> None:
-        super().__init__(**kw)
-        self._key: tuple[object, ...] | None = None  # what the text was made from
-        self._last: tuple[Frame, str] | None = None  # show's arguments, to show again in a new theme
-        self.text = Text()
-
-    @property
-    def content(self) -> Text:
-        """What the panel holds (all of it, not only what is in view)."""
-        return self.text
-
-    def compose(self) -> ComposeResult:
-        yield Static(id="events-text")
-
-    def on_mount(self) -> None:
-        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._again())
-
-    def _again(self) -> None:
-        if self._last is not None:
-            self.show(*self._last)
+class EventPanel(TextPanel):
+    """What is happening: the checklist, the diagnosis and the events; see the module's docstring."""
 
     def show(self, frame: Frame, message: str = "") -> None:
         self._last = (frame, message)
@@ -98,6 +71,5 @@ class EventPanel(VerticalScroll, can_focus=True):
         if earlier > 0:
             t.append(f"… and {earlier} earlier event(s), not kept in this view\n", dim)
         t.rstrip()
-        self.text = t
-        if self.is_mounted:  # a wrapped line goes on under its text, after its mark (✓, •, epoch)
-            self.query_one(Static).update(Hanging(t.split("\n"), every=False))
+        # a wrapped line goes on under its text, after its mark (✓, •, epoch)
+        self._update(t, Hanging(t.split("\n"), every=False))

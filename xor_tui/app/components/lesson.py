@@ -8,11 +8,9 @@ nothing is cut, lines wrap at the panel's width.
 from __future__ import annotations
 
 from rich.text import Text
-from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from xor_tui.app.components import pixels as px
-from xor_tui.app.components.panel import set_key
+from xor_tui.app.components.panel import TextPanel
 from xor_tui.core.view import LessonView
 
 MARK = {"done": "✓", "skipped": "–", "todo": "·"}
@@ -23,44 +21,13 @@ def progress(view: LessonView) -> str:
     return "".join(MARK.get(s, "·") for s in view.statuses)
 
 
-class LessonPanel(VerticalScroll, can_focus=True):
+class LessonPanel(TextPanel):
     """The lesson's current task and narrative; see the module's docstring."""
-
-    ALLOW_MAXIMIZE = True
-    DEFAULT_CSS = """
-    LessonPanel { height: 1fr; scrollbar-size-vertical: 1; }
-    LessonPanel > Static { width: 1fr; }
-    """
 
     KEYS = (
         "[b]H[/] hint · [b]N[/] next · [b]P[/] previous · [b]r[/] again · [b]t[/] target · [b]L[/] hide",
         "[b]H[/] hint · [b]N[/] next · [b]P[/] prev · [b]L[/] hide",
     )
-
-    def __init__(self, **kw) -> None:
-        super().__init__(**kw)
-        self.text = Text()
-        self._key: tuple | None = None
-        self._last: tuple | None = None
-
-    @property
-    def content(self) -> Text:
-        """What the panel holds (all of it, not only what is in view)."""
-        return self.text
-
-    def compose(self):
-        yield Static(id="lesson-text")
-
-    def on_mount(self) -> None:
-        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._again())
-
-    def on_resize(self) -> None:
-        set_key(self, *self.KEYS)  # the keys on the panel's bottom border, as many as fit
-
-    def _again(self) -> None:
-        if self._last is not None:
-            self._key = None
-            self.show(*self._last)
 
     def show(self, view: LessonView, message: str = "", hint: bool = False) -> None:
         """Show where the lesson ``view`` stands, ``message`` first; ``hint``: the task's hint."""
@@ -108,6 +75,4 @@ class LessonPanel(VerticalScroll, can_focus=True):
                 t.append(f"─ {head} ─\n", px.style(fg, bold=True))
             t.append(step.text + "\n", dim if view.count and not view.finished else px.style(fg))
         t.rstrip()
-        self.text = t
-        if self.is_mounted:
-            self.query_one(Static).update(t)
+        self._update(t)

@@ -3,8 +3,14 @@ focus any widget inside it and the whole panel, title and all, fills the screen.
 
 from __future__ import annotations
 
-from textual.containers import Vertical
+from typing import Any
+
+from rich.console import RenderableType
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
+from textual.widgets import Static
 
 
 class Panel(Vertical):
@@ -42,3 +48,54 @@ def set_key(widget, *variants: str) -> None:
     if parent.border_subtitle != chosen:
         parent.border_subtitle = chosen
         parent.post_message(Panel.KeyChanged())
+
+
+class TextPanel(VerticalScroll, can_focus=True):
+    """A scrolling panel of one ``Text`` (mouse wheel, or focus it and use the arrows, page
+    keys, home and end): nothing is cut, lines wrap at the panel's width. A subclass's
+    ``show(...)`` builds the text and hands it to ``_update``; the panel shows it again, from
+    the same arguments, when the theme changes. ``KEYS``: the key to its marks on the bottom
+    border of the ``Panel`` around it, the widest that fits first."""
+
+    ALLOW_MAXIMIZE = True  # (scroll containers say no by default); the panel around it grows
+    DEFAULT_CSS = """
+    TextPanel { height: 1fr; scrollbar-size-vertical: 1; }
+    TextPanel > Static { width: 1fr; }
+    """
+    KEYS: tuple[str, ...] = ()
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.text = Text()
+        self._key: tuple[object, ...] | None = None  # what the text was made from
+        self._last: tuple[Any, ...] | None = None  # show's arguments, to show again in a new theme
+
+    @property
+    def content(self) -> Text:
+        """What the panel holds (all of it, not only what is in view)."""
+        return self.text
+
+    def compose(self) -> ComposeResult:
+        yield Static()
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._again())
+
+    def on_resize(self) -> None:
+        if self.KEYS:
+            set_key(self, *self.KEYS)
+
+    def _again(self) -> None:
+        if self._last is not None:
+            self._key = None
+            self.show(*self._last)
+
+    def show(self, *args: Any) -> None:
+        """Build the text from ``args`` (each subclass says which) and show it."""
+        raise NotImplementedError
+
+    def _update(self, text: Text, shown: RenderableType | None = None) -> None:
+        """Hold ``text`` and show it (or ``shown``, a renderable drawn from it)."""
+        self.text = text
+        if self.is_mounted:
+            self.query_one(Static).update(text if shown is None else shown)

@@ -10,11 +10,9 @@ nothing is cut, lines wrap at the panel's width.
 from __future__ import annotations
 
 from rich.text import Text
-from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from xor_tui.app.components import pixels as px
-from xor_tui.app.components.panel import set_key
+from xor_tui.app.components.panel import TextPanel
 from xor_tui.core.view import Lever, RuleStatus, TargetResult
 
 ARROWS = {"raise": "↑", "lower": "↓"}
@@ -57,44 +55,13 @@ def plan_text(result: TargetResult) -> str:
     return f"No answer: {result.message}."
 
 
-class TargetPanel(VerticalScroll, can_focus=True):
+class TargetPanel(TextPanel):
     """The target case's rules, live; see the module's docstring."""
-
-    ALLOW_MAXIMIZE = True
-    DEFAULT_CSS = """
-    TargetPanel { height: 1fr; scrollbar-size-vertical: 1; }
-    TargetPanel > Static { width: 1fr; }
-    """
 
     KEYS = (
         "[b]T[/] applies · [b]shift/alt+↑↓[/] nudge · [b]b[/] undoes · [b]t[/]/[b]esc[/] leave",
         "[b]T[/] apply · [b]⇧↑↓[/] nudge · [b]t[/] leave",
     )
-
-    def __init__(self, **kw) -> None:
-        super().__init__(**kw)
-        self.text = Text()
-        self._key: tuple | None = None
-        self._last: tuple | None = None
-
-    @property
-    def content(self) -> Text:
-        """What the panel holds (all of it, not only what is in view)."""
-        return self.text
-
-    def compose(self):
-        yield Static(id="target-text")
-
-    def on_mount(self) -> None:
-        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._again())
-
-    def on_resize(self) -> None:
-        set_key(self, *self.KEYS)  # the keys on the panel's bottom border, as many as fit
-
-    def _again(self) -> None:
-        if self._last is not None:
-            self._key = None
-            self.show(*self._last)
 
     def show(
         self,
@@ -158,8 +125,3 @@ class TargetPanel(VerticalScroll, can_focus=True):
                     t.append("    " + lever_text(lv) + "\n", px.style(pal["accent"] if mine else fg, bold=mine))
         t.rstrip()
         self._update(t)
-
-    def _update(self, t: Text) -> None:
-        self.text = t
-        if self.is_mounted:
-            self.query_one(Static).update(t)
