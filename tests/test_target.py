@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import random
 import subprocess
 import sys
@@ -172,10 +173,13 @@ def _check_seed(seed: int) -> None:
             assert abs(e.after) <= target.BOX
 
 
+GRID_SEEDS = int(os.environ.get("TARGET_SEEDS", "24"))  # TARGET_SEEDS=200: the check guide.md reports
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("chunk", range(3))
-def test_the_solver_on_24_seeds_never_uses_more_edits_than_a_grid_search(chunk):
-    for seed in range(chunk * 8, chunk * 8 + 8):
+def test_the_solver_on_seeds_0_to_23_never_uses_more_edits_than_a_grid_search(chunk):
+    for seed in range(chunk, GRID_SEEDS, 3):
         _check_seed(seed)
 
 
