@@ -288,11 +288,40 @@ def test_case7s_halt_tells_the_story_in_numbers():
     assert explain.signed(top.change) == "+2.6375"
     assert top.new_value == run.records[98].value(net.parse_param("output.bias[0]", rec.config))
     assert e.summary == (
-        "at epoch 97 row (1,0) has ŷ = 9.48012e-05 with target 1, where the loss's gradient is -1/(4ŷ) = -2637.1; "
-        "output.bias[0]'s gradient is -2637.48, and one step of lr 0.001 moves it by +2.6375; at epoch 98 every ŷ "
-        "is above 1, which BCELoss refuses"
+        "at epoch 97 ŷ on row (1,0) is 9.48012e-05 (target 1); the step of epoch 97 takes it to 2.87598 at epoch 98: "
+        "every ŷ is above 1, which BCELoss refuses. Of that step, output.bias[0]'s change (+2.6375) alone moves z "
+        "on row (1,0) the most (+2.6375); its gradient -2637.48 comes mostly from row (1,0), where the loss's "
+        "gradient is -1/(4ŷ) = -2637.1"
     )
     assert all(z > 1 for z in e.z_after) and all(z < 1 for z in e.z_before)
+
+
+def test_the_halts_short_story_follows_the_row_that_left_0_1_not_the_largest_gradient():
+    """case4-lr0.1 halts at epoch 30 on row (1,0) alone. At epoch 29 the largest |∂L/∂ŷ| is row
+    (0,1)'s, and the largest step is hidden.weight[1][0]'s, which row (0,1) cannot move (x1 = 0
+    there): the story names row (1,0), the step's effect on it, and the rows behind that gradient."""
+    run = _run("case4-lr0.1", 200)
+    rec = run.current
+    assert rec.epoch == 30 and rec.halted
+    e = explain.explain_halt(rec, run.records[29])
+    assert [r.row_text for r in e.refused] == ["(1,0)"] and e.driver == 1  # (0,1): the largest |∂L/∂ŷ|
+    assert e.summary.startswith(
+        "at epoch 29 ŷ on row (1,0) is 0.963767 (target 1); the step of epoch 29 takes it to 1.02448"
+    )
+    # each parameter stepped alone, through the engine: hidden.weight[1][0] moves row (1,0)'s z the most
+    r29 = run.records[29]
+    moved = {}
+    for st in e.steps:
+        ref = net.parse_param(st.param, r29.config)
+        z = net.evaluate(net.with_value(r29.params, ref, st.new_value), r29.config, grads=False).pre[-1][0][2, 0]
+        moved[st.param] = float(z) - float(r29.pre[-1][2, 0])
+    best = max(moved, key=moved.get)
+    assert best == "hidden.weight[1][0]" and moved[best] > moved["output.weight[0][1]"] > 0
+    by = explain.signed(moved[best])
+    said = f"hidden.weight[1][0]'s change (+0.026449) alone moves z on row (1,0) the most ({by})"
+    assert said in e.summary
+    assert e.summary.endswith("comes mostly from row (1,0), where the loss's gradient is -1/(4ŷ) = -0.259399")
+    assert "(0,1)" not in e.summary
 
 
 def test_a_halt_at_the_start_and_a_loss_that_is_not_finite():

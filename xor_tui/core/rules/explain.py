@@ -1041,18 +1041,70 @@ def explain_halt(record: Record, previous: Record | None = None) -> HaltExplanat
     note = ""
     if actions:
         note = f"the change at epoch {record.epoch} ({'; '.join(actions)}) came after that step"
-    g, big = row_grads[driver], steps[0]
-    summary = (
-        f"at epoch {previous.epoch} row {g.row_text} has ŷ = {num(g.prediction)} with target {num(g.target)}, "
-        f"where the loss's gradient is {g.text.split(' = ', 1)[1]}; {big.param}'s gradient is {num(big.grad)}, and "
-        f"one step of lr {pc.lr_text} moves it by {signed(big.change)}; at epoch {record.epoch} "
-        + _refused_words(refused, h.message)
-    )
+    summary = _halt_summary(previous, record, steps, row_grads, driver, refused, h.message)
     return HaltExplanation(
         **base, previous=previous.epoch, lr=pc.lr_text, row_gradients=tuple(row_grads), driver=driver,
         steps=tuple(steps), z_before=tuple(_f(v) for v in previous.pre[plast][:, 0]),
         z_after=tuple(_f(v) for v in record.pre[last][:, 0]), note=note, summary=summary,
     )  # fmt: skip
+
+
+def _halt_summary(
+    previous: Record,
+    record: Record,
+    steps: list[Step],
+    row_grads: list[RowGradient],
+    driver: int,
+    refused: list[Refused],
+    message: str,
+) -> str:
+    """The halt in one sentence, built from the row that left [0, 1]: its ŷ before and after the
+    step; of the step, the parameter whose change alone moves that row's output the most that
+    way (each measured by the engine's forward pass with only that parameter stepped); and the
+    row whose term makes up most of that parameter's gradient."""
+    pc = previous.config
+    last = len(pc.sizes) - 2
+    before = [_f(v) for v in previous.pre[last][:, 0]]
+    crossed = [r for r in refused if math.isfinite(r.z) and math.isfinite(before[r.row])]
+    if not crossed or pc.sizes != record.config.sizes:  # NaN, or the net was reshaped: the old story
+        g, big = row_grads[driver], steps[0]
+        return (
+            f"at epoch {previous.epoch} row {g.row_text} has ŷ = {num(g.prediction)} with target "
+            f"{num(g.target)}, where the loss's gradient is {g.text.split(' = ', 1)[1]}; {big.param}'s gradient "
+            f"is {num(big.grad)}, and one step of lr {pc.lr_text} moves it by {signed(big.change)}; at epoch "
+            f"{record.epoch} " + _refused_words(refused, message)
+        )
+    up = crossed[0].why == "above 1"
+    # the refused row that the step moved the most, the way it left [0, 1]
+    focus = max(crossed, key=lambda r: (r.z - before[r.row]) if up else (before[r.row] - r.z))
+    rt = focus.row_text
+    moved: list[tuple[float, Step]] = []
+    for st in steps:
+        if not (st.change and math.isfinite(st.new_value)):
+            continue
+        ref = net.parse_param(st.param, pc)
+        alone = net.evaluate(net.with_value(previous.params, ref, st.new_value), pc, grads=False)
+        z = _f(alone.pre[last][0][focus.row, 0])
+        if math.isfinite(z):
+            moved.append(((z - before[focus.row]) * (1 if up else -1), st))
+    y0 = _f(previous.out[last][focus.row, 0])
+    text = (
+        f"at epoch {previous.epoch} ŷ on row {rt} is {num(y0)} (target {num(focus.target)}); the step of epoch "
+        f"{previous.epoch} takes it to {num(focus.value)} at epoch {record.epoch}: " + _refused_words(refused, message)
+    )
+    if not moved:
+        return text
+    by, big = max(moved, key=lambda m: m[0])
+    if by <= 0:
+        return text + "; no parameter's change alone moves that row's output that way: only together"
+    terms = explain_param(previous, big.param).rows
+    main = max(terms, key=lambda t: abs(t.term) if math.isfinite(t.term) else math.inf)
+    g = row_grads[main.row]
+    return (
+        f"{text}. Of that step, {big.param}'s change ({signed(big.change)}) alone moves z on row {rt} the most "
+        f"({signed(by if up else -by)}); its gradient {num(big.grad)} comes mostly from row {main.row_text}, where the "
+        f"loss's gradient is {g.text.split(' = ', 1)[1]}"
+    )
 
 
 def _refused_words(refused: list[Refused], message: str) -> str:
