@@ -459,8 +459,12 @@ async def test_restart_and_reseed():
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4", "space", "space", "r")
         assert app.session.epoch == 0 and app.session.name == "case4"
-        await pilot.press("s")
-        assert app.session.name.startswith("seed ")
+        await pilot.press("h", "l")  # a LeakyReLU hidden layer and lr 0.1: a new start keeps them
+        await type_text(pilot, "0.1")
+        await pilot.press("enter", "space", "s")
+        assert app.session.name.startswith("seed ") and app.session.epoch == 0
+        assert app.session.config.activations[0].name == "leaky_relu" and app.session.config.lr == 0.1
+        assert "LeakyReLU" in status(app) and "lr 0.1 " in status(app)
         await pilot.press("g")
         await type_text(pilot, "abc")
         await pilot.press("enter")

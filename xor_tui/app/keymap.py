@@ -92,7 +92,10 @@ KEYS: tuple[Key, ...] = (
         "Restart",
         "restart from the same start (b right after brings the run back); in a lesson, begin the task again",
     ),
-    Key(("s",), "reseed", "Reseed", "reseed: a new random start (b right after brings the run back)", footer=True),
+    Key(
+        ("s",), "reseed", "Reseed",
+        "reseed: a new random start in the current setting (b right after brings the run back)", footer=True,
+    ),  # fmt: skip
     Key(("g",), "seed_prompt", "Seed…", "go to a seed you type"),
     Key(("h",), "cycle_hidden", "Hidden act", "cycle the hidden activation"),
     Key(("o",), "cycle_output", "Output act", "cycle the output activation"),

@@ -365,12 +365,13 @@ class Session:
             return dropped
 
     def reseed(self, seed: int | None = None) -> int:
-        """A new start: PyTorch's default for ``seed`` (a random one when None); ``undo_restart``
+        """A new start: PyTorch's default for ``seed`` (a random one when None), in the setting
+        shown now (activations, loss, rates: the ones changed during the run too); ``undo_restart``
         brings the run before it back, until the next move or change."""
         seed = check_seed(random.randrange(2**31) if seed is None else seed)
         with self.lock:
             kept = {k: getattr(self, k) for k in self._KEPT}
-            self._set_run(Run(self.run.initial_config, Start("seed", seed=seed)))
+            self._set_run(Run(self.run.config, Start("seed", seed=seed)))
             self._undo = kept
             self.lesson = None  # another start: the lesson is left (b right after brings it back)
             self.task_status, self._task_base, self._lesson_actions = [], [], []
