@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from textual import events as tev
 
-from tests.apphelp import edit_param, select_param, settle, status, type_text
+from tests.apphelp import edit_param, screen_text, select_param, settle, status, type_text
 from xor_tui.app.components.lesson import LessonPanel
 from xor_tui.app.components.target import TargetPanel
 from xor_tui.app.main import XorApp
+from xor_tui.core.engine import net
 from xor_tui.core.engine.actions import SetParam
 from xor_tui.core.io.scenario import builtin, load
 from xor_tui.core.rules import target
@@ -329,3 +330,21 @@ def test_a_served_page_says_the_lesson_and_takes_the_nudge_keys_from_the_browser
             page.close()
     finally:
         kill_group(proc)
+
+
+@pytest.mark.parametrize("mode", ["target", "lesson"])
+async def test_at_80x24_the_side_panel_leaves_the_parameters_values_in_view(mode):
+    """Under 30 rows a side panel (target mode, a lesson) narrows the parameters panel: the name
+    and value columns still fit whole, and the diagram takes the rows table's room."""
+    app = XorApp(scenario=builtin("lesson-dying-relu")) if mode == "lesson" else XorApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        if mode == "target":
+            await pilot.press("t", "3", "enter")
+        await settle(pilot)
+        assert app.main.has_class("side") and app.main.has_class("compact")
+        text = screen_text(app)
+        line = next(ln for ln in text.splitlines() if "output.bias[0]" in ln)
+        value = app.session.record.value(net.parse_param("output.bias[0]", app.session.config))
+        assert f"{value:+.4f}" in line, line
+        diagram, top = app.main.query_one("#diagram-box"), app.main.query_one("#top")
+        assert diagram.outer_size.height == top.outer_size.height  # no blank rows under the network
