@@ -80,6 +80,9 @@ def test_a_halt_at_epoch_98_and_not_at_97():
     assert evaluate(Check(epoch=97, halted=True), h).failures == ["halted: expected true, got false"]
     # the current epoch (a task's check) is the halt
     assert evaluate(Check(halted=True), h).text == "halted at epoch 98"
+    # a case asked for at the halt: n/a, as the status line says, not "none" (no rule set holds)
+    assert evaluate(Check(epoch=98, case=7), h).failures == ["case: expected 7, got n/a (halted)"]
+    assert evaluate(Check(epoch=97, case=7), h).failures == ["case: expected 7, got none"]
 
 
 def _state(values: list[float]) -> Trace:

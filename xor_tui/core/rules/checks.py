@@ -161,7 +161,8 @@ def _state(check: Check, h: History, k: int) -> tuple[list[str], list[str]]:
     fails: list[str] = []
     if check.case is not None:
         case = h.case(k)
-        got_case = "none" if case is None else case
+        # as the status line says it: n/a once training halted, no case where no rule set holds
+        got_case = ("n/a (halted)" if h.halted(k) else "none") if case is None else case
         (said if got_case == check.case else fails).append(
             f"case {got_case}" if got_case == check.case else f"case: expected {check.case}, got {got_case}"
         )
