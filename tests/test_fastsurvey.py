@@ -201,7 +201,7 @@ def test_a_setting_whose_kernel_is_not_built_starts_at_once_on_the_torch_engine(
     notes = []
     r = survey.run_survey(config, 2000, 40, seed=1, note=notes.append)
     assert r.engines.kernel_from is None and notes == [] and started == []
-    assert "torch engine, exact (the fused kernel for this setting is not compiled yet)" in r.timing_text()
+    assert "torch engine, exact: the fused kernel for this setting is not compiled yet" in r.timing_text()
     monkeypatch.setattr(survey, "TORCH_RATE", 1.0)  # as if it were slow: the build pays
     survey.run_survey(config, 2000, 40, seed=1, note=notes.append)
     assert started == ["survey"]
@@ -625,7 +625,7 @@ async def test_the_survey_screen_never_waits_for_a_compile(monkeypatch):
         await settle(pilot)
         shown = plain(result.content)
         assert "2,000 networks" in shown
-        assert "torch engine, exact (the fused kernel for this setting was still compiling)" in shown
+        assert "torch engine, exact: the fused kernel for this setting was still compiling" in shown
         assert app.screen.query_one("#bar").progress == 200
 
 

@@ -133,7 +133,10 @@ def test_find_seed_lands_in_the_asked_case():
 def test_export_writes_a_replayable_scenario(tmp_path, capsys):
     out = tmp_path / "net.toml"
     assert main(["survey", "--n", "300", "--epochs", "30", "--export", "7", str(out)]) == 0
-    assert "saved" in capsys.readouterr().out
+    printed = capsys.readouterr().out.splitlines()  # captured: not a terminal, as when piped
+    # long lines stay whole (rich wrapped them at 80 columns when not writing to a terminal)
+    assert printed[-1] == f"network 7 saved as {out} (replay it with `xor-tui replay {out}`)"
+    assert printed[-2].endswith("network-epochs/s") and " s (training and judging; " in printed[-2]
     assert replay(__import__("xor_tui.core.io.scenario", fromlist=["load"]).load(out)).final.epoch <= 30
     assert main(["survey", "--n", "300", "--epochs", "30", "--export", "7", str(out)]) == 2
     assert "already exists" in capsys.readouterr().err

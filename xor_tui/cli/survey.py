@@ -95,9 +95,10 @@ def cmd_survey(args) -> int:
     if args.json:
         print(json.dumps(result.to_json()))
     else:
-        print_survey(result, Console())
+        con = Console(soft_wrap=True)  # long lines stay whole when piped (rich wraps at 80 columns there)
+        print_survey(result, con)
         if export:
-            Console().print(f"network {export[0]} saved as {export[1]} (replay it with `xor-tui replay {export[1]}`)")
+            con.print(f"network {export[0]} saved as {export[1]} (replay it with `xor-tui replay {export[1]}`)")
     return 0
 
 

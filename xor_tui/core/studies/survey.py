@@ -194,7 +194,7 @@ class Engines:
         why = self.why_not
         if self.building:
             why = "the fused kernel for this setting was still compiling"
-        return f"torch engine, exact ({why})" if why else "torch engine, exact"
+        return f"torch engine, exact: {why}" if why else "torch engine, exact"
 
 
 class Plan:
