@@ -192,7 +192,7 @@ KEYS: tuple[Key, ...] = (
         "lesson: show its panel or 'what is happening' in its place",
         label="L (shift+l)",
     ),
-    Key(("v",), "survey", "Survey", "survey screen: many random starts with the current settings"),
+    Key(("v",), "survey", "Survey", "survey screen: random starts in this setting (20,000 unless you type a count)"),
     Key(
         ("V",),
         "sweep",
