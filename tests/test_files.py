@@ -130,16 +130,16 @@ def test_a_255_character_name_can_be_written(tmp_path):
 
 
 def test_a_file_created_during_the_write_is_not_clobbered(tmp_path, monkeypatch):
-    import tempfile
+    from xor_tui.core.io import files
 
     target = tmp_path / "late.csv"
-    real = tempfile.mkstemp
+    real = files._temporary
 
     def racing(*a, **k):  # someone creates the file after our check, before our final step
         target.write_text("theirs")
         return real(*a, **k)
 
-    monkeypatch.setattr(tempfile, "mkstemp", racing)
+    monkeypatch.setattr(files, "_temporary", racing)
     with pytest.raises(FileExistsError, match="late.csv: already exists"):
         write_atomic(target, "ours")
     assert target.read_text() == "theirs"

@@ -9,6 +9,7 @@ import os
 import pytest
 
 from xor_tui.cli.main import main
+from xor_tui.core.engine.activations import SpecError
 from xor_tui.core.io.folder import Files, Refused, parse_size
 from xor_tui.core.io.scenario import ScenarioError, builtin, save
 from xor_tui.core.session import Session, open_path
@@ -301,3 +302,60 @@ def test_any_path_built_of_hostile_parts_is_refused_or_inside(world):
             assert real == str(root) or real.startswith(str(root) + os.sep), (reading, text, real)
             outcomes["inside"] += 1
     assert outcomes["refused"] > 1000 and outcomes["inside"] > 200, outcomes
+
+
+# ---------------------------------------------------------------- a name swapped after its check
+
+
+@pytest.fixture
+def raced(world, monkeypatch):
+    """The served process confined to root, and the policy's own path checks blinded, as when a
+    second local user swaps a checked file or folder for a symbolic link just after the check:
+    only the check on the opened file is left to refuse."""
+    from xor_tui.core.io import files
+
+    monkeypatch.setattr(files, "_CONFINED", os.path.realpath(world[0]))
+    monkeypatch.setattr(Files, "_check_inside", lambda self, path, text: None)
+    return world
+
+
+@pytest.mark.parametrize("name", ["link.toml", "away/secret.toml", "away/w.pt"])
+def test_a_file_that_leads_out_when_opened_is_refused_though_its_check_passed(raced, name):
+    root, out = raced
+    with pytest.raises((ScenarioError, SpecError, OSError)) as err:
+        open_path(name, Files(root))
+    assert "leads out of this server's folder" in str(err.value) and "\n" not in str(err.value)
+    assert "outside" not in str(err.value).split("folder")[-1]  # nothing of the file is quoted
+
+
+def test_a_folder_that_leads_out_when_written_is_refused_though_its_check_passed(raced):
+    root, out = raced
+    files = Files(root)
+    with pytest.raises(OSError, match="leads out of this server's folder"):
+        Session.from_seed(1).save_as(files, files.writable("away/new.toml"))
+    with pytest.raises(OSError, match="leads out of this server's folder"):
+        files.write_numbered("away", "shot", ".svg", "<svg/>")
+    assert sorted(p.name for p in out.iterdir()) == ["secret.toml", "w.pt"]  # no file, no temporary one
+    assert files.written == 0
+
+
+def test_a_confined_process_still_reads_and_writes_inside_and_through_inside_links(raced):
+    root, out = raced
+    files = Files(root)
+    assert open_path("alias.toml", files).session.name == "mine"
+    Session.from_seed(1).save_as(files, files.writable("sub/new.toml"))
+    assert open_path("sub/new.toml", files).session.name == "seed 1"
+    assert sorted(p.name for p in (root / "sub").iterdir()) == ["deep.toml", "new.toml"]
+
+
+@pytest.mark.parametrize("text", [".", "./", "sub/."])
+def test_a_folder_typed_as_a_file_is_refused_as_a_folder(world, text):
+    with pytest.raises(Refused, match="a folder, not a file"):
+        Files(world[0]).readable(text)
+
+
+def test_an_absolute_state_dict_path_is_refused_as_absolute(world):
+    root, out = world
+    (root / "ref.toml").write_text(f'name = "ref"\n[start]\nstate_dict = "{out}/w.pt"\n')
+    with pytest.raises(ScenarioError, match="an absolute path outside this server's folder"):
+        open_path("ref.toml", Files(root))

@@ -276,6 +276,9 @@ def _files(args):
         os.chdir(args.root)
     except OSError as exc:
         return fail(f"--root {args.root}: {exc.strerror or exc}")
+    from xor_tui.core.io.files import confine
+
+    confine(".")  # every file this page's app opens is checked once open (no check-then-open race)
     return Files(".", args.read_only, quota)
 
 

@@ -8,16 +8,24 @@ only ever creates or replaces a regular file: devices, FIFOs, directories and sy
 links are refused with or without ``overwrite``. Without ``overwrite`` the final step
 creates the name exclusively, so a file that appeared meanwhile is never clobbered.
 A new file gets the usual mode (0666 minus the umask); a replaced one keeps its mode.
+Every step of a write after its folder is opened is taken relative to that open folder, so
+a folder renamed or swapped for a symbolic link meanwhile cannot redirect it.
+
+A process confined to one folder (:func:`confine`: a page of ``xor-tui serve``) checks the
+file or folder it has *opened*, not only the name it was given: whatever the name led to when
+it was opened must lie inside that folder (its path as the kernel knows the open file), so a
+name swapped for a symbolic link between a check and the open is refused too.
 
 Every error names the file and is one line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import secrets
 import stat
-import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -34,6 +42,41 @@ class SaveError(OSError):
 
 class ReadError(OSError):
     """A file that cannot be read; the message says which and why."""
+
+
+_CONFINED: str | None = None  # set by confine(): every file this process opens lies inside it
+OUTSIDE = "refused: it leads out of this server's folder (a symbolic link, or a name changed meanwhile)"
+
+
+def confine(root: str | os.PathLike[str]) -> None:
+    """From now on this process reads and writes files only inside ``root`` (checked on each
+    file once it is open: see the module's docstring). For a served page's app process."""
+    global _CONFINED
+    _CONFINED = os.path.realpath(root)
+
+
+def _open_inside(fd: int, path: str | os.PathLike[str]) -> bool:
+    """Whether what ``fd`` (opened from ``path``) is lies inside the confining folder (always
+    True when the process is not confined). Linux names an open file in /proc/self/fd;
+    elsewhere the name's real path must be inside and still be the same file as ``fd``."""
+    root = _CONFINED
+    if root is None:
+        return True
+    inside = root.rstrip(os.sep) + os.sep
+    try:
+        real = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        real = ""
+    if real.startswith(os.sep):
+        return real == root or real.startswith(inside)
+    real = os.path.realpath(path)
+    if not (real == root or real.startswith(inside)):
+        return False
+    try:
+        a, b = os.stat(real), os.fstat(fd)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 def _name(path: str | os.PathLike[str]) -> str:
@@ -87,6 +130,8 @@ def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
     except OSError as exc:
         raise ReadError(f"{name}: cannot open: {exc.strerror or exc}") from None
     try:
+        if not _open_inside(fd, path):
+            raise ReadError(f"{name}: {OUTSIDE}")
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise ReadError(f"{name}: is {_kind(st.st_mode)}, not a regular file")
@@ -171,45 +216,69 @@ def _chunks(data: str | bytes | Iterable[str]) -> Iterator[bytes]:
 def write_atomic(path: str | os.PathLike[str], data: str | bytes | Iterable[str], overwrite: bool = False) -> Path:
     """Write ``data`` (text, bytes, or text chunks streamed one by one) to ``path``."""
     p = check_target(path, overwrite)
-    name, folder = _name(p), p.parent
+    name, folder, leaf = _name(p), p.parent, p.name
     try:
-        # a short temporary name: a 255-character target name must still work
-        fd, tmp = tempfile.mkstemp(prefix=".xor-tui-", suffix=".tmp", dir=folder)
-    except PermissionError:
-        raise SaveError(f"{name}: folder {_name(folder)} is not writable") from None
+        dfd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise SaveError(f"{name}: cannot write in {_name(folder)}: {exc.strerror or exc}") from None
+    tmp = ""
     try:
+        if not _open_inside(dfd, folder):
+            raise SaveError(f"{name}: {OUTSIDE}")
+        fd, tmp = _temporary(dfd, name, folder)
         try:
             with os.fdopen(fd, "wb") as fh:
                 for chunk in _chunks(data):
                     fh.write(chunk)
                 fh.flush()
                 os.fsync(fh.fileno())
+                if overwrite:
+                    try:
+                        st = os.stat(leaf, dir_fd=dfd, follow_symlinks=False)
+                    except FileNotFoundError:
+                        st = None
+                    if st is not None and not stat.S_ISREG(st.st_mode):  # changed since the check
+                        raise SaveError(f"{name}: is {_kind(st.st_mode)}; only a regular file is ever replaced")
+                    os.fchmod(fh.fileno(), stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask())
+                else:
+                    os.fchmod(fh.fileno(), 0o666 & ~_umask())
         except OSError as exc:
+            if isinstance(exc, SaveError):
+                raise
             raise SaveError(f"{name}: cannot write: {exc.strerror or exc}") from None
         if overwrite:
-            try:
-                st = os.lstat(p)
-            except FileNotFoundError:
-                st = None
-            if st is not None and not stat.S_ISREG(st.st_mode):  # changed since the check
-                raise SaveError(f"{name}: is {_kind(st.st_mode)}; only a regular file is ever replaced")
-            os.chmod(tmp, stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask())
-            _finish(lambda: os.replace(tmp, p), name)
+            _finish(lambda: os.replace(tmp, leaf, src_dir_fd=dfd, dst_dir_fd=dfd), name)
         else:
-            os.chmod(tmp, 0o666 & ~_umask())
             # link() refuses an existing name (even a dangling symlink): nothing is clobbered
             try:
-                os.link(tmp, p)
+                os.link(tmp, leaf, src_dir_fd=dfd, dst_dir_fd=dfd, follow_symlinks=False)
             except FileExistsError:
                 raise FileExistsError(f"{name}: already exists; not overwritten") from None
             except OSError:  # no hard links here (some network or FAT mounts): create exclusively
-                _write_exclusive(p, tmp, name)
+                _write_exclusive(dfd, leaf, tmp, name)
     finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
+        if tmp:
+            with contextlib.suppress(OSError):  # (gone already when it was replaced into place)
+                os.unlink(tmp, dir_fd=dfd)
+        os.close(dfd)
     return p
+
+
+def _temporary(dfd: int, name: str, folder: Path) -> tuple[int, str]:
+    """A new file of a short random name (a 255-character target name must still work) in
+    the open folder ``dfd``, created exclusively, never through a symbolic link."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = f".xor-tui-{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, flags, 0o600, dir_fd=dfd), tmp
+        except FileExistsError:
+            continue
+        except PermissionError:
+            raise SaveError(f"{name}: folder {_name(folder)} is not writable") from None
+        except OSError as exc:
+            raise SaveError(f"{name}: cannot write in {_name(folder)}: {exc.strerror or exc}") from None
+    raise SaveError(f"{name}: cannot write in {_name(folder)}: no free temporary name")
 
 
 def _finish(fn: Callable[[], None], name: str) -> None:
@@ -219,15 +288,17 @@ def _finish(fn: Callable[[], None], name: str) -> None:
         raise SaveError(f"{name}: cannot write: {exc.strerror or exc}") from None
 
 
-def _write_exclusive(p: Path, tmp: str, name: str) -> None:
+def _write_exclusive(dfd: int, leaf: str, tmp: str, name: str) -> None:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+        fd = os.open(leaf, flags, 0o666, dir_fd=dfd)
     except FileExistsError:
         raise FileExistsError(f"{name}: already exists; not overwritten") from None
     except OSError as exc:
         raise SaveError(f"{name}: cannot write: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "wb") as fh, open(tmp, "rb") as src:
-        while chunk := src.read(1 << 20):
+    src = os.open(tmp, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0), dir_fd=dfd)
+    with os.fdopen(fd, "wb") as fh, os.fdopen(src, "rb") as source:
+        while chunk := source.read(1 << 20):
             fh.write(chunk)
 
 

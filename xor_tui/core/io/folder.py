@@ -8,7 +8,9 @@ Two policies, one class (:class:`Files`):
   the paths, and the app runs as the server's user). A typed path is taken relative to that
   folder; refused, each with a one-line reason: an absolute path, ``~``, any ``..`` part, and
   a path that leads out of the folder through a symbolic link. ``read_only`` refuses every
-  write; ``quota`` caps the bytes one page (one app process) writes in all.
+  write; ``quota`` caps the bytes one page (one app process) writes in all. These checks give
+  the reasons; a served app's process is also confined (``files.confine``), which checks each
+  file once it is open, so a name swapped for a link after its check is refused too.
 
 Every path the operating system would refuse (a NUL byte, a lone surrogate that has no bytes)
 is refused here with one line, whatever the policy: see :func:`os_refuses`.
@@ -84,6 +86,8 @@ class Files:
             raise Refused(f"{_name(text)}: refused: an absolute path; {self._hint}")
         if ".." in Path(text).parts:
             raise Refused(f"{_name(text)}: refused: '..' leads out of this server's folder; {self._hint}")
+        if os.path.basename(text.rstrip("/")) in ("", "."):
+            raise Refused(f"{_name(text)}: a folder, not a file; {self._hint}")
         path = self.root / text
         self._check_inside(path.parent, text)
         # relative when the process works in root (as a served app does): what the user typed
@@ -117,6 +121,8 @@ class Files:
             raise Refused(f"{_name(text)}: {why}")
         p = Path(text)
         if self.root is not None:
+            if p.is_absolute() and not _within(os.path.realpath(p), str(self.root)):
+                raise Refused(f"{_name(text)}: refused: an absolute path outside this server's folder")
             if ".." in p.parts:
                 raise Refused(f"{_name(text)}: refused: '..' leads out of this server's folder")
             self._check_inside(self.root / p, text)  # a relative p is relative to root
