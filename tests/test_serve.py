@@ -189,6 +189,10 @@ def test_no_token_no_page_and_no_app(served):
     for path in ("ws", "ws/", "ws/" + "x" * len(token), "ws/" + token[:-1], "ws/" + token + "x"):
         assert _run(_websocket, url, path) == ("refused", 403), path
     assert children(proc.pid) == before  # not one app process started
+    # the websocket's address fetched as a page, with the token: a plain 400, no app, no traceback
+    status, body = _get(_base(url) + "ws/" + token)
+    assert status == 400 and "websocket only" in body
+    assert children(proc.pid) == before
     assert _get(url)[0] == 200
 
     async def with_token():
@@ -283,6 +287,7 @@ def test_resize_messages_are_clamped_and_malformed_ones_dropped():
         "not json",
         "[]",
         '["stdin", 5]',
+        '["stdin", ""]',  # empty: Textual's key parser took it for the end of its input, and the app ended
         '["stdin", "q"]',
         '["ping", "1"]',
     )

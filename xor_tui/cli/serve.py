@@ -366,6 +366,8 @@ class XorServer(Server):
             return web.Response(status=403, text="xor-tui: access token needed\n")
         width, height = clamp_size(request.query.get("width", "80"), request.query.get("height", "24"))
         websocket = web.WebSocketResponse(heartbeat=15, max_msg_size=1 << 20)
+        if not websocket.can_prepare(request).ok:  # a plain GET (aiohttp raised and logged a traceback)
+            return web.Response(status=400, text="xor-tui: this address takes a page's websocket only\n")
         why = self.full()
         if why:  # accepted only to say why on the page (a refused handshake shows nothing)
             await websocket.prepare(request)
@@ -412,7 +414,7 @@ class XorServer(Server):
             if not isinstance(envelope, list) or not envelope:
                 continue
             kind, data = envelope[0], envelope[1] if len(envelope) > 1 else None
-            if kind == "stdin" and isinstance(data, str):
+            if kind == "stdin" and isinstance(data, str) and data:  # empty: Textual's parser ends its input
                 await app_service.send_bytes(data.encode("utf-8", "replace"))
             elif kind == "resize" and isinstance(data, dict):
                 await app_service.set_terminal_size(*clamp_size(data.get("width"), data.get("height")))
