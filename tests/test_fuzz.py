@@ -14,7 +14,7 @@ from xor_tui.core.engine import activations, losses
 from xor_tui.core.io.scenario import ScenarioError, load, parse, save
 from xor_tui.core.studies.replay import replay
 
-SETTINGS = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # ---------------------------------------------------------------- hostile values
 

@@ -1,6 +1,6 @@
 """A monkey in front of the app: random keys (often in bursts faster than the UI answers),
 clicks, resizes and dialog texts, plus, on purpose, Enter/Escape bursts inside every dialog
-and resizes down to 1x1 with each dialog open. Full length (300+ actions) runs under the
+and resizes down to 1x1 with each dialog open. Full length (200+ actions) runs under the
 ``slow`` marker (CI); a short run always (MONKEY_ACTIONS and MONKEY_SEED set its length and
 seed, to try more locally)."""
 
@@ -211,4 +211,4 @@ async def test_monkey_short(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 async def test_monkey_full(tmp_path, monkeypatch):
-    await _monkey(tmp_path, monkeypatch, 300, seed=1126)
+    await _monkey(tmp_path, monkeypatch, 200, seed=1126)
