@@ -728,7 +728,7 @@ class XorApp(App):
             event.stop()
             event.prevent_default()
             return
-        if isinstance(event, events.Key) and not event.is_forwarded:
+        if isinstance(event, events.Key) and not event.is_forwarded and self.screen_stack:
             event._xor_screen = self.screen  # type: ignore[attr-defined]  # the screen it was typed at
         await super().on_event(event)
 
@@ -737,6 +737,8 @@ class XorApp(App):
         key typed right after the one that opened it: t 3, v enter, y u), it is that screen's:
         given to it (dialogs.TypeAhead), not looked up among its bindings and dropped."""
         typed_at = getattr(event, "_xor_screen", None)
+        if not self.screen_stack:  # a key still queued as the app shuts down: no screen to take it
+            return
         screen = self.screen
         opened_over = typed_at is not None and typed_at is not screen and typed_at in self.screen_stack
         if opened_over and isinstance(screen, TypeAhead):

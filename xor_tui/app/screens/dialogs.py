@@ -62,6 +62,19 @@ class InOrderInput(Input):
         await self.run_action(action)
 
 
+def while_open(screen: Screen, fn: Callable[..., Any], *args: Any, **kw: Any) -> None:
+    """Call ``fn(*args, **kw)`` (on the main thread: give this to ``app.call_from_thread``) only
+    while ``screen`` is still open. A background job's answer can arrive after its screen was
+    closed, or while it closes (its widgets are removed before it): there is nothing to show
+    then, and a lookup of a widget already gone must not end the app (a worker's error does)."""
+    if not screen.is_attached or screen not in screen.app.screen_stack:
+        return
+    try:
+        fn(*args, **kw)
+    except NoMatches:  # closing under us: its widgets went first
+        return
+
+
 class TypeAhead(_ScreenMixin):
     """Keys typed right after the key that opens this screen belong to it. Textual handed each
     to the focused widget of the screen underneath, and by the time it came back up to the app

@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Header, Input, ProgressBar, Static
 
 from xor_tui.app.footer import KeyFooter
-from xor_tui.app.screens.dialogs import InOrderInput, TypeAhead
+from xor_tui.app.screens.dialogs import InOrderInput, TypeAhead, while_open
 from xor_tui.core.session import Config, SurveyResult, survey
 from xor_tui.core.view import OUTCOMES, outcome_legend
 
@@ -106,21 +106,19 @@ class SurveyScreen(TypeAhead, Screen):
         notes: list[str] = []  # one-line remarks from the survey (e.g. compiling its kernel)
         started: list[bool] = []
 
+        # every answer goes through while_open: the screen may be closed, or closing, by then
         def note(text: str) -> None:
-            notes.append(text)
-            if self.is_attached:  # the first survey of a setting compiles: seconds at 0%
-                self.app.call_from_thread(self._say, ["running…", *notes])
+            notes.append(text)  # the first survey of a setting compiles: seconds at 0%
+            self.app.call_from_thread(while_open, self, self._say, ["running…", *notes])
 
         def progress(done: int, total: int) -> None:
-            if not self.is_attached:
-                return
             if not started and notes:  # compiled: the compile note has done its job
                 started.append(True)
-                self.app.call_from_thread(self._say, ["running…", *self._lasting(notes)])
-            self.app.call_from_thread(bar.update, progress=done)
+                self.app.call_from_thread(while_open, self, self._say, ["running…", *self._lasting(notes)])
+            self.app.call_from_thread(while_open, self, bar.update, progress=done)
 
         result = survey(self.config, n, 200, seed=0, progress=progress, note=note)
-        self.app.call_from_thread(self._show, result, self._lasting(notes))
+        self.app.call_from_thread(while_open, self, self._show, result, self._lasting(notes))
 
     @staticmethod
     def _lasting(notes: list[str]) -> list[str]:
@@ -128,12 +126,9 @@ class SurveyScreen(TypeAhead, Screen):
         return [t for t in notes if not t.startswith("compiling")]
 
     def _say(self, lines: list[str]) -> None:
-        if self.is_attached:
-            self.query_one("#result", Static).update("\n".join(lines))
+        self.query_one("#result", Static).update("\n".join(lines))
 
     def _show(self, r: SurveyResult, notes: Sequence[str] = ()) -> None:
-        if not self.is_attached:  # closed while the survey ran
-            return
         shown = render_survey(r)
         if notes:
             shown = Group(*(Text(t, style="italic") for t in notes), shown)

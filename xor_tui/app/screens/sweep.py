@@ -25,7 +25,7 @@ from textual.widget import Widget
 from textual.widgets import ProgressBar, Static
 
 from xor_tui.app.footer import KeyFooter
-from xor_tui.app.screens.dialogs import TypeAhead
+from xor_tui.app.screens.dialogs import TypeAhead, while_open
 from xor_tui.app.screens.survey import render_survey
 from xor_tui.core.session import SWEEP_LRS, SWEEP_SCALES, Config, SweepResult, survey, sweep, sweep_axis
 from xor_tui.core.view import OUTCOMES, capitalised, outcome_legend
@@ -222,7 +222,7 @@ class SweepScreen(TypeAhead, Screen):
         def note(text: str) -> None:
             self.notes.append(text)
             if not self._closing:
-                self.app.call_from_thread(lambda: self.query_one("#info", Static).update(self._training_text()))
+                self.app.call_from_thread(while_open, self, self._say_training)
 
         try:
             result = sweep(
@@ -232,13 +232,18 @@ class SweepScreen(TypeAhead, Screen):
                 self.n,
                 self.epochs,
                 self.seed,
-                progress=lambda done, total: self.app.call_from_thread(bar.update, progress=done, total=total),
+                progress=lambda done, total: self.app.call_from_thread(
+                    while_open, self, bar.update, progress=done, total=total
+                ),
                 stop=lambda: self._closing,
                 note=note,
             )
         except KeyboardInterrupt:  # the screen was closed: nothing to show
             return
-        self.app.call_from_thread(self._show, result)
+        self.app.call_from_thread(while_open, self, self._show, result)
+
+    def _say_training(self) -> None:
+        self.query_one("#info", Static).update(self._training_text())
 
     def _show(self, result: SweepResult) -> None:
         self.result = result
@@ -329,7 +334,7 @@ class CellSurveyScreen(TypeAhead, Screen):
     @work(thread=True, exclusive=True)
     def _run(self) -> None:
         r = survey(self.config, self.n, self.epochs, self.seed, init_scale=self.scale)
-        self.app.call_from_thread(self._show, r)
+        self.app.call_from_thread(while_open, self, self._show, r)
 
     def _show(self, r) -> None:
         self.result = r
