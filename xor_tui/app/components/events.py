@@ -9,8 +9,6 @@ events travel in a Frame; the panel says how many earlier ones there are.
 
 from __future__ import annotations
 
-from rich.text import Text
-
 from xor_tui.app.components import pixels as px
 from xor_tui.app.components.panel import TextPanel
 from xor_tui.app.components.why import Hanging, Ink, checklist
@@ -35,10 +33,8 @@ class EventPanel(TextPanel):
     """What is happening: the checklist, the diagnosis and the events; see the module's docstring."""
 
     def show(self, frame: Frame, message: str = "") -> None:
-        self._last = (frame, message)
         c = frame.checklist
         key = (
-            self.app.theme,
             message,
             frame.explanation,
             frame.events_total,
@@ -46,15 +42,12 @@ class EventPanel(TextPanel):
             frame.epoch if message else None,
             None if c is None else (c.label, c.reason, c.counts, c.checks, c.changes),
         )
-        if key == self._key:
+        if not self._changed((frame, message), key):
             return
-        self._key = key
         pal = px.theme_colours(self)
         fg = pal["foreground"]
         dim = px.style(fg.blend(pal["background"], 0.4))
-        t = Text()
-        if message:
-            t.append(message + "\n", px.style(pal["warning"], bold=True))
+        t = self._begin(message)
         if c is not None:
             for line in checklist(c, Ink.of(self)):
                 t.append_text(line)

@@ -7,8 +7,6 @@ nothing is cut, lines wrap at the panel's width.
 
 from __future__ import annotations
 
-from rich.text import Text
-
 from xor_tui.app.components import pixels as px
 from xor_tui.app.components.panel import TextPanel
 from xor_tui.core.view import LessonView
@@ -31,18 +29,13 @@ class LessonPanel(TextPanel):
 
     def show(self, view: LessonView, message: str = "", hint: bool = False) -> None:
         """Show where the lesson ``view`` stands, ``message`` first; ``hint``: the task's hint."""
-        self._last = (view, message, hint)
         check = view.check
-        key = (self.app.theme, view, check.text if check else None, message, hint)
-        if key == self._key:
+        if not self._changed((view, message, hint), (view, check.text if check else None, message, hint)):
             return
-        self._key = key
         pal = px.theme_colours(self)
         fg, bg = pal["foreground"], pal["background"]
         dim = px.style(fg.blend(bg, 0.4))
-        t = Text()
-        if message:
-            t.append(message + "\n", px.style(pal["warning"], bold=True))
+        t = self._begin(message)
         if view.count and not view.finished:
             t.append(f"Task {view.index + 1} of {view.count}: {view.title}", px.style(pal["accent"], bold=True))
             t.append(f"  {progress(view)}\n", dim)

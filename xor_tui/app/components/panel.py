@@ -13,6 +13,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
+from xor_tui.app.components import pixels as px
+
 
 class Panel(Vertical):
     ALLOW_MAXIMIZE = True
@@ -101,6 +103,23 @@ class TextPanel(VerticalScroll, can_focus=True):
     def show(self, *args: Any) -> None:
         """Build the text from ``args`` (each subclass says which) and show it."""
         raise NotImplementedError
+
+    def _changed(self, args: tuple[Any, ...], key: tuple[object, ...]) -> bool:
+        """Called first by ``show(*args)``: keep ``args`` (to show again in a new theme); False
+        when ``key`` (what the text is made from), in this theme, is what the panel shows now."""
+        self._last = args
+        key = (self.app.theme, *key)
+        if key == self._key:
+            return False
+        self._key = key
+        return True
+
+    def _begin(self, message: str) -> Text:
+        """A new text: ``message`` first (bold, in the theme's warning colour), if any."""
+        t = Text()
+        if message:
+            t.append(message + "\n", px.style(px.theme_colours(self)["warning"], bold=True))
+        return t
 
     def _update(self, text: Text, shown: RenderableType | None = None) -> None:
         """Hold ``text`` and show it (or ``shown``, a renderable drawn from it)."""

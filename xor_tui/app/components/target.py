@@ -9,8 +9,6 @@ nothing is cut, lines wrap at the panel's width.
 
 from __future__ import annotations
 
-from rich.text import Text
-
 from xor_tui.app.components import pixels as px
 from xor_tui.app.components.panel import TextPanel
 from xor_tui.core.view import Lever, RuleStatus, TargetResult
@@ -76,18 +74,14 @@ class TargetPanel(TextPanel):
         (None: still searching), ``message`` first, ``unsupported`` (why the cases do not
         apply) instead of the rules, and the levers of the
         ``selected`` parameter marked. The rules that fail come first."""
-        self._last = (case, rules, result, message, unsupported, selected)
-        key = (self.app.theme, *self._last)
-        if key == self._key:
+        args = (case, rules, result, message, unsupported, selected)
+        if not self._changed(args, args):
             return
-        self._key = key
         pal = px.theme_colours(self)
         fg, bg = pal["foreground"], pal["background"]
         dim = px.style(fg.blend(bg, 0.4))
         ok, bad = px.style(pal["success"], bold=True), px.style(pal["error"], bold=True)
-        t = Text()
-        if message:
-            t.append(message + "\n", px.style(pal["warning"], bold=True))
+        t = self._begin(message)
         if unsupported:
             t.append(f"Case {case} cannot be targeted here: {unsupported}.\n")
             t.append("The eight cases are the source's: a 2-2-1 network, ReLU in both layers, BCELoss.", dim)
