@@ -61,7 +61,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -97,7 +97,7 @@ from xor_tui.core.engine.fast.constants import (  # noqa: F401  (the kinds are p
 )
 
 if TYPE_CHECKING:  # (not imported at run time: net imports torch, which a build process never needs)
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     from numba.core.ccallback import CFunc
 
@@ -788,6 +788,15 @@ def _pool(workers: int) -> ThreadPoolExecutor:
                 _POOL.shutdown(wait=False)
             _POOL = ThreadPoolExecutor(workers, thread_name_prefix="xor-tui-survey")
         return _POOL
+
+
+R = TypeVar("R")
+
+
+def beside(fn: Callable[..., R], *args: Any) -> Future[R]:
+    """``fn(*args)`` on one of the kernel's worker threads, while the caller goes on (work that
+    lets go of the GIL, as numpy's does on large arrays, runs on the other core meanwhile)."""
+    return _pool(1).submit(fn, *args)
 
 
 def _scratch(*specs: tuple[tuple[int, ...], type[np.generic]]) -> tuple[NDArray[Any], ...]:
