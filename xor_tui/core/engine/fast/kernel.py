@@ -568,11 +568,12 @@ def timed_compile(config: Config) -> float:
 
 # --------------------------------------------------------------------- building, in a child process
 
-# what a build takes here (2 cores, load ~2): numba's generic module ~25 s once per machine
-# and numba version (the trajectory's ~5 s), then ~8 s a setting (~2 s); numba's own cache
-# (where the private compiler is refused) ~25 s a setting
-COMPILE_SECONDS = {"survey": 8.0, "path": 2.0}
-GENERIC_SECONDS = {"survey": 25.0, "path": 5.0}
+# what a build takes here (2 cores, load ~2): numba's generic module ~20 s once per machine
+# and numba version (the trajectory's ~3 s), then ~1.5-3 s a setting (the trajectory's
+# ~0.5 s), the process's start included; numba's own cache (where the private compiler is
+# refused) ~25 s a setting
+COMPILE_SECONDS = {"survey": 3.0, "path": 1.0}
+GENERIC_SECONDS = {"survey": 20.0, "path": 3.0}
 
 
 def compile_estimate(config: Config, what: str = "survey") -> float:
