@@ -128,3 +128,20 @@ def test_a_new_seed_leaves_the_lesson_and_b_right_after_brings_it_back():
     assert s.lesson is None and s.task is None
     assert s.undo_restart()
     assert s.lesson is not None and s.task_index == 1
+
+
+def test_the_start_is_said_edited_only_while_an_epoch_0_edit_changes_its_weights():
+    s = Session.from_seed(0)
+    s.step()
+    s.set_param("output.bias[0]", "0.3")  # at epoch 1: the start itself is still seed 0's
+    assert s.start_text == "seed 0" and s.frame().config.start == "seed 0"
+    s.restart()
+    s.set_param("output.bias[0]", "0.3")  # at epoch 0: the weights shown there are not seed 0's
+    assert s.start_text == "seed 0, edited" and s.frame().config.start == "seed 0, edited"
+    s.undo_edit()
+    assert s.start_text == "seed 0"
+    lesson = builtin("lesson-dying-relu")
+    s = Session.from_scenario(lesson)
+    first = s.start_text
+    s.begin_task(next(i for i, t in enumerate(lesson.tasks) if t.title == "Find the crash"))
+    assert s.frame().case == 7 and s.start_text == f"{first}, edited"  # the task's setup set case 7's weights

@@ -22,10 +22,12 @@ from xor_tui.core.budget import Cancelled
 from xor_tui.core.engine import losses, net
 from xor_tui.core.engine.actions import (
     Action,
+    Reseed,
     SetActivation,
     SetLoss,
     SetLr,
     SetParam,
+    Zeros,
     check_seed,
     check_value,
     parse_number,
@@ -191,7 +193,14 @@ class Session:
 
     @property
     def start_text(self) -> str:
-        return self.run.start.describe()
+        """The run's start (``seed 0``, ``given weights``, ``all zeros``), with ``, edited`` when
+        an action at epoch 0 changed its parameters (a lesson's setup, the student's own edit,
+        a scenario's script): the weights shown at epoch 0 are then not that start's."""
+        with self.lock:
+            said = self.run.start.describe()
+            if any(a.epoch == 0 and isinstance(a, (SetParam, Zeros, Reseed)) for a in self.run.actions()):
+                said += ", edited"
+            return said
 
     def frame(self, epoch: int | None = None) -> Frame:
         """What the app draws for the current epoch (or a stored earlier one), built under the lock."""

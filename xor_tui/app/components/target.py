@@ -36,12 +36,17 @@ def lever_text(lever: Lever) -> str:
     return said
 
 
+def _found(result: TargetResult) -> str:
+    """``T applies 2 edits (no fewer can)``: the head of a found plan, in the line and the panel."""
+    n = len(result.edits)
+    fewer = "no fewer can" if result.proved else "fewer were not all ruled out"
+    return f"T applies {n} edit{'s' if n != 1 else ''} ({fewer})"
+
+
 def plan_text(result: TargetResult) -> str:
     """What the solver found, in one line (the edits it would apply, or why none)."""
     if result.status == "found":
-        n = len(result.edits)
-        fewer = "no fewer can" if result.proved else "fewer were not all ruled out"
-        return f"T applies {n} edit{'s' if n != 1 else ''} ({fewer}): " + "; ".join(
+        return _found(result) + ": " + "; ".join(
             f"{e.param} {e.before:+.4f} → {e.after:+.4g}" for e in result.edits
         )
     if result.status == "already":
@@ -90,9 +95,7 @@ class TargetPanel(TextPanel):
         if result is None:
             t.append("Searching for the fewest edits…\n", dim)
         elif result.status == "found":
-            n = len(result.edits)
-            fewer = "no fewer can" if result.proved else "fewer were not all ruled out"
-            t.append(f"T applies {n} edit{'s' if n != 1 else ''} ({fewer}):\n", px.style(fg, bold=True))
+            t.append(_found(result) + ":\n", px.style(fg, bold=True))
             for e in result.edits:
                 t.append(f"  {e.param:<20} {_num(e.before)} → {_num(e.after)}\n")
         else:
