@@ -32,7 +32,7 @@ from xor_tui.core.rules.outcomes import OUTCOMES as OUTCOMES
 from xor_tui.core.rules.outcomes import outcome_legend as outcome_legend
 
 if TYPE_CHECKING:
-    from xor_tui.core.engine.fast.kernel import Build, Networks
+    from xor_tui.core.engine.fast.kernel import Build, Decode, Networks
 
 # a survey's limits (a single run's epochs are limited by run.MAX_EPOCHS)
 MAX_N = 10_000_000  # networks (memory stays bounded: they are trained in shards)
@@ -399,32 +399,40 @@ def _survey_shard(
 
     nets = kernel.Networks.start(start)
     starts = None if judge_start else (None, *(torch.from_numpy(np.zeros(n, bool)),) * 3)
-    start_bits = ends = None
+    decode = None  # the kernel's codes of the starts and ends (constants.DECODE), once it judges
+    start_coded = end_coded = False
     trained = 0
     if plan.ready():  # judged and trained in the same kernel calls
-        start_bits = np.empty(n, np.int32) if judge_start else None
-        ends = np.empty(n, np.int32)
+        decode = _decoding(config, n)
         plan.engines.kernel_from = 0
-        trained = kernel.advance(nets, config, epochs, progress, stop, starts=start_bits, ends=ends)
+        bits = np.empty(n, np.int32) if judge_start else None
+        ends = np.empty(n, np.int32)
+        trained = kernel.advance(nets, config, epochs, progress, stop, starts=bits, ends=ends, decode=decode)
+        start_coded, end_coded = judge_start, True
     elif judge_start:
         starts = _cat(_in_threads(lambda part: _judge_start(part, config), start))
-    while nets.epoch < epochs and nets.live.any() and ends is None:
+    while nets.epoch < epochs and nets.live.any() and not end_coded:
         if plan.ready():
             if plan.engines.kernel_from is None:
                 plan.engines.kernel_from = nets.epoch
-            ends = np.empty(n, np.int32)
-            trained += kernel.advance(nets, config, epochs, progress, stop, ends=ends)
+            decode = _decoding(config, n)
+            trained += kernel.advance(nets, config, epochs, progress, stop, ends=np.empty(n, np.int32), decode=decode)
+            end_coded = True
             break
         trained += _torch_slice(nets, config, _slice_end(nets, epochs), progress, stop)
     nets.epoch = max(nets.epoch, epochs)
-    if ends is None and plan.ready():
-        ends = kernel.judge(nets, config)
+    if not end_coded and plan.ready():  # (no kernel call trained: the start's codes are not wanted)
+        decode = _decoding(config, n)
+        kernel.judge(nets, config, decode=decode)
+        end_coded = True
     ended = None
-    if ends is not None:  # decoded beside the starts (numpy lets go of the GIL): ~0.8 ms of 23
-        ended = kernel.beside(_ends_from_bits, ends, nets.halt, epochs)
-    if start_bits is not None:
-        starts = _starts_from_bits(start_bits, config)
-    assert starts is not None  # judged: by the kernel (start_bits), by torch, or not asked for
+    if end_coded:  # decoded beside the starts (numpy lets go of the GIL)
+        assert decode is not None
+        ended = kernel.beside(_ends_from_codes, decode[2], nets.halt, epochs)
+    if start_coded:
+        assert decode is not None
+        starts = _starts_from_codes(decode[1], config)
+    assert starts is not None  # judged: by the kernel, by torch, or not asked for
     final = nets.final_layers()
     if ended is not None:
         halt_epoch, outcome = ended.result()
@@ -467,77 +475,65 @@ _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.int32)
 
 
 @functools.cache
-def _start_tables(hidden_flat: bool, output_flat: bool, cases: bool) -> tuple[NDArray[np.int32], NDArray[np.int8]]:
-    """The two lookups that turn the kernel's judging of a start into its case and dead units
-    (np.take on tables small enough to stay in a core's cache: ~1 ms of a 23 ms survey).
+def _decode_table(hidden_flat: bool, output_flat: bool, cases: bool) -> NDArray[np.int32]:
+    """The table by which the kernel turns its judging of each start and end into a one-byte
+    code (constants.DECODE); the rules are here, the kernel only looks up.
 
-    Over the 12 bits of the positive pre-activations (BIT_HIDDEN, 8 bits, then BIT_OUTPUT, 4):
-    the case table's row (positive hidden pre-activations p, active output rows o: p * 5 + o)
-    shifted left by 10, or'ed with the dead flags shifted left by 24 (1: a dead hidden unit,
-    2: both, 4: a dead output; a unit is dead when its activation is flat below 0 and its
-    pre-activation is positive on no row). Then the case over that row or'ed with the 10 bits
-    from BIT_GRAD (the 9 gradient bits and BIT_HALTS, next to them): diagnosis.case_table's
-    case, 0 (none) for a start that halts; all 0 when ``cases`` is False."""
-    from xor_tui.core.engine.fast.constants import BIT_GRAD, BIT_HALTS
+    A start's code is its case (diagnosis.case_table's; 0, none, for a start that halts; all 0
+    when ``cases`` is False, a setting the cases do not describe) or'ed with its dead flags
+    shifted left by 4 (1: a dead hidden unit, 2: both, 4: a dead output; a unit is dead when its
+    activation is flat below 0 and its pre-activation is positive on no row). The first 4,096
+    entries, by the 12 bits of the positive pre-activations (BIT_HIDDEN, 8, then BIT_OUTPUT, 4),
+    hold where the case table's row for those counts starts (positive hidden pre-activations p,
+    active output rows o: row p * 5 + o at 4096 + 1024 * row) and the flags shifted left by 24;
+    each row's 1,024 entries are by the 10 bits from BIT_GRAD (the 9 gradient bits, then
+    BIT_HALTS). An end's code is its outcome: by the 14 bits from BIT_GRAD (gradients, halt,
+    right rows) a state that halts is HALTED, one that gets every row right SOLVED, one with no
+    gradient STUCK, any other LEARNING; a network that halted in training is HALTED."""
+    from xor_tui.core.engine.fast.constants import BIT_GRAD, BIT_HALTS, BIT_RIGHT, DEC_END, DEC_HALTED, DEC_SIZE
 
-    assert BIT_HALTS == BIT_GRAD + 9  # the halt bit is the tenth bit of the case index
+    assert BIT_HALTS == BIT_GRAD + 9  # the halt bit is the tenth bit of a row's index
+    table = np.zeros(DEC_SIZE, np.int32)
     v = np.arange(1 << 12)
     hidden, out = v & 0xFF, v >> 8
     dead0, dead1 = (hidden & 0x55) == 0, (hidden & 0xAA) == 0  # bit 2 * row + unit
     flags = ((dead0 | dead1) + 2 * (dead0 & dead1)) * hidden_flat + 4 * (out == 0) * output_flat
-    low = ((_POPCOUNT[hidden] * 5 + _POPCOUNT[out]) << 10) | (flags << 24)
-    index = np.arange(45 << 10)
-    by_grad = case_array()[((index >> 10) << 9) | (index & 0x1FF)] if cases else np.zeros(len(index), np.int64)
-    case = np.where((index & 0x200) != 0, 0, by_grad)
-    return low.astype(np.int32), case.astype(np.int8)
-
-
-def _starts_from_bits(bits: NDArray[np.int32], config: Config) -> Starts:
-    """(case or None, a dead hidden unit, both dead, dead output) from the kernel's judging
-    of the starts (see kernel.judge), as _judge_start gives them."""
-    from xor_tui.core.engine.fast.constants import BIT_GRAD
-
-    cases = is_source_net(config)
-    low_table, case_table = _start_tables(
-        config.activations[0].flat_below_zero, config.activations[-1].flat_below_zero, cases
-    )
-    low = np.take(low_table, bits & 0xFFF)  # BIT_HIDDEN 0 and BIT_OUTPUT 8: the 12 low bits
-    case = None
+    table[:4096] = (4096 + ((_POPCOUNT[hidden] * 5 + _POPCOUNT[out]) << 10)) | (flags << 24)
     if cases:
-        index = bits >> BIT_GRAD
-        index &= 0x3FF  # the gradient bits and BIT_HALTS
-        index |= low & 0xFC00
-        case = torch.from_numpy(np.take(case_table, index).astype(np.int64))
-    flags = (low >> 24).astype(np.uint8)
-    hidden_any, hidden_all, output = (torch.from_numpy((flags & bit) != 0) for bit in (1, 2, 4))
+        index = np.arange(45 << 10)
+        case = case_array()[((index >> 10) << 9) | (index & 0x1FF)]
+        table[4096 : 4096 + len(index)] = np.where((index & 0x200) != 0, 0, case)  # a start that halts: none
+    code = np.arange(1 << (BIT_RIGHT + 4 - BIT_GRAD))
+    outcome = np.where((code & 0x1FF) == 0, STUCK, LEARNING)
+    outcome[(code >> (BIT_RIGHT - BIT_GRAD)) == 15] = SOLVED
+    outcome[((code >> (BIT_HALTS - BIT_GRAD)) & 1) != 0] = HALTED
+    table[DEC_END:DEC_HALTED] = outcome
+    table[DEC_HALTED] = HALTED
+    return table
+
+
+def _decoding(config: Config, n: int) -> Decode:
+    """The kernel's DECODE arguments for n networks of this setting: the table, and the arrays
+    the codes of the starts and of the ends are written into."""
+    table = _decode_table(
+        config.activations[0].flat_below_zero, config.activations[-1].flat_below_zero, is_source_net(config)
+    )
+    return table, np.empty(n, np.uint8), np.empty(n, np.uint8)
+
+
+def _starts_from_codes(codes: NDArray[np.uint8], config: Config) -> Starts:
+    """(case or None, a dead hidden unit, both dead, dead output) from the kernel's codes of the
+    starts (see _decode_table), as _judge_start gives them."""
+    case = torch.from_numpy((codes & 15).astype(np.int64)) if is_source_net(config) else None
+    hidden_any, hidden_all, output = (torch.from_numpy((codes & bit) != 0) for bit in (16, 32, 64))
     return case, hidden_any, hidden_all, output
 
 
-@functools.cache
-def _outcome_table() -> NDArray[np.int8]:
-    """The outcome of a state that did not halt in training, from bits BIT_GRAD.. of its judging
-    (9 gradient bits, the halt bit, 4 right-row bits): a state that halts is HALTED, one that
-    gets every row right SOLVED, one with no gradient STUCK, any other LEARNING. (int8: 16 KB,
-    which stays in a core's cache while 100,000 states are looked up; int64 took 0.2 ms more.)"""
-    from xor_tui.core.engine.fast.constants import BIT_GRAD, BIT_HALTS, BIT_RIGHT
-
-    code = np.arange(1 << (BIT_RIGHT + 4 - BIT_GRAD))
-    table = np.where((code & 0x1FF) == 0, STUCK, LEARNING)
-    table[(code >> (BIT_RIGHT - BIT_GRAD)) == 15] = SOLVED
-    table[((code >> (BIT_HALTS - BIT_GRAD)) & 1) != 0] = HALTED
-    return table.astype(np.int8)
-
-
-def _ends_from_bits(bits: NDArray[np.int32], halt: NDArray[np.int64], epochs: int) -> Ends:
-    """(halt epochs, outcome) from the kernel's judging of the end states, as _judge_end gives them."""
-    from xor_tui.core.engine.fast.constants import BIT_GRAD, BIT_HALTS
-
-    outcome = np.take(_outcome_table(), bits >> BIT_GRAD).astype(np.int64)
-    stopped = halt >= 0
-    np.putmask(outcome, stopped, HALTED)
-    refused = (bits & (1 << BIT_HALTS)) != 0  # refused at its last state
-    refused &= ~stopped
-    halt_epoch = np.where(refused, epochs, halt)
+def _ends_from_codes(codes: NDArray[np.uint8], halt: NDArray[np.int64], epochs: int) -> Ends:
+    """(halt epochs, outcome) from the kernel's codes of the ends, as _judge_end gives them: a
+    network that did not halt in training but whose last state halts halted at ``epochs``."""
+    outcome = codes.astype(np.int64)
+    halt_epoch = np.where((halt < 0) & (codes == HALTED), epochs, halt)
     return torch.from_numpy(halt_epoch), torch.from_numpy(outcome)
 
 

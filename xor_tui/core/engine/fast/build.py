@@ -29,8 +29,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from xor_tui.core.engine.fast.constants import JUDGE_END, JUDGE_LAYERS, JUDGE_START, JUDGE_STATES, TRAIN
+from xor_tui.core.engine.fast.constants import (
+    DEC_SIZE,
+    DECODE,
+    JUDGE_END,
+    JUDGE_LAYERS,
+    JUDGE_START,
+    JUDGE_STATES,
+    TRAIN,
+)
 from xor_tui.core.engine.fast.kernel import (
     Kernel,
     Kinds,
@@ -145,15 +154,20 @@ def _check(body: bytes, reference: CFunc[Kernel], what: str, kinds: Kinds) -> st
         return ""
     n = 300
     start = rng.uniform(-1.5, 1.5, (n, 9)).astype(np.float32)
+    # a DECODE table of arbitrary entries, the first section's pointing into the second's
+    table = rng.integers(0, 256, DEC_SIZE).astype(np.int32)
+    table[:4096] = 4096 + rng.integers(0, 45, 4096) * 1024 + (rng.integers(0, 8, 4096) << 24)
+    both = TRAIN | JUDGE_START | JUDGE_END | DECODE
     outs = []
     for f, extra in ((ours, ()), (theirs, kinds)):
         nets = Networks.start_rows(start.copy())
-        bits = [_call(f, nets, 0, n, 0, 0, hs, os_, neg_lr, JUDGE_LAYERS, extra)[1]]
-        trained, *judged = _call(f, nets, 0, n, 0, 30, hs, os_, neg_lr, TRAIN | JUDGE_START | JUDGE_END, extra)
+        first = _call(f, nets, 0, n, 0, 0, hs, os_, neg_lr, JUDGE_LAYERS | DECODE, extra, table)
+        trained_and_judged = _call(f, nets, 0, n, 0, 30, hs, os_, neg_lr, both, extra, table)
         more = _call(f, nets, 0, n, 30, 40, hs, os_, neg_lr, TRAIN, extra)[0]
-        bits += [*judged, _call(f, nets, 0, n, 40, 40, hs, os_, neg_lr, JUDGE_STATES, extra)[1]]
+        last = _call(f, nets, 0, n, 40, 40, hs, os_, neg_lr, JUDGE_STATES | DECODE, extra, table)
+        written: list[NDArray[Any]] = [*first[1:], *trained_and_judged[1:], *last[1:]]
         states = (nets.P.tobytes(), nets.halt.tobytes(), nets.live.tobytes())
-        outs.append((*states, trained, more, *(b.tobytes() for b in bits)))
+        outs.append((*states, trained_and_judged[0], more, *(a.tobytes() for a in written)))
     del engine
     return "" if outs[0] == outs[1] else "the survey kernel differs from numba's on a sample"
 

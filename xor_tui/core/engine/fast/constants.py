@@ -32,13 +32,25 @@ BIT_GRAD = 12  # 9 bits: a nonzero gradient, in the order of a row of P (w00 w01
 BIT_HALTS = 21  # the state halts (BCELoss refuses it, or the loss is not finite)
 BIT_RIGHT = 22  # 4 bits: the prediction is on the right side of 0.5, bit per row
 
+# DECODE (a MODE flag, with JUDGE_*): each judged state's bits also become a one-byte code, by
+# the caller's table (int32, DEC_SIZE entries; the survey makes it from the rules, which the
+# kernel does not know), into ``codes`` (the starts') or ``end_codes`` (the ends'). A start:
+# e = T[bits & 0xFFF] (its signs), code = T[(e & 0xFFFFFF) + ((bits >> BIT_GRAD) & 0x3FF)]
+# | (e >> 24) << 4; an end: T[DEC_END + (bits >> BIT_GRAD)], or T[DEC_HALTED] for a network
+# that halted in training
+DECODE = 16
+DEC_END = 1 << 16
+DEC_HALTED = DEC_END + (1 << (BIT_RIGHT + 4 - BIT_GRAD))
+DEC_SIZE = DEC_HALTED + 1
+
 # each kernel's C arguments (after its three kinds, loss, output, hidden, as int64 in the
 # generic module), the one statement of them: epoch builds numba's signatures from it, kernel
 # the ctypes call
 ARGS = {
     # P w4 b2 v2 c1 (float32 rows), halt, live; n clo chi; e0 e1; hs os neg_lr; scratch S R H NET W;
-    # MODE, bits and ends (int32 per network, written when judging)
+    # MODE, bits and ends (int32 per network, written when judging); the DECODE table, codes and
+    # end codes (a byte per network)
     "survey": "f32* f32* f32* f32* f32* i64* u8* i64 i64 i64 i32 i32 f32 f32 f32 f32* i32* i32* i64* f32* "
-    "i32 i32* i32*",
+    "i32 i32* i32* i32* u8* u8*",
     "path": "f32* f32* i64 f32 f32 f32",  # p, rows; count; hs os neg_lr
 }

@@ -24,6 +24,10 @@ from xor_tui.core.engine.fast.constants import (
     BIT_OUTPUT,
     BIT_RIGHT,
     CHUNK,
+    DEC_END,
+    DEC_HALTED,
+    DEC_SIZE,
+    DECODE,
     HALTS,
     JUDGE_END,
     JUDGE_LAYERS,
@@ -72,6 +76,8 @@ if TYPE_CHECKING:
     U8Ptr: TypeAlias = ctypes._Pointer[ctypes.c_uint8]
     Grid: TypeAlias = NDArray[np.float32]  # a 2-D view of the caller's float32 memory (carray)
     Ints: TypeAlias = NDArray[np.int32]
+    Bytes: TypeAlias = NDArray[np.uint8]
+    Longs: TypeAlias = NDArray[np.int64]
     # forward_backward's results: nine gradients, whether the state halts, the hidden and
     # output pre-activations (8 + 4) and the outputs (4)
     Pass: TypeAlias = tuple[
@@ -436,12 +442,15 @@ def _signature(what: str, kinds: bool) -> Signature:
 @_h
 def _judge_range(
     LOSS: int, OUT: int, HID: int, layers: int, P: Grid, w4: Grid, b2: Grid, v2: Grid, c1: Grid, out: Ints, W: Grid,
-    WI: Ints, lo: int, hi: int, hs: F32, os_: F32,
+    WI: Ints, lo: int, hi: int, hs: F32, os_: F32, decode: int, T: Ints, codes: Bytes, end_codes: Bytes,
+    halt: Longs,
 ) -> None:  # fmt: skip
     """``judge_bits`` of networks lo..hi-1 into ``out``: their start (``layers``: the rows of
     w4 b2 v2 c1) or their states (the rows of P), a group of LANES at a time (a short last
-    group padded with copies of its first network), in rows 0..9 of W. Not inlined: the
-    kernel calls it from three places."""
+    group padded with copies of its first network), in rows 0..9 of W; with ``decode`` bit 1,
+    each one's code as a start by the table T into ``codes``, with bit 2 as an end into
+    ``end_codes`` (``halt`` telling the networks that halted in training; constants.DECODE).
+    Not inlined: the kernel calls it from three places."""
     for blo in range(lo, hi, LANES):
         m = min(LANES, hi - blo)
         for j in range(LANES):
@@ -459,13 +468,23 @@ def _judge_range(
             )  # fmt: skip
         for j in range(m):
             out[blo + j] = WI[9, j]
+        if decode & 1:
+            for j in range(m):
+                b = WI[9, j]
+                e = T[b & 0xFFF]
+                codes[blo + j] = np.uint8(T[(e & 0xFFFFFF) + ((b >> BIT_GRAD) & 0x3FF)] | ((e >> 24) << 4))
+        if decode & 2:
+            for j in range(m):
+                at = DEC_HALTED if halt[blo + j] >= 0 else DEC_END + (WI[9, j] >> BIT_GRAD)
+                end_codes[blo + j] = np.uint8(T[at])
 
 
 @_h
 def survey_body(
     LOSS: int, OUT: int, HID: int, P_: F32Ptr, w4_: F32Ptr, b2_: F32Ptr, v2_: F32Ptr, c1_: F32Ptr, halt_: I64Ptr,
     live_: U8Ptr, n: int, clo: int, chi: int, e0: int, e1: int, hs: F32, os_: F32, neg_lr: F32, S_: F32Ptr,
-    R_: I32Ptr, H_: I32Ptr, NET_: I64Ptr, W_: F32Ptr, MODE: int, bits_: I32Ptr, ends_: I32Ptr,
+    R_: I32Ptr, H_: I32Ptr, NET_: I64Ptr, W_: F32Ptr, MODE: int, bits_: I32Ptr, ends_: I32Ptr, T_: I32Ptr,
+    codes_: U8Ptr, end_codes_: U8Ptr,
 ) -> int:  # fmt: skip
     """Train the live networks among clo..chi-1 for epochs e0..e1-1; return net-epochs computed.
     Row k of P holds network k's nine parameters; a call from epoch 0 reads them from the
@@ -477,7 +496,9 @@ def survey_body(
     nothing: it writes ``judge_bits`` of each network among clo..chi-1 into ``bits`` and
     returns how many it judged. With JUDGE_START (from epoch 0) and JUDGE_END it judges each
     block's starts before training it (into ``bits``) and its states after (into ``ends``):
-    the survey's three passes in one call.
+    the survey's three passes in one call. With DECODE as well, each judged state's code too
+    (the table T_ into ``codes`` for the starts, ``end_codes`` for the ends; judging alone,
+    both: constants.DECODE).
 
     The live networks of each block of CHUNK are packed into groups of LANES; a group's
     nine parameters, its run mask and halt epochs sit in one small local array, and the
@@ -495,17 +516,26 @@ def survey_body(
         carray(c1_, (n, 1)),
     )
     halt, live, bits, ends = carray(halt_, (n,)), carray(live_, (n,)), carray(bits_, (n,)), carray(ends_, (n,))
+    decode = MODE & DECODE
+    T = carray(T_, (DEC_SIZE if decode else 1,))
+    codes, end_codes = carray(codes_, (n if decode else 1,)), carray(end_codes_, (n if decode else 1,))
     S, R, H, NET = carray(S_, (G0, 9, L)), carray(R_, (G0, L)), carray(H_, (G0, L)), carray(NET_, (G0, L))
     W = carray(W_, (2 * ROWS, L))
     WI = W.view(np.int32)
     if MODE & (JUDGE_LAYERS | JUDGE_STATES):
-        _judge_range(LOSS, OUT, HID, MODE & JUDGE_LAYERS, P, w4, b2, v2, c1, bits, W, WI, clo, chi, hs, os_)
+        _judge_range(
+            LOSS, OUT, HID, MODE & JUDGE_LAYERS, P, w4, b2, v2, c1, bits, W, WI, clo, chi, hs, os_,
+            3 if decode else 0, T, codes, end_codes, halt,
+        )  # fmt: skip
         return chi - clo
     total = 0
     for blo in range(clo, chi, CHUNK):
         hi = min(blo + CHUNK, chi)
         if MODE & JUDGE_START and e0 == 0:
-            _judge_range(LOSS, OUT, HID, 1, P, w4, b2, v2, c1, bits, W, WI, blo, hi, hs, os_)
+            _judge_range(
+                LOSS, OUT, HID, 1, P, w4, b2, v2, c1, bits, W, WI, blo, hi, hs, os_, 1 if decode else 0, T, codes,
+                end_codes, halt,
+            )  # fmt: skip
         m = 0
         if e0 == 0:  # the start: every network is live
             for k in range(blo, hi):
@@ -597,7 +627,10 @@ def survey_body(
                     R[j >> SHIFT, j & (L - 1)] = 1
                 m = keep
         if MODE & JUDGE_END:
-            _judge_range(LOSS, OUT, HID, 0, P, w4, b2, v2, c1, ends, W, WI, blo, hi, hs, os_)
+            _judge_range(
+                LOSS, OUT, HID, 0, P, w4, b2, v2, c1, ends, W, WI, blo, hi, hs, os_, 2 if decode else 0, T, codes,
+                end_codes, halt,
+            )  # fmt: skip
     return total
 
 
@@ -656,10 +689,11 @@ def generic(what: str) -> CFunc[Callable[..., int]]:
             LOSS: int, OUT: int, HID: int, P_: F32Ptr, w4_: F32Ptr, b2_: F32Ptr, v2_: F32Ptr, c1_: F32Ptr,
             halt_: I64Ptr, live_: U8Ptr, n: int, clo: int, chi: int, e0: int, e1: int, hs: F32, os_: F32, neg_lr: F32,
             S_: F32Ptr, R_: I32Ptr, H_: I32Ptr, NET_: I64Ptr, W_: F32Ptr, MODE: int, bits_: I32Ptr, ends_: I32Ptr,
+            T_: I32Ptr, codes_: U8Ptr, end_codes_: U8Ptr,
         ) -> int:  # fmt: skip
             return survey_body(
                 LOSS, OUT, HID, P_, w4_, b2_, v2_, c1_, halt_, live_, n, clo, chi, e0, e1, hs, os_, neg_lr,
-                S_, R_, H_, NET_, W_, MODE, bits_, ends_,
+                S_, R_, H_, NET_, W_, MODE, bits_, ends_, T_, codes_, end_codes_,
             )  # fmt: skip
 
         return kernel
@@ -698,20 +732,21 @@ def make(what: str, kinds: tuple[int, int, int], cache: bool) -> CFunc[Callable[
     ``cache=True`` in numba.config.CACHE_DIR when ``cache``. The layout constants are
     closure variables too, so that a change of constants.py is a new cache entry."""
     LOSS, OUT, HID = kinds
-    LAYOUT = (CHUNK, LANES, SHIFT, SPAN, ROWS, JUDGE_LAYERS, JUDGE_STATES, JUDGE_START, JUDGE_END)
+    LAYOUT = (CHUNK, LANES, SHIFT, SPAN, ROWS, JUDGE_LAYERS, JUDGE_STATES, JUDGE_START, JUDGE_END, DECODE, DEC_END)
     if what == "survey":
 
         @cfunc(_signature("survey", False), cache=cache, **_OPTIONS)
         def kernel(
             P_: F32Ptr, w4_: F32Ptr, b2_: F32Ptr, v2_: F32Ptr, c1_: F32Ptr, halt_: I64Ptr, live_: U8Ptr, n: int,
             clo: int, chi: int, e0: int, e1: int, hs: F32, os_: F32, neg_lr: F32, S_: F32Ptr, R_: I32Ptr,
-            H_: I32Ptr, NET_: I64Ptr, W_: F32Ptr, MODE: int, bits_: I32Ptr, ends_: I32Ptr,
+            H_: I32Ptr, NET_: I64Ptr, W_: F32Ptr, MODE: int, bits_: I32Ptr, ends_: I32Ptr, T_: I32Ptr,
+            codes_: U8Ptr, end_codes_: U8Ptr,
         ) -> int:  # fmt: skip
             if LAYOUT[0] != CHUNK:  # never: LAYOUT is only part of the cache's key
                 return -1
             return survey_body(
                 LOSS, OUT, HID, P_, w4_, b2_, v2_, c1_, halt_, live_, n, clo, chi, e0, e1, hs, os_, neg_lr,
-                S_, R_, H_, NET_, W_, MODE, bits_, ends_,
+                S_, R_, H_, NET_, W_, MODE, bits_, ends_, T_, codes_, end_codes_,
             )  # fmt: skip
 
         return kernel

@@ -75,6 +75,8 @@ from xor_tui.core.engine.fast.constants import (  # noqa: F401  (the kinds are p
     BIT_OUTPUT,
     BIT_RIGHT,
     CHUNK,
+    DEC_SIZE,
+    DECODE,
     HALTS,
     JUDGE_END,
     JUDGE_LAYERS,
@@ -762,16 +764,30 @@ def _call(
     neg_lr: np.float32,
     mode: int,
     kinds: tuple[int, ...] = (),
-) -> tuple[int, NDArray[np.int32], NDArray[np.int32]]:
+    table: NDArray[np.int32] | None = None,
+) -> tuple[int, NDArray[np.int32], NDArray[np.int32], NDArray[np.uint8], NDArray[np.uint8]]:
     """One kernel call on networks lo..hi-1 in this thread (``kinds`` first, for numba's
-    generic function): (what it returned, the bits it wrote, the ends it wrote)."""
-    bits, ends = np.zeros(max(nets.n, 1), np.int32), np.zeros(max(nets.n, 1), np.int32)
+    generic function; ``table``: the DECODE table, with DECODE in ``mode``): (what it returned,
+    the bits, ends, codes and end codes it wrote)."""
+    size = max(nets.n, 1)
+    bits, ends = np.zeros(size, np.int32), np.zeros(size, np.int32)
+    codes, end_codes = np.zeros(size, np.uint8), np.zeros(size, np.uint8)
     head = nets.head()
-    tail = (*_scratch_for(), mode, bits.ctypes.data, ends.ctypes.data)
+    table = _NO_TABLE if table is None else table
+    tail = (*_scratch_for(), mode, bits.ctypes.data, ends.ctypes.data, *_pointers(table, codes, end_codes))
     got = kernel(*kinds, *head, lo, hi, e0, e1, hs, os_, neg_lr, *tail)
     if mode & (JUDGE_LAYERS | JUDGE_STATES) == 0 and e1 > e0 == 0 and (lo, hi) == (0, nets.n):
         nets.layers = None  # P is filled
-    return got, bits, ends
+    return got, bits, ends, codes, end_codes
+
+
+_NO_TABLE = np.zeros(1, np.int32)  # what a call that decodes nothing passes for the table and the codes
+_NO_CODES = np.zeros(1, np.uint8)
+
+
+def _pointers(*arrays: NDArray[Any] | None) -> tuple[int, ...]:
+    """The arrays' addresses, a one-element dummy's for None (the kernel reads none of those)."""
+    return tuple((_NO_CODES if a is None else a).ctypes.data for a in arrays)
 
 
 _POOL: ThreadPoolExecutor | None = None
@@ -873,6 +889,9 @@ def _each_piece(n: int, threads: int, work: Callable[[int, int, tuple[int, ...]]
     return mine + sum(others)
 
 
+Decode = tuple[NDArray[np.int32], NDArray[np.uint8], NDArray[np.uint8]]  # the table, codes, end codes
+
+
 def advance(
     nets: Networks,
     config: Config,
@@ -882,6 +901,7 @@ def advance(
     threads: int | None = None,
     starts: NDArray[np.int32] | None = None,
     ends: NDArray[np.int32] | None = None,
+    decode: Decode | None = None,
 ) -> int:
     """Train ``nets`` from ``nets.epoch`` to ``epochs`` (or until none runs) with this setting's
     kernel, in place; the network-epochs computed. ``stop()`` is asked between kernel calls
@@ -889,7 +909,8 @@ def advance(
 
     ``starts`` (from epoch 0) and ``ends``, int32 arrays of n: filled with ``judge_bits`` of
     the starts and of the states reached, in the same kernel calls (each block judged just
-    before and after it is trained: no pass of their own)."""
+    before and after it is trained: no pass of their own); with ``decode`` (a DECODE table and
+    two uint8 arrays of n), the codes of those starts and ends too (constants.DECODE)."""
     kernel = _kernel_for(config)
     hs, os_ = _slope(config.activations[0]), _slope(config.activations[-1])
     neg_lr = np.float32(-config.lr)
@@ -897,6 +918,9 @@ def advance(
     trained = 0
     judged_start = starts is None
     scratch_bits = np.zeros(1, np.int32)
+    coded = (_NO_TABLE, None, None) if decode is None else decode
+    if decode is not None:
+        assert len(decode[0]) == DEC_SIZE and min(len(decode[1]), len(decode[2])) >= nets.n  # the kernel writes n
     while nets.epoch < epochs:
         alive = int(nets.live.sum())
         if alive == 0:
@@ -911,10 +935,12 @@ def advance(
             mode |= JUDGE_START
         if ends is not None and e1 == epochs:
             mode |= JUDGE_END
+        if decode is not None and mode & (JUDGE_START | JUDGE_END):
+            mode |= DECODE
         head = nets.head()
         tail = (e0, e1, hs, os_, neg_lr)
         judged = [scratch_bits if a is None else a for a in (starts, ends)]
-        out = (mode, judged[0].ctypes.data, judged[1].ctypes.data)
+        out = (mode, judged[0].ctypes.data, judged[1].ctypes.data, *_pointers(*coded))
 
         def work(
             lo: int,
@@ -922,7 +948,7 @@ def advance(
             scr: tuple[int, ...],
             head: tuple[int, ...] = head,
             tail: tuple[int, int, np.float32, np.float32, np.float32] = tail,
-            out: tuple[int, int, int] = out,
+            out: tuple[int, ...] = out,
         ) -> int:
             return kernel(*head, lo, hi, *tail, *scr, *out)
 
@@ -937,24 +963,42 @@ def advance(
         if stop is not None and stop():
             raise KeyboardInterrupt
     nets.epoch = max(nets.epoch, epochs)
+    n = nets.n
     if starts is not None and not judged_start:  # nothing trained (epochs 0)
-        starts[: nets.n] = judge(nets, config, threads)
+        if decode is None:
+            starts[:n] = judge(nets, config, threads)
+        else:  # (the end codes are written by the call below, or were by the kernel's last)
+            kept = decode[2][:n].copy()
+            starts[:n] = judge(nets, config, threads, decode)
+            decode[2][:n] = kept
     if ends is not None:  # every network stopped before the last epoch, or nothing trained
-        ends[: nets.n] = judge(nets, config, threads)
+        if decode is None:
+            ends[:n] = judge(nets, config, threads)
+        else:
+            kept = decode[1][:n].copy()
+            ends[:n] = judge(nets, config, threads, decode)
+            decode[1][:n] = kept
     return trained
 
 
-def judge(nets: Networks, config: Config, threads: int | None = None) -> NDArray[np.int32]:
+def judge(
+    nets: Networks, config: Config, threads: int | None = None, decode: Decode | None = None
+) -> NDArray[np.int32]:
     """``epoch.judge_bits`` of each network's current state (the start's, before any training),
-    as int32 (constants.BIT_*): one forward and backward pass each, in the kernel. Raises
+    as int32 (constants.BIT_*): one forward and backward pass each, in the kernel; with
+    ``decode``, each state's code as a start and as an end too (constants.DECODE). Raises
     NotReady when the kernel is not built."""
     kernel = _kernel_for(config)
     hs, os_ = _slope(config.activations[0]), _slope(config.activations[-1])
     bits = np.zeros(max(nets.n, 1), np.int32)
     mode = JUDGE_LAYERS if nets.layers is not None else JUDGE_STATES
+    if decode is not None:
+        assert len(decode[0]) == DEC_SIZE and min(len(decode[1]), len(decode[2])) >= nets.n
+        mode |= DECODE
     head = nets.head()
     tail = (nets.epoch, nets.epoch, hs, os_, np.float32(-config.lr))
-    out = (mode, bits.ctypes.data, bits.ctypes.data)
+    coded = (_NO_TABLE, None, None) if decode is None else decode
+    out = (mode, bits.ctypes.data, bits.ctypes.data, *_pointers(*coded))
     _each_piece(nets.n, _threads(threads), lambda lo, hi, scr: kernel(*head, lo, hi, *tail, *scr, *out))
     return bits[: nets.n]
 
