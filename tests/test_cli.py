@@ -173,9 +173,15 @@ def test_non_finite_losses_are_null_in_json_and_say_why(tmp_path, capsys):
     assert "the loss is inf: not finite" in table
 
 
+@pytest.mark.kernel
 def test_ctrl_c_during_a_replay_stops_with_one_line_and_130(tmp_path):
+    """(Its kernel for long runs built first: else the replay starts its build and says so in
+    a line of its own, before or after the JSON's first character, as the build process goes.)"""
     import signal
 
+    from xor_tui.core.engine.fast import kernel
+
+    kernel.load(builtin("case3").config, "path")
     proc = subprocess.Popen(
         [sys.executable, "-m", "xor_tui", "replay", "case3", "--epochs", "1000000", "--json"],
         stdout=subprocess.PIPE,

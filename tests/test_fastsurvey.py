@@ -7,6 +7,7 @@ every kernel branch runs: halts at once and late, fixed points, overflow to inf 
 """
 
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -189,6 +190,34 @@ def test_the_torch_engine_hands_over_to_the_kernel_with_the_same_bits(
     _same_result(handed, exact)
 
 
+@pytest.mark.kernel
+@pytest.mark.parametrize(
+    "calls,said,torch_networks",
+    [
+        (0, "fused kernel)", 0),  # ready from the start: every shard on the kernel
+        (3, "torch engine for the first 1,000 of 3,000 networks, then the fused kernel", 1000),  # ready in shard 1
+        (6, "torch engine for the first 1,000 of 3,000 networks, then the fused kernel", 1000),  # ready after it
+        (1000, "torch engine, exact", 3000),  # never ready
+    ],
+)
+def test_a_survey_of_several_shards_says_which_networks_the_torch_engine_trained(
+    monkeypatch, calls, said, torch_networks
+):
+    """Shards of 1,000: the kernel's readiness in one shard is not said of the others (a
+    survey of 500,000 whose kernel was ready from its second shard on said 'fused kernel')."""
+    config = _config("relu", "relu", "bce", 0.1)
+    kernel.load(config)
+    alone = survey.run_survey(config, 3000, 60, seed=4, fast=True)
+    monkeypatch.setattr(survey, "SHARD", 1000)
+    monkeypatch.setattr(survey, "FIRST_SLICE", 16)
+    monkeypatch.setattr(survey, "SLICE_SECONDS", 0.0)
+    _ready_after(monkeypatch, calls)
+    r = survey.run_survey(config, 3000, 60, seed=4)
+    assert said in r.timing_text() and r.engines.torch_networks == torch_networks
+    assert r.engines.all_kernel == (calls == 0) and json.loads(json.dumps(r.to_json()))["engine"] in r.timing_text()
+    _same_result(r, alone)
+
+
 def test_a_setting_whose_kernel_is_not_built_starts_at_once_on_the_torch_engine(monkeypatch):
     """No compile is waited for: a short survey runs on the exact engine and says so; one that
     the torch engine would take longer over than the build starts the build in the background
@@ -201,10 +230,44 @@ def test_a_setting_whose_kernel_is_not_built_starts_at_once_on_the_torch_engine(
     notes = []
     r = survey.run_survey(config, 2000, 40, seed=1, note=notes.append)
     assert r.engines.kernel_from is None and notes == [] and started == []
-    assert "torch engine, exact: the fused kernel for this setting is not compiled yet" in r.timing_text()
+    said = r.timing_text()  # not "not compiled yet": nothing will compile it
+    assert "torch engine, exact: the fused kernel for this setting is not compiled, and compiling it (~" in said
+    assert "would take longer than this survey" in said
     monkeypatch.setattr(survey, "TORCH_RATE", 1.0)  # as if it were slow: the build pays
     survey.run_survey(config, 2000, 40, seed=1, note=notes.append)
     assert started == ["survey"]
+
+
+@pytest.mark.kernel
+def test_a_survey_command_that_ends_before_its_compile_waits_for_it_and_keeps_it(monkeypatch, capsys, tmp_path):
+    """`xor-tui survey` of a setting whose kernel is not built, long enough to start its build:
+    the torch engine ends first; after the output the command waits for the build (said on
+    stderr), so that the next survey of the setting runs on the kernel instead of compiling
+    again (a build killed with its command was started again by every run)."""
+    import shutil
+
+    from xor_tui.cli.main import main
+
+    config = _config("relu", "leaky_relu:0.1", "bce-logits", 0.2)
+    kernel.load(Config())  # the generic module is made (once a run), then copied to a cache of this test's own
+    generic = kernel.generic_path()
+    (tmp_path / "numba").mkdir(mode=0o700)
+    shutil.copy2(generic, tmp_path / "numba" / generic.name)
+    monkeypatch.setenv("XOR_TUI_CACHE", str(tmp_path))
+    for known in ("_NATIVE", "_FAILED", "_BUILDS", "_ABSENT"):  # nothing this process loaded or built before
+        monkeypatch.setattr(kernel, known, {})
+    assert not kernel.is_ready(config)
+    monkeypatch.setattr(survey, "TORCH_RATE", 1.0)  # as if the torch engine were slow: the build pays
+    args = ["survey", "--n", "500", "--epochs", "20", "--output", "leaky_relu:0.1", "--loss", "bce-logits"]
+    assert main([*args, "--lr", "0.2"]) == 0
+    out, err = capsys.readouterr()
+    assert "torch engine, exact: the fused kernel for this setting was still compiling" in out
+    assert "still compiling: waiting for it so that the next survey of this setting runs on it" in err
+    assert "later and kept: the next survey of this setting runs on it" in err
+    assert kernel.object_path(config).exists() and not survey.compiling(config)
+    assert main([*args, "--lr", "0.2"]) == 0
+    out, err = capsys.readouterr()
+    assert "(training and judging; fused kernel)" in out and "compil" not in err
 
 
 @pytest.mark.kernel

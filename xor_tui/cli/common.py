@@ -84,3 +84,34 @@ def run_with_progress(what: str, total_label: str, run, quiet: bool):
     ) as bar:
         task = bar.add_task(total_label, total=1)
         return run(lambda done, total: bar.update(task, completed=done, total=max(total, 1)))
+
+
+COMPILE_WAIT = 90.0  # seconds a command waits, after its output, for a kernel build it started
+
+
+def finish_compile(config) -> None:
+    """After a survey's or sweep's output: a kernel build the command started is still under
+    way (the torch engine finished first), and would die with the process, so the next survey
+    of the setting would start it again. It is waited for, at most COMPILE_WAIT seconds
+    (Ctrl-C skips it), and what became of it said on stderr."""
+    import time
+
+    from xor_tui.core.studies import survey
+
+    if not survey.compiling(config):
+        return
+    say(
+        "the fused kernel for this setting is still compiling: waiting for it so that the next survey "
+        f"of this setting runs on it (at most {COMPILE_WAIT:.0f} s; Ctrl-C skips it)"
+    )
+    t0 = time.monotonic()
+    try:
+        done = survey.finish_compile(config, COMPILE_WAIT)
+    except KeyboardInterrupt:
+        say("compile stopped (Ctrl-C); the next survey of this setting starts it again")
+        return
+    if done:
+        say(f"compiled {time.monotonic() - t0:.0f} s later and kept: the next survey of this setting runs on it")
+    else:
+        say("the compile did not finish (or failed) and is stopped; the next survey of this setting tries again")
+

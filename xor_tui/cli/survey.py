@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from xor_tui.cli.common import EXIT_INTERRUPTED, check_output, interrupted, run_with_progress, say
+from xor_tui.cli.common import EXIT_INTERRUPTED, check_output, finish_compile, interrupted, run_with_progress, say
 from xor_tui.core.engine.activations import SpecError, parse_activation
 from xor_tui.core.engine.net import Config
 from xor_tui.core.studies.survey import MAX_N, MAX_SEED, MAX_SURVEY_EPOCHS, OUTCOMES, SurveyResult, run_survey
@@ -99,6 +100,8 @@ def cmd_survey(args) -> int:
         print_survey(result, con)
         if export:
             con.print(f"network {export[0]} saved as {export[1]} (replay it with `xor-tui replay {export[1]}`)")
+    sys.stdout.flush()
+    finish_compile(config)
     return 0
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import json
 import sys
 
-from xor_tui.cli.common import ACTIVATION_HELP, EXIT_INTERRUPTED, check_output, interrupted, run_with_progress, say
+from xor_tui.cli.common import (
+    ACTIVATION_HELP,
+    EXIT_INTERRUPTED,
+    check_output,
+    finish_compile,
+    interrupted,
+    run_with_progress,
+    say,
+)
 
 # the rest is imported when the command runs: building the parser (--help) imports no torch
 
@@ -91,6 +99,8 @@ def cmd_sweep(args) -> int:
         return EXIT_INTERRUPTED
     if args.csv == "-":
         sys.stdout.write(result.csv_text())
+        sys.stdout.flush()
+        finish_compile(config)
         return 0
     if args.csv is not None:
         from xor_tui.core.io.files import write_atomic
@@ -107,6 +117,8 @@ def cmd_sweep(args) -> int:
         print(json.dumps(result.to_json()))
     else:
         print_sweep(result)
+    sys.stdout.flush()
+    finish_compile(config)
     return 0
 
 

@@ -183,13 +183,38 @@ class Engines:
     compiled: float | None = None  # seconds a background compile took, when it ended during the survey
     building: bool = False  # a background compile was under way when the survey ended
     why_not: str = ""  # why the kernel did not train it (the setting, or it is not compiled yet)
+    # a survey of more than SHARD networks trains them a shard at a time: each one's networks and
+    # the epoch from which the kernel trained it (0: all of it, None: never), in order
+    shards: list[tuple[int, int | None]] = field(default_factory=list)
+
+    def add_shard(self, networks: int, kernel_from: int | None) -> None:
+        """Count a shard trained; ``kernel_from`` then says, for the whole survey, None when the
+        kernel trained no shard, else the latest epoch it took one over from (0 for all of
+        each one it trained); ``all_kernel`` and ``text`` say whether the torch engine trained any."""
+        self.shards.append((networks, kernel_from))
+        took = [k for _, k in self.shards if k is not None]
+        self.kernel_from = max(took) if took else None
+
+    @property
+    def torch_networks(self) -> int:
+        """How many networks the torch engine trained some epochs of."""
+        return sum(n for n, k in self.shards if k != 0)
+
+    @property
+    def all_kernel(self) -> bool:
+        """The fused kernel trained every epoch of every network."""
+        return self.kernel_from == 0 and self.torch_networks == 0
 
     def text(self) -> str:
         """Which engine ran, in a few words (the survey's last line says it with its time)."""
-        if self.kernel_from == 0:
+        if self.all_kernel:
             return "fused kernel"
         if self.kernel_from is not None:
             took = f", compiled meanwhile in {self.compiled:.1f} s" if self.compiled is not None else ""
+            handed = {k for _, k in self.shards if k != 0}
+            if len(handed) > 1 or self.torch_networks < sum(n for n, _ in self.shards):
+                part = f"the first {self.torch_networks:,} of {sum(n for n, _ in self.shards):,} networks"
+                return f"torch engine for {part}, then the fused kernel{took}"
             return f"torch engine to epoch {self.kernel_from}, then the fused kernel{took}"
         why = self.why_not
         if self.building:
@@ -236,10 +261,16 @@ class Plan:
         if not kernel.is_ready(config):
             self.engines.why_not = "the fused kernel for this setting is not compiled yet"
             self.build = kernel.building(config)
-            if self.build is None and (warm or work / TORCH_RATE > kernel.compile_estimate(config)):
+            estimate = kernel.compile_estimate(config)
+            if self.build is None and (warm or work / TORCH_RATE > estimate):
                 self.build = kernel.warm(config)
                 if self.build is not None and note is not None:
                     note(f"{kernel.compile_note()}; the exact torch engine trains meanwhile")
+            if self.build is None:  # not worth it for this survey alone: said, not promised
+                self.engines.why_not = (
+                    f"the fused kernel for this setting is not compiled, and compiling it (~{estimate:.0f} s) "
+                    "would take longer than this survey"
+                )
 
     def _unavailable(self, why: str) -> None:
         self.engines.why_not = why
@@ -360,6 +391,30 @@ def warm_kernel(config: Config) -> bool:
     return kernel.warm(config) is not None and not kernel.is_ready(config)
 
 
+def compiling(config: Config) -> bool:
+    """This process is building this setting's survey kernel in the background now."""
+    kernel = sys.modules.get("xor_tui.core.engine.fast.kernel")
+    return kernel is not None and kernel.building(config) is not None
+
+
+def finish_compile(config: Config, seconds: float, stop: Callable[[], bool] | None = None) -> bool | None:
+    """Wait up to ``seconds`` for this setting's survey kernel that this process is building in
+    the background (a command whose survey ended first: the build would die with it, and the
+    next survey of the setting would start it again). None when no build is under way; else
+    whether it finished and the kernel is kept (``stop()``, asked every tenth of a second,
+    gives up early)."""
+    from xor_tui.core.engine.fast import kernel
+
+    build = kernel.building(config)
+    if build is None:
+        return None
+    end = time.monotonic() + seconds
+    while not build.wait(0.1):
+        if time.monotonic() >= end or (stop is not None and stop()):
+            return False
+    return build.ok
+
+
 def stop_compiles() -> None:
     """Stop every kernel build this process started (a process leaving: the app's quit)."""
     kernel = sys.modules.get("xor_tui.core.engine.fast.kernel")
@@ -394,6 +449,7 @@ def _survey_shard(
             starts = (None, *(torch.from_numpy(np.zeros(n, bool)),) * 3)
         final, halt_epoch, trained, _ = _train_sharded(start, config, epochs, progress, stop)
         halt_epoch, outcome = _cat(_in_threads(lambda part, h: _judge_end(part, config, epochs, h), final, halt_epoch))
+        plan.engines.add_shard(n, None)
         return final, *starts, outcome, halt_epoch, trained
     from xor_tui.core.engine.fast import kernel
 
@@ -402,9 +458,10 @@ def _survey_shard(
     decode = None  # the kernel's codes of the starts and ends (constants.DECODE), once it judges
     start_coded = end_coded = False
     trained = 0
+    kernel_from = None  # this shard's: the epoch from which the kernel trained it
     if plan.ready():  # judged and trained in the same kernel calls
         decode = _decoding(config, n)
-        plan.engines.kernel_from = 0
+        kernel_from = 0
         bits = np.empty(n, np.int32) if judge_start else None
         ends = np.empty(n, np.int32)
         trained = kernel.advance(nets, config, epochs, progress, stop, starts=bits, ends=ends, decode=decode)
@@ -413,14 +470,14 @@ def _survey_shard(
         starts = _cat(_in_threads(lambda part: _judge_start(part, config), start))
     while nets.epoch < epochs and nets.live.any() and not end_coded:
         if plan.ready():
-            if plan.engines.kernel_from is None:
-                plan.engines.kernel_from = nets.epoch
+            kernel_from = nets.epoch
             decode = _decoding(config, n)
             trained += kernel.advance(nets, config, epochs, progress, stop, ends=np.empty(n, np.int32), decode=decode)
             end_coded = True
             break
         trained += _torch_slice(nets, config, _slice_end(nets, epochs), progress, stop)
     nets.epoch = max(nets.epoch, epochs)
+    plan.engines.add_shard(n, kernel_from)
     if not end_coded and plan.ready():  # (no kernel call trained: the start's codes are not wanted)
         decode = _decoding(config, n)
         kernel.judge(nets, config, decode=decode)

@@ -155,7 +155,7 @@ def run_sweep(
     plan = Plan(point_config(config, lrs[0]), work, fast, warm, note)  # one kernel serves every point
     base = draw(config, n, seed)
     scaled: dict[float, list[Layer]] = {}
-    kernel_from: list[int | None] = []  # per point: the epoch the kernel took over (None: never)
+    points: list[Engines] = []  # per point: which engine trained it
     for i, j, scale, lr in SweepResult(config, lrs, scales, n, epochs, seed, shares, 0).points():
         report = None
         if progress is not None:
@@ -165,7 +165,7 @@ def run_sweep(
             scaled = {scale: base if scale == 1.0 else [(w * s, b * s) for w, b in base]}  # one row's at a time
         point = point_config(config, lr)
         r = run_survey(point, n, epochs, seed, report, stop=stop, judge_start=False, start=scaled[scale], plan=plan)
-        kernel_from.append(r.engines.kernel_from)
+        points.append(r.engines)
         counts = np.bincount(r.outcome.numpy(), minlength=len(OUTCOMES))  # (torch's took 12 ms here)
         shares[i, j] = torch.from_numpy(counts / n)
         done += max(epochs, 1)
@@ -176,16 +176,16 @@ def run_sweep(
     engines = plan.finish()
     return SweepResult(
         config, list(lrs), list(scales), n, epochs, seed, shares, time.perf_counter() - t0,
-        _engine_text(kernel_from, engines),
+        _engine_text(points, engines),
     )  # fmt: skip
 
 
-def _engine_text(kernel_from: list[int | None], engines: Engines) -> str:
+def _engine_text(points: list[Engines], engines: Engines) -> str:
     """Which engine trained a sweep's points, in a few words."""
-    if all(k == 0 for k in kernel_from):
+    if all(e.all_kernel for e in points):
         return "fused kernel"
-    if all(k is None for k in kernel_from):
+    if all(e.kernel_from is None for e in points):
         return engines.text()
-    first = next(p for p, k in enumerate(kernel_from) if k is not None)
+    first = next(p for p, e in enumerate(points) if e.kernel_from is not None)
     took = f", compiled meanwhile in {engines.compiled:.1f} s" if engines.compiled is not None else ""
-    return f"torch engine for {first} of {len(kernel_from)} points, then the fused kernel{took}"
+    return f"torch engine for {first} of {len(points)} points, then the fused kernel{took}"
