@@ -70,6 +70,16 @@ async def settle(pilot) -> None:
     await pilot.pause()
 
 
+async def until(pilot, condition, what: str, tries: int = 150) -> None:
+    """Let the app work until ``condition()`` holds (its redraw after a key can take longer than
+    Pilot's bounded idle wait on a loaded machine); AssertionError naming ``what`` if it never does."""
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"never: {what}")
+
+
 async def burst(pilot, *keys: str) -> None:
     """Once what is pending has been handled, queue keys at once, faster than the UI answers."""
     await pilot.pause()

@@ -410,6 +410,9 @@ async def test_a_key_still_queued_when_the_screens_are_gone_is_dropped():
         await burst(pilot, "t", "3", "enter")
         await settle(pilot)
     assert not app.screen_stack
-    key = events.Key("t", "t")
-    await app._on_key(key)  # what the key's dispatch calls: nothing to give it to
-    assert not key._no_default_action and app.return_code is None  # (run_test sets none)
+    for key in (events.Key("t", "t"), events.Key("enter", "\r")):
+        await app._dispatch_message(key)  # as the message pump hands it over: no screen to give it to
+        assert key._stop_propagation and app.return_code is None  # dropped, nothing raised (run_test sets no code)
+    key = events.Key("3", "3")
+    await app._on_key(key)  # our handler alone (the event reached it): Textual's own is kept from running
+    assert key._no_default_action

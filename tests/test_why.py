@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.apphelp import edit_param, events, plain, screen_text, select_param, settle, status
+from tests.apphelp import edit_param, events, plain, screen_text, select_param, settle, status, until
 from xor_tui.app.components import pixels as px
 from xor_tui.app.components.why import Explained, Ink, WhyView
 from xor_tui.app.main import MainScreen, XorApp
@@ -217,12 +217,14 @@ async def test_at_80x24_every_part_of_every_explanation_is_reachable():
             ("l", "the loss at epoch 97", "/ 4 = 2.76788"),
             ("c", "the case at epoch 97", "no longer holds (O 3 -> 4)"),
         ):
-            await pilot.press(key, "end")
-            assert last in _joined(screen_text(app)), key
+            await pilot.press(key)
+            await until(pilot, lambda: first in screen_text(app), f"{key} shows {first!r}")  # noqa: B023
+            await pilot.press("end")
+            await until(pilot, lambda: last in _joined(screen_text(app)), f"{key} end shows {last!r}")  # noqa: B023
             if key == "w":  # 40 lines: scrolling was needed
                 assert first not in screen_text(app)
             await pilot.press("home")
-            assert first in screen_text(app), key
+            await until(pilot, lambda: first in screen_text(app), f"{key} home shows {first!r}")  # noqa: B023
         await pilot.press("space", "end")  # the halt, to its last line
         assert app.screen.subject == "halt" and "the largest step was output.bias[0]'s" in _joined(screen_text(app))
         await pilot.press("escape")

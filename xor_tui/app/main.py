@@ -724,7 +724,9 @@ class XorApp(App):
         super().exit(*args, **kwargs)
 
     async def on_event(self, event: events.Event) -> None:
-        if self.leaving and isinstance(event, (events.InputEvent, events.Paste)):
+        # leaving, or a key still queued as the app takes its screens down (no screen to take it:
+        # Textual's own key handling would raise ScreenStackError): dropped
+        if (self.leaving or not self.screen_stack) and isinstance(event, (events.InputEvent, events.Paste)):
             event.stop()
             event.prevent_default()
             return
@@ -738,6 +740,7 @@ class XorApp(App):
         given to it (dialogs.TypeAhead), not looked up among its bindings and dropped."""
         typed_at = getattr(event, "_xor_screen", None)
         if not self.screen_stack:  # a key still queued as the app shuts down: no screen to take it
+            event.prevent_default()  # (else Textual's App._on_key runs next and raises ScreenStackError)
             return
         screen = self.screen
         opened_over = typed_at is not None and typed_at is not screen and typed_at in self.screen_stack
