@@ -82,15 +82,17 @@ def interleaved(methods: dict, repeat: int) -> dict[str, list[float]]:
     return times
 
 
-def report(title: str, times: dict[str, list[float]], against: str | None = None) -> None:
-    """Medians, and each method's median difference from ``against`` taken round by round."""
+def report(title: str, times: dict[str, list[float]], against: str | dict[str, str] | None = None) -> None:
+    """Medians, and each method's median difference from ``against`` taken round by round
+    (one method for all, or a method's own by name)."""
     print(title)
     for name, ts in times.items():
         m = statistics.median(ts)
         extra = ""
-        if against and name != against:
-            diff = statistics.median([a - b for a, b in zip(ts, times[against])])
-            extra = f"  ({diff:+.2f} s against {against}, median of the rounds' differences)"
+        base = against.get(name) if isinstance(against, dict) else against
+        if base and name != base:
+            diff = statistics.median([a - b for a, b in zip(ts, times[base])])
+            extra = f"  ({diff:+.2f} s against {base}, median of the rounds' differences)"
         print(f"  {name:<34} median {m:6.3f} s  runs {', '.join(f'{t:.2f}' for t in ts)}{extra}")
 
 
@@ -233,7 +235,11 @@ def main() -> None:
                 },
                 r,
             ),
-            "source's setting, warm",
+            {  # each cold run against the same setting's warm one (the goal's comparison)
+                "source's setting, cold": "source's setting, warm",
+                "sigmoid output, warm": "source's setting, warm",
+                "sigmoid output, cold": "sigmoid output, warm",
+            },
         )
     if "app" in only:
         print(load())
