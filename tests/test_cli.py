@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -261,3 +262,28 @@ def test_help_imports_no_torch():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-500:]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("args", [["cases"], ["replay", "case7", "--json"], ["survey", "--n", "300", "--epochs", "3"]])
+def test_output_that_cannot_be_written_is_one_line_and_status_3(args):
+    """A full disk (/dev/full) is one line, not a traceback."""
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "xor_tui", *args], stdout=full, stderr=subprocess.PIPE, text=True, timeout=120
+        )
+    assert proc.returncode == 3
+    assert proc.stderr == "xor-tui: cannot write the output: No space left on device\n"
+
+
+def test_a_reader_that_goes_away_is_a_broken_pipe_for_every_commands_console():
+    """survey, sweep, cases and replay print through OutputConsole: a reader gone (`| head`)
+    reaches cli.main as BrokenPipeError (status 141, silent), where Rich exits 1."""
+    from xor_tui.cli.common import OutputConsole
+
+    class Gone(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError
+
+    with pytest.raises(BrokenPipeError):
+        OutputConsole(file=Gone()).print("a table")

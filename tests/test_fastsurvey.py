@@ -195,8 +195,9 @@ def test_the_torch_engine_hands_over_to_the_kernel_with_the_same_bits(
     "calls,said,torch_networks",
     [
         (0, "fused kernel)", 0),  # ready from the start: every shard on the kernel
-        (3, "torch engine for the first 1,000 of 3,000 networks, then the fused kernel", 1000),  # ready in shard 1
-        (6, "torch engine for the first 1,000 of 3,000 networks, then the fused kernel", 1000),  # ready after it
+        (3, "torch engine for the first 1,000 of 3,000 networks (to epoch 32 for 1,000), then the fused kernel", 1000),
+        (6, "torch engine for the first 1,000 of 3,000 networks (to the end for 1,000), then the fused kernel", 1000),
+        (9, "first 2,000 of 3,000 networks (to the end for 1,000; to epoch 32 for 1,000), then the fused", 2000),
         (1000, "torch engine, exact", 3000),  # never ready
     ],
 )
@@ -262,7 +263,7 @@ def test_a_survey_command_that_ends_before_its_compile_waits_for_it_and_keeps_it
     assert main([*args, "--lr", "0.2"]) == 0
     out, err = capsys.readouterr()
     assert "torch engine, exact: the fused kernel for this setting was still compiling" in out
-    assert "still compiling: waiting for it so that the next survey of this setting runs on it" in err
+    assert "still compiling: waiting for it so that the next survey or sweep of this setting runs on it" in err
     assert "later and kept: the next survey of this setting runs on it" in err
     assert kernel.object_path(config).exists() and not survey.compiling(config)
     assert main([*args, "--lr", "0.2"]) == 0

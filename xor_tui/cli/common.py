@@ -89,29 +89,40 @@ def run_with_progress(what: str, total_label: str, run, quiet: bool):
 COMPILE_WAIT = 90.0  # seconds a command waits, after its output, for a kernel build it started
 
 
-def finish_compile(config) -> None:
+class OutputConsole(Console):
+    """A console for a command's output: a reader that went away (`| head`) ends the command
+    with status 141 (cli.main), where Rich would exit 1, which here means "an expectation failed"."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
+
+
+def finish_compile(config) -> int:
     """After a survey's or sweep's output: a kernel build the command started is still under
     way (the torch engine finished first), and would die with the process, so the next survey
-    of the setting would start it again. It is waited for, at most COMPILE_WAIT seconds
-    (Ctrl-C skips it), and what became of it said on stderr."""
+    of the setting would start it again. It is waited for, at most COMPILE_WAIT seconds, and
+    what became of it said on stderr; the command's exit status (130 when Ctrl-C skipped it:
+    the output is whole, but Ctrl-C always exits 130)."""
     import time
 
     from xor_tui.core.studies import survey
 
-    if not survey.compiling(config):
-        return
+    if not survey.compiling(config):  # (nor when the cache cannot keep it: the compile note said so)
+        return EXIT_OK
     say(
-        "the fused kernel for this setting is still compiling: waiting for it so that the next survey "
-        f"of this setting runs on it (at most {COMPILE_WAIT:.0f} s; Ctrl-C skips it)"
+        "the fused kernel for this setting is still compiling: waiting for it so that the next survey or "
+        f"sweep of this setting runs on it (at most {COMPILE_WAIT:.0f} s; Ctrl-C skips it)"
     )
     t0 = time.monotonic()
     try:
-        done = survey.finish_compile(config, COMPILE_WAIT)
+        ended = survey.finish_compile(config, COMPILE_WAIT)
     except KeyboardInterrupt:
-        say("compile stopped (Ctrl-C); the next survey of this setting starts it again")
-        return
-    if done:
+        say("compile stopped (Ctrl-C); the output above is whole; the next survey of this setting compiles again")
+        return EXIT_INTERRUPTED
+    if ended == "kept":
         say(f"compiled {time.monotonic() - t0:.0f} s later and kept: the next survey of this setting runs on it")
-    else:
-        say("the compile did not finish (or failed) and is stopped; the next survey of this setting tries again")
-
+    elif ended == "timed out":
+        say(f"the compile did not finish in {COMPILE_WAIT:.0f} s and is stopped; the next survey tries again")
+    elif ended == "failed":
+        say("the compile failed; surveys of this setting keep to the torch engine (exact, slower)")
+    return EXIT_OK

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import math
 import os
 import sys
 
-from rich.console import Console
 from rich.text import Text
 
 from xor_tui.cli.common import (
@@ -18,15 +19,11 @@ from xor_tui.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_PIPE,
+    OutputConsole,
     fail,
     interrupted,
     say,
 )
-
-
-class _Console(Console):
-    def on_broken_pipe(self) -> None:  # Rich would exit 1, which here means "an expectation failed"
-        raise BrokenPipeError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -165,15 +162,29 @@ def run() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        return _main(argv)
+        code = _main(argv)
+        sys.stdout.flush()  # (a write that fails fails here, not at the interpreter's exit)
+        return code
     except KeyboardInterrupt:  # before a command's own handler is in place (e.g. while importing)
         words = sys.argv[1:] if argv is None else argv
         fail(interrupted(next((w for w in words if w in ("survey", "sweep")), "")))
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. `xor-tui replay case1 | head`: the reader left
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # so the flush at exit does not complain again
+        _drop_output()
         return EXIT_PIPE  # what a program stopped by SIGPIPE reports, like `yes | head`
+    except OSError as exc:  # the output cannot be written (`> /dev/full`: no space left on device)
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO):
+            raise
+        _drop_output()
+        say(f"cannot write the output: {exc.strerror or exc}", error=True)
+        return EXIT_CRASH
+
+
+def _drop_output() -> None:
+    """Standard output goes nowhere from now on, so the flush at exit does not fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def _main(argv: list[str] | None) -> int:
@@ -285,9 +296,9 @@ def _files(args):
 def cmd_cases() -> int:
     from xor_tui.core.io.scenario import builtin, builtin_names
 
-    con = _Console()
+    con = OutputConsole()
     if not con.is_terminal:  # a pipe or a file gets whole lines
-        con = _Console(width=1000)
+        con = OutputConsole(width=1000)
     names = builtin_names()
     width = max(len(n) for n in names)
     for name in names:
@@ -372,7 +383,7 @@ def _fmt_loss(loss) -> str:
 def _print_replay(rp) -> None:
     from xor_tui.core.text import printable
 
-    con = _Console(highlight=False, soft_wrap=True)  # long lines stay whole when piped
+    con = OutputConsole(highlight=False, soft_wrap=True)  # long lines stay whole when piped
     sc = rp.scenario
     c = sc.config
     con.print(

@@ -10,7 +10,15 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from xor_tui.cli.common import EXIT_INTERRUPTED, check_output, finish_compile, interrupted, run_with_progress, say
+from xor_tui.cli.common import (
+    EXIT_INTERRUPTED,
+    OutputConsole,
+    check_output,
+    finish_compile,
+    interrupted,
+    run_with_progress,
+    say,
+)
 from xor_tui.core.engine.activations import SpecError, parse_activation
 from xor_tui.core.engine.net import Config
 from xor_tui.core.studies.survey import MAX_N, MAX_SEED, MAX_SURVEY_EPOCHS, OUTCOMES, SurveyResult, run_survey
@@ -96,13 +104,12 @@ def cmd_survey(args) -> int:
     if args.json:
         print(json.dumps(result.to_json()))
     else:
-        con = Console(soft_wrap=True)  # long lines stay whole when piped (rich wraps at 80 columns there)
+        con = OutputConsole(soft_wrap=True)  # long lines stay whole when piped (rich wraps at 80 columns there)
         print_survey(result, con)
         if export:
             con.print(f"network {export[0]} saved as {export[1]} (replay it with `xor-tui replay {export[1]}`)")
     sys.stdout.flush()
-    finish_compile(config)
-    return 0
+    return finish_compile(config)
 
 
 def _pct(x: float) -> str:

@@ -8,6 +8,7 @@ import sys
 from xor_tui.cli.common import (
     ACTIVATION_HELP,
     EXIT_INTERRUPTED,
+    OutputConsole,
     check_output,
     finish_compile,
     interrupted,
@@ -100,8 +101,7 @@ def cmd_sweep(args) -> int:
     if args.csv == "-":
         sys.stdout.write(result.csv_text())
         sys.stdout.flush()
-        finish_compile(config)
-        return 0
+        return finish_compile(config)
     if args.csv is not None:
         from xor_tui.core.io.files import write_atomic
 
@@ -118,13 +118,11 @@ def cmd_sweep(args) -> int:
     else:
         print_sweep(result)
     sys.stdout.flush()
-    finish_compile(config)
-    return 0
+    return finish_compile(config)
 
 
 def print_sweep(r) -> None:
     """One table per outcome: rows init scale (largest on top), columns learning rate, percent."""
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -132,7 +130,7 @@ def print_sweep(r) -> None:
 
     # a terminal narrower than the tables folds them; a pipe or a file gets them whole (rich
     # assumes 80 columns there and cut the labels mid-number: '0.0…')
-    con = Console() if sys.stdout.isatty() else Console(width=max(80, 12 + 9 * len(r.lrs)))
+    con = OutputConsole() if sys.stdout.isatty() else OutputConsole(width=max(80, 12 + 9 * len(r.lrs)))
     c = r.config
     con.print(
         Text.assemble(

@@ -211,10 +211,18 @@ class Engines:
             return "fused kernel"
         if self.kernel_from is not None:
             took = f", compiled meanwhile in {self.compiled:.1f} s" if self.compiled is not None else ""
-            handed = {k for _, k in self.shards if k != 0}
-            if len(handed) > 1 or self.torch_networks < sum(n for n, _ in self.shards):
-                part = f"the first {self.torch_networks:,} of {sum(n for n, _ in self.shards):,} networks"
-                return f"torch engine for {part}, then the fused kernel{took}"
+            if len(self.shards) > 1:
+                # the shards before the kernel was ready (torch to the end), the one it became ready in
+                # (torch to epoch k), those after (the kernel throughout): said in that order
+                throughout = sum(n for n, k in self.shards if k is None)
+                handed = [(n, k) for n, k in self.shards if k]
+                total = sum(n for n, _ in self.shards)
+                parts = [f"to the end for {throughout:,}"] if throughout else []
+                parts += [f"to epoch {k} for {n:,}" for n, k in handed]
+                return (
+                    f"torch engine for the first {self.torch_networks:,} of {total:,} networks "
+                    f"({'; '.join(parts)}), then the fused kernel{took}"
+                )
             return f"torch engine to epoch {self.kernel_from}, then the fused kernel{took}"
         why = self.why_not
         if self.building:
@@ -392,27 +400,28 @@ def warm_kernel(config: Config) -> bool:
 
 
 def compiling(config: Config) -> bool:
-    """This process is building this setting's survey kernel in the background now."""
+    """This process is building this setting's survey kernel in the background now, into a
+    cache folder that will keep it (a build that cannot be kept is not worth waiting for)."""
     kernel = sys.modules.get("xor_tui.core.engine.fast.kernel")
-    return kernel is not None and kernel.building(config) is not None
+    return kernel is not None and kernel.building(config) is not None and kernel.cache_writable()
 
 
-def finish_compile(config: Config, seconds: float, stop: Callable[[], bool] | None = None) -> bool | None:
+def finish_compile(config: Config, seconds: float, stop: Callable[[], bool] | None = None) -> str:
     """Wait up to ``seconds`` for this setting's survey kernel that this process is building in
     the background (a command whose survey ended first: the build would die with it, and the
-    next survey of the setting would start it again). None when no build is under way; else
-    whether it finished and the kernel is kept (``stop()``, asked every tenth of a second,
-    gives up early)."""
+    next survey of the setting would start it again). "" when no build is under way; else
+    "kept", "failed" (the build ended without a kernel) or "timed out" (``stop()``, asked every
+    tenth of a second, also ends the wait so)."""
     from xor_tui.core.engine.fast import kernel
 
     build = kernel.building(config)
     if build is None:
-        return None
+        return ""
     end = time.monotonic() + seconds
     while not build.wait(0.1):
         if time.monotonic() >= end or (stop is not None and stop()):
-            return False
-    return build.ok
+            return "timed out"
+    return "kept" if build.ok else "failed"
 
 
 def stop_compiles() -> None:

@@ -1037,15 +1037,20 @@ def trajectory(row: NDArray[np.float32], config: Config, count: int) -> tuple[ND
     return rows[:k], why
 
 
+def cache_writable() -> bool:
+    """The cache folder keeps what a build makes (it is, or can be made, and is writable)."""
+    folder = cache_dir()
+    try:
+        _cache_folder(folder)
+        return os.access(folder, os.W_OK | os.X_OK)
+    except OSError:
+        return False
+
+
 def compile_note(what: str = "survey") -> str:
     """The one line said when a kernel starts compiling in the background (``what``:
     "survey", or "path" for a single run's long stretches)."""
     kernel = "fast survey kernel" if what == "survey" else "fast kernel for long runs"
     folder = cache_dir()
-    try:
-        _cache_folder(folder)
-        kept = os.access(folder, os.W_OK | os.X_OK)
-    except OSError:
-        kept = False
-    where = f"cached in {folder}" if kept else f"not cached: {folder} cannot be written"
+    where = f"cached in {folder}" if cache_writable() else f"not cached: {folder} cannot be written"
     return f"compiling the {kernel} for this setting in the background (first run only; {where})"
