@@ -219,6 +219,31 @@ def test_a_survey_of_several_shards_says_which_networks_the_torch_engine_trained
     _same_result(r, alone)
 
 
+@pytest.mark.kernel
+@pytest.mark.parametrize(
+    "calls,said",
+    [
+        (0, "fused kernel"),
+        (6, "torch engine for 1 of 3 points, then the fused kernel"),  # ready between points 1 and 2
+        (9, "torch engine for 1 of 3 points and to epoch 32 of the next, then the fused kernel"),  # in point 2
+    ],
+)
+def test_a_sweep_says_which_points_and_epochs_the_torch_engine_trained(monkeypatch, calls, said):
+    """Each point asks whether the kernel is ready 6 times when the torch engine trains it all
+    (its start, each of 4 slices of 16 epochs of 60, its end); a point the kernel became ready
+    in was counted a kernel point."""
+    from xor_tui.core.studies.sweep import run_sweep
+
+    config = _config("relu", "relu", "bce", 0.1)
+    kernel.load(config)
+    alone = run_sweep(config, [0.1, 0.2, 0.3], [1.0], 500, 60, seed=2, fast=True)
+    monkeypatch.setattr(survey, "FIRST_SLICE", 16)
+    monkeypatch.setattr(survey, "SLICE_SECONDS", 0.0)
+    _ready_after(monkeypatch, calls)
+    r = run_sweep(config, [0.1, 0.2, 0.3], [1.0], 500, 60, seed=2)
+    assert r.engine == said and torch.equal(r.shares, alone.shares)
+
+
 def test_a_setting_whose_kernel_is_not_built_starts_at_once_on_the_torch_engine(monkeypatch):
     """No compile is waited for: a short survey runs on the exact engine and says so; one that
     the torch engine would take longer over than the build starts the build in the background

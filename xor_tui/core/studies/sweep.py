@@ -188,4 +188,6 @@ def _engine_text(points: list[Engines], engines: Engines) -> str:
         return engines.text()
     first = next(p for p, e in enumerate(points) if e.kernel_from is not None)
     took = f", compiled meanwhile in {engines.compiled:.1f} s" if engines.compiled is not None else ""
-    return f"torch engine for {first} of {len(points)} points, then the fused kernel{took}"
+    handed = 0 if points[first].all_kernel else points[first].kernel_from  # (the point it became ready in)
+    more = f" and to epoch {handed} of the next" if handed else ""
+    return f"torch engine for {first} of {len(points)} points{more}, then the fused kernel{took}"
