@@ -297,6 +297,26 @@ def test_a_survey_command_that_ends_before_its_compile_waits_for_it_and_keeps_it
 
 
 @pytest.mark.kernel
+@pytest.mark.parametrize(
+    "setting,epochs",
+    [
+        (("relu", "relu", "bce", 0.1), 0),  # nothing trained: the starts and ends judged after, at once
+        (("identity", "identity", "mse", 1e4), 30_000),  # every network halts in the first kernel call
+    ],
+    ids=["epochs 0", "all stopped before the last call"],
+)
+def test_the_codes_judged_after_the_kernels_calls_are_the_torch_engines(setting, epochs):
+    """The kernel judges the starts and ends in its training calls; when a survey trains nothing
+    or every network stops before the last call, they are judged after (kernel.advance's end),
+    their codes written where the training calls' would have been."""
+    config = _config(*setting)
+    kernel.load(config)
+    fast = survey.run_survey(config, 3000, epochs, seed=5, fast=True)
+    assert fast.engines.all_kernel
+    _same_result(fast, survey.run_survey(config, 3000, epochs, seed=5, fast=False))
+
+
+@pytest.mark.kernel
 def test_survey_report_is_the_same_on_both_paths():
     config = Config(lr=0.1)
     _same_result(

@@ -178,7 +178,6 @@ SLICE_SECONDS = 0.25  # later torch slices are sized to take about this long
 class Engines:
     """Which engine trained a survey, and the compile it waited for or started."""
 
-    kernel_from: int | None = None  # the epoch from which the fused kernel trained (0: all of it), None: never
     waited: float = 0.0  # seconds waited for a compile (only when the kernel was asked for: fast=True)
     compiled: float | None = None  # seconds a background compile took, when it ended during the survey
     building: bool = False  # a background compile was under way when the survey ended
@@ -187,13 +186,13 @@ class Engines:
     # the epoch from which the kernel trained it (0: all of it, None: never), in order
     shards: list[tuple[int, int | None]] = field(default_factory=list)
 
-    def add_shard(self, networks: int, kernel_from: int | None) -> None:
-        """Count a shard trained; ``kernel_from`` then says, for the whole survey, None when the
-        kernel trained no shard, else the latest epoch it took one over from (0 for all of
-        each one it trained); ``all_kernel`` and ``text`` say whether the torch engine trained any."""
-        self.shards.append((networks, kernel_from))
+    @property
+    def kernel_from(self) -> int | None:
+        """For the whole survey: None when the fused kernel trained no shard, else the latest
+        epoch it took one over from (0 for all of each one it trained); ``all_kernel`` and
+        ``text`` say whether the torch engine trained any."""
         took = [k for _, k in self.shards if k is not None]
-        self.kernel_from = max(took) if took else None
+        return max(took) if took else None
 
     @property
     def torch_networks(self) -> int:
@@ -458,7 +457,7 @@ def _survey_shard(
             starts = (None, *(torch.from_numpy(np.zeros(n, bool)),) * 3)
         final, halt_epoch, trained, _ = _train_sharded(start, config, epochs, progress, stop)
         halt_epoch, outcome = _cat(_in_threads(lambda part, h: _judge_end(part, config, epochs, h), final, halt_epoch))
-        plan.engines.add_shard(n, None)
+        plan.engines.shards.append((n, None))
         return final, *starts, outcome, halt_epoch, trained
     from xor_tui.core.engine.fast import kernel
 
@@ -486,7 +485,7 @@ def _survey_shard(
             break
         trained += _torch_slice(nets, config, _slice_end(nets, epochs), progress, stop)
     nets.epoch = max(nets.epoch, epochs)
-    plan.engines.add_shard(n, kernel_from)
+    plan.engines.shards.append((n, kernel_from))
     if not end_coded and plan.ready():  # (no kernel call trained: the start's codes are not wanted)
         decode = _decoding(config, n)
         kernel.judge(nets, config, decode=decode)

@@ -773,8 +773,8 @@ def _call(
     bits, ends = np.zeros(size, np.int32), np.zeros(size, np.int32)
     codes, end_codes = np.zeros(size, np.uint8), np.zeros(size, np.uint8)
     head = nets.head()
-    table = _NO_TABLE if table is None else table
-    tail = (*_scratch_for(), mode, bits.ctypes.data, ends.ctypes.data, *_pointers(table, codes, end_codes))
+    coded = _decode_args(None if table is None else (table, codes, end_codes), nets.n)
+    tail = (*_scratch_for(), mode, bits.ctypes.data, ends.ctypes.data, *coded)
     got = kernel(*kinds, *head, lo, hi, e0, e1, hs, os_, neg_lr, *tail)
     if mode & (JUDGE_LAYERS | JUDGE_STATES) == 0 and e1 > e0 == 0 and (lo, hi) == (0, nets.n):
         nets.layers = None  # P is filled
@@ -784,10 +784,17 @@ def _call(
 _NO_TABLE = np.zeros(1, np.int32)  # what a call that decodes nothing passes for the table and the codes
 _NO_CODES = np.zeros(1, np.uint8)
 
+Decode = tuple[NDArray[np.int32], NDArray[np.uint8], NDArray[np.uint8]]  # the table, codes, end codes
 
-def _pointers(*arrays: NDArray[Any] | None) -> tuple[int, ...]:
-    """The arrays' addresses, a one-element dummy's for None (the kernel reads none of those)."""
-    return tuple((_NO_CODES if a is None else a).ctypes.data for a in arrays)
+
+def _decode_args(decode: Decode | None, n: int) -> tuple[int, int, int]:
+    """The kernel's last three arguments: the DECODE table and the arrays of n codes it writes
+    (one-element dummies without ``decode``: a call without DECODE reads none of them)."""
+    if decode is None:
+        return _NO_TABLE.ctypes.data, _NO_CODES.ctypes.data, _NO_CODES.ctypes.data
+    table, codes, end_codes = decode
+    assert len(table) == DEC_SIZE and min(len(codes), len(end_codes)) >= n  # the kernel writes n
+    return table.ctypes.data, codes.ctypes.data, end_codes.ctypes.data
 
 
 _POOL: ThreadPoolExecutor | None = None
@@ -889,9 +896,6 @@ def _each_piece(n: int, threads: int, work: Callable[[int, int, tuple[int, ...]]
     return mine + sum(others)
 
 
-Decode = tuple[NDArray[np.int32], NDArray[np.uint8], NDArray[np.uint8]]  # the table, codes, end codes
-
-
 def advance(
     nets: Networks,
     config: Config,
@@ -918,9 +922,7 @@ def advance(
     trained = 0
     judged_start = starts is None
     scratch_bits = np.zeros(1, np.int32)
-    coded = (_NO_TABLE, None, None) if decode is None else decode
-    if decode is not None:
-        assert len(decode[0]) == DEC_SIZE and min(len(decode[1]), len(decode[2])) >= nets.n  # the kernel writes n
+    coded = _decode_args(decode, nets.n)
     while nets.epoch < epochs:
         alive = int(nets.live.sum())
         if alive == 0:
@@ -940,7 +942,7 @@ def advance(
         head = nets.head()
         tail = (e0, e1, hs, os_, neg_lr)
         judged = [scratch_bits if a is None else a for a in (starts, ends)]
-        out = (mode, judged[0].ctypes.data, judged[1].ctypes.data, *_pointers(*coded))
+        out = (mode, judged[0].ctypes.data, judged[1].ctypes.data, *coded)
 
         def work(
             lo: int,
@@ -964,20 +966,19 @@ def advance(
             raise KeyboardInterrupt
     nets.epoch = max(nets.epoch, epochs)
     n = nets.n
-    if starts is not None and not judged_start:  # nothing trained (epochs 0)
-        if decode is None:
-            starts[:n] = judge(nets, config, threads)
-        else:  # (the end codes are written by the call below, or were by the kernel's last)
-            kept = decode[2][:n].copy()
-            starts[:n] = judge(nets, config, threads, decode)
-            decode[2][:n] = kept
-    if ends is not None:  # every network stopped before the last epoch, or nothing trained
-        if decode is None:
-            ends[:n] = judge(nets, config, threads)
-        else:
-            kept = decode[1][:n].copy()
-            ends[:n] = judge(nets, config, threads, decode)
-            decode[1][:n] = kept
+    start_due = starts is not None and not judged_start  # nothing trained (epochs 0)
+    if start_due or ends is not None:  # ends: every network stopped before the last epoch, or nothing trained
+        # one judging of the state reached serves both (nothing trained: it is the start); the
+        # codes not due go to scratch (the kernel's calls wrote them)
+        if decode is not None:
+            scratch = np.empty(n, np.uint8)
+            decode = (decode[0], decode[1] if start_due else scratch, decode[2] if ends is not None else scratch)
+        bits = judge(nets, config, threads, decode)
+        if start_due:
+            assert starts is not None
+            starts[:n] = bits
+        if ends is not None:
+            ends[:n] = bits
     return trained
 
 
@@ -991,14 +992,10 @@ def judge(
     kernel = _kernel_for(config)
     hs, os_ = _slope(config.activations[0]), _slope(config.activations[-1])
     bits = np.zeros(max(nets.n, 1), np.int32)
-    mode = JUDGE_LAYERS if nets.layers is not None else JUDGE_STATES
-    if decode is not None:
-        assert len(decode[0]) == DEC_SIZE and min(len(decode[1]), len(decode[2])) >= nets.n
-        mode |= DECODE
+    mode = (JUDGE_LAYERS if nets.layers is not None else JUDGE_STATES) | (DECODE if decode is not None else 0)
     head = nets.head()
     tail = (nets.epoch, nets.epoch, hs, os_, np.float32(-config.lr))
-    coded = (_NO_TABLE, None, None) if decode is None else decode
-    out = (mode, bits.ctypes.data, bits.ctypes.data, *_pointers(*coded))
+    out = (mode, bits.ctypes.data, bits.ctypes.data, *_decode_args(decode, nets.n))
     _each_piece(nets.n, _threads(threads), lambda lo, hi, scr: kernel(*head, lo, hi, *tail, *scr, *out))
     return bits[: nets.n]
 
